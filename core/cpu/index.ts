@@ -1,0 +1,5 @@
+// Importing this registers every CPU kernel family with the CPU backend.
+import '../cpu_backend.js';
+import './elementwise.js';
+import './reduce.js';
+import './matmul.js';

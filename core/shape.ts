@@ -1,0 +1,95 @@
+// Shapes, strides and broadcasting. A tensor element at index (i0, ..., ik) lives at
+// storage[offset + sum_d i_d * strides[d]]; views change shape/strides/offset, never data.
+import { ShapeError, ValueError, fmtShape } from './errors.js';
+
+export type Shape = readonly number[];
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+/** Row-major strides: the last dim moves fastest. */
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d] as number;
+  }
+  return strides;
+}
+
+/** True when (shape, strides) walks memory in row-major order without gaps (size-1 dims ignored). */
+export function isContiguous(shape: Shape, strides: readonly number[]): boolean {
+  let expected = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const size = shape[d] as number;
+    if (size === 1) continue;
+    if (strides[d] !== expected) return false;
+    expected *= size;
+  }
+  return true;
+}
+
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Wrap a possibly negative dim into [0, ndim); `arg` names it in the error. */
+export function normalizeDim(dim: number, ndim: number, op: string, arg = 'dim'): number {
+  const lo = ndim === 0 ? -1 : -ndim;
+  const hi = ndim === 0 ? 0 : ndim - 1;
+  if (!Number.isInteger(dim) || dim < lo || dim > hi) {
+    throw new ValueError(
+      `${op}: argument '${arg}' is out of range (expected to be in range of [${lo}, ${hi}], but got ${dim})`,
+    );
+  }
+  return dim < 0 ? dim + Math.max(ndim, 1) : dim;
+}
+
+/** Check a user-given shape: non-negative integers. */
+export function checkShape(shape: Shape, op: string, arg = 'shape'): void {
+  for (const s of shape) {
+    if (!Number.isInteger(s) || s < 0) {
+      throw new ValueError(
+        `${op}: argument '${arg}' must be a list of non-negative integers, but got ${fmtShape(shape)}`,
+      );
+    }
+  }
+}
+
+/**
+ * NumPy/PyTorch broadcasting: align shapes on the right; each pair of sizes must be equal
+ * or one of them 1. Returns the result shape or throws naming both arguments.
+ */
+export function broadcastShapes(a: Shape, b: Shape, op: string, names: [string, string] = ['input', 'other']): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = i < n - a.length ? 1 : (a[i - (n - a.length)] as number);
+    const db = i < n - b.length ? 1 : (b[i - (n - b.length)] as number);
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new ShapeError(
+        `${op}: the size of tensor '${names[0]}' (${da}) must match the size of tensor '${names[1]}' (${db}) ` +
+          `at non-singleton dimension ${i}; shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast`,
+      );
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides that read a tensor of (shape, strides) as if it had `outShape`: broadcast dims get stride 0. */
+export function broadcastStrides(shape: Shape, strides: readonly number[], outShape: Shape): number[] {
+  const n = outShape.length;
+  const out = new Array<number>(n).fill(0);
+  const lead = n - shape.length;
+  for (let d = 0; d < shape.length; d++) {
+    out[d + lead] = shape[d] === 1 && outShape[d + lead] !== 1 ? 0 : (strides[d] as number);
+  }
+  return out;
+}

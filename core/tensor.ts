@@ -1,0 +1,203 @@
+// Tensor = storage + view. Element (i0..ik) is storage[offset + Σ i_d·strides[d]], so reshape,
+// permute, slice and expand make new Tensors over the same storage without copying.
+// Autograd fields live here too (requiresGrad, grad, gradFn); the ops that fill them, and the
+// chained methods (x.add, x.sum, x.backward, ...), are installed by autograd/.
+import { type Backend, type Device, type KernelInput, getBackend } from './backend.js';
+import { type DType, type TypedArray, isFloat } from './dtype.js';
+import { AutogradError, DTypeError, DeviceError, ValueError, fmtShape } from './errors.js';
+import { contiguousStrides, isContiguous, normalizeDim, numel } from './shape.js';
+
+/** One buffer on one backend. Views share it. */
+export class Storage<B = unknown> {
+  private released = false;
+  constructor(
+    readonly backend: Backend<B>,
+    readonly buffer: B,
+    readonly dtype: DType,
+    readonly size: number,
+  ) {}
+  get isReleased(): boolean {
+    return this.released;
+  }
+  release(): void {
+    if (!this.released) {
+      this.released = true;
+      this.backend.release(this.buffer);
+    }
+  }
+}
+
+/** A node of the autograd graph: the op that made a tensor and how to send gradients back. */
+export interface GradNode {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  /** Gradients for each input given the output's gradient; null once the graph was freed. */
+  backward: ((gradOutput: Tensor) => (Tensor | null)[]) | null;
+  /** Set by retainGrad(): the non-leaf tensor that wants its .grad filled. */
+  retained: Tensor | null;
+}
+
+export class Tensor {
+  readonly storage: Storage;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  /** Accumulated gradient (leaves, or non-leaves after retainGrad()). */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor; null for leaves. */
+  gradFn: GradNode | null = null;
+  private requires = false;
+
+  constructor(storage: Storage, shape: readonly number[], strides?: readonly number[], offset = 0) {
+    this.storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    this.offset = offset;
+  }
+
+  /** A contiguous tensor over a fresh buffer (used by ops and creation functions). */
+  static fromBuffer(backend: Backend, buffer: unknown, dtype: DType, shape: readonly number[]): Tensor {
+    return new Tensor(new Storage(backend, buffer, dtype, numel(shape)), shape);
+  }
+
+  /** A CPU tensor that owns `data` (no copy). */
+  static fromArray(data: TypedArray, shape: readonly number[]): Tensor {
+    const backend = getBackend('cpu');
+    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof Float64Array ? 'float64' : 'int32';
+    return Tensor.fromBuffer(backend, data, dtype, shape);
+  }
+
+  get dtype(): DType {
+    return this.storage.dtype;
+  }
+  get device(): Device {
+    return this.storage.backend.device;
+  }
+  get backend(): Backend {
+    return this.storage.backend;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  numel(): number {
+    return numel(this.shape);
+  }
+  /** size() is the shape; size(d) one dim (negative d counts from the end). */
+  size(): readonly number[];
+  size(dim: number): number;
+  size(dim?: number): number | readonly number[] {
+    if (dim === undefined) return this.shape;
+    return this.shape[normalizeDim(dim, this.ndim, 'size')] as number;
+  }
+  isContiguous(): boolean {
+    return isContiguous(this.shape, this.strides);
+  }
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
+  get requiresGrad(): boolean {
+    return this.requires;
+  }
+  /** Only leaves of a floating dtype can be switched, as in PyTorch. */
+  set requiresGrad(flag: boolean) {
+    if (!this.isLeaf) {
+      throw new AutogradError(
+        'you can only change requiresGrad flags of leaf tensors; use detach() to get a leaf from a non-leaf',
+      );
+    }
+    if (flag && !isFloat(this.dtype)) {
+      throw new DTypeError(`only tensors of floating point dtype can require gradients, but got ${this.dtype}`);
+    }
+    this.requires = flag;
+  }
+  /** Used by autograd when it records an op's output (non-leaves). */
+  markRequiresGrad(node: GradNode): void {
+    this.gradFn = node;
+    this.requires = true;
+  }
+
+  /** Ask autograd to fill .grad of this non-leaf tensor during backward (as retain_grad). */
+  retainGrad(): this {
+    if (this.gradFn) this.gradFn.retained = this;
+    else if (!this.requires) throw new AutogradError("can't retainGrad on a tensor that has requiresGrad=false");
+    return this;
+  }
+
+  /** What kernels see of this tensor. */
+  asInput(): KernelInput {
+    if (this.storage.isReleased) {
+      throw new DeviceError(`tensor of shape ${fmtShape(this.shape)} was disposed; its buffer is gone`);
+    }
+    return { buffer: this.storage.buffer, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+
+  /** The elements in row-major order as a fresh typed array (CPU tensors; use `await data()` on a device). */
+  toArray(): TypedArray {
+    const src = this.backend.readSync(this.asInput().buffer, this.dtype, this.storage.size);
+    return gatherStrided(src, this.shape, this.strides, this.offset);
+  }
+
+  /** Like toArray(), for any device: downloads device buffers. */
+  async data(): Promise<TypedArray> {
+    const src = await this.backend.download(this.asInput().buffer, this.dtype, this.storage.size);
+    return gatherStrided(src, this.shape, this.strides, this.offset);
+  }
+
+  /** Nested JS arrays (torch's tolist()). */
+  toNested(): unknown {
+    const flat = this.toArray();
+    if (this.ndim === 0) return flat[0];
+    const build = (dim: number, base: number): unknown[] => {
+      const n = this.shape[dim] as number;
+      const inner = numel(this.shape.slice(dim + 1));
+      const out: unknown[] = [];
+      for (let i = 0; i < n; i++) out.push(dim === this.ndim - 1 ? flat[base + i] : build(dim + 1, base + i * inner));
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.numel() !== 1) {
+      throw new ValueError(`item: a Tensor with ${this.numel()} elements (shape ${fmtShape(this.shape)}) cannot be converted to a number`);
+    }
+    return this.toArray()[0] as number;
+  }
+
+  /** Free the device buffer now (all views of it become unusable). */
+  dispose(): void {
+    this.storage.release();
+  }
+
+  toString(): string {
+    const body = this.device === 'cpu' ? JSON.stringify(this.toNested()) : '<on device>';
+    const grad = this.gradFn ? `, gradFn=${this.gradFn.name}` : this.requiresGrad ? ', requiresGrad=true' : '';
+    return `tensor(${body}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}, device=${this.device}${grad})`;
+  }
+}
+
+/** Copy a strided view into a fresh contiguous array: out[i] = src[offset + Σ idx_d·strides_d]. */
+export function gatherStrided(src: TypedArray, shape: readonly number[], strides: readonly number[], offset: number): TypedArray {
+  const n = numel(shape);
+  const out = new (src.constructor as { new (n: number): TypedArray })(n);
+  if (isContiguous(shape, strides)) {
+    out.set(src.subarray(offset, offset + n));
+    return out;
+  }
+  const nd = shape.length;
+  const idx = new Array<number>(nd).fill(0);
+  let pos = offset;
+  for (let i = 0; i < n; i++) {
+    out[i] = src[pos] as number;
+    for (let d = nd - 1; d >= 0; d--) {
+      idx[d]++;
+      pos += strides[d] as number;
+      if ((idx[d] as number) < (shape[d] as number)) break;
+      pos -= (idx[d] as number) * (strides[d] as number);
+      idx[d] = 0;
+    }
+  }
+  return out;
+}

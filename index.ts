@@ -1,0 +1,26 @@
+// resgrad's public entry. PyTorch-shaped: tensors, autograd, functional ops (F).
+import './core/cpu/index.js';
+import './autograd/tensor_methods.js';
+
+export { Tensor, Storage, type GradNode } from './core/tensor.js';
+export type { DType, FloatDType, TypedArray } from './core/dtype.js';
+export { type Backend, type Device, getBackend, registerBackend, hasBackend } from './core/backend.js';
+export {
+  tensor, zeros, ones, full, arange, randn, rand, randint,
+  zerosLike, onesLike, fullLike, randnLike, randLike,
+  type TensorOptions, type RandomOptions,
+} from './core/creation.js';
+export { Generator, manualSeed, defaultGenerator } from './core/random.js';
+export { ResgradError, ShapeError, DTypeError, ValueError, AutogradError, DeviceError } from './core/errors.js';
+export { noGrad, withGradEnabled, isGradEnabled } from './autograd/graph.js';
+export {
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where,
+  neg, exp, log, sqrt, abs, relu, sigmoid, tanh,
+} from './autograd/ops/elementwise.js';
+export { sum, mean, max, min, variance as var_, argmax, argmin } from './autograd/ops/reduce.js';
+export { matmul } from './autograd/ops/matmul.js';
+export { softmax, logSoftmax } from './autograd/ops/softmax.js';
+export { cat, stack, gather, indexSelect } from './autograd/ops/join.js';
+export { reshape, permute, transpose, expand, squeeze, unsqueeze, narrow, slice, flatten } from './autograd/ops/views.js';
+export * as autograd from './autograd/index.js';
+export * as F from './nn/functional.js';

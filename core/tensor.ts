@@ -4,18 +4,27 @@
 // chained methods (x.add, x.sum, x.backward, ...), are installed by autograd/.
 import { type Backend, type Device, type KernelInput, getBackend } from './backend.js';
 import { type DType, type TypedArray, isFloat } from './dtype.js';
-import { AutogradError, DTypeError, DeviceError, ValueError, fmtShape } from './errors.js';
+import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, fmtShape } from './errors.js';
 import { contiguousStrides, isContiguous, normalizeDim, numel } from './shape.js';
 
 /** One buffer on one backend. Views share it. */
 export class Storage<B = unknown> {
   private released = false;
+  /** Bumped by every in-place write (swap), so stale saved tensors can be detected. */
+  version = 0;
   constructor(
     readonly backend: Backend<B>,
-    readonly buffer: B,
+    public buffer: B,
     readonly dtype: DType,
     readonly size: number,
   ) {}
+  /** Replace the contents with a same-sized buffer (how in-place updates work on every device). */
+  swap(buffer: B): void {
+    if (buffer !== this.buffer) this.backend.release(this.buffer);
+    this.buffer = buffer;
+    this.released = false;
+    this.version++;
+  }
   get isReleased(): boolean {
     return this.released;
   }
@@ -164,6 +173,36 @@ export class Tensor {
       throw new ValueError(`item: a Tensor with ${this.numel()} elements (shape ${fmtShape(this.shape)}) cannot be converted to a number`);
     }
     return this.toArray()[0] as number;
+  }
+
+  /**
+   * Overwrite this tensor's values with `src`'s, in place and outside autograd (torch's copy_).
+   * `src` is broadcast to this shape and converted to this dtype and device. This tensor must
+   * cover its whole storage contiguously (parameters, buffers and grads always do).
+   */
+  assign(src: Tensor): this {
+    if (!this.isContiguous() || this.offset !== 0 || this.storage.size !== this.numel()) {
+      throw new ValueError(`assign: the destination must be a whole, contiguous tensor, but got shape ${fmtShape(this.shape)} strides ${fmtShape(this.strides)} offset ${this.offset}`);
+    }
+    let s = src;
+    if (s.device !== this.device) {
+      const host = s.toArray();
+      s = Tensor.fromBuffer(this.backend, this.backend.upload(host), s.dtype, s.shape);
+    }
+    const nd = this.ndim;
+    const lead = nd - s.ndim;
+    const strides: number[] = [];
+    for (let d = 0; d < nd; d++) {
+      const have = d < lead ? 1 : (s.shape[d - lead] as number);
+      if (have !== this.shape[d] && have !== 1) {
+        throw new ShapeError(`assign: source of shape ${fmtShape(src.shape)} cannot be broadcast to the destination's shape ${fmtShape(this.shape)}`);
+      }
+      strides.push(d < lead || have !== this.shape[d] ? 0 : (s.strides[d - lead] as number));
+    }
+    const view = new Tensor(s.storage, this.shape, strides, s.offset);
+    const [out] = this.backend.run('copy', [view.asInput()], { dtype: this.dtype });
+    this.storage.swap((out as { buffer: unknown }).buffer);
+    return this;
   }
 
   /** Free the device buffer now (all views of it become unusable). */

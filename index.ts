@@ -24,3 +24,4 @@ export { cat, stack, gather, indexSelect } from './autograd/ops/join.js';
 export { reshape, permute, transpose, expand, squeeze, unsqueeze, narrow, slice, flatten } from './autograd/ops/views.js';
 export * as autograd from './autograd/index.js';
 export * as F from './nn/functional.js';
+export * as nn from './nn/index.js';

@@ -1,2 +1,5 @@
 // nn: modules (layers with parameters) and the functional ops they call.
 export { Module, type ForwardHook, type LoadResult } from './module.js';
+export { Conv2d, type Conv2dModuleOptions } from './layers/conv.js';
+export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './layers/pool.js';
+export { conv2dParams, conv2dMacs, conv2dOutputSize, type ConvSpec } from './conv_arith.js';

@@ -3,3 +3,5 @@ import '../cpu_backend.js';
 import './elementwise.js';
 import './reduce.js';
 import './matmul.js';
+import './conv.js';
+import './pool.js';

@@ -5,3 +5,4 @@ import './reduce.js';
 import './matmul.js';
 import './conv.js';
 import './pool.js';
+import './norm.js';

@@ -1,0 +1,403 @@
+// Normalisation: one idea, four choices of axes. View the input as x[N, C, S] (S = H·W, or the
+// product of whatever trailing dims there are) and split its elements into sets that share
+// one mean μ and one (biased) variance σ²:
+//
+//   axes        module        one set per …           reduced over          set size m
+//   'batch'     BatchNorm     channel c               (n, s)                N·S
+//   'layer'     LayerNorm     sample n                (c, s)                C·S
+//   'instance'  InstanceNorm  (n, c)                  s                     S
+//   'group'     GroupNorm     (n, g), g = c div C/G   (c in group g, s)     (C/G)·S
+//
+// Then normalise, scale and shift, with γ and β per channel:
+//   x̂ = (x − μ_k) · r_k,   r_k = 1/√(σ²_k + ε),   y = γ_c · x̂ + β_c
+// where k is the set of the element and c its channel. LayerNorm's γ and β have one entry per
+// normalised element: its input is viewed as [M, K, 1] (each of the K elements is a "channel",
+// S = 1), and the same rule covers it. (Layer is group with G = 1, instance is group with G = C;
+// they are kept as their own cases so the table above reads off the code.)
+//
+// Each kernel has a reference version (plain loops over the table) and a fast one (below the
+// line) that the tests hold to it. Arrays are contiguous; statistics are kept in the input's
+// dtype; sums are taken in doubles (JS numbers).
+
+type Floats = Float32Array | Float64Array;
+
+export type NormAxes = 'batch' | 'layer' | 'instance' | 'group';
+
+/** How x[N, C, S] is split into statistics sets. `groups` is only read for 'group'. */
+export interface NormLayout {
+  axes: NormAxes;
+  N: number;
+  C: number;
+  S: number;
+  groups: number;
+}
+
+/** How many sets (and so how many means and variances) the layout has. */
+export function numSets(l: NormLayout): number {
+  switch (l.axes) {
+    case 'batch':
+      return l.C;
+    case 'layer':
+      return l.N;
+    case 'instance':
+      return l.N * l.C;
+    case 'group':
+      return l.N * l.groups;
+  }
+}
+
+/** The set that elements x[n, c, :] belong to. */
+export function setOf(l: NormLayout, n: number, c: number): number {
+  switch (l.axes) {
+    case 'batch':
+      return c;
+    case 'layer':
+      return n;
+    case 'instance':
+      return n * l.C + c;
+    case 'group':
+      return n * l.groups + Math.floor(c / (l.C / l.groups));
+  }
+}
+
+/** Elements per set, m. */
+export function setSize(l: NormLayout): number {
+  return (l.N * l.C * l.S) / numSets(l);
+}
+
+// ---- reference ---------------------------------------------------------------------------
+
+/** μ_k = Σ x / m, then σ²_k = Σ (x − μ_k)² / m (two passes: no cancellation of large means). */
+export function normStatsReference(x: Floats, l: NormLayout, mean: Floats, variance: Floats): void {
+  const { N, C, S } = l;
+  const m = setSize(l);
+  const sum = new Float64Array(numSets(l));
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const k = setOf(l, n, c);
+      for (let s = 0; s < S; s++) sum[k] += x[(n * C + c) * S + s] as number;
+    }
+  }
+  for (let k = 0; k < sum.length; k++) mean[k] = (sum[k] as number) / m;
+  const sq = new Float64Array(numSets(l));
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const k = setOf(l, n, c);
+      const mu = mean[k] as number;
+      for (let s = 0; s < S; s++) {
+        const d = (x[(n * C + c) * S + s] as number) - mu;
+        sq[k] += d * d;
+      }
+    }
+  }
+  for (let k = 0; k < sq.length; k++) variance[k] = (sq[k] as number) / m;
+}
+
+/**
+ * y = (x − μ_k) / √(σ²_k + ε) · γ_c + β_c, with the statistics indexed by `l` (the input's own
+ * sets, or per-channel running statistics with axes 'batch'). Null γ means 1, null β means 0.
+ */
+export function normApplyReference(
+  x: Floats,
+  l: NormLayout,
+  mean: Floats,
+  variance: Floats,
+  eps: number,
+  weight: Floats | null,
+  bias: Floats | null,
+  y: Floats,
+): void {
+  const { N, C, S } = l;
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const k = setOf(l, n, c);
+      const r = 1 / Math.sqrt((variance[k] as number) + eps);
+      const gamma = weight ? (weight[c] as number) : 1;
+      const beta = bias ? (bias[c] as number) : 0;
+      for (let s = 0; s < S; s++) {
+        const i = (n * C + c) * S + s;
+        y[i] = ((x[i] as number) - (mean[k] as number)) * r * gamma + beta;
+      }
+    }
+  }
+}
+
+/** The fused forward: statistics of the input's own sets, then normalise, scale and shift. */
+export function normForwardReference(
+  x: Floats,
+  l: NormLayout,
+  eps: number,
+  weight: Floats | null,
+  bias: Floats | null,
+  y: Floats,
+  mean: Floats,
+  variance: Floats,
+): void {
+  normStatsReference(x, l, mean, variance);
+  normApplyReference(x, l, mean, variance, eps, weight, bias, y);
+}
+
+/**
+ * The fused backward. Given gy = ∂L/∂y, for a set k of m elements with x̂_i = (x_i − μ) r:
+ *   ∂L/∂β_c = Σ_{i in c} gy_i          ∂L/∂γ_c = Σ_{i in c} gy_i x̂_i
+ *   g_i := ∂L/∂x̂_i = γ_c gy_i
+ * When μ and σ² are the set's own statistics (batchStats), they depend on x too:
+ *   ∂μ/∂x_i = 1/m,   ∂σ²/∂x_i = 2(x_i − μ)/m,   ∂r/∂x_i = −r³ (x_i − μ)/m
+ *   ∂x̂_j/∂x_i = r (δ_ij − 1/m) − (x_j − μ) r³ (x_i − μ)/m = r (δ_ij − 1/m − x̂_j x̂_i / m)
+ * so, with A_k = Σ_j g_j and B_k = Σ_j g_j x̂_j over the set,
+ *   ∂L/∂x_i = Σ_j g_j ∂x̂_j/∂x_i = r (g_i − A_k/m − x̂_i B_k/m).
+ * With fixed statistics (running averages in eval mode) only the first term is left:
+ *   ∂L/∂x_i = r g_i.
+ * gWeight and gBias (length C) are always filled.
+ */
+export function normBackwardReference(
+  x: Floats,
+  gy: Floats,
+  l: NormLayout,
+  mean: Floats,
+  variance: Floats,
+  eps: number,
+  weight: Floats | null,
+  batchStats: boolean,
+  gx: Floats,
+  gWeight: Floats,
+  gBias: Floats,
+): void {
+  const { N, C, S } = l;
+  const m = setSize(l);
+  const r = new Float64Array(numSets(l));
+  for (let k = 0; k < r.length; k++) r[k] = 1 / Math.sqrt((variance[k] as number) + eps);
+  const xhat = (i: number, k: number): number => ((x[i] as number) - (mean[k] as number)) * (r[k] as number);
+  const A = new Float64Array(numSets(l));
+  const B = new Float64Array(numSets(l));
+  const gw = new Float64Array(C);
+  const gb = new Float64Array(C);
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const k = setOf(l, n, c);
+      const gamma = weight ? (weight[c] as number) : 1;
+      for (let s = 0; s < S; s++) {
+        const i = (n * C + c) * S + s;
+        const g = gy[i] as number;
+        gb[c] += g;
+        gw[c] += g * xhat(i, k);
+        A[k] += gamma * g;
+        B[k] += gamma * g * xhat(i, k);
+      }
+    }
+  }
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const k = setOf(l, n, c);
+      const gamma = weight ? (weight[c] as number) : 1;
+      for (let s = 0; s < S; s++) {
+        const i = (n * C + c) * S + s;
+        const g = gamma * (gy[i] as number);
+        gx[i] = batchStats
+          ? (r[k] as number) * (g - (A[k] as number) / m - (xhat(i, k) * (B[k] as number)) / m)
+          : (r[k] as number) * g;
+      }
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    gWeight[c] = gw[c] as number;
+    gBias[c] = gb[c] as number;
+  }
+}
+
+// ---- fast --------------------------------------------------------------------------------
+// The same math with the loop structure each layout allows:
+// - for the per-sample norms (layer, instance, group) every set is one contiguous run of m
+//   elements, so statistics are single sweeps with the sums in locals, no per-set arrays;
+// - for batch, a set is N runs of S elements, one per sample, stride C·S;
+// - normalise-scale-shift folds into y = a·x + b per (n, c) run, a = r_k γ_c, b = β_c − μ_k a;
+// - the backward folds into gx = p·gy + q·(x − μ) + t per run (see normBackward);
+// - LayerNorm (S = 1, a new γ every element) gets its own loops instead of runs of length 1.
+
+/** Statistics as normStatsReference. */
+export function normStats(x: Floats, l: NormLayout, mean: Floats, variance: Floats): void {
+  const { N, C, S } = l;
+  const m = setSize(l);
+  if (l.axes === 'batch') {
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let n = 0; n < N; n++) {
+        const base = (n * C + c) * S;
+        for (let i = base; i < base + S; i++) sum += x[i] as number;
+      }
+      const mu = sum / m;
+      let sq = 0;
+      for (let n = 0; n < N; n++) {
+        const base = (n * C + c) * S;
+        for (let i = base; i < base + S; i++) {
+          const d = (x[i] as number) - mu;
+          sq += d * d;
+        }
+      }
+      mean[c] = mu;
+      variance[c] = sq / m;
+    }
+    return;
+  }
+  const sets = numSets(l);
+  for (let k = 0; k < sets; k++) {
+    const base = k * m;
+    let sum = 0;
+    for (let i = base; i < base + m; i++) sum += x[i] as number;
+    const mu = sum / m;
+    let sq = 0;
+    for (let i = base; i < base + m; i++) {
+      const d = (x[i] as number) - mu;
+      sq += d * d;
+    }
+    mean[k] = mu;
+    variance[k] = sq / m;
+  }
+}
+
+/** Normalise, scale and shift as normApplyReference. */
+export function normApply(
+  x: Floats,
+  l: NormLayout,
+  mean: Floats,
+  variance: Floats,
+  eps: number,
+  weight: Floats | null,
+  bias: Floats | null,
+  y: Floats,
+): void {
+  const { N, C, S } = l;
+  if (l.axes === 'layer' && S === 1) {
+    for (let n = 0; n < N; n++) {
+      const mu = mean[n] as number;
+      const r = 1 / Math.sqrt((variance[n] as number) + eps);
+      const base = n * C;
+      if (weight && bias) {
+        for (let c = 0; c < C; c++) y[base + c] = ((x[base + c] as number) - mu) * r * (weight[c] as number) + (bias[c] as number);
+      } else {
+        for (let c = 0; c < C; c++) {
+          const gamma = weight ? (weight[c] as number) : 1;
+          const beta = bias ? (bias[c] as number) : 0;
+          y[base + c] = ((x[base + c] as number) - mu) * r * gamma + beta;
+        }
+      }
+    }
+    return;
+  }
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const k = setOf(l, n, c);
+      const a = (weight ? (weight[c] as number) : 1) / Math.sqrt((variance[k] as number) + eps);
+      const b = (bias ? (bias[c] as number) : 0) - (mean[k] as number) * a;
+      const base = (n * C + c) * S;
+      for (let i = base; i < base + S; i++) y[i] = (x[i] as number) * a + b;
+    }
+  }
+}
+
+/** The fused forward as normForwardReference. */
+export function normForward(
+  x: Floats,
+  l: NormLayout,
+  eps: number,
+  weight: Floats | null,
+  bias: Floats | null,
+  y: Floats,
+  mean: Floats,
+  variance: Floats,
+): void {
+  normStats(x, l, mean, variance);
+  normApply(x, l, mean, variance, eps, weight, bias, y);
+}
+
+/**
+ * The fused backward as normBackwardReference. Expanding x̂ = (x − μ) r in
+ *   gx = r (γ gy − A/m − x̂ B/m)
+ * gives, per (n, c) run, gx = p·gy + q·(x − μ) + t with p = r γ_c, q = −r² B/m, t = −r A/m.
+ * Pass 1 sums Σ gy and Σ gy·x̂ per run (the γ, β gradients, and A, B by γ_c-weighted sums);
+ * pass 2 writes gx.
+ */
+export function normBackward(
+  x: Floats,
+  gy: Floats,
+  l: NormLayout,
+  mean: Floats,
+  variance: Floats,
+  eps: number,
+  weight: Floats | null,
+  batchStats: boolean,
+  gx: Floats,
+  gWeight: Floats,
+  gBias: Floats,
+): void {
+  const { N, C, S } = l;
+  const m = setSize(l);
+  const sets = numSets(l);
+  const r = new Float64Array(sets);
+  for (let k = 0; k < sets; k++) r[k] = 1 / Math.sqrt((variance[k] as number) + eps);
+  const A = new Float64Array(sets);
+  const B = new Float64Array(sets);
+  const gw = new Float64Array(C);
+  const gb = new Float64Array(C);
+  if (l.axes === 'layer' && S === 1) {
+    for (let n = 0; n < N; n++) {
+      const mu = mean[n] as number;
+      const rn = r[n] as number;
+      const base = n * C;
+      let a = 0;
+      let b = 0;
+      for (let c = 0; c < C; c++) {
+        const g = gy[base + c] as number;
+        const xh = ((x[base + c] as number) - mu) * rn;
+        const gamma = weight ? (weight[c] as number) : 1;
+        gb[c] += g;
+        gw[c] += g * xh;
+        a += gamma * g;
+        b += gamma * g * xh;
+      }
+      const q = batchStats ? (-rn * rn * b) / m : 0;
+      const t = batchStats ? (-rn * a) / m : 0;
+      for (let c = 0; c < C; c++) {
+        const p = rn * (weight ? (weight[c] as number) : 1);
+        gx[base + c] = p * (gy[base + c] as number) + q * ((x[base + c] as number) - mu) + t;
+      }
+    }
+  } else {
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const k = setOf(l, n, c);
+        const mu = mean[k] as number;
+        const base = (n * C + c) * S;
+        let sg = 0;
+        let sgd = 0;
+        for (let i = base; i < base + S; i++) {
+          const g = gy[i] as number;
+          sg += g;
+          sgd += g * ((x[i] as number) - mu);
+        }
+        const sgxhat = (r[k] as number) * sgd; // Σ gy·x̂ = r Σ gy·(x − μ)
+        const gamma = weight ? (weight[c] as number) : 1;
+        gb[c] += sg;
+        gw[c] += sgxhat;
+        A[k] += gamma * sg;
+        B[k] += gamma * sgxhat;
+      }
+    }
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const k = setOf(l, n, c);
+        const rk = r[k] as number;
+        const p = rk * (weight ? (weight[c] as number) : 1);
+        const q = batchStats ? (-rk * rk * (B[k] as number)) / m : 0;
+        const t = batchStats ? (-rk * (A[k] as number)) / m : 0;
+        const mu = mean[k] as number;
+        const base = (n * C + c) * S;
+        for (let i = base; i < base + S; i++) gx[i] = p * (gy[i] as number) + q * ((x[i] as number) - mu) + t;
+      }
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    gWeight[c] = gw[c] as number;
+    gBias[c] = gb[c] as number;
+  }
+}

@@ -104,6 +104,9 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
     }
     if (bias.dtype !== input.dtype) throw new DTypeError(`${op}: input type (${input.dtype}) and bias type (${bias.dtype}) should be the same`);
   }
+  if (opts.impl === 'depthwise' && p.groups !== p.c) {
+    throw new ValueError(`${op}: impl 'depthwise' needs groups == input channels, but got groups=${p.groups} for ${p.c} channels`);
+  }
   const attrs = { geom: p, impl: opts.impl };
   const x = contiguous(input);
   const w = contiguous(weight);

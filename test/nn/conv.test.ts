@@ -1,0 +1,196 @@
+// conv2d: PyTorch parity (values and all gradients) for every kernel over the grid of
+// test/oracle/gen_conv.py, float64 gradcheck over the same grid, direct == im2col == depthwise
+// on random shapes, and PyTorch-like errors for bad input.
+import { describe, expect, it } from 'vitest';
+import { F, Generator, ShapeError, type Tensor, ValueError, autograd, randn, tensor } from '../../index.js';
+import type { Conv2dOptions } from '../../nn/ops/conv.js';
+import { expectClose } from '../helpers/assert.js';
+import { type OracleCase, dec, loadFixture } from '../helpers/oracle.js';
+
+const cases = loadFixture('conv');
+type Impl = NonNullable<Conv2dOptions['impl']>;
+
+const optsOf = (c: OracleCase, impl?: Impl): Conv2dOptions => ({
+  stride: c.stride as Conv2dOptions['stride'],
+  padding: c.padding as Conv2dOptions['padding'],
+  dilation: c.dilation as Conv2dOptions['dilation'],
+  groups: c.groups as number,
+  impl,
+});
+
+/** The kernels that can run a case: all of them for depthwise geometry. */
+function implsFor(c: OracleCase): Impl[] {
+  const x = c.x as { shape: number[] };
+  const channels = x.shape[x.shape.length - 3] as number;
+  return (c.groups as number) === channels && channels > 1 ? ['im2col', 'direct', 'depthwise'] : ['im2col', 'direct'];
+}
+
+/** Largest |v| of an encoded tensor: the scale float32 rounding errors are measured against. */
+function maxAbs(e: unknown): number {
+  return (e as { data: number[] }).data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+}
+
+function runCase(c: OracleCase, impl: Impl, dtype: 'float32' | 'float64'): { y: Tensor; x: Tensor; w: Tensor; b: Tensor | null } {
+  const x = dec(c.x, { dtype, requiresGrad: true });
+  const w = dec(c.w, { dtype, requiresGrad: true });
+  const b = c.b ? dec(c.b, { dtype, requiresGrad: true }) : null;
+  const y = F.conv2d(x, w, b, optsOf(c, impl));
+  y.backward(dec(c.gy, { dtype }));
+  return { y, x, w, b };
+}
+
+describe('conv2d matches PyTorch 1.13 (float64: values and gradients)', () => {
+  // Same math in a different summation order: agreement to ~1e-13 on values of size ~10.
+  const tol = { atol: 1e-10, rtol: 1e-10 };
+  for (const c of cases) {
+    for (const impl of implsFor(c)) {
+      it(`${c.name} impl=${impl}`, () => {
+        const { y, x, w, b } = runCase(c, impl, 'float64');
+        expectClose(y, dec(c.y), { ...tol, label: 'y' });
+        expectClose(x.grad!, dec(c.gx), { ...tol, label: 'dx' });
+        expectClose(w.grad!, dec(c.gw), { ...tol, label: 'dw' });
+        if (b) expectClose(b.grad!, dec(c.gb), { ...tol, label: 'db' });
+        else expect(c.gb).toBeUndefined();
+      });
+    }
+  }
+});
+
+describe('conv2d in float32 stays within 1e-5 relative of PyTorch', () => {
+  // float32 inputs are the float64 fixture rounded (relative error 6e-8 each); the sums run in
+  // float64 (GEMM packs) or float32 (depthwise accumulates in float64 too), so the error is a
+  // few ulps of the largest term: 1e-5 of the tensor's largest value bounds it with room.
+  for (const c of cases) {
+    for (const impl of implsFor(c)) {
+      it(`${c.name} impl=${impl} float32`, () => {
+        const { y, x, w, b } = runCase(c, impl, 'float32');
+        expect(y.dtype).toBe('float32');
+        const close = (a: Tensor, e: unknown, label: string) => expectClose(a, dec(e), { atol: 1e-5 * maxAbs(e), rtol: 1e-5, label });
+        close(y, c.y, 'y');
+        close(x.grad!, c.gx, 'dx');
+        close(w.grad!, c.gw, 'dw');
+        if (b) close(b.grad!, c.gb, 'db');
+      });
+    }
+  }
+});
+
+describe('conv2d float64 gradcheck over the grid', () => {
+  // Full Jacobians where they are cheap (a representative subset), one random projection vᵀJu
+  // per input otherwise.
+  for (const c of cases) {
+    const size = (e: unknown) => (e as { data: number[] }).data.length;
+    const work = size(c.y) * 3 + 2 * (size(c.x) + size(c.w));
+    const fastMode = work > 1500;
+    for (const impl of implsFor(c)) {
+      it(`${c.name} impl=${impl}${fastMode ? ' (fast mode)' : ' (full Jacobian)'}`, () => {
+        const x = dec(c.x, { requiresGrad: true });
+        const w = dec(c.w, { requiresGrad: true });
+        const b = c.b ? dec(c.b, { requiresGrad: true }) : null;
+        const inputs = b ? [x, w, b] : [x, w];
+        const fn = (...t: Tensor[]) => F.conv2d(t[0]!, t[1]!, t[2] ?? null, optsOf(c, impl));
+        expect(autograd.gradcheck(fn, inputs, { fastMode, seed: 7 })).toBe(true);
+      });
+    }
+  }
+  it('gradcheck notices a wrong gradient (the check can fail)', () => {
+    const x = randn([1, 2, 4, 4], { dtype: 'float64', requiresGrad: true });
+    const w = randn([2, 2, 3, 3], { dtype: 'float64', requiresGrad: true });
+    // The weight is detached inside conv2d, so the analytic dw misses the conv's contribution.
+    const broken = (a: Tensor, b: Tensor) => F.conv2d(a, b.detach(), null, { padding: 1 }).mul(b.sum());
+    expect(() => autograd.gradcheck(broken, [x, w])).toThrow(/mismatch/);
+  });
+});
+
+/** A fresh leaf copy that requires grad. */
+function leaf(v: Tensor): Tensor {
+  const c = v.detach().clone();
+  c.requiresGrad = true;
+  return c;
+}
+
+describe('fast conv kernels equal the direct reference on random shapes', () => {
+  const gen = new Generator(11);
+  const int = (lo: number, hi: number) => gen.integer(lo, hi + 1);
+  for (let t = 0; t < 24; t++) {
+    const depthwise = t % 4 === 3;
+    const groups = depthwise ? int(2, 4) : int(1, 3);
+    const cg = depthwise ? 1 : int(1, 3);
+    const og = int(1, 3);
+    const [kh, kw, sh, sw, dh, dw, ph, pw] = [int(1, 4), int(1, 4), int(1, 3), int(1, 3), int(1, 2), int(1, 2), int(0, 2), int(0, 2)];
+    const h = Math.max(1, dh * (kh - 1) + 1 - 2 * ph) + int(0, 5);
+    const w = Math.max(1, dw * (kw - 1) + 1 - 2 * pw) + int(0, 5);
+    const n = int(1, 3);
+    const xs = [n, groups * cg, h, w];
+    const ws = [groups * og, cg, kh, kw];
+    const opts: Conv2dOptions = { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups };
+    const impls: Impl[] = depthwise ? ['im2col', 'depthwise'] : ['im2col'];
+    for (const dtype of ['float64', 'float32'] as const) {
+      it(`conv2d x=[${xs}] w=[${ws}] s=[${sh},${sw}] p=[${ph},${pw}] d=[${dh},${dw}] g=${groups} ${dtype}`, () => {
+        const x0 = randn(xs, { dtype, generator: gen });
+        const w0 = randn(ws, { dtype, generator: gen });
+        const b0 = randn([ws[0]!], { dtype, generator: gen });
+        const gy = (() => {
+          const y = F.conv2d(x0, w0, b0, { ...opts, impl: 'direct' });
+          return randn(y.shape, { dtype, generator: gen });
+        })();
+        const run = (impl: Impl) => {
+          const [x, w, b] = [x0, w0, b0].map(leaf);
+          const y = F.conv2d(x!, w!, b!, { ...opts, impl });
+          y.backward(gy);
+          return [y, x!.grad!, w!.grad!, b!.grad!];
+        };
+        const ref = run('direct');
+        const tol = dtype === 'float64' ? { atol: 1e-12, rtol: 1e-10 } : { atol: 1e-4, rtol: 1e-5 };
+        for (const impl of impls) {
+          run(impl).forEach((v, i) => expectClose(v, ref[i]!, { ...tol, label: `${impl} ${['y', 'dx', 'dw', 'db'][i]}` }));
+        }
+      });
+    }
+  }
+});
+
+describe('conv2d rejects bad input as PyTorch does', () => {
+  const x = randn([1, 4, 6, 6]);
+  const w = randn([4, 2, 3, 3]);
+  it('channels not divisible by groups', () => {
+    expect(() => F.conv2d(randn([1, 5, 6, 6]), randn([4, 2, 3, 3]), null, { groups: 2 })).toThrow(ShapeError);
+    expect(() => F.conv2d(randn([1, 5, 6, 6]), randn([4, 2, 3, 3]), null, { groups: 2 })).toThrow(/input channels \(5\) must be divisible by groups \(2\)/);
+    expect(() => F.conv2d(x, randn([3, 2, 3, 3]), null, { groups: 2 })).toThrow(/expected weight to be divisible by 2 at dimension 0/);
+    expect(() => F.conv2d(x, w, null, { groups: 1 })).toThrow(/expected input \[1, 4, 6, 6\] to have 2 channels, but got 4 channels/);
+  });
+  it('kernel larger than the padded input', () => {
+    expect(() => F.conv2d(randn([1, 2, 2, 2]), randn([1, 2, 3, 3]))).toThrow(/padded input size per channel: \(2 x 2\). Kernel size: \(3 x 3\)/);
+    expect(() => F.conv2d(randn([1, 2, 4, 4]), randn([1, 2, 3, 3]), null, { dilation: 2 })).toThrow(/Kernel size: \(5 x 5\)/);
+    expect(F.conv2d(randn([1, 2, 2, 2]), randn([1, 2, 3, 3]), null, { padding: 1 }).shape).toEqual([1, 1, 2, 2]);
+  });
+  it('zero or negative stride, negative padding, zero dilation, bad groups', () => {
+    expect(() => F.conv2d(x, w, null, { groups: 2, stride: 0 })).toThrow(/non-positive stride is not supported/);
+    expect(() => F.conv2d(x, w, null, { groups: 2, stride: [1, -1] })).toThrow(ValueError);
+    expect(() => F.conv2d(x, w, null, { groups: 2, padding: -1 })).toThrow(/negative padding is not supported/);
+    expect(() => F.conv2d(x, w, null, { groups: 2, dilation: 0 })).toThrow(/dilation should be greater than zero/);
+    expect(() => F.conv2d(x, w, null, { groups: 0 })).toThrow(/non-positive groups is not supported/);
+    expect(() => F.conv2d(x, w, null, { groups: 2, stride: 2, padding: 'same' })).toThrow(/padding='same' is not supported for strided/);
+  });
+  it('wrong weight rank, input rank, bias shape, dtype', () => {
+    expect(() => F.conv2d(x, randn([4, 2, 3]), null, { groups: 2 })).toThrow(/expected 4-dimensional weight .* but got 3-dimensional weight of size \[4, 2, 3\]/);
+    expect(() => F.conv2d(randn([4, 6, 6, 1, 1]), w)).toThrow(/expected 3D \(unbatched\) or 4D \(batched\) input/);
+    expect(() => F.conv2d(x, w, randn([3]), { groups: 2 })).toThrow(/expected bias to be 1-dimensional with 4 elements, but got bias of size \[3\]/);
+    expect(() => F.conv2d(x, w.double(), null, { groups: 2 })).toThrow(/input type \(float32\) and weight type \(float64\)/);
+    expect(() => F.conv2d(tensor([[[[1]]]]), tensor([[[[1]]]]))).toThrow(/floating point/);
+  });
+  it('non-integer sizes', () => {
+    expect(() => F.conv2d(x, w, null, { groups: 2, stride: 1.5 })).toThrow(/'stride' must contain integers/);
+    expect(() => F.conv2d(x, w, null, { groups: 2, padding: [0.5, 1] })).toThrow(/'padding' must contain integers/);
+    expect(() => F.conv2d(x, w, null, { groups: 1.5 })).toThrow(/'groups' must be an integer/);
+  });
+  it('forcing the depthwise kernel on a non-depthwise conv', () => {
+    expect(() => F.conv2d(x, w, null, { groups: 2, impl: 'depthwise' })).toThrow(/needs groups == input channels/);
+  });
+  it('no NaNs from valid edge cases (1x1 output, all-padding windows)', () => {
+    const y = F.conv2d(randn([1, 1, 1, 1]), randn([1, 1, 3, 3]), null, { padding: 1 });
+    expect(y.shape).toEqual([1, 1, 1, 1]);
+    const z = F.conv2d(randn([1, 1, 2, 2]), randn([1, 1, 1, 1]), null, { padding: 2, stride: 3 });
+    expect([...z.toArray()].every(Number.isFinite)).toBe(true);
+  });
+});

@@ -1,0 +1,93 @@
+// Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019), as torch.optim 1.13
+// (single-tensor path). At step t with g = ∇f(θ):
+//   Adam:  g ← g + λθ                (L2 penalty inside the gradient, so it gets rescaled too)
+//   AdamW: θ ← θ·(1 - lr·λ)          (decoupled weight decay, applied to θ directly)
+//   m ← β1·m + (1-β1)·g              v ← β2·v + (1-β2)·g²
+//   v̂ ← max(v̂, v) with amsgrad, else v
+//   θ ← θ - (lr / (1-β1^t)) · m / (sqrt(v̂) / sqrt(1-β2^t) + ε)
+// The bias corrections 1-β^t undo the zero start of m and v.
+import { ValueError } from '../../core/errors.js';
+import type { Tensor } from '../../core/tensor.js';
+import { zerosLike } from '../../core/creation.js';
+import { noGrad } from '../../autograd/graph.js';
+import { add, div, maximum, mul, neg, sqrt } from '../../autograd/ops/elementwise.js';
+import { type ParamGroup, type Params, Optimizer } from './optimizer.js';
+
+export interface AdamOptions {
+  lr: number;
+  betas: readonly [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  maximize: boolean;
+}
+
+interface AdamState {
+  step: number;
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+  maxExpAvgSq: Tensor | null;
+}
+
+abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
+  /** true: AdamW's decoupled decay; false: Adam's L2 term in the gradient. */
+  protected abstract readonly decoupled: boolean;
+
+  protected override validate(g: AdamOptions): void {
+    super.validate(g);
+    if (!(g.eps >= 0)) throw new ValueError(`Invalid epsilon value: ${g.eps}`);
+    g.betas.forEach((b, i) => {
+      if (!(b >= 0 && b < 1)) throw new ValueError(`Invalid beta parameter at index ${i}: ${b}`);
+    });
+    if (!(g.weightDecay >= 0)) throw new ValueError(`Invalid weight_decay value: ${g.weightDecay}`);
+  }
+
+  protected updateGroup(group: ParamGroup<AdamOptions>): void {
+    const { lr, eps, weightDecay, amsgrad, maximize } = group;
+    const [beta1, beta2] = group.betas;
+    noGrad(() => {
+      for (const p of group.params) {
+        if (!p.grad) continue;
+        let g = maximize ? neg(p.grad) : p.grad;
+        let st = this.state.get(p);
+        if (!st) {
+          st = { step: 0, expAvg: zerosLike(p), expAvgSq: zerosLike(p), maxExpAvgSq: amsgrad ? zerosLike(p) : null };
+          this.state.set(p, st);
+        }
+        st.step += 1;
+        if (weightDecay !== 0) {
+          if (this.decoupled) p.assign(mul(p, 1 - lr * weightDecay));
+          else g = add(g, mul(p, weightDecay));
+        }
+        st.expAvg.assign(add(mul(st.expAvg, beta1), mul(g, 1 - beta1)));
+        st.expAvgSq.assign(add(mul(st.expAvgSq, beta2), mul(mul(g, 1 - beta2), g)));
+        const biasCorrection1 = 1 - beta1 ** st.step;
+        const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** st.step);
+        const stepSize = lr / biasCorrection1;
+        let second = st.expAvgSq;
+        if (amsgrad) {
+          st.maxExpAvgSq ??= zerosLike(p); // amsgrad switched on after the first step
+          second = st.maxExpAvgSq.assign(maximum(st.maxExpAvgSq, st.expAvgSq));
+        }
+        const denom = add(div(sqrt(second), biasCorrection2Sqrt), eps);
+        // torch's addcdiv: θ + value·m / denom, evaluated as (value·m) / denom
+        p.assign(add(p, div(mul(st.expAvg, -stepSize), denom)));
+      }
+    });
+  }
+}
+
+export class Adam extends AdamBase {
+  protected readonly decoupled = false;
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...opts });
+  }
+}
+
+/** Adam with decoupled weight decay (default weightDecay 0.01, as torch). */
+export class AdamW extends AdamBase {
+  protected readonly decoupled = true;
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...opts });
+  }
+}

@@ -143,7 +143,8 @@ describe('fast conv kernels equal the direct reference on random shapes', () => 
         const ref = run('direct');
         const tol = dtype === 'float64' ? { atol: 1e-12, rtol: 1e-10 } : { atol: 1e-4, rtol: 1e-5 };
         for (const impl of impls) {
-          run(impl).forEach((v, i) => expectClose(v, ref[i]!, { ...tol, label: `${impl} ${['y', 'dx', 'dw', 'db'][i]}` }));
+          const got = run(impl);
+          for (const [i, v] of got.entries()) expectClose(v, ref[i]!, { ...tol, label: `${impl} ${['y', 'dx', 'dw', 'db'][i]}` });
         }
       });
     }

@@ -40,7 +40,7 @@ describe('linear and losses match PyTorch 1.13', () => {
         expectClose(out, dec(c.out), { ...tol, label: 'out' });
         out.backward(dec(c.gout, { dtype }));
         const names = c.op === 'linear' ? ['x', 'w', 'b'] : ['x'];
-        inputs.forEach((t, i) => expectClose(t.grad!, dec(c[`g${names[i]}`]), { ...tol, label: `d${names[i]}` }));
+        for (const [i, t] of inputs.entries()) expectClose(t.grad!, dec(c[`g${names[i]}`]), { ...tol, label: `d${names[i]}` });
       });
     }
   }

@@ -25,6 +25,7 @@ export { reshape, permute, transpose, expand, squeeze, unsqueeze, narrow, slice,
 export * as autograd from './autograd/index.js';
 export * as F from './nn/functional.js';
 export * as nn from './nn/index.js';
+export * as models from './models/index.js';
 export * as optim from './nn/optim/index.js';
 export * as io from './models/safetensors.js';
 export { summary, registerMacCounter, type ModelSummary, type SummaryRow } from './models/summary.js';

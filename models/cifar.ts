@@ -1,0 +1,141 @@
+// The CIFAR-10 networks of the ResNet paper (He et al. 2016, section 4.2): depth 6n+2, three
+// stages of n basic blocks at 16, 32 and 64 channels (32², 16², 8² for 32² inputs), global
+// average pooling and a linear classifier. `cifarPlain` is the same stack without shortcuts:
+// the pair behind the paper's "degradation" experiment (deeper plain nets train worse).
+import { ValueError } from '../core/errors.js';
+import type { Tensor } from '../core/tensor.js';
+import { add } from '../autograd/ops/elementwise.js';
+import { cat } from '../autograd/ops/join.js';
+import { flatten, slice } from '../autograd/ops/views.js';
+import { zeros } from '../core/creation.js';
+import * as init from '../nn/init.js';
+import { Linear, ReLU, Sequential } from '../nn/layers/basic.js';
+import { Conv2d } from '../nn/layers/conv.js';
+import { BatchNorm2d } from '../nn/layers/norm.js';
+import { AdaptiveAvgPool2d } from '../nn/layers/pool.js';
+import { Module } from '../nn/module.js';
+import { conv1x1, conv3x3, type NormLayer } from './resnet.js';
+
+/**
+ * 'A': the shortcut subsamples x (stride 2) and zero-pads the new channels: no parameters.
+ * 'B': a projection (1×1 conv + norm) where the shape changes, identity elsewhere.
+ * 'none': no shortcut at all (the plain network).
+ */
+export type Shortcut = 'A' | 'B' | 'none';
+
+/** Option A shortcut: x[:, :, ::s, ::s] with (out − in)/2 zero channels on each side. */
+export class PadShortcut extends Module {
+  constructor(
+    readonly inPlanes: number,
+    readonly outPlanes: number,
+    readonly stride: number,
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    const s = this.stride;
+    const sub = s === 1 ? x : slice(slice(x, 2, 0, undefined, s), 3, 0, undefined, s);
+    const extra = this.outPlanes - this.inPlanes;
+    if (extra === 0) return sub;
+    const before = Math.floor(extra / 2);
+    const pad = (c: number) => zeros([sub.shape[0] as number, c, sub.shape[2] as number, sub.shape[3] as number], { dtype: sub.dtype, device: sub.device });
+    const parts = before > 0 ? [pad(before), sub, pad(extra - before)] : [sub, pad(extra)];
+    return cat(parts, 1);
+  }
+}
+
+/** The CIFAR basic block: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), or no "+" when plain. */
+export class CifarBlock extends Module {
+  declare conv1: Conv2d;
+  declare bn1: Module;
+  declare relu: ReLU;
+  declare conv2: Conv2d;
+  declare bn2: Module;
+  declare shortcut: Module | null;
+
+  constructor(inPlanes: number, planes: number, stride: number, kind: Shortcut, norm: NormLayer) {
+    super();
+    this.registerModule('conv1', conv3x3(inPlanes, planes, stride));
+    this.registerModule('bn1', norm(planes));
+    this.registerModule('relu', new ReLU());
+    this.registerModule('conv2', conv3x3(planes, planes));
+    this.registerModule('bn2', norm(planes));
+    const changes = stride !== 1 || inPlanes !== planes;
+    let shortcut: Module | null = null;
+    if (kind === 'A') shortcut = changes ? new PadShortcut(inPlanes, planes, stride) : null;
+    if (kind === 'B' && changes) shortcut = new Sequential(conv1x1(inPlanes, planes, stride), norm(planes));
+    this.registerModule('shortcut', shortcut);
+    this.plain = kind === 'none';
+  }
+  private readonly plain: boolean;
+
+  forward(x: Tensor): Tensor {
+    const f = (m: Module, t: Tensor): Tensor => (m.forward as (t: Tensor) => Tensor)(t);
+    let out = this.relu.forward(f(this.bn1, this.conv1.forward(x)));
+    out = f(this.bn2, this.conv2.forward(out));
+    if (this.plain) return this.relu.forward(out);
+    return this.relu.forward(add(out, this.shortcut ? f(this.shortcut, x) : x));
+  }
+}
+
+export interface CifarOptions {
+  numClasses?: number;
+  /** 3 for CIFAR, 1 for (Fashion-)MNIST. */
+  inChannels?: number;
+  /** Shortcut kind for cifarResNet (the paper's CIFAR nets use 'A'). */
+  shortcut?: 'A' | 'B';
+  normLayer?: NormLayer;
+}
+
+export class CifarResNet extends Module {
+  declare conv1: Conv2d;
+  declare bn1: Module;
+  declare relu: ReLU;
+  declare layer1: Sequential;
+  declare layer2: Sequential;
+  declare layer3: Sequential;
+  declare avgpool: AdaptiveAvgPool2d;
+  declare fc: Linear;
+
+  constructor(
+    readonly depth: number,
+    kind: Shortcut,
+    opts: CifarOptions = {},
+  ) {
+    super();
+    if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
+      throw new ValueError(`CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), but got ${depth}`);
+    }
+    const n = (depth - 2) / 6;
+    const norm = opts.normLayer ?? ((c: number) => new BatchNorm2d(c));
+    this.registerModule('conv1', conv3x3(opts.inChannels ?? 3, 16));
+    this.registerModule('bn1', norm(16));
+    this.registerModule('relu', new ReLU());
+    let inPlanes = 16;
+    [16, 32, 64].forEach((planes, stage) => {
+      const blocks: Module[] = [];
+      for (let i = 0; i < n; i++) {
+        blocks.push(new CifarBlock(inPlanes, planes, i === 0 && stage > 0 ? 2 : 1, kind, norm));
+        inPlanes = planes;
+      }
+      this.registerModule(`layer${stage + 1}`, new Sequential(...blocks));
+    });
+    this.registerModule('avgpool', new AdaptiveAvgPool2d([1, 1]));
+    this.registerModule('fc', new Linear(64, opts.numClasses ?? 10));
+    for (const m of this.modules()) {
+      if (m instanceof Conv2d) init.kaimingNormal(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    const f = (m: Module, t: Tensor): Tensor => (m.forward as (t: Tensor) => Tensor)(t);
+    let out = this.relu.forward(f(this.bn1, this.conv1.forward(x)));
+    out = this.layer3.forward(this.layer2.forward(this.layer1.forward(out)));
+    return this.fc.forward(flatten(this.avgpool.forward(out), 1));
+  }
+}
+
+/** ResNet-{20, 32, 44, 56, 110} of the paper (option A shortcuts by default). */
+export const cifarResNet = (depth: number, opts: CifarOptions = {}) => new CifarResNet(depth, opts.shortcut ?? 'A', opts);
+/** The plain twin: identical layers, no shortcuts. */
+export const cifarPlain = (depth: number, opts: Omit<CifarOptions, 'shortcut'> = {}) => new CifarResNet(depth, 'none', opts);

@@ -55,7 +55,7 @@ function run(c: TrajectoryCase, dtype: DType): { losses: number[]; states: Recor
     states.push(Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()])));
   }
   // updates are in place: the module still holds the very same tensor objects
-  model.parameters().forEach((p, i) => expect(p).toBe(tensorsBefore[i]));
+  expect(model.parameters().every((p, i) => p === tensorsBefore[i])).toBe(true);
   return { losses, states };
 }
 

@@ -148,10 +148,10 @@ export function batchNorm(
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? DEFAULT_EPS;
   checkEps(op, eps);
-  checkPerChannel(op, 'weight', weight, x, C, true);
-  checkPerChannel(op, 'bias', bias, x, C, true);
   checkPerChannel(op, 'runningMean', runningMean, x, C, false);
   checkPerChannel(op, 'runningVar', runningVar, x, C, false);
+  checkPerChannel(op, 'weight', weight, x, C, true);
+  checkPerChannel(op, 'bias', bias, x, C, true);
   const layout: NormLayout = { axes: 'batch', N, C, S, groups: 1 };
   if (!training) {
     if (!runningMean || !runningVar) {
@@ -238,10 +238,10 @@ export function instanceNorm(
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? DEFAULT_EPS;
   checkEps(op, eps);
-  checkPerChannel(op, 'weight', weight, x, C, true);
-  checkPerChannel(op, 'bias', bias, x, C, true);
   checkPerChannel(op, 'runningMean', runningMean, x, C, false);
   checkPerChannel(op, 'runningVar', runningVar, x, C, false);
+  checkPerChannel(op, 'weight', weight, x, C, true);
+  checkPerChannel(op, 'bias', bias, x, C, true);
   if (!useInputStats) {
     if (!runningMean || !runningVar) {
       throw new ValueError(`${op}: Expected runningMean and runningVar to be defined when useInputStats is false`);

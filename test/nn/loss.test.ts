@@ -1,4 +1,4 @@
-// linear, nllLoss, crossEntropy: PyTorch parity (values and gradients) for the cases of
+// relu, logSoftmax, linear, nllLoss, crossEntropy: PyTorch parity (values and gradients) for the cases of
 // test/oracle/gen_loss.py, float64 gradcheck of each, and errors.
 import { describe, expect, it } from 'vitest';
 import { DTypeError, F, ShapeError, type Tensor, ValueError, autograd, randn, tensor } from '../../index.js';
@@ -10,6 +10,8 @@ const cases = loadFixture('loss');
 
 /** The case's op on its float inputs (x, then w and b for linear); targets and weights are constants. */
 function opOf(c: OracleCase, dtype: 'float32' | 'float64'): { inputs: Tensor[]; fn: (...t: Tensor[]) => Tensor } {
+  if (c.op === 'relu') return { inputs: [dec(c.x, { dtype, requiresGrad: true })], fn: (x) => F.relu(x!) };
+  if (c.op === 'logSoftmax') return { inputs: [dec(c.x, { dtype, requiresGrad: true })], fn: (x) => F.logSoftmax(x!, c.dim as number) };
   if (c.op === 'linear') {
     const inputs = [dec(c.x, { dtype, requiresGrad: true }), dec(c.w, { dtype, requiresGrad: true })];
     if (c.b) inputs.push(dec(c.b, { dtype, requiresGrad: true }));
@@ -27,7 +29,7 @@ function opOf(c: OracleCase, dtype: 'float32' | 'float64'): { inputs: Tensor[]; 
   return { inputs: [dec(c.x, { dtype, requiresGrad: true })], fn };
 }
 
-describe('linear and losses match PyTorch 1.13', () => {
+describe('relu, logSoftmax, linear and losses match PyTorch 1.13', () => {
   for (const c of cases) {
     for (const dtype of ['float64', 'float32'] as const) {
       it(`${c.name} ${dtype}`, () => {
@@ -46,7 +48,7 @@ describe('linear and losses match PyTorch 1.13', () => {
   }
 });
 
-describe('linear and losses: float64 gradcheck (full Jacobian)', () => {
+describe('relu, logSoftmax, linear and losses: float64 gradcheck (full Jacobian)', () => {
   for (const c of cases) {
     it(c.name, () => {
       const { inputs, fn } = opOf(c, 'float64');

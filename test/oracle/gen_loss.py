@@ -1,4 +1,4 @@
-"""PyTorch oracle for linear, nll_loss and cross_entropy (run with /usr/bin/python3).
+"""PyTorch oracle for relu, log_softmax, linear, nll_loss and cross_entropy (run with /usr/bin/python3).
 
 Each case: the op and its options, float64 inputs (int targets as int32), the output, a random
 upstream gradient gout of the output's shape and the gradient of every float input.
@@ -78,7 +78,18 @@ def loss_case(op, xs, reduction="mean", weight=False, ignore=None, smoothing=0.0
     return grads(name, out, inputs, attrs, {"target": enc(target)})
 
 
+def unary_case(op, xs, dim=None):
+    x = rn(*xs).requires_grad_(True)
+    y = torch.relu(x) if op == "relu" else torch.log_softmax(x, dim)
+    name = f"{op} x={fmt(xs)}" + ("" if dim is None else f" dim={dim}")
+    return grads(name, y, {"x": x}, {"op": op, "dim": dim}, {})
+
+
 cases = [
+    unary_case("relu", [3, 7]),
+    unary_case("logSoftmax", [4, 5], 1),
+    unary_case("logSoftmax", [2, 3, 4], -1),
+    unary_case("logSoftmax", [2, 3, 4], 0),
     linear_case([3, 5], 4, True),
     linear_case([2, 3, 5], 4, False),
     linear_case([5], 3, True),

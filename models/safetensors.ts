@@ -65,6 +65,11 @@ interface Entry {
   end: number;
 }
 
+/** obj[key] = value as an own property, even for a key like '__proto__' (names come from the file). */
+function define<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function fail(msg: string): never {
   throw new SafetensorsError(`safetensors: ${msg}`);
 }
@@ -119,7 +124,7 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, T
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`__metadata__ value for '${k}' is not a string`);
-        metadata[k] = v;
+        define(metadata, k, v);
       }
       continue;
     }
@@ -141,7 +146,7 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, T
   for (const e of entries) {
     // slice() copies into a fresh, aligned buffer that the tensor then owns
     const values = (DTYPES[e.dtype] as (typeof DTYPES)[string]).decode(data.slice(e.begin, e.end), e.name);
-    tensors[e.name] = Tensor.fromArray(values, e.shape);
+    define(tensors, e.name, Tensor.fromArray(values, e.shape));
   }
   return { tensors, metadata };
 }

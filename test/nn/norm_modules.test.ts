@@ -159,6 +159,18 @@ describe('conv before BN needs no bias', () => {
     // ∂L/∂b_c = Σ over the channel of ∂L/∂x = r(Σ g − m·A/m − Σ x̂·B/m) = r(A − A − 0) = 0.
     expectClose(b.grad!, zeros([3], { dtype: 'float64' }), { atol: 1e-12, rtol: 0 });
   });
+
+  it('nn.Conv2d(2, 4, 3) with bias then BatchNorm2d(4) == the same conv with bias: false, x=[3,2,6,6]', () => {
+    const withBias = new nn.Conv2d(2, 4, 3, { padding: 1, dtype: 'float64', generator: gen });
+    const noBias = new nn.Conv2d(2, 4, 3, { padding: 1, bias: false, dtype: 'float64' });
+    noBias.weight.assign(withBias.weight);
+    withBias.bias!.assign(rnd([4]).mul(3)); // a large bias, to make the point
+    const x = rnd([3, 2, 6, 6]);
+    const y = new nn.BatchNorm2d(4, { dtype: 'float64' }).forward(withBias.forward(x));
+    expectClose(y, new nn.BatchNorm2d(4, { dtype: 'float64' }).forward(noBias.forward(x)), { atol: 1e-12, rtol: 1e-12 });
+    y.backward(rnd([3, 4, 6, 6]));
+    expectClose(withBias.bias!.grad!, zeros([4], { dtype: 'float64' }), { atol: 1e-11, rtol: 0 });
+  });
 });
 
 describe('bad input gives clear errors', () => {

@@ -10,6 +10,11 @@
 //   dX   = col2im(W_gᵀ · dY_g)        (each patch column sends its gradient back to its pixels)
 //   db[o] = Σ_{n, oy, ox} dY[n, o, oy, ox]
 // col2im is im2col's adjoint: it adds every column entry into the pixel it was read from.
+//
+// The reference kernels take either float type. The fast ones take Float64Array only: V8
+// specialises a loop on the array types it has seen, and one hot loop fed both Float32Array and
+// Float64Array ran ~1.6x slower here. Callers convert float32 with TypedArray.set (native), which
+// costs one pass over the input and output, and get float64 accumulation for free.
 
 import { gemmBlocked } from './gemm.js';
 
@@ -138,7 +143,7 @@ function validRange(start: number, stride: number, size: number, count: number):
  *   cols[(c·kh + i)·kw + j, oy·ow + ox] = x[c, oy·sh − pt + i·dh, ox·sw − pl + j·dw]  (0 outside),
  * so the convolution of that group is the matrix product W_g[Og, cg·kh·kw] · cols.
  */
-export function im2col(x: FloatArray, xOff: number, cg: number, p: ConvGeometry, cols: Float64Array): void {
+export function im2col(x: Float64Array, xOff: number, cg: number, p: ConvGeometry, cols: Float64Array): void {
   const L = p.oh * p.ow;
   let row = 0;
   for (let c = 0; c < cg; c++) {
@@ -165,7 +170,7 @@ export function im2col(x: FloatArray, xOff: number, cg: number, p: ConvGeometry,
 }
 
 /** col2im, the adjoint of im2col: dx[c, iy, ix] += cols[row, col] for every entry im2col read from (c, iy, ix). */
-export function col2im(cols: Float64Array, cg: number, p: ConvGeometry, dx: FloatArray, dxOff: number): void {
+export function col2im(cols: Float64Array, cg: number, p: ConvGeometry, dx: Float64Array, dxOff: number): void {
   const L = p.oh * p.ow;
   let row = 0;
   for (let c = 0; c < cg; c++) {
@@ -199,7 +204,7 @@ function isPointwise(p: ConvGeometry): boolean {
 }
 
 /** y = conv(x, w) + b by im2col + one GEMM per image and group. */
-export function conv2dIm2col(x: FloatArray, wt: FloatArray, bias: FloatArray | null, y: FloatArray, p: ConvGeometry): void {
+export function conv2dIm2col(x: Float64Array, wt: Float64Array, bias: Float64Array | null, y: Float64Array, p: ConvGeometry): void {
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
   const L = p.oh * p.ow;
@@ -221,7 +226,7 @@ export function conv2dIm2col(x: FloatArray, wt: FloatArray, bias: FloatArray | n
   if (bias) addBias(y, bias, p);
 }
 
-function addBias(y: FloatArray, bias: FloatArray, p: ConvGeometry): void {
+function addBias(y: Float64Array, bias: Float64Array, p: ConvGeometry): void {
   const L = p.oh * p.ow;
   for (let n = 0; n < p.n; n++) {
     for (let o = 0; o < p.o; o++) {
@@ -233,7 +238,7 @@ function addBias(y: FloatArray, bias: FloatArray, p: ConvGeometry): void {
 }
 
 /** dx = col2im(W_gᵀ · dY_g) per image and group; dx must be zero-filled. */
-export function conv2dBackwardInputIm2col(dy: FloatArray, wt: FloatArray, dx: FloatArray, p: ConvGeometry): void {
+export function conv2dBackwardInputIm2col(dy: Float64Array, wt: Float64Array, dx: Float64Array, p: ConvGeometry): void {
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
   const L = p.oh * p.ow;
@@ -255,15 +260,14 @@ export function conv2dBackwardInputIm2col(dy: FloatArray, wt: FloatArray, dx: Fl
   }
 }
 
-/** dw = Σ_n dY_g · cols_gᵀ per group, accumulated in float64 then written to dw. */
-export function conv2dBackwardWeightIm2col(dy: FloatArray, x: FloatArray, dw: FloatArray, p: ConvGeometry): void {
+/** dw = Σ_n dY_g · cols_gᵀ per group, accumulated over the batch into dw (zero it first). */
+export function conv2dBackwardWeightIm2col(dy: Float64Array, x: Float64Array, dw: Float64Array, p: ConvGeometry): void {
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
   const L = p.oh * p.ow;
   const K = cg * p.kh * p.kw;
   const direct = isPointwise(p);
   const cols = direct ? null : colsScratch(K * L);
-  const acc = new Float64Array(p.o * K);
   for (let n = 0; n < p.n; n++) {
     for (let g = 0; g < p.groups; g++) {
       const xOff = (n * p.c + g * cg) * p.h * p.w;
@@ -273,11 +277,10 @@ export function conv2dBackwardWeightIm2col(dy: FloatArray, x: FloatArray, dw: Fl
         M: og, N: K, K: L,
         a: dy, aOffset: (n * p.o + g * og) * L, aRowStride: L, aColStride: 1,
         b: cols ?? x, bOffset: cols ? 0 : xOff, bRowStride: 1, bColStride: L,
-        c: acc, cOffset: g * og * K, ldc: K, accumulate: true,
+        c: dw, cOffset: g * og * K, ldc: K, accumulate: true,
       });
     }
   }
-  for (let k = 0; k < acc.length; k++) dw[k] = acc[k] as number;
 }
 
 // ---- depthwise (groups = C, O = C·m) -----------------------------------------------------
@@ -296,15 +299,15 @@ function tapRanges(p: ConvGeometry): Int32Array {
   return r;
 }
 
-export function conv2dDepthwise(x: FloatArray, wt: FloatArray, bias: FloatArray | null, y: FloatArray, p: ConvGeometry): void {
+export function conv2dDepthwise(x: Float64Array, wt: Float64Array, bias: Float64Array | null, y: Float64Array, p: ConvGeometry): void {
   const m = p.o / p.c;
   const L = p.oh * p.ow;
   const ranges = tapRanges(p);
-  const acc = new Float64Array(L);
   for (let n = 0; n < p.n; n++) {
     for (let o = 0; o < p.o; o++) {
       const plane = (n * p.c + Math.floor(o / m)) * p.h * p.w;
-      acc.fill(bias ? (bias[o] as number) : 0);
+      const base = (n * p.o + o) * L;
+      y.fill(bias ? (bias[o] as number) : 0, base, base + L);
       for (let i = 0; i < p.kh; i++) {
         for (let j = 0; j < p.kw; j++) {
           const wv = wt[(o * p.kh + i) * p.kw + j] as number;
@@ -315,33 +318,29 @@ export function conv2dDepthwise(x: FloatArray, wt: FloatArray, bias: FloatArray 
             const iy = oy * p.sh - p.pt + i * p.dh;
             if (iy < 0 || iy >= p.h) continue;
             const src = plane + iy * p.w + xs;
-            const dst = oy * p.ow;
-            for (let ox = lo; ox < hi; ox++) acc[dst + ox] = (acc[dst + ox] as number) + wv * (x[src + ox * p.sw] as number);
+            const dst = base + oy * p.ow;
+            for (let ox = lo; ox < hi; ox++) y[dst + ox] = (y[dst + ox] as number) + wv * (x[src + ox * p.sw] as number);
           }
         }
       }
-      const base = (n * p.o + o) * L;
-      for (let k = 0; k < L; k++) y[base + k] = acc[k] as number;
     }
   }
 }
 
 /** Depthwise backward, same walk: dx[c, iy, ix] += w·dy[o, oy, ox] and dw[o, i, j] += dy·x. dx, dw zero-filled. */
 export function conv2dDepthwiseBackward(
-  dy: FloatArray,
-  x: FloatArray,
-  wt: FloatArray,
-  dx: FloatArray | null,
-  dw: FloatArray | null,
+  dy: Float64Array,
+  x: Float64Array,
+  wt: Float64Array,
+  dx: Float64Array | null,
+  dw: Float64Array | null,
   p: ConvGeometry,
 ): void {
   const m = p.o / p.c;
   const ranges = tapRanges(p);
-  const gx = dx ? new Float64Array(p.h * p.w) : null;
   for (let n = 0; n < p.n; n++) {
     for (let c = 0; c < p.c; c++) {
       const plane = (n * p.c + c) * p.h * p.w;
-      gx?.fill(0);
       for (let o = c * m; o < (c + 1) * m; o++) {
         const yBase = (n * p.o + o) * p.oh * p.ow;
         for (let i = 0; i < p.kh; i++) {
@@ -355,16 +354,15 @@ export function conv2dDepthwiseBackward(
             for (let oy = 0; oy < p.oh; oy++) {
               const iy = oy * p.sh - p.pt + i * p.dh;
               if (iy < 0 || iy >= p.h) continue;
-              const src = iy * p.w + xs;
+              const src = plane + iy * p.w + xs;
               const gy = yBase + oy * p.ow;
-              if (gx) for (let ox = lo; ox < hi; ox++) gx[src + ox * p.sw] = (gx[src + ox * p.sw] as number) + wv * (dy[gy + ox] as number);
-              if (dw) for (let ox = lo; ox < hi; ox++) sw += (dy[gy + ox] as number) * (x[plane + src + ox * p.sw] as number);
+              if (dx) for (let ox = lo; ox < hi; ox++) dx[src + ox * p.sw] = (dx[src + ox * p.sw] as number) + wv * (dy[gy + ox] as number);
+              if (dw) for (let ox = lo; ox < hi; ox++) sw += (dy[gy + ox] as number) * (x[src + ox * p.sw] as number);
             }
             if (dw) dw[wi] = (dw[wi] as number) + sw;
           }
         }
       }
-      if (gx && dx) for (let k = 0; k < gx.length; k++) dx[plane + k] = gx[k] as number;
     }
   }
 }

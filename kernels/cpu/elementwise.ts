@@ -37,19 +37,51 @@ export const BINARY_OPS = {
 export type BinaryOp = keyof typeof BINARY_OPS;
 
 /**
+ * Merge neighbouring dims that every operand walks as one (stride[d] = stride[d+1]·size[d+1]) and
+ * drop size-1 dims, so a contiguous [64, 64, 3, 3] copy is one row of 36864, not 12288 rows of 3.
+ */
+function coalesce(
+  shape: readonly number[],
+  sa: readonly number[],
+  sb: readonly number[],
+  sc: readonly number[],
+): [number[], number[], number[], number[]] {
+  const outShape: number[] = [];
+  const oa: number[] = [];
+  const ob: number[] = [];
+  const oc: number[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d] as number;
+    if (n === 1 && shape.length > 1) continue;
+    const k = outShape.length - 1;
+    if (k >= 0 && sa[d] === oa[0]! * outShape[0]! && sb[d] === ob[0]! * outShape[0]! && sc[d] === oc[0]! * outShape[0]!) {
+      outShape[0]! *= n;
+      continue;
+    }
+    outShape.unshift(n);
+    oa.unshift(sa[d] as number);
+    ob.unshift(sb[d] as number);
+    oc.unshift(sc[d] as number);
+  }
+  if (outShape.length === 0 && shape.length > 0) return [[1], [0], [0], [0]];
+  return [outShape, oa, ob, oc];
+}
+
+/**
  * Walk a shape in row-major order, calling `body(outIndex, posA, posB, posC)` with the
  * storage positions of up to three strided operands. The innermost dim is a plain loop.
  */
 function forEachStrided3(
-  shape: readonly number[],
-  sa: readonly number[],
+  fullShape: readonly number[],
+  fullSa: readonly number[],
   oa: number,
-  sb: readonly number[],
+  fullSb: readonly number[],
   ob: number,
-  sc: readonly number[],
+  fullSc: readonly number[],
   oc: number,
   row: (outStart: number, n: number, pa: number, da: number, pb: number, db: number, pc: number, dc: number) => void,
 ): void {
+  const [shape, sa, sb, sc] = coalesce(fullShape, fullSa, fullSb, fullSc);
   const nd = shape.length;
   if (nd === 0) {
     row(0, 1, oa, 0, ob, 0, oc, 0);

@@ -62,6 +62,19 @@ function evaluate(fn: Fn, inputs: Tensor[]): Float64Array {
 }
 
 export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): boolean {
+  // The check runs backward into the inputs' .grad; put back what was there (as torch's
+  // gradcheck, which never touches .grad), also when it throws.
+  const saved = inputs.map((t) => t.grad);
+  try {
+    return check(fn, inputs, opts);
+  } finally {
+    inputs.forEach((t, i) => {
+      t.grad = saved[i] ?? null;
+    });
+  }
+}
+
+function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boolean {
   const eps = opts.eps ?? 1e-6;
   const atol = opts.atol ?? 1e-5;
   const rtol = opts.rtol ?? 1e-3;
@@ -177,6 +190,5 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
       );
     }
   }
-  for (const { t } of checked) t.grad = null;
   return true;
 }

@@ -86,10 +86,15 @@ function addGrads(a: Tensor, b: Tensor): Tensor {
   return Tensor.fromBuffer(a.backend, o!.buffer, o!.dtype, o!.shape);
 }
 
-/** A contiguous copy with its own buffer. */
-function cloneGrad(t: Tensor): Tensor {
-  const [o] = t.backend.run('copy', [t.asInput()], {});
+/** A contiguous copy with its own buffer (converted to `dtype` if given). */
+function cloneGrad(t: Tensor, dtype = t.dtype): Tensor {
+  const [o] = t.backend.run('copy', [t.asInput()], { dtype });
   return Tensor.fromBuffer(t.backend, o!.buffer, o!.dtype, o!.shape);
+}
+
+/** A gradient in the dtype of the tensor it belongs to (torch casts them the same way). */
+function asDtypeOf(g: Tensor, like: Tensor): Tensor {
+  return g.dtype === like.dtype ? g : cloneGrad(g, like.dtype);
 }
 
 function accumulateLeaf(leaf: Tensor, g: Tensor): void {
@@ -115,7 +120,7 @@ export function backward(root: Tensor, gradOutput?: Tensor, options: BackwardOpt
   } else if (!shapesEqual(grad.shape, root.shape)) {
     throw new ShapeError(`backward: argument 'gradOutput' has shape ${fmtShape(grad.shape)}, expected ${fmtShape(root.shape)} (the output's shape)`);
   }
-  const g0 = grad;
+  const g0 = asDtypeOf(grad, root);
   noGrad(() => {
     if (!root.gradFn) {
       accumulateLeaf(root, g0);
@@ -136,8 +141,9 @@ export function backward(root: Tensor, gradOutput?: Tensor, options: BackwardOpt
       const inputGrads = fn(g);
       if (!options.retainGraph) node.backward = null;
       node.inputs.forEach((input, i) => {
-        const gi = inputGrads[i];
-        if (!gi || !input.requiresGrad) return;
+        const raw = inputGrads[i];
+        if (!raw || !input.requiresGrad) return;
+        const gi = asDtypeOf(raw, input);
         if (!shapesEqual(gi.shape, input.shape)) {
           throw new AutogradError(`internal: '${node.name}' returned a gradient of shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(input.shape)}`);
         }

@@ -80,7 +80,9 @@ export function tensor(data: NestedArray | TypedArray, opts: TensorOptions & { s
     const inferred = inferShape(data);
     const values: number[] = [];
     flatten(data, inferred, values, 0, op);
-    const dtype = opts.dtype === undefined ? (values.every(Number.isInteger) ? 'int32' : 'float32') : checkDType(opts.dtype, op);
+    // an empty list is float32, as torch.tensor([])
+    const ints = values.length > 0 && values.every(Number.isInteger);
+    const dtype = opts.dtype === undefined ? (ints ? 'int32' : 'float32') : checkDType(opts.dtype, op);
     flat = castArray(values, dtype);
     shape = opts.shape ? [...opts.shape] : inferred;
   }

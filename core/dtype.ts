@@ -48,6 +48,16 @@ export function promoteTypes(a: DType, b: DType): DType {
   return 'int32';
 }
 
+/**
+ * torch.result_type of two tensors: a 0-d tensor beside a dimensioned one only decides the
+ * dtype when its category (integer < floating) is higher, so float32[3] + float64[] is float32
+ * while int32[3] + float64[] is float64.
+ */
+export function resultType(a: { dtype: DType; ndim: number }, b: { dtype: DType; ndim: number }): DType {
+  if (a.ndim === 0 !== (b.ndim === 0) && isFloat(a.dtype) === isFloat(b.dtype)) return a.ndim === 0 ? b.dtype : a.dtype;
+  return promoteTypes(a.dtype, b.dtype);
+}
+
 /** Throws unless `dtype` is a floating type; `op` and `arg` name the caller in the message. */
 export function assertFloat(dtype: DType, op: string, arg = 'input'): void {
   if (!isFloat(dtype)) {

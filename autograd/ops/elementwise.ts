@@ -1,6 +1,6 @@
 // Elementwise ops with broadcasting, each forward next to its backward (the local derivative
 // times the incoming gradient, then summed back to the input's shape where it was broadcast).
-import { type DType, assertFloat, promoteTypes } from '../../core/dtype.js';
+import { type DType, assertFloat, resultType as promoteTensors } from '../../core/dtype.js';
 import { broadcastShapes, broadcastStrides } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
 import { record } from '../graph.js';
@@ -27,7 +27,7 @@ function binaryKernel(op: BinaryKernelOp | CompareOp, a: Tensor, b: Tensor, dtyp
 
 /** Result dtype of an arithmetic op between a and b. */
 function resultType(op: string, a: Tensor, b: Tensor): DType {
-  const t = promoteTypes(a.dtype, b.dtype);
+  const t = promoteTensors(a, b);
   return op === 'div' && t === 'int32' ? 'float32' : t; // true division, as torch
 }
 
@@ -104,7 +104,7 @@ export const minimum = (a: Tensor, b: TensorLike): Tensor => extremum('minimum',
 // Comparisons give int32 masks of 0/1 (resgrad has no bool dtype) and no gradient.
 function compare(op: CompareOp, a: Tensor, other: TensorLike): Tensor {
   const b = toTensor(other, a);
-  return binaryKernel(op, a, b, promoteTypes(a.dtype, b.dtype), 'int32');
+  return binaryKernel(op, a, b, promoteTensors(a, b), 'int32');
 }
 export const eq = (a: Tensor, b: TensorLike): Tensor => compare('eq', a, b);
 export const ne = (a: Tensor, b: TensorLike): Tensor => compare('ne', a, b);
@@ -120,7 +120,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const ref = typeof a !== 'number' ? a : typeof b !== 'number' ? b : run1('copy', [cond], { dtype: 'float32' });
   const ta = toTensor(a, ref);
   const tb = toTensor(b, ref);
-  const dtype = promoteTypes(ta.dtype, tb.dtype);
+  const dtype = promoteTensors(ta, tb);
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, 'where', ['condition', 'input']), tb.shape, 'where', ['condition/input', 'other']);
   const view = (x: Tensor): Tensor => {
     const c = x.dtype === dtype || x === cond ? x : run1('copy', [x], { dtype });

@@ -13,6 +13,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const first = tensors[0] as Tensor;
   const d = normalizeDim(dim, first.ndim, 'cat');
   tensors.forEach((t, i) => {
+    if (t.ndim === 0) throw new ShapeError(`cat: zero-dimensional tensor (at position ${i}) cannot be concatenated`);
     const ok = t.ndim === first.ndim && t.shape.every((s, k) => k === d || s === first.shape[k]);
     if (!ok) {
       throw new ShapeError(`cat: sizes of tensors must match except in dimension ${d}: tensor 0 has shape ${fmtShape(first.shape)} but tensor ${i} has shape ${fmtShape(t.shape)}`);

@@ -1,7 +1,7 @@
 // Views: new shape/strides/offset over the same storage, no data copied. Each backward maps
 // the output's gradient back onto the input's shape.
 import { type Device, getBackend } from '../../core/backend.js';
-import { type DType, isDType } from '../../core/dtype.js';
+import { type DType, isDType, isFloat } from '../../core/dtype.js';
 import { DTypeError, ShapeError, ValueError, fmtShape } from '../../core/errors.js';
 import { checkShape, contiguousStrides, normalizeDim, numel } from '../../core/shape.js';
 import { Tensor } from '../../core/tensor.js';
@@ -76,6 +76,7 @@ export function toDtype(x: Tensor, dtype: DType): Tensor {
   if (!isDType(dtype)) throw new DTypeError(`to: argument 'dtype' must be float32, float64 or int32, but got ${String(dtype)}`);
   if (x.dtype === dtype) return x;
   const out = run1('copy', [x], { dtype });
+  if (!isFloat(dtype)) return out; // an int32 result carries no gradient (torch: requires_grad=False)
   return record(out, 'toDtype', [x], (g) => [run1('copy', [g], { dtype: x.dtype })]);
 }
 

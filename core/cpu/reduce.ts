@@ -8,7 +8,8 @@ import { numel } from '../shape.js';
 
 /** [outer, n, inner] sizes around `dim`. */
 function around(shape: readonly number[], dim: number): [number, number, number] {
-  return [numel(shape.slice(0, dim)), shape[dim] as number, numel(shape.slice(dim + 1))];
+  // a 0-d tensor is one element along its only (virtual) dim
+  return [numel(shape.slice(0, dim)), shape[dim] ?? 1, numel(shape.slice(dim + 1))];
 }
 
 // reduce: attrs.dims are reduced; the output has the keepdim shape.

@@ -79,6 +79,19 @@ describe('gradcheck catches wrong backwards', () => {
     expect(() => gradcheck((t) => mul(t!, t!), [x])).toThrow(/input 0 has dtype float32, expected float64.*\.double\(\)/);
   });
 
+  it('leaves the inputs\' existing .grad as it found it, on success and on failure', () => {
+    const x = randn([3], { dtype: 'float64', requiresGrad: true, generator: new Generator(12) });
+    mul(x, 3).sum().backward();
+    const before = Array.from(x.grad!.toArray());
+    gradcheck((t) => mul(t!, t!), [x]);
+    expect(Array.from(x.grad!.toArray())).toEqual(before);
+    expect(() => gradcheck(badSquare, [x])).toThrow(GradcheckError);
+    expect(Array.from(x.grad!.toArray())).toEqual(before);
+    const y = randn([3], { dtype: 'float64', requiresGrad: true, generator: new Generator(13) });
+    gradcheck((t) => mul(t!, t!), [y], { fastMode: true });
+    expect(y.grad).toBeNull();
+  });
+
   it('refuses when no input requires grad', () => {
     const x = tensor([1, 2, 3], { dtype: 'float64' });
     expect(() => gradcheck((t) => mul(t!, t!), [x])).toThrow(/at least one input tensor must have requiresGrad=true/);

@@ -35,12 +35,12 @@ function checkCase(c: (typeof all)[number], dtype: 'float64' | 'float32'): void 
 describe('PyTorch parity, core ops', () => {
   for (const dtype of ['float64', 'float32'] as const) {
     describe(dtype, () => {
-      for (const c of all.filter((k) => !k.mixed)) it(c.name, () => checkCase(c, dtype));
+      for (const c of all.filter((k) => !k.nograd)) it(c.name, () => checkCase(c, dtype));
     });
   }
 
-  describe('dtype promotion', () => {
-    for (const c of all.filter((k) => k.mixed)) {
+  describe('no gradient: dtype promotion, comparisons, argmax', () => {
+    for (const c of all.filter((k) => k.nograd)) {
       it(c.name, () => {
         const xs = (c.inputs as EncodedTensor[]).map((e) => dec(e));
         const out = runCase(c, xs);

@@ -139,6 +139,19 @@ describe('graph control', () => {
     }).toThrow(/only change requiresGrad flags of leaf tensors/);
   });
 
+  it('gradients take the dtype of their tensor: float64 gradOutput into float32 x=[3] through a view', () => {
+    const x = tensor(X, { dtype: 'float32', requiresGrad: true });
+    x.permute([0]).backward(ones([3], { dtype: 'float64' }));
+    expect(x.grad!.dtype).toBe('float32');
+    expectClose(x.grad!, [1, 1, 1]);
+  });
+
+  it('a cast to int32 carries no gradient (requiresGrad false), float casts do', () => {
+    const x = leaf();
+    expect(x.int().requiresGrad).toBe(false);
+    expect(x.float().requiresGrad).toBe(true);
+  });
+
   it('the leaf .grad owns its buffer: a = b + b gives two distinct grads', () => {
     const a = leaf();
     const b = leaf();

@@ -80,6 +80,12 @@ const broadcastCase = fc
   );
 
 const promote = (a: DType, b: DType): DType => (a === 'float64' || b === 'float64' ? 'float64' : a === 'float32' || b === 'float32' ? 'float32' : 'int32');
+const isFloat = (d: DType): boolean => d !== 'int32';
+/** PyTorch's result type: a 0-d operand only decides it when its category (int < float) is higher. */
+function resultType(a: DType, rankA: number, b: DType, rankB: number): DType {
+  if ((rankA === 0) !== (rankB === 0) && isFloat(a) === isFloat(b)) return rankA === 0 ? b : a;
+  return promote(a, b);
+}
 
 describe('broadcasting binary ops (property)', () => {
   it('op(a, b) equals the naive elementwise reference for random broadcastable shapes', () => {
@@ -103,14 +109,18 @@ describe('broadcasting binary ops (property)', () => {
         const out = (autograd as unknown as Record<Op, (x: Tensor, y: Tensor) => Tensor>)[c.op](a, b);
 
         const compare = c.op === 'eq' || c.op === 'lt' || c.op === 'ge';
-        const common = promote(c.dtypeA, c.dtypeB);
-        const dtype: DType = compare ? 'int32' : c.op === 'div' && common === 'int32' ? 'float32' : common;
+        const common = resultType(c.dtypeA, shapeA.length, c.dtypeB, shapeB.length);
+        // both operands are converted to the computation dtype first (a float64 0-d operand is
+        // rounded to float32 beside a float32 tensor), then the result is stored in `dtype`
+        const compute: DType = c.op === 'div' && common === 'int32' ? 'float32' : common;
+        const dtype: DType = compare ? 'int32' : compute;
+        const cast = compute === 'float32' ? Math.fround : (v: number) => v;
         expect(out.dtype).toBe(dtype);
         expect([...out.shape]).toEqual(outShape);
         const round = dtype === 'float32' ? Math.fround : dtype === 'int32' ? (v: number) => v | 0 : (v: number) => v;
         const expected = Array.from({ length: prod(outShape) }, (_, i) => {
           const idx = unravel(i, outShape);
-          return round(REF[c.op](va[broadcastSource(idx, shapeA)] as number, vb[broadcastSource(idx, shapeB)] as number));
+          return round(REF[c.op](cast(va[broadcastSource(idx, shapeA)] as number), cast(vb[broadcastSource(idx, shapeB)] as number)));
         });
         expect(Array.from(out.toArray())).toEqual(expected);
       }),

@@ -56,6 +56,10 @@ describe('shape errors', () => {
     expect(() => cat([zeros([2, 3]), zeros([3, 3])], 1)).toThrow(/cat: sizes of tensors must match except in dimension 1: tensor 0 has shape \[2, 3\] but tensor 1 has shape \[3, 3\]/);
   });
 
+  it('cat of 0-d tensors xs=[],[]', () => {
+    expect(() => cat([tensor(1.5), tensor(2.5)])).toThrow(/cat: zero-dimensional tensor \(at position 0\) cannot be concatenated/);
+  });
+
   it('expand to an incompatible size x=[3] shape=[2,4]', () => {
     expect(() => zeros([3]).expand([2, 4])).toThrow(/expand: the expanded size of the tensor \(4\) must match the existing size \(3\) at non-singleton dimension 1/);
   });
@@ -130,6 +134,16 @@ describe('dtype promotion (PyTorch rules)', () => {
     const av = a32.toArray();
     const bv = b64.toArray();
     expect(Array.from(r.toArray())).toEqual(Array.from(av, (v, i) => v + (bv[i % 3] as number)));
+  });
+
+  it('a 0-d tensor does not widen within its category: float32[3] + float64[] is float32, int32[3] + float64[] is float64', () => {
+    const s64 = tensor(0.1, { dtype: 'float64' });
+    expect(add(a32, s64).dtype).toBe('float32');
+    expect(s64.mul(a32).dtype).toBe('float32');
+    expect(add(arange(3), s64).dtype).toBe('float64');
+    expect(add(tensor(1, { dtype: 'float32' }), s64).dtype).toBe('float64');
+    // and the comparison happens in float32 too: float32(0.1) == float64 0.1 once rounded
+    expect(Array.from(tensor([0.1], { dtype: 'float32' }).eq(s64).toArray())).toEqual([1]);
   });
 
   it('int32 + float32 -> float32; int32 + int32 stays int32', () => {

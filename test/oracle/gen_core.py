@@ -4,7 +4,8 @@ Each case: an op name and attributes, its inputs, the output, a random upstream 
 `gout` and the gradient of every float input (torch.autograd with gout). Inputs live on the
 domain where the op is smooth (positive for log/sqrt/pow/div denominators, no ties for
 max/maximum/relu kinks), so the same cases also serve our float64 gradcheck.
-Mixed-dtype cases (promotion, int32 true division) keep their dtypes and have no gradients.
+"nograd" cases (dtype promotion, int32 true division, comparisons, argmax) keep their input
+dtypes and record only the output.
 """
 import torch
 
@@ -101,6 +102,11 @@ def forward(op, xs, a):
         return reduce_op(op, xs[0], a)
     if op == "matmul":
         return torch.matmul(xs[0], xs[1])
+    if op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        return getattr(torch, op)(xs[0], xs[1]).int()
+    if op in ("argmax", "argmin"):
+        f = torch.argmax if op == "argmax" else torch.argmin
+        return f(xs[0]) if a.get("dim") is None else f(xs[0], a["dim"], keepdim=a.get("keepdim", False))
     if op == "softmax":
         return torch.softmax(xs[0], a["dim"])
     if op == "logSoftmax":
@@ -133,10 +139,10 @@ def case(name, op, inputs, **attrs):
     })
 
 
-def mixed(name, op, inputs, **attrs):
-    """A case whose point is the result dtype: inputs keep their dtypes, no gradients."""
+def nograd(name, op, inputs, **attrs):
+    """A case whose point is the value and dtype of the output: inputs keep their dtypes."""
     out = forward(op, inputs, attrs)
-    cases.append({"name": name, "op": op, "attrs": attrs, "mixed": True,
+    cases.append({"name": name, "op": op, "attrs": attrs, "nograd": True,
                   "inputs": [enc(x) for x in inputs], "out": enc(out)})
 
 
@@ -188,6 +194,8 @@ case("softmax x=[3,5] dim=1", "softmax", [rn(3, 5)], dim=1)
 case("softmax x=[2,3,4] dim=0", "softmax", [rn(2, 3, 4)], dim=0)
 case("logSoftmax x=[3,5] dim=-1", "logSoftmax", [rn(3, 5)], dim=-1)
 case("logSoftmax x=[2,3,4] dim=1", "logSoftmax", [rn(2, 3, 4)], dim=1)
+case("softmax x=[] dim=0", "softmax", [rn()], dim=0)
+case("logSoftmax x=[] dim=-1", "logSoftmax", [rn()], dim=-1)
 
 # ---- joining and indexing ----------------------------------------------------------------
 case("cat xs=[2,3],[2,1],[2,2] dim=1", "cat", [rn(2, 3), rn(2, 1), rn(2, 2)], dim=1)
@@ -225,10 +233,26 @@ case("contiguous permuted x=[2,3,4] perm=[1,2,0]", "contiguous", [rn(2, 3, 4)], 
 case("clone x=[2,3]", "clone", [rn(2, 3)])
 case("toDtype x=[2,3] float64->float32->float64", "toDtype", [rn(2, 3)])
 
-# ---- dtype promotion (no gradients) ------------------------------------------------------
-mixed("promote add float32+float64", "add", [rn(2, 3).float(), rn(3)])
-mixed("promote mul float64*float32", "mul", [rn(3), rn(2, 3).float()])
-mixed("promote add int32+float32", "add", [torch.tensor([1, -2, 3]).int(), rn(3).float()])
-mixed("true division int32/int32", "div", [torch.tensor([7, -7, 5, 0, 9]).int(), torch.tensor([2, 2, -3, 4, 3]).int()])
+# ---- dtype promotion, comparisons, argmax (no gradients) --------------------------------
+nograd("promote add float32[2,3]+float64[3]", "add", [rn(2, 3).float(), rn(3)])
+nograd("promote mul float64[3]*float32[2,3]", "mul", [rn(3), rn(2, 3).float()])
+nograd("promote add int32[3]+float32[3]", "add", [torch.tensor([1, -2, 3]).int(), rn(3).float()])
+nograd("promote 0-d: add float32[2,3]+float64[] stays float32", "add", [rn(2, 3).float(), rn()])
+nograd("promote 0-d: mul float64[]*float32[3] stays float32", "mul", [rn(), rn(3).float()])
+nograd("promote 0-d: add int32[3]+float64[] is float64", "add", [torch.tensor([1, -2, 3]).int(), rn()])
+nograd("promote 0-d: add float32[]+float64[] is float64", "add", [rn().float(), rn()])
+nograd("true division int32[5]/int32[5]", "div", [torch.tensor([7, -7, 5, 0, 9]).int(), torch.tensor([2, 2, -3, 4, 3]).int()])
+# comparisons happen in the promoted dtype: float64 0.1 equals float32 0.1 only once rounded
+tenth = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
+nograd("eq float32[3] vs float64[] (compared in float32)", "eq", [tenth.float(), tenth[0].clone()])
+nograd("eq float32[3] vs float64[3] (compared in float64)", "eq", [tenth.float(), tenth])
+for op in ["eq", "ne", "lt", "le", "gt", "ge"]:
+    a = torch.tensor([[1.0, 2.0, 3.0], [0.5, 2.0, -1.0]], dtype=torch.float64)
+    nograd(f"{op} a=[2,3] b=[3]", op, [a, torch.tensor([1.0, 2.0, -1.0], dtype=torch.float64)])
+nograd("argmax x=[3,4] all", "argmax", [rn(3, 4)])
+nograd("argmax x=[2,3,4] dim=1", "argmax", [rn(2, 3, 4)], dim=1)
+nograd("argmin x=[2,3,4] dim=-1 keepdim", "argmin", [rn(2, 3, 4)], dim=-1, keepdim=True)
+nograd("argmax ties x=[2,4] dim=1 (first index)", "argmax",
+       [torch.tensor([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]], dtype=torch.float64)], dim=1)
 
 write_fixture("core", cases)

@@ -135,6 +135,31 @@ describe('running statistics', () => {
     expectClose(y, inorm.forward(x.unsqueeze(0)).squeeze(0), { atol: 0, rtol: 0 });
   });
 
+  it('strided (permuted) input gives the same values and gradients as its contiguous copy, x=[2,5,3,4]→[2,3,4,5]', () => {
+    const base = rnd([2, 5, 3, 4]);
+    const norms: [string, (x: Tensor) => Tensor][] = [
+      ['batchNorm', (x) => F.batchNorm(x, null, null, null, null, { training: true })],
+      ['layerNorm', (x) => F.layerNorm(x, [4, 5])],
+      ['instanceNorm', (x) => F.instanceNorm(x)],
+      ['groupNorm', (x) => F.groupNorm(x, 3)],
+    ];
+    for (const [label, f] of norms) {
+      const a = base.clone().detach();
+      a.requiresGrad = true;
+      const strided = a.permute([0, 2, 3, 1]);
+      expect(strided.isContiguous()).toBe(false);
+      const b = strided.contiguous().detach();
+      b.requiresGrad = true;
+      const gy = rnd([2, 3, 4, 5]);
+      const ya = f(strided);
+      const yb = f(b);
+      expectClose(ya, yb, { atol: 0, rtol: 0, label });
+      ya.backward(gy);
+      yb.backward(gy);
+      expectClose(a.grad!.permute([0, 2, 3, 1]).contiguous(), b.grad!, { atol: 0, rtol: 0, label: `${label} grad` });
+    }
+  });
+
   it('LayerNorm and GroupNorm give the same output in train and eval mode', () => {
     const x = rnd([2, 4, 3, 3]);
     for (const m of [new nn.LayerNorm([4, 3, 3], { dtype: 'float64' }), new nn.GroupNorm(2, 4, { dtype: 'float64' })]) {

@@ -133,4 +133,14 @@ cases = [
                  {"kind": "StepLR", "stepSize": 3, "gamma": 0.7}]}, 10),
 ]
 
+# nn.init's constants: gains and fans, as torch computes them
+GAINS = [["linear"], ["conv2d"], ["sigmoid"], ["tanh"], ["relu"], ["leaky_relu"], ["leaky_relu", 0.2], ["selu"]]
+FAN_SHAPES = [[5, 3], [8, 4, 3, 3], [6, 2, 5], [16, 1, 7, 7]]
+fans = []
+for shape in FAN_SHAPES:
+    fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+    fans.append({"shape": shape, "fanIn": fan_in, "fanOut": fan_out})
+cases.append({"name": "init constants", "kind": "init",
+              "gains": [{"args": g, "gain": torch.nn.init.calculate_gain(*g)} for g in GAINS], "fans": fans})
+
 write_fixture("optim", cases)

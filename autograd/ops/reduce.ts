@@ -1,6 +1,7 @@
 // Reductions. sum's backward broadcasts the gradient back over the reduced dims; mean and var
 // are written in terms of sum, so their gradients come from the chain rule.
 import { assertFloat } from '../../core/dtype.js';
+import { ValueError, fmtShape } from '../../core/errors.js';
 import { normalizeDim } from '../../core/shape.js';
 import { Tensor } from '../../core/tensor.js';
 import { record } from '../graph.js';
@@ -49,8 +50,10 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
  * all elements equal to the extremum, as torch.amax does.
  */
 function extremum(op: 'max' | 'min', x: Tensor, dim: Dims, keepdim: boolean): Tensor {
-  if (x.numel() === 0) throw new RangeError(`${op}: expected a non-empty tensor (reduction has no identity)`);
   const dims = resolveDims(x, dim, op);
+  if (dims.some((d) => x.shape[d] === 0)) {
+    throw new ValueError(`${op}: cannot reduce over a dimension of size 0 (input shape ${fmtShape(x.shape)}): the reduction has no identity`);
+  }
   const out = reduceKernel(op, x, dims, keepdim);
   return record(out, op, [x], (g) => {
     const shape = keptShape(x, dims, true);
@@ -81,7 +84,7 @@ export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
 
 /** Index of the largest value along `dim` (of the flattened tensor when dim is undefined). */
 function argReduce(op: 'argmax' | 'argmin', x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
-  if (x.numel() === 0) throw new RangeError(`${op}: expected a non-empty tensor`);
+  if (x.numel() === 0) throw new ValueError(`${op}: expected a non-empty tensor, but got shape ${fmtShape(x.shape)}`);
   if (dim === undefined) {
     const flat = reshape(contiguous(x), [x.numel()]);
     const r = run1('argReduce', [flat], { op, dim: 0 });

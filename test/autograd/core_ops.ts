@@ -1,6 +1,6 @@
 // The ops of test/oracle/gen_core.py, by name, in resgrad: one table drives both the float64
 // gradcheck and the PyTorch parity tests of the core ops. `attrs` are the case's attributes.
-import { type Tensor, autograd as ag } from '../../index.js';
+import { type Tensor, autograd as ag, zeros } from '../../index.js';
 import type { OracleCase } from '../helpers/oracle.js';
 
 export type Attrs = Record<string, unknown>;
@@ -38,10 +38,13 @@ export const CORE_OPS: Record<string, OpFn> = {
   relu: (xs) => ag.relu(xs[0]!),
   sigmoid: (xs) => ag.sigmoid(xs[0]!),
   tanh: (xs) => ag.tanh(xs[0]!),
+  sign: (xs) => ag.sign(xs[0]!),
+  square: (xs) => ag.square(xs[0]!),
   sum: (xs, a) => ag.sum(xs[0]!, dims(a), a.keepdim === true),
   mean: (xs, a) => ag.mean(xs[0]!, dims(a), a.keepdim === true),
   max: (xs, a) => ag.max(xs[0]!, dims(a), a.keepdim === true),
   min: (xs, a) => ag.min(xs[0]!, dims(a), a.keepdim === true),
+  std: (xs, a) => ag.sqrt(ag.variance(xs[0]!, dims(a), { keepdim: a.keepdim === true })),
   var: (xs, a) => ag.variance(xs[0]!, dims(a), { unbiased: a.unbiased as boolean | undefined, keepdim: a.keepdim === true }),
   matmul: (xs) => ag.matmul(xs[0]!, xs[1]!),
   // no gradient: int32 results
@@ -66,6 +69,7 @@ export const CORE_OPS: Record<string, OpFn> = {
   transpose: viewOp((x, a) => ag.transpose(x, num(a, 'dim0'), num(a, 'dim1'))),
   t: viewOp((x) => ag.t(x)),
   expand: viewOp((x, a) => ag.expand(x, a.shape as number[])),
+  expandAs: viewOp((x, a) => ag.expandAs(x, zeros(a.shape as number[]))),
   squeeze: viewOp((x, a) => ag.squeeze(x, a.dim as number | undefined)),
   unsqueeze: viewOp((x, a) => ag.unsqueeze(x, num(a, 'dim'))),
   slice: viewOp((x, a) => ag.slice(x, num(a, 'dim'), num(a, 'start'), num(a, 'end'), num(a, 'step'))),

@@ -114,6 +114,13 @@ describe('value errors', () => {
     expect(() => gather(x, 1, tensor([[0], [3]]))).toThrow(/gather: index 3 is out of bounds for dimension with size 3/);
   });
 
+  it('max/min over a dim of size 0 and argmax of an empty tensor (no identity); other dims may be empty', () => {
+    expect(() => zeros([0]).max()).toThrow(/max: cannot reduce over a dimension of size 0 \(input shape \[0\]\)/);
+    expect(() => zeros([2, 0]).min(1)).toThrow(ValueError);
+    expect(() => zeros([0]).argmax()).toThrow(/argmax: expected a non-empty tensor, but got shape \[0\]/);
+    expect([...zeros([2, 0]).max(0).shape]).toEqual([0]);
+  });
+
   it('item() on a tensor with more than one element', () => {
     expect(() => x.item()).toThrow(/item: a Tensor with 6 elements \(shape \[2, 3\]\) cannot be converted/);
   });

@@ -84,3 +84,21 @@ describe('views and reading', () => {
     expect(() => x.toArray()).toThrow(DeviceError);
   });
 });
+
+describe('empty tensors', () => {
+  it('sum over an empty dim x=[0,3] is 0; matmul a=[2,0] b=[0,3] is zeros; mean of [0] is NaN (as torch)', () => {
+    expect(Array.from(zeros([0, 3]).sum(0).toArray())).toEqual([0, 0, 0]);
+    const m = zeros([2, 0]).matmul(zeros([0, 3]));
+    expect([...m.shape]).toEqual([2, 3]);
+    expect(Array.from(m.toArray())).toEqual(new Array(6).fill(0));
+    expect(Number.isNaN(zeros([0]).mean().item())).toBe(true);
+  });
+
+  it('views of empty tensors: slice to nothing, reshape, permute', () => {
+    const e = randn([3, 4]).slice(0, 2, 2);
+    expect([...e.shape]).toEqual([0, 4]);
+    expect([...e.reshape([4, 0]).shape]).toEqual([4, 0]);
+    expect([...e.permute([1, 0]).contiguous().shape]).toEqual([4, 0]);
+    expect(e.toArray().length).toBe(0);
+  });
+});

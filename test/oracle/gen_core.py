@@ -3,7 +3,8 @@
 Each case: an op name and attributes, its inputs, the output, a random upstream gradient
 `gout` and the gradient of every float input (torch.autograd with gout). Inputs live on the
 domain where the op is smooth (positive for log/sqrt/pow/div denominators, no ties for
-max/maximum/relu kinks), so the same cases also serve our float64 gradcheck.
+max/maximum/relu kinks), so the same cases also serve our float64 gradcheck; "kink" cases
+sit exactly on ties and zeros, where only torch's choice of subgradient can be compared.
 "nograd" cases (dtype promotion, int32 true division, comparisons, argmax) keep their input
 dtypes and record only the output.
 """
@@ -33,7 +34,8 @@ BINARY = {
 }
 UNARY = {
     "neg": torch.neg, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
-    "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+    "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "sign": torch.sign,
+    "square": torch.square,
 }
 
 
@@ -46,6 +48,8 @@ def reduce_op(op, x, a):
     if op in ("max", "min"):
         f = torch.amax if op == "max" else torch.amin
         return f(x) if dim is None else f(x, dim, keepdim=keepdim)
+    if op == "std":
+        return x.std() if dim is None else x.std(dim, keepdim=keepdim)
     if op == "var":
         unbiased = a.get("unbiased", True)
         return x.var(unbiased=unbiased) if dim is None else x.var(dim, unbiased=unbiased, keepdim=keepdim)
@@ -69,6 +73,8 @@ def view_op(op, x, a):
         return x.t()
     if op == "expand":
         return x.expand(*a["shape"])
+    if op == "expandAs":
+        return x.expand_as(torch.empty(a["shape"]))
     if op == "squeeze":
         return x.squeeze() if a.get("dim") is None else x.squeeze(a["dim"])
     if op == "unsqueeze":
@@ -98,7 +104,7 @@ def forward(op, xs, a):
         return UNARY[op](xs[0])
     if op == "where":
         return torch.where(xs[0].bool(), xs[1], xs[2])
-    if op in ("sum", "mean", "max", "min", "var"):
+    if op in ("sum", "mean", "max", "min", "var", "std"):
         return reduce_op(op, xs[0], a)
     if op == "matmul":
         return torch.matmul(xs[0], xs[1])
@@ -125,7 +131,7 @@ def forward(op, xs, a):
 cases = []
 
 
-def case(name, op, inputs, **attrs):
+def case(name, op, inputs, kink=False, **attrs):
     """Run op on inputs (float ones require grad), back-propagate a random gout, record all."""
     xs = [x.clone().requires_grad_(x.is_floating_point()) for x in inputs]
     out = forward(op, xs, attrs)
@@ -136,6 +142,7 @@ def case(name, op, inputs, **attrs):
         "name": name, "op": op, "attrs": attrs,
         "inputs": [enc(x) for x in xs], "out": enc(out), "gout": enc(gout),
         "grads": [enc(next(it)) if x.requires_grad else None for x in xs],
+        **({"kink": True} if kink else {}),
     })
 
 
@@ -175,6 +182,8 @@ for op in ["sum", "mean", "max", "min"]:
     case(f"{op} x=[2,3,4] dim=1", op, [rn(2, 3, 4)], dim=1)
     case(f"{op} x=[2,3,4] dim=[0,2] keepdim", op, [rn(2, 3, 4)], dim=[0, 2], keepdim=True)
     case(f"{op} x=[2,3,4] dim=-1 keepdim", op, [rn(2, 3, 4)], dim=-1, keepdim=True)
+case("std x=[3,4] all", "std", [rn(3, 4)])
+case("std x=[2,3,4] dim=2 keepdim", "std", [rn(2, 3, 4)], dim=2, keepdim=True)
 case("var x=[3,4] all unbiased", "var", [rn(3, 4)])
 case("var x=[2,3,4] dim=1 unbiased", "var", [rn(2, 3, 4)], dim=1, unbiased=True)
 case("var x=[2,3,4] dim=[0,2] biased keepdim", "var", [rn(2, 3, 4)], dim=[0, 2], unbiased=False, keepdim=True)
@@ -217,6 +226,7 @@ case("flatten permuted x=[2,3,4] perm=[1,0,2] start=0 end=-1", "flatten", [rn(2,
 case("permute x=[2,3,4] dims=[2,0,1]", "permute", [rn(2, 3, 4)], dims=[2, 0, 1])
 case("transpose x=[2,3,4] dim0=0 dim1=-1", "transpose", [rn(2, 3, 4)], dim0=0, dim1=-1)
 case("t x=[3,4]", "t", [rn(3, 4)])
+case("expandAs x=[2,1] other=[3,2,4]", "expandAs", [rn(2, 1)], shape=[3, 2, 4])
 case("expand x=[3,1] shape=[2,3,4]", "expand", [rn(3, 1)], shape=[2, 3, 4])
 case("expand x=[1,3] shape=[4,-1]", "expand", [rn(1, 3)], shape=[4, -1])
 case("squeeze x=[2,1,3,1] all", "squeeze", [rn(2, 1, 3, 1)])
@@ -232,6 +242,18 @@ case("select x=[3,4] dim=0 index=-1", "select", [rn(3, 4)], dim=0, index=-1)
 case("contiguous permuted x=[2,3,4] perm=[1,2,0]", "contiguous", [rn(2, 3, 4)], permuteFirst=[1, 2, 0])
 case("clone x=[2,3]", "clone", [rn(2, 3)])
 case("toDtype x=[2,3] float64->float32->float64", "toDtype", [rn(2, 3)])
+
+# ---- kinks: ties and zeros, where torch picks a subgradient (no gradcheck) ----------------
+case("maximum ties a=[4] b=[4]", "maximum", [torch.tensor([1.0, 2.0, 3.0, -1.0], dtype=torch.float64), torch.tensor([1.0, 5.0, 0.0, -1.0], dtype=torch.float64)], kink=True)
+case("minimum ties a=[2,2] b=[2]", "minimum", [torch.tensor([[1.0, 2.0], [0.0, 2.0]], dtype=torch.float64), torch.tensor([1.0, 2.0], dtype=torch.float64)], kink=True)
+ties = torch.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], dtype=torch.float64)
+case("max ties x=[2,3] dim=1 (gradient shared evenly, as amax)", "max", [ties], kink=True, dim=1)
+case("max ties x=[2,3] all", "max", [ties], kink=True)
+case("min ties x=[2,3] dim=0 keepdim", "min", [ties], kink=True, dim=0, keepdim=True)
+zero_mid = torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64)
+for op in ["relu", "abs", "sign"]:
+    case(f"{op} at zero x=[3]", op, [zero_mid], kink=True)
+case("pow base zero a=[3] b=[3]", "pow", [torch.tensor([0.0, 0.5, 2.0], dtype=torch.float64), torch.tensor([1.5, 2.0, 0.5], dtype=torch.float64)], kink=True)
 
 # ---- dtype promotion, comparisons, argmax (no gradients) --------------------------------
 nograd("promote add float32[2,3]+float64[3]", "add", [rn(2, 3).float(), rn(3)])

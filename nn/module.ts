@@ -48,12 +48,12 @@ type Fields = Record<string, unknown>;
 
 export abstract class Module {
   training = true;
-  private readonly paramNames = new Set<string>();
-  private readonly bufferNames = new Set<string>();
-  private readonly nonPersistent = new Set<string>();
-  private readonly childNames = new Set<string>();
-  private readonly hooks: ForwardHook[] = [];
-  private readonly preHooks: ForwardPreHook[] = [];
+  readonly #paramNames = new Set<string>();
+  readonly #bufferNames = new Set<string>();
+  readonly #nonPersistent = new Set<string>();
+  readonly #childNames = new Set<string>();
+  readonly #hooks: ForwardHook[] = [];
+  readonly #preHooks: ForwardPreHook[] = [];
 
   constructor() {
     // Route forward through hooks: the subclass's forward (found on the prototype) is wrapped
@@ -62,9 +62,9 @@ export abstract class Module {
     Object.defineProperty(this, 'forward', {
       value: (...inputs: unknown[]) => {
         let args = inputs;
-        for (const h of [...this.preHooks]) args = h(this, args) ?? args;
+        for (const h of [...this.#preHooks]) args = h(this, args) ?? args;
         let out = inner.apply(this, args);
-        for (const h of [...this.hooks]) {
+        for (const h of [...this.#hooks]) {
           const replaced = h(this, args, out);
           if (replaced !== undefined) out = replaced;
         }
@@ -76,13 +76,13 @@ export abstract class Module {
 
   abstract forward(...inputs: never[]): unknown;
 
-  private field(name: string): unknown {
+  #field(name: string): unknown {
     return (this as unknown as Fields)[name];
   }
 
-  private checkName(name: string, what: string): void {
+  #checkName(name: string, what: string): void {
     if (name === '' || name.includes('.')) throw new ValueError(`${what}: name must be non-empty and contain no '.', but got '${name}'`);
-    const taken = this.paramNames.has(name) || this.bufferNames.has(name) || this.childNames.has(name);
+    const taken = this.#paramNames.has(name) || this.#bufferNames.has(name) || this.#childNames.has(name);
     // An own field still undefined is a subclass's declared field (`weight!: Tensor`), not a clash.
     if (!taken && (this as unknown as Fields)[name] !== undefined) throw new ValueError(`${what}: attribute '${name}' already exists on ${this.constructor.name}`);
   }
@@ -90,33 +90,33 @@ export abstract class Module {
   /** Register a learnable tensor under `name` (also set as the field `this[name]`). */
   protected registerParameter<T extends Tensor | null>(name: string, t: T): T {
     if (t && !t.isLeaf) throw new ValueError(`registerParameter: '${name}' must be a leaf tensor (detach() it first)`);
-    this.checkName(name, 'registerParameter');
+    this.#checkName(name, 'registerParameter');
     if (t) t.requiresGrad = true;
-    this.bufferNames.delete(name);
-    this.childNames.delete(name);
-    this.paramNames.add(name);
+    this.#bufferNames.delete(name);
+    this.#childNames.delete(name);
+    this.#paramNames.add(name);
     (this as unknown as Fields)[name] = t;
     return t;
   }
 
   /** Register state that is saved in the state dict but not trained (unless persistent=false). */
   protected registerBuffer<T extends Tensor | null>(name: string, t: T, persistent = true): T {
-    this.checkName(name, 'registerBuffer');
-    this.paramNames.delete(name);
-    this.childNames.delete(name);
-    this.bufferNames.add(name);
-    if (persistent) this.nonPersistent.delete(name);
-    else this.nonPersistent.add(name);
+    this.#checkName(name, 'registerBuffer');
+    this.#paramNames.delete(name);
+    this.#childNames.delete(name);
+    this.#bufferNames.add(name);
+    if (persistent) this.#nonPersistent.delete(name);
+    else this.#nonPersistent.add(name);
     (this as unknown as Fields)[name] = t;
     return t;
   }
 
   /** Register a child module under `name` (its keys are prefixed with `name.`). */
   protected registerModule<M extends Module | null>(name: string, m: M): M {
-    this.checkName(name, 'registerModule');
-    this.paramNames.delete(name);
-    this.bufferNames.delete(name);
-    this.childNames.add(name);
+    this.#checkName(name, 'registerModule');
+    this.#paramNames.delete(name);
+    this.#bufferNames.delete(name);
+    this.#childNames.add(name);
     (this as unknown as Fields)[name] = m;
     return m;
   }
@@ -128,8 +128,8 @@ export abstract class Module {
 
   /** Replace an existing child: `model.setModule('fc', new Linear(512, 10))` (same as assigning the field). */
   setModule(name: string, m: Module | null): void {
-    if (!this.childNames.has(name)) {
-      throw new ValueError(`setModule: ${this.constructor.name} has no child module named '${name}' (children: ${[...this.childNames].join(', ')})`);
+    if (!this.#childNames.has(name)) {
+      throw new ValueError(`setModule: ${this.constructor.name} has no child module named '${name}' (children: ${[...this.#childNames].join(', ')})`);
     }
     this.registerModule(name, m);
   }
@@ -139,7 +139,7 @@ export abstract class Module {
     let m: Module = this;
     if (path === '') return m;
     for (const part of path.split('.')) {
-      const c = m.childNames.has(part) ? m.field(part) : undefined;
+      const c = m.#childNames.has(part) ? m.#field(part) : undefined;
       if (!(c instanceof Module)) throw new ValueError(`getSubmodule: ${m.constructor.name} has no child module '${part}' (in path '${path}')`);
       m = c;
     }
@@ -147,8 +147,8 @@ export abstract class Module {
   }
 
   *namedChildren(): Generator<[string, Module]> {
-    for (const n of this.childNames) {
-      const m = this.field(n);
+    for (const n of this.#childNames) {
+      const m = this.#field(n);
       if (m instanceof Module) yield [n, m];
     }
   }
@@ -168,15 +168,15 @@ export abstract class Module {
 
   /** Own (non-recursive) parameters of this module, in registration order. */
   *ownParameters(): Generator<[string, Tensor]> {
-    for (const n of this.paramNames) {
-      const p = this.field(n);
+    for (const n of this.#paramNames) {
+      const p = this.#field(n);
       if (p instanceof Tensor) yield [n, p];
     }
   }
-  private *ownBuffers(persistentOnly: boolean): Generator<[string, Tensor]> {
-    for (const n of this.bufferNames) {
-      const b = this.field(n);
-      if (b instanceof Tensor && !(persistentOnly && this.nonPersistent.has(n))) yield [n, b];
+  *#ownBuffers(persistentOnly: boolean): Generator<[string, Tensor]> {
+    for (const n of this.#bufferNames) {
+      const b = this.#field(n);
+      if (b instanceof Tensor && !(persistentOnly && this.#nonPersistent.has(n))) yield [n, b];
     }
   }
 
@@ -196,7 +196,7 @@ export abstract class Module {
   }
   *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
     for (const [name, m] of this.namedModules(prefix)) {
-      for (const [n, b] of m.ownBuffers(false)) yield [name ? `${name}.${n}` : n, b];
+      for (const [n, b] of m.#ownBuffers(false)) yield [name ? `${name}.${n}` : n, b];
     }
   }
   buffers(): Tensor[] {
@@ -279,22 +279,22 @@ export abstract class Module {
 
   /** Run `hook(module, inputs, output)` after every forward; `handle.remove()` unregisters it. */
   registerForwardHook(hook: ForwardHook): HookHandle {
-    this.hooks.push(hook);
+    this.#hooks.push(hook);
     return {
       remove: () => {
-        const i = this.hooks.indexOf(hook);
-        if (i >= 0) this.hooks.splice(i, 1);
+        const i = this.#hooks.indexOf(hook);
+        if (i >= 0) this.#hooks.splice(i, 1);
       },
     };
   }
 
   /** Run `hook(module, inputs)` before every forward; `handle.remove()` unregisters it. */
   registerForwardPreHook(hook: ForwardPreHook): HookHandle {
-    this.preHooks.push(hook);
+    this.#preHooks.push(hook);
     return {
       remove: () => {
-        const i = this.preHooks.indexOf(hook);
-        if (i >= 0) this.preHooks.splice(i, 1);
+        const i = this.#preHooks.indexOf(hook);
+        if (i >= 0) this.#preHooks.splice(i, 1);
       },
     };
   }
@@ -305,7 +305,7 @@ export abstract class Module {
     for (const [name, m] of this.namedModules()) {
       const key = (n: string) => (name ? `${name}.${n}` : n);
       for (const [n, p] of m.ownParameters()) out[key(n)] = p;
-      for (const [n, b] of m.ownBuffers(true)) out[key(n)] = b;
+      for (const [n, b] of m.#ownBuffers(true)) out[key(n)] = b;
     }
     return out;
   }

@@ -51,7 +51,7 @@ export class Linear extends Module {
     return linear(x, this.weight, this.bias);
   }
   override extraRepr(): string {
-    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias !== null}`;
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? 'True' : 'False'}`;
   }
 }
 

@@ -90,7 +90,7 @@ describe('registration and state dict', () => {
 
   it('toString prints the module tree', () => {
     const s = new nn.Sequential(new nn.Linear(2, 3), new nn.Dropout(0.25));
-    expect(String(s)).toBe('Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=true)\n  (1): Dropout(p=0.25)\n)');
+    expect(String(s)).toBe('Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): Dropout(p=0.25)\n)');
   });
 });
 

@@ -105,11 +105,15 @@ describe('softmax kernel', () => {
     const out = new Float64Array(3);
     softmaxForward(Float64Array.of(1000, 1001, 999), 1, 3, 1, out, false);
     const expected = jsSoftmax([1, 2, 0]);
-    out.forEach((v, i) => expect(Math.abs(v - (expected[i] as number))).toBeLessThan(1e-15));
+    out.forEach((v, i) => {
+      expect(Math.abs(v - (expected[i] as number))).toBeLessThan(1e-15);
+    });
     const logOut = new Float64Array(3);
     softmaxForward(Float64Array.of(-1000, -1001, -999), 1, 3, 1, logOut, true);
     const logExpected = jsSoftmax([-1, -2, 0]).map(Math.log);
-    logOut.forEach((v, i) => expect(Math.abs(v - (logExpected[i] as number))).toBeLessThan(1e-14));
+    logOut.forEach((v, i) => {
+      expect(Math.abs(v - (logExpected[i] as number))).toBeLessThan(1e-14);
+    });
   });
 
   it('-inf entries get probability 0; an all -inf row gives NaN (as torch); a NaN row gives NaN', () => {
@@ -128,7 +132,9 @@ describe('softmax kernel', () => {
       for (let i = 0; i < 2; i++) {
         const idx = [0, 1, 2].map((k) => o * 6 + k * 2 + i);
         const expected = jsSoftmax(idx.map((p) => x[p] as number));
-        idx.forEach((p, k) => expect(Math.abs((out[p] as number) - (expected[k] as number))).toBeLessThan(1e-15));
+        idx.forEach((p, k) => {
+          expect(Math.abs((out[p] as number) - (expected[k] as number))).toBeLessThan(1e-15);
+        });
       }
     }
   });

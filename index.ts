@@ -12,6 +12,7 @@ export {
 } from './core/creation.js';
 export { Generator, manualSeed, defaultGenerator } from './core/random.js';
 export { ResgradError, ShapeError, DTypeError, ValueError, AutogradError, DeviceError } from './core/errors.js';
+export { initGpu, GpuBackend, type GpuMode, type GpuOptions } from './core/gpu_backend.js';
 export { noGrad, withGradEnabled, isGradEnabled } from './autograd/graph.js';
 export {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where,

@@ -1,0 +1,13 @@
+// The peer rows of a workload: the same computation on other libraries, when `--peers` is on.
+import type { Variant, WorkloadSpec } from '../types.js';
+import { hasOrtPeer, ortVariant } from './onnx.js';
+import { type PeerInputs, tfjsVariant } from './tfjs.js';
+
+const TFJS_OPS = new Set(['gemm', 'conv2d', 'pool2d']);
+
+export function peerVariants(spec: WorkloadSpec, data: PeerInputs): Variant[] {
+  const out: Variant[] = [];
+  if (TFJS_OPS.has(spec.op)) out.push(tfjsVariant('cpu', spec, data), tfjsVariant('wasm', spec, data));
+  if (hasOrtPeer(spec)) out.push(ortVariant(spec, data));
+  return out;
+}

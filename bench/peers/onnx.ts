@@ -1,0 +1,130 @@
+// onnxruntime-node peer (optional devDependency; install with ONNXRUNTIME_NODE_INSTALL=skip, its
+// CPU binary ships in the package). Each workload becomes a small ONNX model built in memory
+// (onnx_proto.ts): activations are graph inputs fed per call, weights are initializers (as in a
+// real model, so ORT may prepack them). One intra-op thread, like our kernels, unless
+// `ortSettings.threads` says otherwise. session.run is async: the harness times it deferred.
+import { Unavailable } from '../runner.js';
+import type { FloatArray, Variant, WorkloadSpec } from '../types.js';
+import { type OnnxModelSpec, onnxModel } from './onnx_proto.js';
+import type { PeerInputs } from './tfjs.js';
+
+type Ort = typeof import('onnxruntime-node');
+
+export const ortSettings: { threads: number } = { threads: 1 };
+
+let loaded: Promise<Ort> | undefined;
+
+async function loadOrt(): Promise<Ort> {
+  loaded ??= import('onnxruntime-node').then((m) => ((m as { default?: Ort }).default ?? m) as Ort);
+  try {
+    return await loaded;
+  } catch (e) {
+    throw new Unavailable(`onnxruntime-node not installed (${e instanceof Error ? e.message.split('\n')[0] : e})`);
+  }
+}
+
+interface Graph {
+  model: OnnxModelSpec;
+  feeds: Record<string, { data: Float32Array; shape: number[] }>;
+  output: string;
+}
+
+/** The ONNX graph for a spec, or undefined when there is none. */
+function graphOf(spec: WorkloadSpec, d: PeerInputs): Graph | undefined {
+  switch (spec.op) {
+    case 'gemm': {
+      // Both matrices are inputs: this is C = A·B on arbitrary matrices, and our blocked kernel
+      // packs B on every call too.
+      const a = [spec.M, spec.K];
+      const b = [spec.K, spec.N];
+      return {
+        model: {
+          nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['c'] }],
+          inputs: [{ name: 'a', shape: a }, { name: 'b', shape: b }],
+          outputs: [{ name: 'c', shape: [spec.M, spec.N] }],
+        },
+        feeds: { a: { data: d.a!, shape: a }, b: { data: d.b!, shape: b } },
+        output: 'c',
+      };
+    }
+    case 'conv2d': {
+      const [n, , h, w] = spec.x;
+      const [o, , kh, kw] = spec.w;
+      const oh = Math.floor((h + 2 * spec.padding - kh) / spec.stride) + 1;
+      const ow = Math.floor((w + 2 * spec.padding - kw) / spec.stride) + 1;
+      const p = spec.padding;
+      return {
+        model: {
+          nodes: [{
+            op: 'Conv', inputs: ['x', 'w'], outputs: ['y'],
+            attrs: { kernel_shape: [kh, kw], strides: [spec.stride, spec.stride], pads: [p, p, p, p], group: spec.groups },
+          }],
+          inputs: [{ name: 'x', shape: spec.x }],
+          outputs: [{ name: 'y', shape: [n, o, oh, ow] }],
+          initializers: [{ name: 'w', shape: spec.w, data: d.w! }],
+        },
+        feeds: { x: { data: d.x!, shape: spec.x } },
+        output: 'y',
+      };
+    }
+    case 'pool2d': {
+      const [n, c, h, w] = spec.x;
+      const k = spec.kernel;
+      const p = spec.padding;
+      const oh = Math.floor((h + 2 * p - k) / spec.stride) + 1;
+      const ow = Math.floor((w + 2 * p - k) / spec.stride) + 1;
+      return {
+        model: {
+          nodes: [{
+            op: spec.kind === 'max' ? 'MaxPool' : 'AveragePool', inputs: ['x'], outputs: ['y'],
+            attrs: { kernel_shape: [k, k], strides: [spec.stride, spec.stride], pads: [p, p, p, p] },
+          }],
+          inputs: [{ name: 'x', shape: spec.x }],
+          outputs: [{ name: 'y', shape: [n, c, oh, ow] }],
+        },
+        feeds: { x: { data: d.x!, shape: spec.x } },
+        output: 'y',
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function hasOrtPeer(spec: WorkloadSpec): boolean {
+  return graphOf(spec, new Proxy({}, { get: () => new Float32Array(0) })) !== undefined;
+}
+
+export function ortVariant(spec: WorkloadSpec, d: PeerInputs): Variant {
+  const threads = ortSettings.threads;
+  return {
+    name: threads === 1 ? 'onnxruntime' : `onnxruntime ${threads}t`,
+    kind: 'peer',
+    backend: 'onnxruntime-node cpu',
+    threads,
+    isAsync: true,
+    async prepare() {
+      const ort = await loadOrt();
+      const g = graphOf(spec, d);
+      if (!g) throw new Unavailable(`no onnxruntime peer for ${spec.op}`);
+      const session = await ort.InferenceSession.create(onnxModel(g.model), {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+      const feeds: Record<string, InstanceType<Ort['Tensor']>> = {};
+      for (const [k, v] of Object.entries(g.feeds)) feeds[k] = new ort.Tensor('float32', v.data, v.shape);
+      let last: FloatArray = new Float32Array(0);
+      return {
+        async run() {
+          const out = await session.run(feeds);
+          last = out[g.output]!.data as Float32Array;
+        },
+        output: () => last,
+        backend: `onnxruntime-node ${ort.env.versions?.node ?? ''} cpu EP, ${threads} intra-op thread${threads > 1 ? 's' : ''}`,
+        dispose: () => session.release(),
+      };
+    },
+  };
+}

@@ -1,0 +1,152 @@
+// TensorFlow.js peers: tfjs-backend-cpu (plain JS kernels) and tfjs-backend-wasm (XNNPACK,
+// SIMD), both optional devDependencies loaded on first use. tfjs is NHWC: inputs are transposed
+// and filters laid out HWIO once at prepare time, and outputs back to NCHW only when read for
+// the check; neither is timed. Each timed call ends with dataSync() (the result on the host, as
+// our kernels leave it) and disposes its output.
+import { Unavailable } from '../runner.js';
+import type { FloatArray, Prepared, Variant, WorkloadSpec } from '../types.js';
+
+type Tf = typeof import('@tensorflow/tfjs-core');
+type TfTensor = import('@tensorflow/tfjs-core').Tensor;
+type Tensor4D = import('@tensorflow/tfjs-core').Tensor4D;
+export type TfBackend = 'cpu' | 'wasm';
+
+let loaded: Promise<Tf> | undefined;
+
+async function loadTf(): Promise<Tf> {
+  loaded ??= (async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await import('@tensorflow/tfjs-backend-wasm');
+    return tf;
+  })();
+  try {
+    return await loaded;
+  } catch (e) {
+    throw new Unavailable(`tfjs not installed (${e instanceof Error ? e.message.split('\n')[0] : e})`);
+  }
+}
+
+/** Make `backend` current; returns what it is (SIMD / threads as tfjs reports them). */
+async function useBackend(tf: Tf, backend: TfBackend): Promise<string> {
+  // tfjs-backend-cpu prints a banner suggesting tfjs-node on first use in Node; keep the
+  // progress output readable.
+  const warn = console.warn;
+  console.warn = (...a: unknown[]) => {
+    if (!String(a[0]).includes('tfjs-node')) warn(...a);
+  };
+  try {
+    if (!(await tf.setBackend(backend))) throw new Unavailable(`tfjs backend '${backend}' failed to start`);
+    await tf.ready();
+    tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)).dataSync());
+  } finally {
+    console.warn = warn;
+  }
+  if (backend === 'cpu') return `tfjs-core ${tf.version_core} cpu`;
+  const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  const mt = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+  return `tfjs-core ${tf.version_core} wasm${simd ? ' SIMD' : ''}${mt ? ' threaded' : ''}`;
+}
+
+/** A prepared tfjs computation: `build` makes the input tensors, `call` the timed op. */
+function prepared(tf: Tf, inputs: TfTensor[], call: () => TfTensor, toNchw: boolean): Prepared {
+  let last: TfTensor | undefined;
+  return {
+    run() {
+      last?.dispose();
+      last = call();
+      last.dataSync();
+    },
+    output(): FloatArray {
+      if (!last) throw new Error('tfjs: output() before run()');
+      const y = last;
+      return tf.tidy(() => (toNchw ? tf.transpose(y, [0, 3, 1, 2]) : y).dataSync() as Float32Array);
+    },
+    dispose() {
+      last?.dispose();
+      for (const t of inputs) t.dispose();
+    },
+  };
+}
+
+/** OIHW float32 weights of one group [og, cg, kh, kw] → HWIO [kh, kw, cg, og]. */
+function hwio(w: Float32Array, o0: number, og: number, cg: number, kh: number, kw: number): Float32Array {
+  const out = new Float32Array(kh * kw * cg * og);
+  for (let o = 0; o < og; o++)
+    for (let c = 0; c < cg; c++)
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++) out[((i * kw + j) * cg + c) * og + o] = w[(((o0 + o) * cg + c) * kh + i) * kw + j] as number;
+  return out;
+}
+
+export interface PeerInputs {
+  [name: string]: Float32Array;
+}
+
+/** How tfjs does a spec, or why it cannot; undefined = no tfjs peer for this op. */
+export function tfjsNote(spec: WorkloadSpec): string | undefined {
+  if (spec.op === 'conv2d' && spec.groups > 1 && spec.groups !== spec.x[1]) {
+    return `tfjs has no grouped conv: emulated as split into ${spec.groups} channel groups, ${spec.groups} conv2d calls, concat`;
+  }
+  return undefined;
+}
+
+export function tfjsVariant(backend: TfBackend, spec: WorkloadSpec, data: PeerInputs): Variant {
+  const note = tfjsNote(spec);
+  return {
+    name: `tfjs-${backend}`,
+    kind: 'peer',
+    backend: `tfjs ${backend}`,
+    threads: 1,
+    ...(note ? { note } : {}),
+    async prepare() {
+      const tf = await loadTf();
+      const what = await useBackend(tf, backend);
+      return { ...build(tf, spec, data), backend: what };
+    },
+  };
+}
+
+function build(tf: Tf, spec: WorkloadSpec, d: PeerInputs): Prepared {
+  switch (spec.op) {
+    case 'gemm': {
+      const a = tf.tensor2d(d.a!, [spec.M, spec.K]);
+      const b = tf.tensor2d(d.b!, [spec.K, spec.N]);
+      return prepared(tf, [a, b], () => tf.matMul(a, b), false);
+    }
+    case 'conv2d': {
+      const [n, c, h, w] = spec.x;
+      const [o, cg, kh, kw] = spec.w;
+      const g = spec.groups;
+      const x = tf.tidy(() => tf.transpose(tf.tensor4d(d.x!, [n, c, h, w]), [0, 2, 3, 1]));
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [spec.padding, spec.padding], [spec.padding, spec.padding], [0, 0]];
+      if (g === 1) {
+        const f = tf.tensor4d(hwio(d.w!, 0, o, cg, kh, kw), [kh, kw, cg, o]);
+        return prepared(tf, [x, f], () => tf.conv2d(x as Tensor4D, f, spec.stride, pad), true);
+      }
+      if (g === c && o === c) {
+        // depthwise: OIHW [c, 1, kh, kw] → tfjs's [kh, kw, c, channel multiplier 1]
+        const fd = new Float32Array(kh * kw * c);
+        for (let ch = 0; ch < c; ch++) for (let i = 0; i < kh * kw; i++) fd[i * c + ch] = d.w![ch * kh * kw + i] as number;
+        const f = tf.tensor4d(fd, [kh, kw, c, 1]);
+        return prepared(tf, [x, f], () => tf.depthwiseConv2d(x as Tensor4D, f, spec.stride, pad), true);
+      }
+      const og = o / g;
+      const filters = Array.from({ length: g }, (_, gi) => tf.tensor4d(hwio(d.w!, gi * og, og, cg, kh, kw), [kh, kw, cg, og]));
+      const call = () =>
+        tf.tidy(() => {
+          const xs = tf.split(x, g, 3);
+          return tf.concat(xs.map((xg, gi) => tf.conv2d(xg as Tensor4D, filters[gi]!, spec.stride, pad)), 3);
+        });
+      return prepared(tf, [x, ...filters], call, true);
+    }
+    case 'pool2d': {
+      const [n, c, h, w] = spec.x;
+      const x = tf.tidy(() => tf.transpose(tf.tensor4d(d.x!, [n, c, h, w]), [0, 2, 3, 1])) as Tensor4D;
+      const pool = spec.kind === 'max' ? tf.maxPool : tf.avgPool;
+      return prepared(tf, [x], () => pool(x, spec.kernel, spec.stride, spec.padding), true);
+    }
+    default:
+      throw new Unavailable(`no tfjs peer for ${spec.op}`);
+  }
+}

@@ -1,0 +1,120 @@
+// Runs workloads variant by variant. For each variant: prepare, one first call (timed on its
+// own: JIT / GPU compile / peer graph setup show up here), check its output against the
+// reference on the same inputs, and only if it is right, time it in steady state. A fast but
+// wrong kernel is reported as 'wrong' with its error and never timed.
+import { type MeasureOptions, measure, timeOnce } from './harness.js';
+import type { Expected, FloatArray, Prepared, Variant, VariantResult, Workload } from './types.js';
+
+export interface RunOptions extends MeasureOptions {
+  /** called as each variant starts and ends (progress output) */
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export type ProgressEvent =
+  | { type: 'workload'; workload: Workload; index: number; total: number }
+  | { type: 'start'; workload: Workload; variant: Variant }
+  | { type: 'result'; result: VariantResult };
+
+/** max |got − expected| / max(1, max |expected|), over the expected positions. */
+export function scaledError(got: FloatArray, exp: Expected): number {
+  const { values, positions } = exp;
+  if (!positions && got.length !== values.length) return Number.POSITIVE_INFINITY;
+  let scale = 1;
+  for (let i = 0; i < values.length; i++) scale = Math.max(scale, Math.abs(values[i] as number));
+  let worst = 0;
+  for (let i = 0; i < values.length; i++) {
+    const p = positions ? (positions[i] as number) : i;
+    if (p >= got.length) return Number.POSITIVE_INFINITY;
+    const d = Math.abs((got[p] as number) - (values[i] as number));
+    if (!(d <= worst)) worst = d; // NaN counts as worst
+  }
+  return worst / scale;
+}
+
+/** Thrown by prepare() when a variant cannot run here (a peer not installed, no GPU). */
+export class Unavailable extends Error {}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureOptions): Promise<VariantResult> {
+  const base: VariantResult = {
+    suite: w.suite,
+    workload: w.name,
+    spec: w.spec,
+    variant: v.name,
+    kind: v.kind,
+    backend: v.backend,
+    threads: v.threads,
+    status: 'skipped',
+    ...(v.note ? { note: v.note } : {}),
+  };
+  if (v.skip) return { ...base, reason: v.skip };
+  let prepared: Prepared | undefined;
+  try {
+    prepared = await v.prepare();
+    const p = prepared;
+    if (p.backend) base.backend = p.backend;
+    base.firstCallMs = await timeOnce(() => p.run());
+    const error = scaledError(await p.output(), exp);
+    base.error = error;
+    if (!(error <= exp.tol)) {
+      return { ...base, status: 'wrong', reason: `max scaled error ${error.toExponential(2)} > tolerance ${exp.tol}` };
+    }
+    if (v.checkOnly) {
+      // Too slow to sample: the first call is the only measurement (said so in the status).
+      const sec = base.firstCallMs / 1e3;
+      return {
+        ...base,
+        status: 'once',
+        reason: `timed once: ${v.checkOnly}`,
+        ...(w.flops ? { gflops: w.flops / sec / 1e9 } : {}),
+        ...(w.bytes ? { gbps: w.bytes / sec / 1e9 } : {}),
+      };
+    }
+    const timing = await measure(() => p.run(), v.isAsync ?? false, opts);
+    const sec = timing.medianMs / 1e3;
+    return {
+      ...base,
+      status: 'ok',
+      timing,
+      ...(w.flops ? { gflops: w.flops / sec / 1e9 } : {}),
+      ...(w.bytes ? { gbps: w.bytes / sec / 1e9 } : {}),
+    };
+  } catch (e) {
+    if (e instanceof Unavailable) return { ...base, status: 'skipped', reason: e.message };
+    return { ...base, status: 'error', reason: message(e) };
+  } finally {
+    await prepared?.dispose?.();
+  }
+}
+
+/** Run every variant of every workload, in order; the results come back in the same order. */
+export async function runWorkloads(workloads: readonly Workload[], opts: RunOptions): Promise<VariantResult[]> {
+  const results: VariantResult[] = [];
+  for (const [index, w] of workloads.entries()) {
+    opts.onProgress?.({ type: 'workload', workload: w, index, total: workloads.length });
+    let exp: Expected;
+    try {
+      exp = w.expected();
+    } catch (e) {
+      for (const v of w.variants) {
+        const r: VariantResult = {
+          suite: w.suite, workload: w.name, spec: w.spec, variant: v.name, kind: v.kind, backend: v.backend,
+          threads: v.threads, status: 'error', reason: `reference failed: ${message(e)}`,
+        };
+        results.push(r);
+        opts.onProgress?.({ type: 'result', result: r });
+      }
+      continue;
+    }
+    for (const v of w.variants) {
+      opts.onProgress?.({ type: 'start', workload: w, variant: v });
+      const r = await runVariant(w, v, exp, opts);
+      results.push(r);
+      opts.onProgress?.({ type: 'result', result: r });
+    }
+  }
+  return results;
+}

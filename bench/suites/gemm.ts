@@ -1,0 +1,104 @@
+// GEMM ladder: C = A·B for square float32 matrices. Rungs: the reference triple loop, the
+// blocked register-tiled kernel, the public `matmul` op (kernel + tensor overhead), and the GPU
+// backend's 'matmul' when asked for. Peers get the same A and B.
+import { gemmBlocked, gemmReference, type GemmArgs } from '../../kernels/cpu/gemm.js';
+import { randnF32, spreadIndices } from '../data.js';
+import { gpuVariant, opVariant } from '../variants.js';
+import { peerVariants } from '../peers/index.js';
+import type { Expected, Suite, SuiteContext, Variant, Workload } from '../types.js';
+
+type Gemm = (g: GemmArgs) => void;
+
+/** Row-major M×K times K×N into M×N. */
+function args(M: number, N: number, K: number, a: Float32Array, b: Float32Array, c: Float32Array): GemmArgs {
+  return { M, N, K, a, aOffset: 0, aRowStride: K, aColStride: 1, b, bOffset: 0, bRowStride: N, bColStride: 1, c, cOffset: 0, ldc: N };
+}
+
+/** A kernel rung: one GemmArgs call into a preallocated C. */
+export function gemmKernelVariant(name: string, gemm: Gemm, M: number, N: number, K: number, a: Float32Array, b: Float32Array, extra: Partial<Variant> = {}): Variant {
+  return {
+    name,
+    kind: 'resgrad',
+    backend: 'cpu: TypeScript kernel',
+    threads: 1,
+    ...extra,
+    prepare() {
+      const c = new Float32Array(M * N);
+      const g = args(M, N, K, a, b, c);
+      return { run: () => gemm(g), output: () => c };
+    },
+  };
+}
+
+// The reference at 1024³ takes ~10 s a call here, at 2048³ over a minute: above REF_FULL the
+// expected answer is the reference loop on SAMPLE_ROWS spread-out rows of A (the same loop, on
+// a 1×K slice), and the reference rung runs once (1024) or not at all (2048).
+const REF_FULL = 512;
+const REF_ONCE = 1024;
+const SAMPLE_ROWS = 16;
+// Tolerance: float32 products summed over K ≤ 2048 in float32 (peers) differ from the double
+// accumulation of our kernels by ~√K·ε·|C| ≈ 1e-5 of the scale; a wrong kernel is off by O(1).
+const TOL = 1e-4;
+
+export interface GemmSuiteOptions {
+  sizes?: number[];
+  /** extra rungs, e.g. a deliberately wrong kernel in the tests */
+  extraVariants?: (M: number, N: number, K: number, a: Float32Array, b: Float32Array) => Variant[];
+}
+
+export function gemmWorkload(n: number, ctx: SuiteContext, opts: GemmSuiteOptions = {}): Workload {
+  const M = n;
+  const N = n;
+  const K = n;
+  const a = randnF32(M * K, 1000 + n);
+  const b = randnF32(K * N, 2000 + n);
+  const spec = { op: 'gemm', M, N, K } as const;
+  const variants: Variant[] = [];
+  const cpu = ctx.backends.has('cpu');
+  if (cpu) {
+    variants.push(
+      gemmKernelVariant('reference', gemmReference, M, N, K, a, b, {
+        ...(n > REF_ONCE ? { skip: `reference loops at ${n}³ take minutes; checked on ${SAMPLE_ROWS} rows instead` } : {}),
+        ...(n > REF_FULL && n <= REF_ONCE ? { checkOnly: `one call takes ~10 s at ${n}³` } : {}),
+      }),
+      gemmKernelVariant('blocked', gemmBlocked, M, N, K, a, b),
+      opVariant('matmul op', 'cpu', [{ data: a, shape: [M, K] }, { data: b, shape: [K, N] }], (t, ops) => ops.matmul(t[0]!, t[1]!)),
+    );
+    variants.push(...(opts.extraVariants?.(M, N, K, a, b) ?? []));
+  }
+  if (ctx.backends.has('gpu')) {
+    variants.push(gpuVariant('gpu matmul', [{ data: a, shape: [M, K] }, { data: b, shape: [K, N] }], (t, ops) => ops.matmul(t[0]!, t[1]!)));
+  }
+  if (ctx.peers) variants.push(...peerVariants(spec, { a, b }));
+  return {
+    suite: 'gemm',
+    name: `gemm ${M}×${N}×${K}`,
+    spec,
+    flops: 2 * M * N * K,
+    bytes: 4 * (M * K + K * N + M * N),
+    expected(): Expected {
+      if (n <= REF_FULL) {
+        const c = new Float32Array(M * N);
+        gemmReference(args(M, N, K, a, b, c));
+        return { values: c, tol: TOL };
+      }
+      const rows = spreadIndices(M, SAMPLE_ROWS);
+      const values = new Float32Array(rows.length * N);
+      const positions = new Int32Array(rows.length * N);
+      rows.forEach((i, r) => {
+        gemmReference({ ...args(1, N, K, a, b, values), aOffset: i * K, cOffset: r * N });
+        for (let j = 0; j < N; j++) positions[r * N + j] = i * N + j;
+      });
+      return { values, positions, tol: TOL };
+    },
+    variants,
+  };
+}
+
+export function gemmSuite(opts: GemmSuiteOptions = {}): Suite {
+  return {
+    name: 'gemm',
+    description: 'C = A·B, square float32 matrices (GFLOP/s = 2·M·N·K / median time)',
+    workloads: (ctx) => (opts.sizes ?? (ctx.quick ? [128, 256] : [256, 512, 1024, 2048])).map((n) => gemmWorkload(n, ctx, opts)),
+  };
+}

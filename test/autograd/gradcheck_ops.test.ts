@@ -41,10 +41,20 @@ describe('gradcheck float64, every core op', () => {
     });
   }
 
-  it('fastMode passes on matmul a=[2,5,7] b=[7,6] (random projections)', () => {
-    const g = new Generator(3);
-    const a = randn([2, 5, 7], { dtype: 'float64', requiresGrad: true, generator: g });
-    const b = randn([7, 6], { dtype: 'float64', requiresGrad: true, generator: g });
-    expect(autograd.gradcheck((x, y) => autograd.matmul(x!, y!), [a, b], { fastMode: true })).toBe(true);
-  });
+  // Bigger shapes through fast mode (one random projection vᵀJu per input): the blocked GEMM's
+  // edge tiles, long softmax rows, reductions over many elements.
+  const big: [string, number[][], (...xs: Tensor[]) => Tensor][] = [
+    ['matmul a=[2,17,33] b=[33,9]', [[2, 17, 33], [33, 9]], (a, b) => autograd.matmul(a!, b!)],
+    ['matmul a=[65,70] b=[70,5]', [[65, 70], [70, 5]], (a, b) => autograd.matmul(a!, b!)],
+    ['logSoftmax x=[6,300] dim=1', [[6, 300]], (x) => autograd.logSoftmax(x!, 1)],
+    ['var x=[8,9,10] dim=[0,2]', [[8, 9, 10]], (x) => autograd.variance(x!, [0, 2])],
+    ['mul+sum x=[40,1,30] y=[25,1]', [[40, 1, 30], [25, 1]], (x, y) => autograd.sum(autograd.mul(x!, y!), 1)],
+  ];
+  for (const [label, shapes, f] of big) {
+    it(`fastMode ${label}`, () => {
+      const g = new Generator(3);
+      const xs = shapes.map((s) => randn(s, { dtype: 'float64', requiresGrad: true, generator: g }));
+      expect(autograd.gradcheck(f, xs, { fastMode: true })).toBe(true);
+    });
+  }
 });

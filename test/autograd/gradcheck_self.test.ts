@@ -73,6 +73,17 @@ describe('gradcheck catches wrong backwards', () => {
     expect(gradcheck((t) => mul(t!, t!), [x], { fastMode: true })).toBe(true);
   });
 
+  it('checks a non-contiguous leaf x=[4,3] (a transposed view) and several outputs at once', () => {
+    const xt = randn([3, 4], { dtype: 'float64', generator: new Generator(14) }).t().detach();
+    xt.requiresGrad = true;
+    expect(xt.isContiguous()).toBe(false);
+    const f = (x: Tensor): Tensor[] => [autograd.sum(autograd.exp(x), 0), autograd.tanh(x)];
+    expect(gradcheck((x) => f(x!), [xt])).toBe(true);
+    expect(gradcheck((x) => f(x!), [xt], { fastMode: true })).toBe(true);
+    // a wrong backward in the second output is found at its place in the stacked outputs
+    expect(() => gradcheck((x) => [autograd.tanh(x!), badSquare(x!)], [xt])).toThrow(/at output element (1[2-9]|2[0-3]),/);
+  });
+
   it('refuses float32 inputs with an explanation', () => {
     const x = tensor([1, 2, 3], { dtype: 'float32', requiresGrad: true });
     expect(() => gradcheck((t) => mul(t!, t!), [x])).toThrow(DTypeError);

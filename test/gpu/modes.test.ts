@@ -1,0 +1,89 @@
+// Modes and failures: asking for a mode that cannot run here is an error that says why (never a
+// silent fallback); float64 and missing kernels are clear errors; the async (Promise) path that
+// webgpu takes works under headless-gl too; gpu.js's cpu mode runs the same kernels; released
+// buffers are counted.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  DTypeError, DeviceError, type GpuMode, type Tensor, ValueError, abs, add, initGpu, manualSeed, matmul, randn, softmax, sum,
+} from '../../index.js';
+import { expectGpuMatches } from './helpers.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+describe('modes that cannot run here are errors that say why', () => {
+  it("'webgpu' in Node: no navigator.gpu", async () => {
+    await expect(initGpu({ mode: 'webgpu' })).rejects.toThrow(DeviceError);
+    await expect(initGpu({ mode: 'webgpu' })).rejects.toThrow(/navigator\.gpu/);
+  });
+  it("'webgl2' and 'webgl' in Node: no browser canvas, use 'headlessgl'", async () => {
+    await expect(initGpu({ mode: 'webgl2' })).rejects.toThrow(/needs a browser canvas.*use 'headlessgl'/);
+    await expect(initGpu({ mode: 'webgl' })).rejects.toThrow(DeviceError);
+  });
+  it('an unknown mode is a ValueError naming the choices', async () => {
+    await expect(initGpu({ mode: 'cuda' as GpuMode })).rejects.toThrow(ValueError);
+    await expect(initGpu({ mode: 'cuda' as GpuMode })).rejects.toThrow(/one of headlessgl, webgl2, webgl, webgpu, cpu/);
+  });
+  it("'headlessgl' without an X display says to run under xvfb-run -a", () => {
+    const env = { ...process.env };
+    delete env.DISPLAY;
+    const script = `import { initGpu } from ${JSON.stringify(join(root, 'index.ts'))};
+      initGpu({ mode: 'headlessgl' }).then(() => console.log('STARTED'), (e) => console.log(e.name + ': ' + e.message));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env, encoding: 'utf8' });
+    expect(r.stdout).toMatch(/DeviceError: .*no X display.*xvfb-run -a/);
+  });
+});
+
+describe('headlessgl: dtype and kernel errors, buffer accounting', () => {
+  it('float64 on the gpu is a DTypeError; a kernel the gpu lacks is a DeviceError naming it', async () => {
+    await initGpu({ mode: 'headlessgl' });
+    expect(() => randn([2, 2], { dtype: 'float64' }).to('gpu')).toThrow(DTypeError);
+    expect(() => randn([2, 2], { dtype: 'float64' }).to('gpu')).toThrow(/float64 .*float32/);
+    expect(() => softmax(randn([2, 3]).to('gpu'), 1)).toThrow(/gpu backend has no kernel 'softmax'/);
+  });
+  it('released buffers leave the live count where it was; a released tensor cannot be read', async () => {
+    const gpu = await initGpu({ mode: 'headlessgl' });
+    const before = gpu.liveBuffers;
+    const x = randn([8, 8]).to('gpu');
+    const y = add(matmul(x, x), x);
+    expect(gpu.liveBuffers).toBe(before + 3);
+    y.dispose();
+    x.dispose();
+    expect(gpu.liveBuffers).toBe(before + 1); // matmul's output is still alive
+    await expect(y.data()).rejects.toThrow(/disposed/);
+  });
+});
+
+describe('other gpu.js modes run the same kernels', () => {
+  /** add(matmul(a=[3,1200], b=[1200,4]), c=[4]) on both devices; returns [gpu, cpu, scale]. */
+  const check = async (label: string): Promise<[Tensor, Tensor, Tensor]> => {
+    manualSeed(70);
+    const a = randn([3, 1200]);
+    const b = randn([1200, 4]);
+    const c = randn([4]);
+    const want = add(matmul(a, b), c);
+    const got = add(matmul(a.to('gpu'), b.to('gpu')), c.to('gpu'));
+    const scale = add(matmul(abs(a), abs(b)), abs(c));
+    await expectGpuMatches(got, want, label, scale);
+    return [got, want, scale];
+  };
+  it('asyncMode on headlessgl: buffers are promises, read with await data(), backward works', async () => {
+    const gpu = await initGpu({ mode: 'headlessgl', asyncMode: true });
+    expect(gpu.describe()).toMatch(/headlessgl \(async\) on ANGLE/);
+    const [got, want, scale] = await check('async matmul+add');
+    expect(() => got.toArray()).toThrow(/await tensor\.data\(\)/);
+    // d/dW sum(Y·W) = Yᵀ·1: column sums of Y, repeated along W's columns
+    const w = randn([4, 2]).to('gpu');
+    w.requiresGrad = true;
+    sum(matmul(got, w)).backward();
+    const colSums = (t: Tensor) => sum(t, 0, true).transpose(0, 1).expand([4, 2]);
+    await expectGpuMatches(w.grad!, colSums(want), 'async dW', colSums(scale));
+  });
+  it("'cpu' mode (gpu.js's JavaScript kernels) says it is not a GPU", async () => {
+    const gpu = await initGpu({ mode: 'cpu' });
+    expect(gpu.describe()).toMatch(/cpu mode, not a GPU/);
+    await check('gpu.js cpu mode matmul+add');
+  });
+});

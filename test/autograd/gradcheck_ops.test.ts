@@ -35,7 +35,7 @@ describe('gradcheck float64, every core op', () => {
   it('every function the autograd namespace exports is gradchecked here or has a reason not to be', () => {
     const notOps = ['GradcheckError', 'gradcheck', 'backward', 'record', 'run1', 'runKernel', 'noGrad', 'isGradEnabled', 'withGradEnabled'];
     const noGradient = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'argmax', 'argmin', 'detach'];
-    const needsDevice = ['toDevice']; // moves between devices: checked by the GPU tests
+    const needsDevice = ['toDevice']; // moves data between devices: needs a second (GPU) backend
     const exported = Object.entries(autograd)
       .filter(([, v]) => typeof v === 'function')
       .map(([k]) => (k === 'variance' ? 'var' : k));

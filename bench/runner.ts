@@ -31,6 +31,8 @@ export function scaledError(got: FloatArray, exp: Expected): number {
   return worst / scale;
 }
 
+const SLOW_MS = 1000;
+
 /** Thrown by prepare() when a variant cannot run here (a peer not installed, no GPU). */
 export class Unavailable extends Error {}
 
@@ -48,6 +50,7 @@ async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureO
     backend: v.backend,
     threads: v.threads,
     status: 'skipped',
+    ...(v.isReference ? { reference: true } : {}),
     ...(v.note ? { note: v.note } : {}),
   };
   if (v.skip) return { ...base, reason: v.skip };
@@ -73,7 +76,9 @@ async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureO
         ...(w.bytes ? { gbps: w.bytes / sec / 1e9 } : {}),
       };
     }
-    const timing = await measure(() => p.run(), v.isAsync ?? false, opts);
+    // A call of over a second gets the fewest samples that still give a margin of error.
+    const slow = (base.firstCallMs ?? 0) > SLOW_MS;
+    const timing = await measure(() => p.run(), v.isAsync ?? false, slow ? { maxTime: opts.maxTime, minSamples: Math.min(3, opts.minSamples) } : opts);
     const sec = timing.medianMs / 1e3;
     return {
       ...base,

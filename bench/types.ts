@@ -17,7 +17,7 @@ export type WorkloadSpec =
       groups: number;
     }
   | { op: 'pool2d'; kind: 'max' | 'avg'; x: [number, number, number, number]; kernel: number; stride: number; padding: number }
-  | { op: 'norm'; axes: 'batch' | 'layer' | 'instance' | 'group'; pass: 'forward' | 'backward'; x: number[]; groups: number }
+  | { op: 'norm'; axes: 'batch' | 'layer' | 'instance' | 'group'; pass: 'forward' | 'backward'; x: number[]; groups: number; eps: number }
   | { op: 'model'; name: string; batch: number; mode: 'forward' | 'train-step' }
   | { op: 'custom' };
 
@@ -53,6 +53,8 @@ export interface Variant {
   isAsync?: boolean;
   /** e.g. how a peer emulates something it lacks */
   note?: string;
+  /** the ladder's bottom rung: the others' speedups are relative to it */
+  isReference?: boolean;
   /** when set, the variant is reported as skipped with this reason and never run */
   skip?: string;
   /** checked, then timed by its first call only, with this reason (too slow to sample) */
@@ -85,6 +87,8 @@ export interface VariantResult {
   kind: 'resgrad' | 'peer';
   backend: string;
   threads: number;
+  /** the reference rung of its ladder */
+  reference?: boolean;
   status: Status;
   /** why skipped / the error / what was wrong */
   reason?: string;

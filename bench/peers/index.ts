@@ -3,11 +3,10 @@ import type { Variant, WorkloadSpec } from '../types.js';
 import { hasOrtPeer, ortVariant } from './onnx.js';
 import { type PeerInputs, tfjsVariant } from './tfjs.js';
 
-const TFJS_OPS = new Set(['gemm', 'conv2d', 'pool2d']);
-
 export function peerVariants(spec: WorkloadSpec, data: PeerInputs): Variant[] {
   const out: Variant[] = [];
-  if (TFJS_OPS.has(spec.op)) out.push(tfjsVariant('cpu', spec, data), tfjsVariant('wasm', spec, data));
+  if (spec.op === 'norm' && spec.pass === 'backward') return out; // peers' backward needs their autograd: not comparable
+  if (['gemm', 'conv2d', 'pool2d', 'norm'].includes(spec.op)) out.push(tfjsVariant('cpu', spec, data), tfjsVariant('wasm', spec, data));
   if (hasOrtPeer(spec)) out.push(ortVariant(spec, data));
   return out;
 }

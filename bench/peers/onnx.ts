@@ -86,6 +86,25 @@ function graphOf(spec: WorkloadSpec, d: PeerInputs): Graph | undefined {
         output: 'y',
       };
     }
+    case 'norm': {
+      // ORT's BatchNormalization normalises with given (running) statistics; batch statistics
+      // need its training build. Layer/Instance/GroupNormalization compute their own.
+      if (spec.pass !== 'forward' || spec.axes === 'batch') return undefined;
+      const [, c, h, w] = spec.x as [number, number, number, number];
+      const cShape = spec.axes === 'layer' ? [c, h, w] : [c];
+      const op = { layer: 'LayerNormalization', instance: 'InstanceNormalization', group: 'GroupNormalization' }[spec.axes];
+      const attrs = { epsilon: { float: spec.eps }, ...(spec.axes === 'layer' ? { axis: 1 } : {}), ...(spec.axes === 'group' ? { num_groups: spec.groups } : {}) };
+      return {
+        model: {
+          nodes: [{ op, inputs: ['x', 'scale', 'bias'], outputs: ['y'], attrs }],
+          inputs: [{ name: 'x', shape: spec.x }],
+          outputs: [{ name: 'y', shape: spec.x }],
+          initializers: [{ name: 'scale', shape: cShape, data: d.w! }, { name: 'bias', shape: cShape, data: d.b! }],
+        },
+        feeds: { x: { data: d.x!, shape: spec.x } },
+        output: 'y',
+      };
+    }
     default:
       return undefined;
   }

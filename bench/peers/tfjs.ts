@@ -85,6 +85,7 @@ export interface PeerInputs {
 
 /** How tfjs does a spec, or why it cannot; undefined = no tfjs peer for this op. */
 export function tfjsNote(spec: WorkloadSpec): string | undefined {
+  if (spec.op === 'norm') return 'composed: tf.moments over the set axes, then (x − μ)·rsqrt(σ² + ε)·γ + β';
   if (spec.op === 'conv2d' && spec.groups > 1 && spec.groups !== spec.x[1]) {
     return `tfjs has no grouped conv: emulated as split into ${spec.groups} channel groups, ${spec.groups} conv2d calls, concat`;
   }
@@ -145,6 +146,25 @@ function build(tf: Tf, spec: WorkloadSpec, d: PeerInputs): Prepared {
       const x = tf.tidy(() => tf.transpose(tf.tensor4d(d.x!, [n, c, h, w]), [0, 2, 3, 1])) as Tensor4D;
       const pool = spec.kind === 'max' ? tf.maxPool : tf.avgPool;
       return prepared(tf, [x], () => pool(x, spec.kernel, spec.stride, spec.padding), true);
+    }
+    case 'norm': {
+      // tfjs has batchNorm with given statistics only: every kind is composed as a tfjs user
+      // would, y = (x − μ)·rsqrt(σ² + ε)·γ + β with μ, σ² from tf.moments over the set's axes
+      // (NHWC; GroupNorm through a [N, H, W, G, C/G] reshape).
+      const [n, c, h, w] = spec.x as [number, number, number, number];
+      const x = tf.tidy(() => tf.transpose(tf.tensor4d(d.x!, [n, c, h, w]), [0, 2, 3, 1]));
+      const gamma = spec.axes === 'layer' ? tf.tidy(() => tf.transpose(tf.tensor3d(d.w!, [c, h, w]), [1, 2, 0])) : tf.tensor1d(d.w!);
+      const beta = spec.axes === 'layer' ? tf.tidy(() => tf.transpose(tf.tensor3d(d.b!, [c, h, w]), [1, 2, 0])) : tf.tensor1d(d.b!);
+      const g = spec.groups;
+      const call = () =>
+        tf.tidy(() => {
+          const xs = spec.axes === 'group' ? tf.reshape(x, [n, h, w, g, c / g]) : x;
+          const axes = { batch: [0, 1, 2], layer: [1, 2, 3], instance: [1, 2], group: [1, 2, 4] }[spec.axes];
+          const { mean, variance } = tf.moments(xs, axes, true);
+          const xhat = tf.reshape(tf.mul(tf.sub(xs, mean), tf.rsqrt(tf.add(variance, spec.eps))), [n, h, w, c]);
+          return tf.add(tf.mul(xhat, gamma), beta);
+        });
+      return prepared(tf, [x, gamma, beta], call, true);
     }
     default:
       throw new Unavailable(`no tfjs peer for ${spec.op}`);

@@ -17,7 +17,7 @@ export function renderTable(report: Report): string {
   const workloads = [...new Set(report.results.map((r) => r.workload))];
   for (const wl of workloads) {
     const rs = report.results.filter((r) => r.workload === wl);
-    const ref = rs.find((r) => r.variant === 'reference');
+    const ref = rs.find((r) => r.reference);
     const refMs = ref ? medianMs(ref) : undefined;
     const rows = rs.map((r) => {
       const ms = medianMs(r);

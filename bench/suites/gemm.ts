@@ -58,6 +58,7 @@ export function gemmWorkload(n: number, ctx: SuiteContext, opts: GemmSuiteOption
   if (cpu) {
     variants.push(
       gemmKernelVariant('reference', gemmReference, M, N, K, a, b, {
+        isReference: true,
         ...(n > REF_ONCE ? { skip: `reference loops at ${n}³ take minutes; checked on ${SAMPLE_ROWS} rows instead` } : {}),
         ...(n > REF_FULL && n <= REF_ONCE ? { checkOnly: `one call takes ~10 s at ${n}³` } : {}),
       }),

@@ -93,6 +93,11 @@ export class GpuBackend implements Backend<GpuBuffer> {
     return `gpu: gpu.js ${this.mode}${this.asyncMode ? ' (async)' : ''} on ${this.renderer}`;
   }
 
+  /** How many kernels have been compiled (one per kernel family and shape signature). */
+  get compiledKernels(): number {
+    return this.cache.size;
+  }
+
   /** The gpu.js context (a WebGL context in GL modes), for renderer queries. */
   get context(): unknown {
     return this.gpu.context;

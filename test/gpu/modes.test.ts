@@ -36,12 +36,41 @@ describe('modes that cannot run here are errors that say why', () => {
   });
 });
 
+describe('gpu.js loads lazily', () => {
+  it('importing resgrad loads neither gpu.js nor gl; initGpu does', () => {
+    // count gpu.js / gl modules in Node's CommonJS cache after importing resgrad, then after initGpu
+    const script = `import { createRequire } from 'node:module';
+      const { initGpu } = await import(${JSON.stringify(join(root, 'index.ts'))});
+      const cache = createRequire(${JSON.stringify(join(root, 'index.ts'))}).cache;
+      const count = () => Object.keys(cache).filter((p) => /node_modules[\\\\/](gpu\\.js|gl)[\\\\/]/.test(p)).length;
+      const before = count();
+      await initGpu({ mode: 'cpu' });
+      console.log('LOADED', before, count());`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    const m = /LOADED (\d+) (\d+)/.exec(r.stdout);
+    expect(m, r.stderr).not.toBeNull();
+    expect(Number(m![1])).toBe(0);
+    expect(Number(m![2])).toBeGreaterThan(0);
+  });
+});
+
 describe('headlessgl: dtype and kernel errors, buffer accounting', () => {
   it('float64 on the gpu is a DTypeError; a kernel the gpu lacks is a DeviceError naming it', async () => {
     await initGpu({ mode: 'headlessgl' });
     expect(() => randn([2, 2], { dtype: 'float64' }).to('gpu')).toThrow(DTypeError);
     expect(() => randn([2, 2], { dtype: 'float64' }).to('gpu')).toThrow(/float64 .*float32/);
     expect(() => softmax(randn([2, 3]).to('gpu'), 1)).toThrow(/gpu backend has no kernel 'softmax'/);
+  });
+  it('kernels compile once per shape signature: slices at other offsets reuse them x=[6,5]', async () => {
+    const gpu = await initGpu({ mode: 'headlessgl' });
+    const x = randn([6, 5]).to('gpu');
+    const f = (start: number) => add(x.narrow(0, start, 2), x.narrow(0, 4 - start, 2).transpose(0, 1).transpose(0, 1));
+    await f(0).data();
+    const compiled = gpu.compiledKernels;
+    for (const start of [1, 2, 3]) await f(start).data();
+    expect(gpu.compiledKernels).toBe(compiled);
+    await add(x, x).data(); // a new shape signature compiles one more
+    expect(gpu.compiledKernels).toBe(compiled + 1);
   });
   it('released buffers leave the live count where it was; a released tensor cannot be read', async () => {
     const gpu = await initGpu({ mode: 'headlessgl' });

@@ -3,6 +3,8 @@
 // Autograd fields live here too (requiresGrad, grad, gradFn); the ops that fill them, and the
 // chained methods (x.add, x.sum, x.backward, ...), are installed by autograd/.
 import { type Backend, type Device, type KernelInput, getBackend } from './backend.js';
+// Every tensor program needs the CPU backend and its kernels: register them with the class.
+import './cpu/index.js';
 import { type DType, type TypedArray, isFloat } from './dtype.js';
 import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, fmtShape } from './errors.js';
 import { contiguousStrides, isContiguous, normalizeDim, numel } from './shape.js';

@@ -41,3 +41,28 @@ def write_fixture(family, cases):
         json.dump(doc, f, separators=(",", ":"))
     os.replace(tmp, path)
     print(f"wrote {path}: {len(cases)} cases, {os.path.getsize(path) / 1e3:.1f} kB")
+
+
+SAFETENSORS_DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}
+
+
+def save_safetensors(path, tensors):
+    """Write the safetensors format by hand: u64 header length, JSON header, raw little-endian data."""
+    import struct
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        t = t.detach().contiguous().cpu()
+        raw = t.numpy().tobytes()
+        header[name] = {"dtype": SAFETENSORS_DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * ((8 - len(head) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)

@@ -14,7 +14,8 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const CACHE = join(ROOT, '.cache', 'models');
 const VERSION = '2';
 
-const factories: Record<string, () => nn.Module> = {
+type Net = nn.Module & { forward(x: Tensor): Tensor };
+const factories: Record<string, () => Net> = {
   resnet18: () => models.resnet18(),
   resnext50_32x4d: () => models.resnext50_32x4d(),
   cifar20A: () => models.cifarResNet(20, { inChannels: 1 }),
@@ -33,7 +34,7 @@ function ensureCases(names: string[]): void {
   }
 }
 
-/** Tolerance relative to the tensor's scale: |a - e| <= tol·(|e| + max|e|·1e-3)... kept simple: */
+/** |a − e| <= rel·|e| + rel·max|e|: relative to each tensor's own scale. */
 function closeScaled(actual: Tensor, expected: Tensor, rel: number, label: string): void {
   const e = expected.toArray();
   let maxAbs = 0;
@@ -51,25 +52,25 @@ describe.each(Object.keys(factories))('%s vs torch', (name) => {
   }, 600_000);
 
   it('state-dict keys and shapes load strictly', () => {
-    const m = (factories[name] as () => nn.Module)();
+    const m = (factories[name] as () => Net)();
     expect(Object.keys(m.stateDict())).toEqual(Object.keys(weights));
     m.loadStateDict(weights);
   });
 
   it('eval logits, float64 within 1e-9 and float32 within 1e-4 (relative to the largest logit)', () => {
-    const m = (factories[name] as () => nn.Module)().double();
+    const m = (factories[name] as () => Net)().double();
     m.loadStateDict(weights);
     m.eval();
     const x = c.x as Tensor;
     closeScaled(m.forward(x) as Tensor, c.logits_eval as Tensor, 1e-9, 'f64 logits');
-    const m32 = (factories[name] as () => nn.Module)();
+    const m32 = (factories[name] as () => Net)();
     m32.loadStateDict(weights);
     m32.eval();
     closeScaled(m32.forward(x.float()) as Tensor, c.logits_eval_f32 as Tensor, 1e-4, 'f32 logits');
   });
 
   it('train mode float64: loss, input grad, every parameter grad, updated running stats', () => {
-    const m = (factories[name] as () => nn.Module)().double();
+    const m = (factories[name] as () => Net)().double();
     m.loadStateDict(weights);
     m.train();
     const x = (c.x as Tensor).detach();

@@ -26,7 +26,8 @@ export function scaledError(got: FloatArray, exp: Expected): number {
     const p = positions ? (positions[i] as number) : i;
     if (p >= got.length) return Number.POSITIVE_INFINITY;
     const d = Math.abs((got[p] as number) - (values[i] as number));
-    if (!(d <= worst)) worst = d; // NaN counts as worst
+    if (Number.isNaN(d)) return Number.POSITIVE_INFINITY; // a NaN where a number was expected
+    if (d > worst) worst = d;
   }
   return worst / scale;
 }

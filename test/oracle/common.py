@@ -6,6 +6,7 @@ test/oracle/fixtures/<family>.json via write_fixture. A case is a dict of named 
 """
 import json
 import os
+import sys
 
 import torch
 
@@ -43,26 +44,5 @@ def write_fixture(family, cases):
     print(f"wrote {path}: {len(cases)} cases, {os.path.getsize(path) / 1e3:.1f} kB")
 
 
-SAFETENSORS_DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}
-
-
-def save_safetensors(path, tensors):
-    """Write the safetensors format by hand: u64 header length, JSON header, raw little-endian data."""
-    import struct
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        raw = t.numpy().tobytes()
-        header[name] = {"dtype": SAFETENSORS_DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * ((8 - len(head) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from pth2safetensors import save_safetensors  # noqa: E402,F401  (one writer for tests and users)

@@ -27,6 +27,7 @@ const USAGE = `usage: resgrad bench [options]
   --html <file>       write a self-contained HTML report with SVG charts
   --max-time <s>      seconds of sampling per variant (default 1)
   --quick             small sizes, short sampling (a look, not a measurement)
+  --full              also the slowest workloads (model forwards at batch 8)
   --list              list suites and workloads, run nothing
   -h, --help`;
 
@@ -67,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
       html: { type: 'string' },
       'max-time': { type: 'string', default: '1' },
       quick: { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -84,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(ortSettings.threads) || ortSettings.threads < 1) throw new Error(`--ort-threads: expected a positive integer, got '${values['ort-threads']}'`);
   gpuSettings.mode = values['gpu-mode'] as string;
   const filters = values.filter ? values.filter.toLowerCase().split(',').map((s) => s.trim()).filter(Boolean) : null;
-  const ctx: SuiteContext = { backends: new Set(backendList as ('cpu' | 'gpu')[]), peers: values.peers as boolean, quick: values.quick as boolean };
+  const ctx: SuiteContext = { backends: new Set(backendList as ('cpu' | 'gpu')[]), peers: values.peers as boolean, quick: values.quick as boolean, full: values.full as boolean };
 
   const backends: Record<string, string> = { cpu: getBackend('cpu').describe() };
   if (ctx.backends.has('gpu')) {
@@ -125,7 +127,7 @@ export async function main(argv: string[]): Promise<number> {
     durationS: (performance.now() - t0) / 1e3,
     machine,
     backends,
-    options: { filter: values.filter ?? null, backends: backendList, peers: ctx.peers, quick: ctx.quick, maxTime },
+    options: { filter: values.filter ?? null, backends: backendList, peers: ctx.peers, quick: ctx.quick, full: ctx.full ?? false, maxTime },
     results,
     ratios: computeRatios(results),
   };

@@ -17,6 +17,7 @@ export type ProgressEvent =
 
 /** max |got − expected| / max(1, max |expected|), over the expected positions. */
 export function scaledError(got: FloatArray, exp: Expected): number {
+  if (exp.check) return exp.check(got);
   const { values, positions } = exp;
   if (!positions && got.length !== values.length) return Number.POSITIVE_INFINITY;
   let scale = 1;
@@ -60,6 +61,7 @@ async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureO
     prepared = await v.prepare();
     const p = prepared;
     if (p.backend) base.backend = p.backend;
+    if (p.note) base.note = p.note;
     base.firstCallMs = await timeOnce(() => p.run());
     const error = scaledError(await p.output(), exp);
     base.error = error;

@@ -28,6 +28,9 @@ export interface Expected {
   positions?: Int32Array;
   /** pass iff max |got − expected| ≤ tol · max(1, max |expected|) */
   tol: number;
+  /** instead of `values`: an error measure of the output (≤ tol passes), for workloads
+   *  with no affordable reference (whole models: right size, all finite) */
+  check?: (got: FloatArray) => number;
 }
 
 /** A variant made ready on the workload's inputs: everything allocated, uploaded, compiled. */
@@ -38,6 +41,8 @@ export interface Prepared {
   output(): FloatArray | Promise<FloatArray>;
   /** What actually runs, when only known once prepared (peer versions, SIMD, renderer). */
   backend?: string;
+  /** A caveat only known once prepared (a software GPU renderer). */
+  note?: string;
   /** Free device memory / peer tensors. */
   dispose?(): void | Promise<void>;
 }
@@ -115,4 +120,6 @@ export interface SuiteContext {
   peers: boolean;
   /** smaller sizes (tests, quick looks) */
   quick: boolean;
+  /** also the slowest workloads (model forwards at batch 8) */
+  full?: boolean;
 }

@@ -53,7 +53,9 @@ export function opVariant(
     isAsync: device === 'gpu',
     ...extra,
     async prepare() {
-      if (device === 'gpu') await ensureGpu();
+      const gpu = device === 'gpu' ? await ensureGpu() : undefined;
+      // llvmpipe / SwiftShader run the shaders on the CPU, 10-25x slower than our CPU kernels
+      const software = gpu && /llvmpipe|swiftshader|softpipe/i.test(gpu);
       const ts = inputs.map((i) => api.tensor(i.data, { shape: i.shape, dtype: 'float32', device }));
       let last: Float32Array = new Float32Array(0);
       const once = (): Tensor => api.noGrad(() => op(ts, api));
@@ -69,6 +71,8 @@ export function opVariant(
                 y.dispose();
               },
         output: () => last,
+        ...(gpu ? { backend: gpu } : {}),
+        ...(software ? { note: 'software renderer: a correctness run, not a performance claim' } : {}),
         dispose: () => {
           if (device === 'gpu') for (const t of ts) t.dispose();
         },

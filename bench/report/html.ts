@@ -60,7 +60,7 @@ function chart(suite: string, rs: readonly VariantResult[]): string {
     axis.push(`<line x1="${tx}" y1="22" x2="${tx}" y2="${y}" class="grid"/><text x="${tx}" y="16" class="tick" text-anchor="middle">${fmtNum(t)}</text>`);
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 10}" viewBox="0 0 ${width} ${y + 10}" role="img" aria-label="${esc(suite)} ${esc(unit)}">
-<text x="${left + barW + 10}" y="16" class="tick">${esc(unit)} (log)</text>
+<text x="8" y="16" class="tick">${esc(unit)}, log scale →</text>
 ${axis.join('\n')}
 ${parts.join('\n')}
 </svg>`;

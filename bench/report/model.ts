@@ -10,7 +10,7 @@ export interface Report {
   machine: MachineInfo;
   /** what each backend actually was (describe() lines, peer versions) */
   backends: Record<string, string>;
-  options: { filter: string | null; backends: string[]; peers: boolean; quick: boolean; maxTime: number };
+  options: { filter: string | null; backends: string[]; peers: boolean; quick: boolean; full: boolean; maxTime: number };
   results: VariantResult[];
   ratios: Ratio[];
 }

@@ -103,7 +103,7 @@ describe('bench harness', () => {
     for (const name of ['reference', 'blocked', 'matmul op']) expect(rs.find((r) => r.variant === name)!.status).toBe('ok');
     const report: Report = {
       tool: 'resgrad bench', version: 'test', startedAt: new Date(0).toISOString(), durationS: 1, machine: machineInfo(), backends: { cpu: 'test' },
-      options: { filter: 'gemm', backends: ['cpu'], peers: false, quick: true, maxTime: 0.02 }, results: rs, ratios: computeRatios(rs),
+      options: { filter: 'gemm', backends: ['cpu'], peers: false, quick: true, full: false, maxTime: 0.02 }, results: rs, ratios: computeRatios(rs),
     };
     const table = renderTable(report);
     expect(table).toMatch(/blocked-wrong\s.*WRONG/);

@@ -33,7 +33,9 @@ export function scaledError(got: FloatArray, exp: Expected): number {
   return worst / scale;
 }
 
+// Over a second a call: the fewest samples that still give a margin of error; over ten: one.
 const SLOW_MS = 1000;
+const ONCE_MS = 10_000;
 
 /** Thrown by prepare() when a variant cannot run here (a peer not installed, no GPU). */
 export class Unavailable extends Error {}
@@ -68,18 +70,18 @@ async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureO
     if (!(error <= exp.tol)) {
       return { ...base, status: 'wrong', reason: `max scaled error ${error.toExponential(2)} > tolerance ${exp.tol}` };
     }
-    if (v.checkOnly) {
+    const tooSlow = v.checkOnly ?? ((base.firstCallMs ?? 0) > ONCE_MS ? `first call over ${ONCE_MS / 1e3} s` : undefined);
+    if (tooSlow) {
       // Too slow to sample: the first call is the only measurement (said so in the status).
       const sec = base.firstCallMs / 1e3;
       return {
         ...base,
         status: 'once',
-        reason: `timed once: ${v.checkOnly}`,
+        reason: `timed once: ${tooSlow}`,
         ...(w.flops ? { gflops: w.flops / sec / 1e9 } : {}),
         ...(w.bytes ? { gbps: w.bytes / sec / 1e9 } : {}),
       };
     }
-    // A call of over a second gets the fewest samples that still give a margin of error.
     const slow = (base.firstCallMs ?? 0) > SLOW_MS;
     const timing = await measure(() => p.run(), v.isAsync ?? false, slow ? { maxTime: opts.maxTime, minSamples: Math.min(3, opts.minSamples) } : opts);
     const sec = timing.medianMs / 1e3;

@@ -88,7 +88,9 @@ export function renderHtml(report: Report): string {
         .map((r) => `<tr><td>${esc(r.workload)}</td><td>${esc(r.resgrad)}</td><td>${esc(r.peer)}</td><td>${fmtNum(r.ratio)}×</td></tr>`)
         .join('')}</tbody></table></section>`
     : '';
-  const backends = Object.entries(report.backends).map(([k, v]) => `<li><b>${esc(k)}</b>: ${esc(v)}</li>`).join('');
+  const backends = Object.entries(report.backends)
+    .map(([k, v]) => `<li><b>${esc(k)}</b>: ${esc(v.startsWith(`${k}: `) ? v.slice(k.length + 2) : v)}</li>`)
+    .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>resgrad bench — ${esc(report.startedAt)}</title>
 <style>

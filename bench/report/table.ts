@@ -13,7 +13,7 @@ export function renderTable(report: Report): string {
   const lines: string[] = [];
   const m = report.machine;
   lines.push(`resgrad bench · ${m.cpu} · ${m.cores} cores · node ${m.node} (V8 ${m.v8}) · load ${m.loadAverage.join(' ')}`);
-  for (const [k, v] of Object.entries(report.backends)) lines.push(`  ${k}: ${v}`);
+  for (const [k, v] of Object.entries(report.backends)) lines.push(`  ${v.startsWith(`${k}:`) ? v : `${k}: ${v}`}`);
   const workloads = [...new Set(report.results.map((r) => r.workload))];
   for (const wl of workloads) {
     const rs = report.results.filter((r) => r.workload === wl);

@@ -17,5 +17,6 @@ if [ -n "$need" ]; then
   apt-get install -y -qq --no-install-recommends $need
 fi
 sh .ci/setup-gpu.sh          # apt part (node_modules not there yet)
-npm ci --no-audit --no-fund
+# onnxruntime-node (a bench peer) must not try to download CUDA binaries; its CPU build ships in the package.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 sh .ci/setup-gpu.sh          # builds/checks the gl addon

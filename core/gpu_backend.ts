@@ -18,6 +18,8 @@ import { type Backend, type KernelAttrs, type KernelInput, type KernelOutput, re
 import type { DType, TypedArray } from './dtype.js';
 import { DTypeError, DeviceError, ValueError, fmtShape } from './errors.js';
 import { numel } from './shape.js';
+import './gpu/index.js';
+import { type GpuInput, assertGpuDType, gpuKernels, gpuOut, registerGpuKernel } from './gpu/registry.js';
 import { type GpuBinaryOp, GPU_BINARY, GPU_UNARY, type GpuUnaryOp, binarySource, copySource, fillSource, unarySource, uploadSource, whereSource } from '../kernels/gpu/elementwise.js';
 import { gemmLoopBound, gemmSource } from '../kernels/gpu/gemm.js';
 import { type GpuReduceOp, reduceLoopBound, reduceSource } from '../kernels/gpu/reduce.js';
@@ -65,8 +67,6 @@ type GpuJsModule = {
   WebGPUKernel: unknown;
   CPUKernel: unknown;
 };
-type GpuInput = KernelInput<GpuBuffer>;
-type GpuKernel = (gpu: GpuBackend, inputs: readonly GpuInput[], attrs: KernelAttrs) => KernelOutput<GpuBuffer>[];
 
 /** Positions inside shaders are float32: exact integers end at 2^24. */
 export const MAX_GPU_ELEMENTS = 2 ** 24;
@@ -218,11 +218,6 @@ export class GpuBackend implements Backend<GpuBuffer> {
   }
 }
 
-function assertGpuDType(dtype: DType, op: string): void {
-  if (dtype === 'float64') {
-    throw new DTypeError(`gpu ${op}: float64 is not supported on the gpu (gpu.js computes in float32); use float32`);
-  }
-}
 
 function toHost(values: Float32Array, dtype: DType, size: number): TypedArray {
   if (values.length < size) throw new DeviceError(`gpu: read ${values.length} values from a buffer of ${size}`);
@@ -233,19 +228,17 @@ function toHost(values: Float32Array, dtype: DType, size: number): TypedArray {
 
 // ---- kernels: same names, attrs and semantics as the CPU ones (core/cpu/*.ts) ----
 
-const gpuKernels = new Map<string, GpuKernel>();
-
-const out = (buffer: GpuBuffer, dtype: DType, shape: readonly number[]): KernelOutput<GpuBuffer> => ({ buffer, dtype, shape });
+const out = gpuOut;
 
 // copy: contiguous copy of a view, optionally cast to attrs.dtype (int32 truncates toward 0).
-gpuKernels.set('copy', (gpu, [x], attrs) => {
+registerGpuKernel('copy', (gpu, [x], attrs) => {
   const dtype = (attrs.dtype as DType | undefined) ?? x!.dtype;
   assertGpuDType(dtype, 'copy');
   const src = copySource(x!.shape, x!.strides, dtype === 'int32' && x!.dtype !== 'int32');
   return [out(gpu.launch('copy', src, numel(x!.shape), 1, [x!.buffer], [x!.offset]), dtype, x!.shape)];
 });
 
-gpuKernels.set('unary', (gpu, [x], attrs) => {
+registerGpuKernel('unary', (gpu, [x], attrs) => {
   const op = attrs.op as GpuUnaryOp;
   if (!(op in GPU_UNARY)) throw new ValueError(`gpu unary: unknown op '${op}'`);
   const src = unarySource(op, x!.shape, x!.strides);
@@ -253,7 +246,7 @@ gpuKernels.set('unary', (gpu, [x], attrs) => {
 });
 
 // binary: a and b are views already broadcast to the output shape; attrs.dtype is the result type.
-gpuKernels.set('binary', (gpu, [a, b], attrs) => {
+registerGpuKernel('binary', (gpu, [a, b], attrs) => {
   const op = attrs.op as GpuBinaryOp;
   if (!(op in GPU_BINARY)) throw new ValueError(`gpu binary: unknown op '${op}'`);
   const dtype = attrs.dtype as DType;
@@ -262,14 +255,14 @@ gpuKernels.set('binary', (gpu, [a, b], attrs) => {
   return [out(gpu.launch('binary', src, numel(a!.shape), 1, [a!.buffer, b!.buffer], [a!.offset, b!.offset]), dtype, a!.shape)];
 });
 
-gpuKernels.set('where', (gpu, [c, a, b]) => {
+registerGpuKernel('where', (gpu, [c, a, b]) => {
   const src = whereSource(a!.shape, c!.strides, a!.strides, b!.strides);
   const buf = gpu.launch('where', src, numel(a!.shape), 1, [c!.buffer, a!.buffer, b!.buffer], [c!.offset, a!.offset, b!.offset]);
   return [out(buf, a!.dtype, a!.shape)];
 });
 
 // matmul: a [...batch, M, K] @ b [...batch, K, N], both views broadcast to one batch shape.
-gpuKernels.set('matmul', (gpu, [a, b]) => {
+registerGpuKernel('matmul', (gpu, [a, b]) => {
   const nd = a!.shape.length;
   const [M, K, N] = [a!.shape[nd - 2] as number, a!.shape[nd - 1] as number, b!.shape[nd - 1] as number];
   const batch = a!.shape.slice(0, nd - 2);
@@ -282,7 +275,7 @@ gpuKernels.set('matmul', (gpu, [a, b]) => {
 });
 
 // reduce: attrs.dims are reduced; the output has the keepdim shape.
-gpuKernels.set('reduce', (gpu, [x], attrs) => {
+registerGpuKernel('reduce', (gpu, [x], attrs) => {
   const op = attrs.op as GpuReduceOp;
   const dims = attrs.dims as number[];
   const reduce = x!.shape.map((_, d) => dims.includes(d));

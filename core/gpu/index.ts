@@ -1,0 +1,2 @@
+// Importing this registers every gpu kernel family beyond the ones in core/gpu_backend.ts.
+import './registry.js';

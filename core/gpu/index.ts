@@ -1,2 +1,3 @@
 // Importing this registers every gpu kernel family beyond the ones in core/gpu_backend.ts.
 import './registry.js';
+import './conv.js';

@@ -1,4 +1,4 @@
-// Normalisation forward and backward on a ResNet-sized activation x[4, 64, 56, 56] (float32),
+// Normalisation forward and backward on a ResNet-sized activation x[8, 64, 56, 56] (the size) (float32),
 // one workload per kind of axes. Memory-bound, so the throughput is GB/s of the bytes a call
 // must move: forward reads x and writes y, backward reads x and gy and writes gx. Rungs: the
 // reference loops, the fused two-pass kernels, and (forward) the public F.*Norm op.
@@ -136,7 +136,7 @@ export function normSuite(): Suite {
     name: 'norm',
     description: 'Batch/Layer/Instance/GroupNorm with batch statistics, forward and backward (GB/s of x, y, gy, gx moved)',
     workloads: (ctx) => {
-      const shape = ctx.quick ? [2, GROUPS, 6, 6] : [4, 64, 56, 56];
+      const shape = ctx.quick ? [2, GROUPS, 6, 6] : [8, 64, 56, 56];
       return (['batch', 'layer', 'instance', 'group'] as const).flatMap((a) => normWorkloads(a, shape, ctx));
     },
   };

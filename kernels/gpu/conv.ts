@@ -53,19 +53,19 @@ export function offsetExpr(base: string, idx: readonly string[], strides: readon
 }
 
 /** A literal-bounded loop around `body` (an array of lines); a bound of 1 just binds v = 0. */
-function loop(v: string, n: number, body: readonly string[]): string[] {
+export function loop(v: string, n: number, body: readonly string[]): string[] {
   if (n === 1) return [`const ${v} = 0.0;`, ...body];
   return [`for (let ${v} = 0; ${v} < ${n}; ${v}++) {`, ...body.map((l) => `  ${l}`), '}'];
 }
 
 /** `if (cond) { body }`, or the body alone when there is nothing to test. */
-function when(cond: string, body: readonly string[]): string[] {
+export function when(cond: string, body: readonly string[]): string[] {
   if (cond === '') return [...body];
   return [`if (${cond}) {`, ...body.map((l) => `  ${l}`), '}'];
 }
 
-/** `0 ≤ v < n` unless it always holds (never for a computed v; kept for symmetry with n). */
-const inRange = (v: string, n: number): string => `${v} >= 0.0 && ${v} < ${lit(n)}`;
+/** `0 ≤ v < n` for a float index v. */
+export const inRange = (v: string, n: number): string => `${v} >= 0.0 && ${v} < ${lit(n)}`;
 
 /** Largest literal loop bound of any conv kernel for geometry p (for loopMaxIterations). */
 export function convLoopBound(p: ConvGeometry): number {

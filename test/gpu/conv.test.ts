@@ -1,0 +1,190 @@
+// Convolution on the GPU == on the CPU: F.conv2d forward and backward through autograd on
+// tensors moved with .to('gpu'), the four conv kernels called directly on strided views, and
+// a ResNeXt bottleneck block. Expected values are always the CPU backend's.
+//
+// Tolerance (see helpers.ts): every conv output and gradient element is a sum of products, so
+// it is compared within 1e-5·S, with S the same quantity computed from |x|, |w|, |b| and |dy|
+// (the float32 rounding bound of a sum, far below what a wrong tap or index gives).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { F, type GpuBackend, type Tensor, abs, initGpu, manualSeed, mul, nn, randn, sum } from '../../index.js';
+import { run1 } from '../../autograd/ops/dispatch.js';
+import { type Conv2dOptions, conv2dGeometry } from '../../nn/ops/conv.js';
+import { Bottleneck } from '../../models/resnet.js';
+import { expectGpuMatches } from './helpers.js';
+
+let gpu: GpuBackend;
+
+beforeAll(async () => {
+  gpu = await initGpu({ mode: 'headlessgl' });
+  expect(gpu.mode).toBe('headlessgl');
+  expect(gpu.describe()).toContain('headlessgl');
+});
+
+/** A fresh leaf with t's values on `device`. */
+function leaf(t: Tensor, device: 'cpu' | 'gpu'): Tensor {
+  const l = device === 'gpu' ? t.to('gpu') : t.clone();
+  l.requiresGrad = true;
+  return l;
+}
+
+interface Run {
+  y: Tensor;
+  grads: (Tensor | null)[];
+}
+
+/** y = f(inputs) and the gradients of Σ y·r on `device` (the cotangent r stays on the host). */
+function valueAndGrads(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], r: Tensor, device: 'cpu' | 'gpu'): Run {
+  const leaves = inputs.map((t) => leaf(t, device));
+  const y = f(...leaves);
+  sum(mul(y, device === 'gpu' ? r.to('gpu') : r)).backward();
+  return { y, grads: leaves.map((l) => l.grad) };
+}
+
+/**
+ * Run f on the cpu and the gpu from the same host inputs and compare the output and every
+ * input's gradient; the scales are the same run on |inputs| with cotangent |r|.
+ */
+async function expectSameOnGpu(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], label: string): Promise<void> {
+  const probe = f(...inputs);
+  const r = randn(probe.shape);
+  const cpu = valueAndGrads(f, inputs, r, 'cpu');
+  const onGpu = valueAndGrads(f, inputs, r, 'gpu');
+  const scale = valueAndGrads(f, inputs.map(abs), abs(r), 'cpu');
+  await expectGpuMatches(onGpu.y, cpu.y, `${label}: y`, scale.y);
+  for (let i = 0; i < inputs.length; i++) {
+    await expectGpuMatches(onGpu.grads[i]!, cpu.grads[i]!, `${label}: grad of input ${i}`, scale.grads[i]!);
+  }
+}
+
+const fmt = (v: unknown): string => (Array.isArray(v) ? `[${v.join(',')}]` : String(v));
+const name = (x: number[], w: number[], o: Conv2dOptions, bias: boolean): string =>
+  `conv2d x=${fmt(x)} w=${fmt(w)} s=${fmt(o.stride ?? 1)} p=${fmt(o.padding ?? 0)} d=${fmt(o.dilation ?? 1)} g=${o.groups ?? 1}${bias ? ' +bias' : ''}`;
+
+const CASES: [number[], number[], Conv2dOptions, boolean][] = [
+  [[2, 4, 7, 9], [6, 2, 3, 3], { stride: 2, padding: 1, dilation: 2, groups: 2 }, true],
+  [[1, 3, 8, 8], [4, 3, 1, 1], {}, false], // 1x1
+  [[2, 8, 7, 7], [16, 8, 1, 1], { stride: 2 }, false], // 1x1 stride-2 projection shortcut
+  [[1, 3, 13, 11], [5, 3, 7, 7], { stride: 2, padding: 3 }, true], // 7x7 stem, non-square input
+  [[2, 64, 5, 4], [64, 2, 3, 3], { padding: 1, groups: 32 }, false], // ResNeXt's grouped 3x3
+  [[2, 5, 6, 7], [5, 1, 3, 3], { padding: 1, groups: 5 }, true], // depthwise
+  [[1, 4, 7, 6], [8, 1, 3, 3], { stride: 2, padding: 1, groups: 4 }, true], // depthwise, multiplier 2
+  [[1, 2, 6, 9], [3, 2, 3, 2], { stride: [1, 2], padding: [2, 0] }, true], // asymmetric stride/padding, non-square kernel
+  [[2, 3, 5, 7], [2, 3, 2, 4], { padding: 'same', dilation: [1, 2] }, false], // 'same': bottom/right pad > top/left
+  [[2, 3, 9, 7], [4, 3, 3, 3], { dilation: 2 }, true],
+  [[1, 3, 5, 6], [2, 3, 5, 5], { stride: 3, padding: 2 }, true], // stride > 2: most taps skipped in dx
+];
+
+describe('F.conv2d forward and backward gpu == cpu', () => {
+  it.each(CASES)('%j %j %j bias=%s', async (xs, ws, opts, bias) => {
+    manualSeed(100);
+    const inputs = [randn(xs), randn(ws), ...(bias ? [randn([ws[0] as number])] : [])];
+    const f = (x: Tensor, w: Tensor, b?: Tensor) => F.conv2d(x, w, b ?? null, opts);
+    await expectSameOnGpu(f, inputs, name(xs, ws, opts, bias));
+  });
+
+  it('conv2d unbatched x=[3,6,5] w=[4,3,3,3] p=1', async () => {
+    manualSeed(101);
+    await expectSameOnGpu((x, w) => F.conv2d(x, w, null, { padding: 1 }), [randn([3, 6, 5]), randn([4, 3, 3, 3])], 'unbatched');
+  });
+
+  it('conv2d x=[1,1100,2,2] w=[2,1100,1,1]: a channel loop longer than gpu.js\'s default 1000 iterations', async () => {
+    manualSeed(102);
+    await expectSameOnGpu((x, w) => F.conv2d(x, w), [randn([1, 1100, 2, 2]), randn([2, 1100, 1, 1])], 'C=1100');
+  });
+
+  it('conv2d x=[2,2,40,33] w=[3,2,3,3] p=1: dw sums over N·oh·ow = 2640 positions', async () => {
+    manualSeed(103);
+    await expectSameOnGpu((x, w) => F.conv2d(x, w, null, { padding: 1 }), [randn([2, 2, 40, 33]), randn([3, 2, 3, 3])], 'big dw');
+  });
+});
+
+describe('conv kernels on strided views gpu == cpu reference', () => {
+  // The ops pass contiguous tensors, but the gpu kernels read any NCHW view (literal strides,
+  // runtime offset): x is a permuted NHWC buffer narrowed along W (non-zero offset), w and dy
+  // permuted views. The expected values come from the CPU's direct reference kernel.
+  const xs = [2, 4, 6, 7];
+  const ws = [6, 2, 3, 3];
+  const opts: Conv2dOptions = { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 };
+
+  it('conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias x=[2,4,6,7] w=[6,2,3,3] s=[2,1] p=[1,2] d=[1,2] g=2', async () => {
+    manualSeed(110);
+    const p = conv2dGeometry(xs, ws, opts);
+    const attrs = { geom: p, impl: 'direct' };
+    const xNhwc = randn([2, 6, 9, 4]);
+    const xView = (t: Tensor) => t.narrow(2, 1, 7).permute([0, 3, 1, 2]); // [2, 4, 6, 7], offset 4
+    const wView = (t: Tensor) => t.permute([1, 0, 2, 3]); // stored [2, 6, 3, 3]
+    const wStore = randn([2, 6, 3, 3]);
+    const b = randn([6]);
+    const dyStore = randn([p.oh, p.ow, p.n, p.o]);
+    const dyView = (t: Tensor) => t.permute([2, 3, 0, 1]); // [n, o, oh, ow] with strides [o, 1, ow·n·o, n·o]
+    const dy = dyView(dyStore).contiguous();
+    const g = (t: Tensor) => t.to('gpu');
+    const cpu = { x: xView(xNhwc).contiguous(), w: wView(wStore).contiguous() };
+    const gpuX = xView(g(xNhwc));
+    expect(gpuX.isContiguous()).toBe(false);
+    const abs4 = { x: abs(cpu.x), w: abs(cpu.w), b: abs(b), dy: abs(dy) };
+
+    const y = run1('conv2d', [gpuX, wView(g(wStore)), g(b)], attrs);
+    await expectGpuMatches(y, run1('conv2d', [cpu.x, cpu.w, b], attrs), 'conv2d', run1('conv2d', [abs4.x, abs4.w, abs4.b], attrs));
+    const dx = run1('conv2dBackwardInput', [dyView(g(dyStore)), wView(g(wStore))], attrs);
+    await expectGpuMatches(dx, run1('conv2dBackwardInput', [dy, cpu.w], attrs), 'dx', run1('conv2dBackwardInput', [abs4.dy, abs4.w], attrs));
+    const dw = run1('conv2dBackwardWeight', [dyView(g(dyStore)), gpuX], attrs);
+    await expectGpuMatches(dw, run1('conv2dBackwardWeight', [dy, cpu.x], attrs), 'dw', run1('conv2dBackwardWeight', [abs4.dy, abs4.x], attrs));
+    const db = run1('conv2dBackwardBias', [dyView(g(dyStore))], attrs);
+    await expectGpuMatches(db, run1('conv2dBackwardBias', [dy], attrs), 'db', run1('conv2dBackwardBias', [abs4.dy], attrs));
+  });
+
+  it('every CPU impl (direct, im2col, depthwise) agrees with the gpu kernel on depthwise x=[1,6,5,5] w=[6,1,3,3] p=1 g=6', async () => {
+    manualSeed(111);
+    const x = randn([1, 6, 5, 5]);
+    const w = randn([6, 1, 3, 3]);
+    const want = F.conv2d(x.to('gpu'), w.to('gpu'), null, { padding: 1, groups: 6 });
+    const scale = F.conv2d(abs(x), abs(w), null, { padding: 1, groups: 6 });
+    for (const impl of ['direct', 'im2col', 'depthwise'] as const) {
+      await expectGpuMatches(want, F.conv2d(x, w, null, { padding: 1, groups: 6, impl }), `impl ${impl}`, scale);
+    }
+  });
+});
+
+describe('ResNeXt bottleneck block on the gpu', () => {
+  // width = ⌊16·4/64⌋·8 = 8 channels in the grouped 3x3 (8 groups of 1), stride 2, with a 1x1
+  // stride-2 projection shortcut: conv1x1 → relu → grouped conv3x3 → relu → conv1x1 (+) 1x1.
+  const makeBlock = (normLayer?: () => nn.Module) => {
+    const downsample = new nn.Sequential(new nn.Conv2d(64, 64, 1, { stride: 2, bias: false }));
+    return new Bottleneck(64, 16, { stride: 2, groups: 8, baseWidth: 4, downsample, normLayer });
+  };
+
+  /** Same block (same seed) on cpu and gpu, and once more with |parameters| for the scales. */
+  async function expectBlockOnGpu(normLayer: (() => nn.Module) | undefined, label: string): Promise<void> {
+    manualSeed(120);
+    const cpuBlock = makeBlock(normLayer);
+    const x = randn([2, 64, 6, 5]);
+    const gpuBlock = makeBlock(normLayer);
+    gpuBlock.loadStateDict(cpuBlock.stateDict());
+    gpuBlock.to('gpu');
+    const absBlock = makeBlock(normLayer);
+    absBlock.loadStateDict(Object.fromEntries(Object.entries(cpuBlock.stateDict()).map(([k, v]) => [k, abs(v)])));
+    const r = randn([2, 64, 3, 3]);
+    const runOn = (block: nn.Module, xx: Tensor, rr: Tensor, device: 'cpu' | 'gpu') => {
+      const l = leaf(xx, device);
+      const y = (block.forward as (t: Tensor) => Tensor)(l);
+      sum(mul(y, device === 'gpu' ? rr.to('gpu') : rr)).backward();
+      return { y, dx: l.grad!, grads: new Map(block.namedParameters()) };
+    };
+    const cpu = runOn(cpuBlock, x, r, 'cpu');
+    const onGpu = runOn(gpuBlock, x, r, 'gpu');
+    const scale = runOn(absBlock, abs(x), abs(r), 'cpu');
+    expect(onGpu.y.device).toBe('gpu');
+    await expectGpuMatches(onGpu.y, cpu.y, `${label}: y`, scale.y);
+    await expectGpuMatches(onGpu.dx, cpu.dx, `${label}: dx`, scale.dx);
+    const names = [...cpu.grads.keys()];
+    expect(names.length).toBeGreaterThanOrEqual(4);
+    for (const k of names) {
+      await expectGpuMatches(onGpu.grads.get(k)!.grad!, cpu.grads.get(k)!.grad!, `${label}: grad of ${k}`, scale.grads.get(k)!.grad!);
+    }
+  }
+
+  it('Bottleneck(64, 16, groups=8, baseWidth=4, stride=2, 1x1 projection) without norms x=[2,64,6,5]', async () => {
+    await expectBlockOnGpu(() => new nn.Identity(), 'bottleneck, identity norms');
+  });
+});

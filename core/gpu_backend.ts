@@ -14,10 +14,11 @@
 // that actually draws (llvmpipe, SwiftShader, a real GPU).
 //
 // gpu.js is imported dynamically by initGpu, so importing resgrad never loads it.
-import { type Backend, type KernelAttrs, type KernelInput, type KernelOutput, registerBackend } from './backend.js';
+import { type Backend, type KernelAttrs, type KernelOutput, registerBackend } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';
 import { DTypeError, DeviceError, ValueError, fmtShape } from './errors.js';
 import { numel } from './shape.js';
+import { type GradNode, type Storage, Tensor } from './tensor.js';
 import './gpu/index.js';
 import { type GpuInput, assertGpuDType, gpuKernels, gpuOut, registerGpuKernel } from './gpu/registry.js';
 import { type GpuBinaryOp, GPU_BINARY, GPU_UNARY, type GpuUnaryOp, binarySource, copySource, fillSource, unarySource, uploadSource, whereSource } from '../kernels/gpu/elementwise.js';
@@ -49,6 +50,17 @@ export class GpuBuffer {
   ) {}
 }
 
+type HeldValue = DeviceValue | Promise<DeviceValue> | null;
+
+/** Free a device value now (textures: gpu.js drops its ref; the GL texture goes with the last one). */
+function freeValue(value: HeldValue): void {
+  const free = (v: DeviceValue | null) => {
+    if (v && !(v instanceof Float32Array)) v.delete();
+  };
+  if (isPromise(value)) value.then(free, () => {});
+  else free(value);
+}
+
 // The slice of gpu.js we use, typed here so the rest of the file stays strict.
 interface KernelRun {
   (...args: unknown[]): DeviceValue | Promise<DeviceValue>;
@@ -71,6 +83,24 @@ type GpuJsModule = {
 /** Positions inside shaders are float32: exact integers end at 2^24. */
 export const MAX_GPU_ELEMENTS = 2 ** 24;
 
+/**
+ * The texture gpu.js draws a 1-D output of `size` elements into (utils.closestSquareDimensions,
+ * one float per texel at precision 'single'): start at ⌊√n⌋ x ⌈√n⌉ and, if that is short, take
+ * the side h = ⌈√n⌉ - 1 and w = ⌈n/h⌉. Either way both sides are at most ⌈√n⌉ + 1, so the
+ * largest buffer we allow, 2^24 elements, needs 4096 x 4096 — within the 8192 of
+ * Chromium/SwiftShader and the 16384 of headless-gl; only a context under 4097 can refuse it.
+ */
+export function textureSide(size: number): [number, number] {
+  if (size <= 0) return [0, 0];
+  let high = Math.ceil(Math.sqrt(size));
+  let low = Math.floor(Math.sqrt(size));
+  while (high * low < size) {
+    high--;
+    low = Math.ceil(size / high);
+  }
+  return [low, Math.ceil(size / low)];
+}
+
 const isPromise = (v: unknown): v is Promise<DeviceValue> => typeof (v as { then?: unknown } | null)?.then === 'function';
 const className = (k: unknown): string => (k as { name?: string } | null)?.name ?? String(k);
 
@@ -78,6 +108,22 @@ export class GpuBackend implements Backend<GpuBuffer> {
   readonly device = 'gpu' as const;
   /** Buffers allocated and not yet released (for leak checks). */
   liveBuffers = 0;
+  /**
+   * The garbage collector's way to free a texture: every buffer is registered with its device
+   * value, and when the GpuBuffer (held only by its Storage, so by the tensors that view it and
+   * the autograd nodes that saved them) becomes unreachable, the value is freed. The held value
+   * is the device value itself, never the GpuBuffer, or the buffer could never die. release()
+   * unregisters, so nothing is freed twice. CPU storages hold plain typed arrays and never pass here.
+   */
+  private readonly finalizer = new FinalizationRegistry<HeldValue>((value) => {
+    this.liveBuffers--;
+    this.collected++;
+    freeValue(value);
+  });
+  /** Buffers freed by the garbage collector (the rest were released by dispose, scopes or swaps). */
+  collected = 0;
+  /** Largest texture side the context allows (GL modes; Infinity elsewhere), set by initGpu. */
+  maxTextureSize = Number.POSITIVE_INFINITY;
   private readonly cache = new Map<string, KernelRun>();
   private readonly verified = new Set<KernelRun>();
 
@@ -138,11 +184,13 @@ export class GpuBackend implements Backend<GpuBuffer> {
     if (buffer.released) return;
     buffer.released = true;
     this.liveBuffers--;
-    const free = (v: DeviceValue | null) => {
-      if (v && !(v instanceof Float32Array)) v.delete();
-    };
-    if (isPromise(buffer.value)) buffer.value.then(free, () => {});
-    else free(buffer.value);
+    this.finalizer.unregister(buffer);
+    freeValue(buffer.value);
+  }
+
+  /** Called by Tensor.fromBuffer for every tensor born on this backend: the open scope owns it. */
+  adopt(tensor: Tensor): void {
+    scopes[scopes.length - 1]?.born.push(tensor);
   }
 
   hasKernel(name: string): boolean {
@@ -163,9 +211,7 @@ export class GpuBackend implements Backend<GpuBuffer> {
    * elements. `buffers` are device values (or host arrays, for upload); `scalars` follow them.
    */
   launch(key: string, source: string, size: number, loopBound: number, buffers: readonly (GpuBuffer | Float32Array)[], scalars: readonly number[]): GpuBuffer {
-    if (size > MAX_GPU_ELEMENTS) {
-      throw new DeviceError(`gpu: a buffer of ${size} elements exceeds the gpu backend's limit of 2^24 (${MAX_GPU_ELEMENTS}) elements (float32 positions)`);
-    }
+    this.checkSize(key, size);
     if (size === 0) {
       this.liveBuffers++;
       return new GpuBuffer(0, null);
@@ -178,7 +224,28 @@ export class GpuBackend implements Backend<GpuBuffer> {
     };
     const value = this.asyncMode || args.some(isPromise) ? Promise.all(args).then(call) : call(args);
     this.liveBuffers++;
-    return new GpuBuffer(size, value);
+    const buffer = new GpuBuffer(size, value);
+    this.finalizer.register(buffer, value, buffer);
+    return buffer;
+  }
+
+  /**
+   * Can one kernel output of `size` elements exist here? Two limits (see textureSide):
+   * positions are float32 in the shaders, exact below 2^24; and gpu.js lays the output out as a
+   * near-square texture, whose sides must fit MAX_TEXTURE_SIZE.
+   */
+  checkSize(key: string, size: number): void {
+    if (size > MAX_GPU_ELEMENTS) {
+      throw new DeviceError(
+        `gpu ${key}: an output of ${size} elements exceeds the gpu backend's limit of 2^24 = ${MAX_GPU_ELEMENTS} elements (positions are float32 inside the shaders); split the batch`,
+      );
+    }
+    const [w, h] = textureSide(size);
+    if (Math.max(w, h) > this.maxTextureSize) {
+      throw new DeviceError(
+        `gpu ${key}: an output of ${size} elements needs a ${w}x${h} texture, but this context's MAX_TEXTURE_SIZE is ${this.maxTextureSize}; split the batch`,
+      );
+    }
   }
 
   private compiled(key: string, source: string, size: number, loopBound: number): KernelRun {
@@ -291,6 +358,89 @@ registerGpuKernel('reduce', (gpu, [x], attrs) => {
   return [out(gpu.launch('reduce', src, size, reduceLoopBound(x!.shape, reduce), [x!.buffer], [x!.offset]), dtype, shape)];
 });
 
+// ---- scopes: tidy(fn) frees what fn made and did not hand back ----
+// tfjs's tidy, in our terms. A scope owns the gpu tensors born while it is open (Tensor.fromBuffer
+// calls adopt). When fn returns, the storage of every tensor born in the scope is released, except
+//  - the tensors fn returns (a tensor, or arrays / plain objects of them), with their .grad;
+//  - tensors passed to keep() (state that outlives the step, e.g. a new optimizer buffer);
+//  - the .grad of every leaf that a graph built in the scope reaches: backward() makes them
+//    inside, for parameters that live outside.
+// If a returned tensor still has a live graph (backward not yet run), its backward closures hold
+// saved tensors we cannot see, so nothing is released: the scope's tensors go to the enclosing
+// scope (or, at the top, to the garbage collector). Survivors always move to the enclosing scope.
+// In-place updates (optimizer steps, BN running stats) swap new buffers into storages born
+// outside the scope, which it does not own, so they survive (but move a model to the gpu outside
+// any scope: .to('gpu') makes the new parameter storages inside it). CPU tensors are not tracked.
+interface Scope {
+  born: Tensor[];
+}
+const scopes: Scope[] = [];
+const keptStorages = new WeakSet<Storage>();
+
+/**
+ * Run `fn` and release every gpu buffer it created except the tensors it returns (and the
+ * exceptions above). `fn` must be synchronous. Scopes nest.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope: Scope = { born: [] };
+  scopes.push(scope);
+  let result: T | undefined;
+  try {
+    result = fn();
+    if (isPromise(result)) throw new ValueError('tidy: fn returned a Promise; a scope must be synchronous (await outside of tidy)');
+    return result;
+  } finally {
+    scopes.pop();
+    endScope(scope, result);
+  }
+}
+
+/** Another name for tidy. */
+export const gpuScope = tidy;
+
+/** Let `t` outlive every scope it was born in (it is then freed by dispose() or the garbage collector). */
+export function keep<T extends Tensor>(t: T): T {
+  keptStorages.add(t.storage);
+  return t;
+}
+
+function tensorsIn(value: unknown, out: Tensor[] = [], depth = 0): Tensor[] {
+  if (value instanceof Tensor) out.push(value);
+  else if (depth < 8 && Array.isArray(value)) for (const v of value) tensorsIn(v, out, depth + 1);
+  else if (depth < 8 && value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+    for (const v of Object.values(value)) tensorsIn(v, out, depth + 1);
+  }
+  return out;
+}
+
+function endScope(scope: Scope, result: unknown): void {
+  const parent = scopes[scopes.length - 1];
+  const survivors = new Set<Storage>();
+  for (const t of tensorsIn(result)) {
+    survivors.add(t.storage);
+    if (t.grad) survivors.add(t.grad.storage);
+    if (t.gradFn?.backward) {
+      parent?.born.push(...scope.born); // a live graph: its closures may hold any of these
+      return;
+    }
+  }
+  const seen = new Set<GradNode>();
+  const stack = scope.born.map((t) => t.gradFn).filter((n): n is GradNode => n !== null);
+  while (stack.length > 0) {
+    const node = stack.pop() as GradNode;
+    if (seen.has(node)) continue;
+    seen.add(node);
+    for (const x of node.inputs) {
+      if (x.gradFn) stack.push(x.gradFn);
+      else if (x.grad) survivors.add(x.grad.storage);
+    }
+  }
+  for (const t of scope.born) {
+    if (survivors.has(t.storage) || keptStorages.has(t.storage)) parent?.born.push(t);
+    else t.storage.release();
+  }
+}
+
 // ---- initGpu: pick the mode, prove it is the one that runs, register the backend ----
 
 let current: GpuBackend | null = null;
@@ -331,6 +481,10 @@ export async function initGpu(options: GpuOptions): Promise<GpuBackend> {
     throw new DeviceError(`initGpu: '${mode}' round trip gave [${[...back].join(', ')}], expected [${[...probe].join(', ')}]`);
   }
   backend.renderer = await rendererOf(mode, backend.context);
+  if (mode !== 'cpu' && mode !== 'webgpu') {
+    const gl = backend.context as { MAX_TEXTURE_SIZE: number; getParameter(p: number): unknown };
+    backend.maxTextureSize = Number(gl.getParameter(gl.MAX_TEXTURE_SIZE));
+  }
   registerBackend(backend);
   current = backend;
   return backend;

@@ -13,7 +13,8 @@ export type Dims = number | readonly number[] | undefined;
 
 /** Normalised, sorted, unique dims; undefined means all. */
 function resolveDims(x: Tensor, dim: Dims, op: string): number[] {
-  if (dim === undefined) return x.shape.map((_, i) => i);
+  // An empty list means every dim, as torch 1.13's sum(dim=[]) does.
+  if (dim === undefined || (typeof dim !== 'number' && dim.length === 0)) return x.shape.map((_, i) => i);
   const list = typeof dim === 'number' ? [dim] : [...dim];
   const out = [...new Set(list.map((d) => normalizeDim(d, x.ndim, op)))].sort((a, b) => a - b);
   return out;

@@ -2,7 +2,7 @@
 // noGrad, detach, retainGrad and which tensors may require grad. Expected numbers come from the
 // closed-form derivative evaluated in plain JS on the same inputs.
 import { describe, expect, it } from 'vitest';
-import { AutogradError, DTypeError, ShapeError, type Tensor, isGradEnabled, noGrad, ones, tensor } from '../../index.js';
+import { AutogradError, DTypeError, ShapeError, type Tensor, isGradEnabled, noGrad, ones, randn, tensor } from '../../index.js';
 import { expectClose } from '../helpers/assert.js';
 
 const X = [0.5, -1.25, 2];
@@ -157,5 +157,12 @@ describe('graph control', () => {
     const b = leaf();
     a.add(b).sum().backward();
     expect(a.grad!.storage).not.toBe(b.grad!.storage);
+  });
+});
+
+describe('reduction over an empty dim list', () => {
+  it('sum(x, []) reduces every dim, as torch 1.13', () => {
+    const x = randn([2, 3], { dtype: 'float64' });
+    expect(x.sum([]).item()).toBeCloseTo(x.sum().item(), 12);
   });
 });

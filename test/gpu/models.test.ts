@@ -109,7 +109,7 @@ describe('models on headless-gl: gpu forward == cpu forward', () => {
   it('ResNeXt bottleneck block x=[2,256,8,8] (groups 32, width 4, stride 2, downsample), train mode', async () => {
     manualSeed(82);
     const model = models.resnext50_32x4d({ numClasses: 10 });
-    const block = model.layer2.at(0); // 256 → 512 channels, stride 2, downsample
+    const block = model.layer2.at(0) as models.Bottleneck; // 256 → 512 channels, stride 2, downsample
     const x = randn([2, 256, 8, 8]);
     block.train();
     const want = noGrad(() => block.forward(x));

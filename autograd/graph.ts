@@ -45,7 +45,7 @@ export function record(
   backward: (gradOutput: Tensor) => (Tensor | null)[],
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    out.markRequiresGrad({ name, inputs, backward, retained: null });
+    out.markRequiresGrad({ name, inputs, backward, retained: null, versions: inputs.map((t) => t.storage.version) });
   }
   return out;
 }
@@ -103,6 +103,22 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   leaf.grad = leaf.grad ? addGrads(leaf.grad, g) : cloneGrad(g);
 }
 
+/**
+ * Backward closures read their inputs' values (matmul's backward multiplies by the other
+ * operand), so an in-place write to an input after the forward (optimizer.step() or assign()
+ * before backward()) would give silently wrong gradients. Like torch, refuse.
+ */
+function checkVersions(node: GradNode): void {
+  node.inputs.forEach((t, i) => {
+    const then = node.versions?.[i];
+    if (then !== undefined && t.storage.version !== then) {
+      throw new AutogradError(
+        `one of the tensors needed for gradient computation has been modified by an in-place operation: input ${i} of '${node.name}' (shape ${fmtShape(t.shape)}) is at version ${t.storage.version}, expected version ${then}. Update tensors in place (optimizer.step(), assign()) only after backward(), or clone() them before.`,
+      );
+    }
+  });
+}
+
 /** Backpropagate from `root`: fills .grad of every leaf that requires grad. */
 export function backward(root: Tensor, gradOutput?: Tensor, options: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
@@ -138,6 +154,7 @@ export function backward(root: Tensor, gradOutput?: Tensor, options: BackwardOpt
           `Trying to backward through the graph a second time (node '${node.name}' was freed by an earlier backward). Pass { retainGraph: true } to the first backward if you need to.`,
         );
       }
+      checkVersions(node);
       const inputGrads = fn(g);
       if (!options.retainGraph) node.backward = null;
       node.inputs.forEach((input, i) => {

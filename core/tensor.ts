@@ -46,6 +46,8 @@ export interface GradNode {
   backward: ((gradOutput: Tensor) => (Tensor | null)[]) | null;
   /** Set by retainGrad(): the non-leaf tensor that wants its .grad filled. */
   retained: Tensor | null;
+  /** Storage versions of the inputs when the op ran: an in-place write since then is an error. */
+  readonly versions?: readonly number[];
 }
 
 export class Tensor {

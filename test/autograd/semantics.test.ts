@@ -166,3 +166,22 @@ describe('reduction over an empty dim list', () => {
     expect(x.sum([]).item()).toBeCloseTo(x.sum().item(), 12);
   });
 });
+
+describe('in-place modification of a tensor the graph needs', () => {
+  it('assign() to an input between forward and backward is an AutogradError, as torch', () => {
+    const w = randn([3, 3], { dtype: 'float64', requiresGrad: true });
+    const x = randn([2, 3], { dtype: 'float64' });
+    const loss = x.matmul(w).sum();
+    noGrad(() => w.assign(w.mul(0.5)));
+    expect(() => loss.backward()).toThrow(/modified by an in-place operation: input 1 of 'matmul'.*version 1, expected version 0/);
+  });
+  it('assign() after backward is fine, and a fresh forward sees the new values', () => {
+    const w = randn([3], { dtype: 'float64', requiresGrad: true });
+    w.mul(2).sum().backward();
+    noGrad(() => w.assign(w.sub(w.grad as Tensor)));
+    w.grad = null;
+    w.mul(w).sum().backward();
+    const gradOf = (t: Tensor): Tensor => t.grad as Tensor; // (w.grad was narrowed to null above)
+    expectClose(gradOf(w), w.mul(2).detach());
+  });
+});

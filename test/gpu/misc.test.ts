@@ -12,7 +12,7 @@ import {
   F, type GpuBackend, type Tensor, abs, argmax, argmin, cat, full, gather, indexSelect, initGpu, logSoftmax, manualSeed, max, mul, randint,
   randn, slice, softmax, sum, tensor,
 } from '../../index.js';
-import { run1 } from '../../autograd/ops/dispatch.js';
+import { run1, runKernel } from '../../autograd/ops/dispatch.js';
 import { expectGpuMatches } from './helpers.js';
 
 let gpu: GpuBackend;
@@ -138,11 +138,12 @@ describe('cat / slice / gather / argmax gpu == cpu', () => {
     await checkOp('indexSelect repeated', [randn([5, 3, 2])], ([x], d) => indexSelect(x!, 0, onDevice(rep, d)));
   });
 
-  it('argmax / argmin x=[4,6] along each dim, flattened, keepdim; ties give the first index, NaN wins', async () => {
+  it('argmax / argmin x=[4,6] along each dim, flattened, keepdim; ties give the first index, the first NaN wins', async () => {
     manualSeed(224);
     const ties = randint(-2, 3, [4, 6]).to('float32'); // few distinct values: many ties
     const withNaN = randn([3, 5]).toArray() as Float32Array;
-    withNaN[7] = Number.NaN;
+    withNaN[7] = Number.NaN; // row 1 has two NaNs: the first one's index wins
+    withNaN[9] = Number.NaN;
     const nan = tensor(withNaN, { shape: [3, 5] });
     const cases: [string, (x: Tensor) => Tensor][] = [
       ['argmax dim 1', (x) => argmax(x, 1)],
@@ -160,6 +161,34 @@ describe('cat / slice / gather / argmax gpu == cpu', () => {
         expect([...got.shape], label).toEqual([...want.shape]);
         expect([...(await got.data())], label).toEqual([...want.toArray()]);
       }
+    }
+  });
+});
+
+describe('temporaries', () => {
+  it('norm and misc kernels release every buffer they make besides their outputs (strided inputs force copies)', () => {
+    manualSeed(230);
+    const view = randn([3, 5, 4, 2]).to('gpu').permute([0, 3, 1, 2]); // [3,2,5,4], not contiguous
+    const [w, b] = [randn([2]).to('gpu'), randn([2]).to('gpu')];
+    const idx = randint(0, 2, [3, 2, 5, 4]).to('gpu');
+    const layout = { axes: 'group', N: 3, C: 2, S: 20, groups: 2, eps: 1e-5, hasWeight: true, hasBias: true };
+    const calls: [string, Tensor[], Record<string, unknown>][] = [
+      ['normForward', [view, w, b], layout],
+      ['normApply', [view, randn([6]).to('gpu'), randn([6]).abs().to('gpu'), w, b], layout],
+      ['normBackward', [view, view, randn([6]).to('gpu'), randn([6]).abs().to('gpu'), w], { ...layout, batchStats: true }],
+      ['softmax', [view], { dim: 1, log: true }],
+      ['argReduce', [view], { op: 'argmax', dim: 2 }],
+      ['gather', [view, idx], { dim: 1 }],
+      ['gatherBackward', [view, idx], { dim: 1, shape: [3, 2, 5, 4] }],
+      ['scatterView', [view], { shape: [3, 2, 10, 4], strides: [80, 40, 8, 1], offset: 4 }],
+      ['cat', Array.from({ length: 10 }, () => view), { dim: 0 }],
+    ];
+    for (const [name, inputs, attrs] of calls) {
+      const before = gpu.liveBuffers;
+      const outs = runKernel(name, inputs, attrs);
+      expect(gpu.liveBuffers, name).toBe(before + outs.length);
+      for (const o of outs) o.dispose();
+      expect(gpu.liveBuffers, name).toBe(before);
     }
   });
 });

@@ -6,11 +6,11 @@
 // it is compared within 1e-5·S, with S the same quantity computed from |x|, |w|, |b| and |dy|
 // (the float32 rounding bound of a sum, far below what a wrong tap or index gives).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { F, type GpuBackend, type Tensor, abs, initGpu, manualSeed, mul, nn, randn, sum } from '../../index.js';
+import { F, type GpuBackend, type Tensor, abs, full, initGpu, manualSeed, max, mul, nn, randn, sum } from '../../index.js';
 import { run1 } from '../../autograd/ops/dispatch.js';
 import { type Conv2dOptions, conv2dGeometry } from '../../nn/ops/conv.js';
 import { Bottleneck } from '../../models/resnet.js';
-import { expectGpuMatches } from './helpers.js';
+import { expectGpuMatches, expectWithin } from './helpers.js';
 
 let gpu: GpuBackend;
 
@@ -147,44 +147,72 @@ describe('conv kernels on strided views gpu == cpu reference', () => {
 });
 
 describe('ResNeXt bottleneck block on the gpu', () => {
-  // width = ⌊16·4/64⌋·8 = 8 channels in the grouped 3x3 (8 groups of 1), stride 2, with a 1x1
-  // stride-2 projection shortcut: conv1x1 → relu → grouped conv3x3 → relu → conv1x1 (+) 1x1.
-  const makeBlock = (normLayer?: () => nn.Module) => {
-    const downsample = new nn.Sequential(new nn.Conv2d(64, 64, 1, { stride: 2, bias: false }));
-    return new Bottleneck(64, 16, { stride: 2, groups: 8, baseWidth: 4, downsample, normLayer });
+  // Bottleneck(64, 32, groups=8, baseWidth=8, stride=2): width = ⌊32·8/64⌋·8 = 32 channels in
+  // the grouped 3x3 (8 groups of 4, ResNeXt's split-transform-merge), 128 out, and torchvision's
+  // projection shortcut conv1x1(64→128, stride 2) → norm. x=[2,64,6,5] → y=[2,128,3,3].
+  const makeBlock = (norm: (c: number) => nn.Module) => {
+    const downsample = new nn.Sequential(new nn.Conv2d(64, 128, 1, { stride: 2, bias: false }), norm(128));
+    return new Bottleneck(64, 32, { stride: 2, groups: 8, baseWidth: 8, downsample, normLayer: norm });
   };
+  type Grads = { y: Tensor; dx: Tensor; grads: Map<string, Tensor> };
 
-  /** Same block (same seed) on cpu and gpu, and once more with |parameters| for the scales. */
-  async function expectBlockOnGpu(normLayer: (() => nn.Module) | undefined, label: string): Promise<void> {
-    manualSeed(120);
-    const cpuBlock = makeBlock(normLayer);
-    const x = randn([2, 64, 6, 5]);
-    const gpuBlock = makeBlock(normLayer);
-    gpuBlock.loadStateDict(cpuBlock.stateDict());
-    gpuBlock.to('gpu');
-    const absBlock = makeBlock(normLayer);
-    absBlock.loadStateDict(Object.fromEntries(Object.entries(cpuBlock.stateDict()).map(([k, v]) => [k, abs(v)])));
-    const r = randn([2, 64, 3, 3]);
-    const runOn = (block: nn.Module, xx: Tensor, rr: Tensor, device: 'cpu' | 'gpu') => {
-      const l = leaf(xx, device);
-      const y = (block.forward as (t: Tensor) => Tensor)(l);
-      sum(mul(y, device === 'gpu' ? rr.to('gpu') : rr)).backward();
-      return { y, dx: l.grad!, grads: new Map(block.namedParameters()) };
-    };
-    const cpu = runOn(cpuBlock, x, r, 'cpu');
-    const onGpu = runOn(gpuBlock, x, r, 'gpu');
-    const scale = runOn(absBlock, abs(x), abs(r), 'cpu');
-    expect(onGpu.y.device).toBe('gpu');
-    await expectGpuMatches(onGpu.y, cpu.y, `${label}: y`, scale.y);
-    await expectGpuMatches(onGpu.dx, cpu.dx, `${label}: dx`, scale.dx);
-    const names = [...cpu.grads.keys()];
-    expect(names.length).toBeGreaterThanOrEqual(4);
-    for (const k of names) {
-      await expectGpuMatches(onGpu.grads.get(k)!.grad!, cpu.grads.get(k)!.grad!, `${label}: grad of ${k}`, scale.grads.get(k)!.grad!);
-    }
+  /** Forward on a leaf copy of x and backward of Σ y·r; the gradients of x and of every parameter. */
+  function runBlock(block: nn.Module, x: Tensor, r: Tensor, device: 'cpu' | 'gpu'): Grads {
+    const l = leaf(x, device);
+    const y = (block.forward as (t: Tensor) => Tensor)(l);
+    sum(mul(y, device === 'gpu' ? r.to('gpu') : r)).backward();
+    return { y, dx: l.grad!, grads: new Map([...block.namedParameters()].map(([k, p]) => [k, p.grad!])) };
   }
 
-  it('Bottleneck(64, 16, groups=8, baseWidth=4, stride=2, 1x1 projection) without norms x=[2,64,6,5]', async () => {
-    await expectBlockOnGpu(() => new nn.Identity(), 'bottleneck, identity norms');
+  /** The same block (same seed and state dict) run on cpu float32, gpu, and `other` (a third view). */
+  function runEverywhere(norm: (c: number) => nn.Module, other: (block: nn.Module, x: Tensor, r: Tensor) => Grads) {
+    manualSeed(120);
+    const cpuBlock = makeBlock(norm);
+    const x = randn([2, 64, 6, 5]);
+    const r = randn([2, 128, 3, 3]);
+    const twin = () => {
+      const b = makeBlock(norm);
+      b.loadStateDict(cpuBlock.stateDict());
+      return b;
+    };
+    const gpuBlock = twin().to('gpu');
+    const third = twin();
+    return { cpu: runBlock(cpuBlock, x, r, 'cpu'), onGpu: runBlock(gpuBlock, x, r, 'gpu'), other: other(third, x, r) };
+  }
+
+  it('Bottleneck(64, 32, groups=8, baseWidth=8, stride=2) with the norms switched off x=[2,64,6,5]', async () => {
+    // Scales: the block run on |x|, |r| and |parameters|: every element is then a sum of products.
+    const abs3 = (block: nn.Module, x: Tensor, r: Tensor) => {
+      block.loadStateDict(Object.fromEntries(Object.entries(block.stateDict()).map(([k, v]) => [k, abs(v)])));
+      return runBlock(block, abs(x), abs(r), 'cpu');
+    };
+    const { cpu, onGpu, other: scale } = runEverywhere(() => new nn.Identity(), abs3);
+    expect(onGpu.y.device).toBe('gpu');
+    await expectGpuMatches(onGpu.y, cpu.y, 'y', scale.y);
+    await expectGpuMatches(onGpu.dx, cpu.dx, 'dx', scale.dx);
+    expect(cpu.grads.size).toBe(4);
+    for (const [k, g] of cpu.grads) await expectGpuMatches(onGpu.grads.get(k)!, g, `grad of ${k}`, scale.grads.get(k)!);
+  });
+
+  it('the same Bottleneck with BatchNorm2d in training mode (batch statistics) x=[2,64,6,5]', async () => {
+    // BN's backward subtracts the batch means of dy and dy·x̂, so small gradients (bn1.weight's
+    // are ~3e-3 here) come out of cancelling O(1) terms, and no |·| rerun bounds them. So both
+    // float32 runs are measured against the float64 CPU run: the gpu must be within 10× the
+    // float32 CPU's own worst error per tensor, plus 1e-5 of the tensor's largest element. The
+    // CPU conv accumulates in float64 and rounds once; the gpu rounds along every ≤ 64-term sum
+    // (~√64 = 8× more; 3-6× seen here). A wrong tap or index is off by O(largest element).
+    const f64 = (block: nn.Module, x: Tensor, r: Tensor) => runBlock(block.double(), x.to('float64'), r.to('float64'), 'cpu');
+    const { cpu, onGpu, other: truth } = runEverywhere((c) => new nn.BatchNorm2d(c), f64);
+    const check = async (gpuT: Tensor, cpuT: Tensor, t64: Tensor, label: string) => {
+      expect(gpuT.device).toBe('gpu');
+      const exact = t64.toArray();
+      const cpuErr = Math.max(...cpuT.toArray().map((v, i) => Math.abs(v - (exact[i] as number))));
+      const largest = max(abs(t64)).item();
+      expectWithin(await gpuT.data(), exact, full(t64.shape, largest).toArray(), 10 * cpuErr, label);
+    };
+    await check(onGpu.y, cpu.y, truth.y, 'y');
+    await check(onGpu.dx, cpu.dx, truth.dx, 'dx');
+    expect(cpu.grads.size).toBe(12); // 4 conv weights, 4 BN weights and biases
+    for (const [k, g] of cpu.grads) await check(onGpu.grads.get(k)!, g, truth.grads.get(k)!, `grad of ${k}`);
   });
 });

@@ -10,11 +10,15 @@ import {
   conv2dSource,
   convLoopBound,
 } from '../../kernels/gpu/conv.js';
+import { fillSource } from '../../kernels/gpu/elementwise.js';
 import type { KernelAttrs } from '../backend.js';
+import type { GpuBackend } from '../gpu_backend.js';
 import { numel } from '../shape.js';
 import { type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './registry.js';
 
 const strides4 = (t: GpuInput): Strides4 => t.strides as unknown as Strides4;
+/** An empty batch sums over nothing: dw and db are zeros (and there is no dy buffer to read). */
+const zeros = (gpu: GpuBackend, size: number) => gpu.launch('fill0', fillSource(0), size, 1, [], []);
 
 function geom(attrs: KernelAttrs, first: GpuInput, op: string): ConvGeometry {
   assertGpuDType(first.dtype, op);
@@ -44,6 +48,7 @@ registerGpuKernel('conv2dBackwardInput', (gpu, [dy, w], attrs) => {
 registerGpuKernel('conv2dBackwardWeight', (gpu, [dy, x], attrs) => {
   const p = geom(attrs, dy!, 'conv2dBackwardWeight');
   const shape = [p.o, p.c / p.groups, p.kh, p.kw];
+  if (p.n === 0) return [gpuOut(zeros(gpu, numel(shape)), dy!.dtype, shape)];
   const src = conv2dBackwardWeightSource(p, strides4(dy!), strides4(x!));
   const buf = gpu.launch('conv2dBackwardWeight', src, numel(shape), convLoopBound(p), [dy!.buffer, x!.buffer], [dy!.offset, x!.offset]);
   return [gpuOut(buf, dy!.dtype, shape)];
@@ -52,6 +57,7 @@ registerGpuKernel('conv2dBackwardWeight', (gpu, [dy, x], attrs) => {
 // conv2dBackwardBias: [dy] -> db [O]
 registerGpuKernel('conv2dBackwardBias', (gpu, [dy], attrs) => {
   const p = geom(attrs, dy!, 'conv2dBackwardBias');
+  if (p.n === 0) return [gpuOut(zeros(gpu, p.o), dy!.dtype, [p.o])];
   const src = conv2dBackwardBiasSource(p, strides4(dy!));
   return [gpuOut(gpu.launch('conv2dBackwardBias', src, p.o, convLoopBound(p), [dy!.buffer], [dy!.offset]), dy!.dtype, [p.o])];
 });

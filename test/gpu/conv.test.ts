@@ -87,6 +87,12 @@ describe('F.conv2d forward and backward gpu == cpu', () => {
     await expectSameOnGpu((x, w) => F.conv2d(x, w, null, { padding: 1 }), [randn([3, 6, 5]), randn([4, 3, 3, 3])], 'unbatched');
   });
 
+  it('conv2d with an empty batch x=[0,3,5,5] w=[4,3,3,3] p=1 +bias: dw and db sum over nothing', async () => {
+    manualSeed(104);
+    const f = (x: Tensor, w: Tensor, b?: Tensor) => F.conv2d(x, w, b ?? null, { padding: 1 });
+    await expectSameOnGpu(f, [randn([0, 3, 5, 5]), randn([4, 3, 3, 3]), randn([4])], 'empty batch');
+  });
+
   it('conv2d x=[1,1100,2,2] w=[2,1100,1,1]: a channel loop longer than gpu.js\'s default 1000 iterations', async () => {
     manualSeed(102);
     await expectSameOnGpu((x, w) => F.conv2d(x, w), [randn([1, 1100, 2, 2]), randn([2, 1100, 1, 1])], 'C=1100');

@@ -121,6 +121,15 @@ describe('F.adaptiveAvgPool2d forward and backward gpu == cpu', () => {
   });
 });
 
+describe('pooling an empty batch x=[0,2,4,4] on the gpu', () => {
+  it('maxPool2d k=2, avgPool2d k=3 p=1, adaptiveAvgPool2d 3: empty outputs and gradients', async () => {
+    const x = randn([0, 2, 4, 4]);
+    await expectMaxPoolOnGpu(x, 2, {}, 'empty max');
+    await expectSameOnGpu((t) => F.avgPool2d(t, 3, { padding: 1 }), x, 'empty avg');
+    await expectSameOnGpu((t) => F.adaptiveAvgPool2d(t, 3), x, 'empty adaptive');
+  });
+});
+
 describe('pool kernels on strided views gpu == cpu', () => {
   // x is an NHWC buffer viewed as NCHW and narrowed (non-zero offset); dy a permuted view.
   const xView = (t: Tensor) => t.narrow(1, 1, 7).permute([0, 3, 1, 2]); // [2, 3, 7, 6]
@@ -169,5 +178,32 @@ describe('pool kernels on strided views gpu == cpu', () => {
     const dy = dyView(dyStore).contiguous();
     const dx = run1('adaptiveAvgPool2dBackward', [dyView(g(dyStore))], { inputShape });
     await expectGpuMatches(dx, run1('adaptiveAvgPool2dBackward', [dy], { inputShape }), 'adaptive backward', run1('adaptiveAvgPool2dBackward', [abs(dy)], { inputShape }));
+  });
+});
+
+describe('the same kernels in the other gpu.js paths', () => {
+  // Last in the file: these re-register the 'gpu' backend. The max-pool chain feeds the index
+  // kernel's output buffer into the gather kernel, which in async mode is still a promise.
+  const convOpts = { stride: 2, padding: 1 };
+  const pool = (t: Tensor) => F.maxPool2d(t, 3, { stride: 2, padding: 1 });
+  it.each([
+    [{ mode: 'headlessgl', asyncMode: true }, /headlessgl \(async\)/],
+    [{ mode: 'cpu' }, /cpu mode, not a GPU/],
+  ] as const)('maxPool2d(conv2d(x=[2,3,9,8], w=[4,3,3,3] s=2 p=1), 3, s=2 p=1) on %j', async (options, describes) => {
+    const backend = await initGpu(options);
+    expect(backend.describe()).toMatch(describes);
+    manualSeed(240);
+    const x = randn([2, 3, 9, 8]);
+    const w = randn([4, 3, 3, 3]);
+    const r = randn([2, 4, 3, 2]);
+    const cpu = valueAndGrad((t) => pool(F.conv2d(t, w, null, convOpts)), x, r, 'cpu');
+    const onGpu = valueAndGrad((t) => pool(F.conv2d(t, w.to('gpu'), null, convOpts)), x, r, 'gpu');
+    // Scales. y: the pooled conv on |x|, |w| bounds the sum behind each winner (|x|·|w| ≥ every
+    // window's conv magnitude). dx = convᵀ(poolᵀ(r), w): route |r| through the same winners,
+    // then back through |w|.
+    await expectGpuMatches(onGpu.y, cpu.y, 'y', pool(F.conv2d(abs(x), abs(w), null, convOpts)));
+    const routed = valueAndGrad(pool, F.conv2d(x, w, null, convOpts), abs(r), 'cpu').dx;
+    const dxScale = valueAndGrad((t) => F.conv2d(t, abs(w), null, convOpts), x, routed, 'cpu').dx;
+    await expectGpuMatches(onGpu.dx, cpu.dx, 'dx', dxScale);
   });
 });

@@ -4,7 +4,8 @@
 // second updates them). Compared after the steps: every parameter, BatchNorm's running
 // statistics, and the losses. This exercises every gpu kernel family a ResNet training step
 // needs: conv (forward, dx, dw, db), norm (forward, backward), pool, matmul, softmax, gather,
-// reduce and the elementwise ones.
+// reduce and the elementwise ones. It runs twice: with synchronous kernels, and with
+// asyncMode (every buffer a promise, as on WebGPU), where nothing may read the device early.
 //
 // Tolerance: a parameter after the steps is p₀ − lr·(update). The update's float32 error comes
 // from gradient sums (conv dw sums N·H·W = 4·8·8 products per weight) in a different order,
@@ -13,14 +14,11 @@
 // measured on the cpu, with 10× room for cancellation inside the gradient sums (|Σ| ≪ Σ|·|);
 // the run here passes with 1× as well.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { F, type GpuBackend, type Tensor, abs, add, full, initGpu, manualSeed, max, nn, optim, randint, randn, sub } from '../../index.js';
+import { F, type Tensor, abs, add, full, initGpu, manualSeed, max, nn, optim, randint, randn, sub } from '../../index.js';
 import { expectGpuMatches } from './helpers.js';
 
-let gpu: GpuBackend;
-
 beforeAll(async () => {
-  gpu = await initGpu({ mode: 'headlessgl' });
-  expect(gpu.mode).toBe('headlessgl');
+  expect((await initGpu({ mode: 'headlessgl' })).mode).toBe('headlessgl');
 });
 
 function smallCnn(): nn.Sequential {
@@ -49,7 +47,9 @@ async function train(model: nn.Sequential, x: Tensor, target: Tensor): Promise<n
 }
 
 describe('training step gpu == cpu', () => {
-  it('Conv2d(3,6,3,p=1)+BatchNorm2d+ReLU+AdaptiveAvgPool2d(1)+Linear(6,5) x=[4,3,8,8], crossEntropy, SGD momentum, 2 steps', async () => {
+  it.each([false, true])('Conv2d(3,6,3,p=1)+BatchNorm2d+ReLU+AdaptiveAvgPool2d(1)+Linear(6,5) x=[4,3,8,8], crossEntropy, SGD momentum, 2 steps, asyncMode=%s', async (asyncMode) => {
+    const backend = await initGpu({ mode: 'headlessgl', asyncMode });
+    expect(backend.asyncMode).toBe(asyncMode);
     manualSeed(300);
     const cpuModel = smallCnn();
     const gpuModel = smallCnn();

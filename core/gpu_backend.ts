@@ -52,12 +52,16 @@ export class GpuBuffer {
 
 type HeldValue = DeviceValue | Promise<DeviceValue> | null;
 
-/** Free a device value now (textures: gpu.js drops its ref; the GL texture goes with the last one). */
-function freeValue(value: HeldValue): void {
+/**
+ * Free a device value (textures: gpu.js drops its ref; the GL texture goes with the last one).
+ * An async value is freed once every kernel launched so far has run (`settled`): a kernel that
+ * reads it may still be waiting for its other inputs when its tensor dies.
+ */
+function freeValue(value: HeldValue, settled: Promise<unknown>): void {
   const free = (v: DeviceValue | null) => {
     if (v && !(v instanceof Float32Array)) v.delete();
   };
-  if (isPromise(value)) value.then(free, () => {});
+  if (isPromise(value)) settled.then(() => value.then(free, () => {}));
   else free(value);
 }
 
@@ -118,8 +122,10 @@ export class GpuBackend implements Backend<GpuBuffer> {
   private readonly finalizer = new FinalizationRegistry<HeldValue>((value) => {
     this.liveBuffers--;
     this.collected++;
-    freeValue(value);
+    freeValue(value, this.settled);
   });
+  /** Resolves when every kernel launched so far has run (async mode). */
+  private settled: Promise<unknown> = Promise.resolve();
   /** Buffers freed by the garbage collector (the rest were released by dispose, scopes or swaps). */
   collected = 0;
   /** Largest texture side the context allows (GL modes; Infinity elsewhere), set by initGpu. */
@@ -185,7 +191,7 @@ export class GpuBackend implements Backend<GpuBuffer> {
     buffer.released = true;
     this.liveBuffers--;
     this.finalizer.unregister(buffer);
-    freeValue(buffer.value);
+    freeValue(buffer.value, this.settled);
   }
 
   /** Called by Tensor.fromBuffer for every tensor born on this backend: the open scope owns it. */
@@ -223,6 +229,10 @@ export class GpuBackend implements Backend<GpuBuffer> {
       return isPromise(out) ? out.then((v) => this.verify(fn, v)) : this.verify(fn, out);
     };
     const value = this.asyncMode || args.some(isPromise) ? Promise.all(args).then(call) : call(args);
+    if (isPromise(value)) {
+      const done = value.then(() => {}, () => {});
+      this.settled = this.settled.then(() => done);
+    }
     this.liveBuffers++;
     const buffer = new GpuBuffer(size, value);
     this.finalizer.register(buffer, value, buffer);

@@ -3,7 +3,9 @@
 #  1. apt: what the `gl` addon (gpu.js's optional dependency, headless-gl 8.1.6, which compiles
 #     ANGLE from source) needs to build — a C++ toolchain, python3 (node-gyp), pkg-config,
 #     libxi-dev (pulls libx11-dev, libxext-dev) — and to run: Mesa's GL drivers (llvmpipe)
-#     and an X server to draw on, xvfb + xauth (tests run under `xvfb-run -a`).
+#     and an X server to draw on, xvfb + xauth (tests run under `xvfb-run -a`); and Debian's
+#     chromium for test/gpu/browser.test.ts (playwright-core drives /usr/bin/chromium; webgl2 and
+#     webgpu run on its SwiftShader, no GPU or display needed).
 #  2. npm: package.json's "allowScripts": { "gl": true } lets `npm ci` run gl's install script
 #     (npm 11 lists unapproved install scripts and a future npm blocks them). When `npm ci` ran
 #     before step 1, the build failed and npm dropped the optional package; this puts it back
@@ -13,7 +15,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="build-essential python3 pkg-config libxi-dev libgl1-mesa-dri xvfb xauth"
+PKGS="build-essential python3 pkg-config libxi-dev libgl1-mesa-dri xvfb xauth chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -49,3 +51,4 @@ const gl = require(require.resolve('gl', { paths: [require.resolve('gpu.js')] })
 if (!gl) { console.error('setup-gpu: gl loads but cannot create a WebGL context under Xvfb'); process.exit(1); }
 console.log('setup-gpu: headless-gl OK');
 "
+/usr/bin/chromium --version || { echo "setup-gpu: /usr/bin/chromium does not run" >&2; exit 1; }

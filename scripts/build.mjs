@@ -1,4 +1,10 @@
 // Build: esbuild bundles index.ts for Node and for the browser (ESM), tsc emits .d.ts files.
+//  - dist/node/index.js, dist/browser/index.js: gpu.js stays external. initGpu() imports it
+//    lazily, so a page that wants the gpu backend maps 'gpu.js' to a module itself (an import
+//    map, or its own bundler).
+//  - dist/browser/resgrad-gpu.js: the same browser bundle with gpu.js's browser build inside
+//    (node_modules/gpu.js/dist/gpu-browser.js); `initGpu({ mode: 'webgl2' })` (or 'webgpu') works
+//    in a page with nothing else loaded. test/gpu/browser.test.ts runs such a bundle in Chromium.
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as esbuild from 'esbuild';
@@ -16,5 +22,12 @@ const common = {
 };
 await esbuild.build({ ...common, platform: 'node', outfile: 'dist/node/index.js' });
 await esbuild.build({ ...common, platform: 'browser', outfile: 'dist/browser/index.js' });
+await esbuild.build({
+  ...common,
+  platform: 'browser',
+  outfile: 'dist/browser/resgrad-gpu.js',
+  external: ['node:*'],
+  alias: { 'gpu.js': './node_modules/gpu.js/dist/gpu-browser.js' },
+});
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 console.log('types: dist/types/index.d.ts');

@@ -7,7 +7,7 @@
 // each pass a two-level set sum; intermediate buffers are released before returning.
 import type { KernelAttrs } from '../backend.js';
 import { isContiguous, numel } from '../shape.js';
-import type { NormLayout } from '../../kernels/cpu/norm.js';
+import { type NormLayout, numSets } from '../../kernels/cpu/norm.js';
 import { copySource } from '../../kernels/gpu/elementwise.js';
 import {
   type NormIndex,
@@ -108,6 +108,12 @@ registerGpuKernel('normForward', (gpu, inputs, attrs) => {
   const xIn = inputs[0]!;
   assertGpuDType(xIn.dtype, 'normForward');
   const l = layoutOf(attrs);
+  if (numel(xIn.shape) === 0) {
+    // nothing to normalise; the statistics of empty sets are 0/0, as on the cpu
+    const sets = numSets(l);
+    const nan = () => gpu.upload(new Float32Array(sets).fill(Number.NaN));
+    return [gpuOut(gpu.allocate(xIn.dtype, 0), xIn.dtype, xIn.shape), gpuOut(nan(), xIn.dtype, [sets]), gpuOut(nan(), xIn.dtype, [sets])];
+  }
   const v = statsView(l);
   const x = dense(gpu, xIn);
   const [w, b] = optional(gpu, inputs, 1, attrs);
@@ -138,6 +144,11 @@ registerGpuKernel('normBackward', (gpu, inputs, attrs) => {
   const xIn = inputs[0]!;
   assertGpuDType(xIn.dtype, 'normBackward');
   const l = layoutOf(attrs);
+  if (numel(xIn.shape) === 0) {
+    // sums over nothing: zero gradients for γ and β
+    const zeros = () => gpuOut(gpu.allocate(xIn.dtype, l.C), xIn.dtype, [l.C]);
+    return [gpuOut(gpu.allocate(xIn.dtype, 0), xIn.dtype, xIn.shape), zeros(), zeros()];
+  }
   const eps = attrs.eps as number;
   const [x, gy, mean, variance] = inputs.slice(0, 4).map((t) => dense(gpu, t)) as [Dense, Dense, Dense, Dense];
   const w = attrs.hasWeight ? dense(gpu, inputs[4]!) : null;

@@ -14,7 +14,7 @@
 //   cut into P pieces of at most PIECE elements, level 1 writes one partial sum per
 //   (k, r, piece), and level 2 adds a set's R·P partials. Both loops have literal bounds, so
 //   gpu.js's loopMaxIterations guard never cuts them short.
-import type { NormLayout } from '../cpu/norm.js';
+import { type NormLayout, numSets } from '../cpu/norm.js';
 import { kernelFunction, lit, stridedPositions } from './source.js';
 
 /** Elements one level-1 thread adds up, at most. */
@@ -30,7 +30,7 @@ export interface SetSumView {
 /** Set sums of a norm's statistics sets. */
 export function statsView(l: NormLayout): SetSumView {
   if (l.axes === 'batch') return { R: l.N, K: l.C, T: l.S };
-  const sets = l.axes === 'layer' ? l.N : l.axes === 'instance' ? l.N * l.C : l.N * l.groups;
+  const sets = numSets(l);
   return { R: 1, K: sets, T: (l.N * l.C * l.S) / sets };
 }
 

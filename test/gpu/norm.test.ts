@@ -164,3 +164,22 @@ describe('layerNorm / instanceNorm / groupNorm gpu == cpu', () => {
     await checkNorm({ run: (x) => F.groupNorm(x, 2), x: randn([3, 4, 5]), w: null, b: null}, 'groupNorm g=2');
   });
 });
+
+describe('empty inputs', () => {
+  it('layerNorm x=[0,4] and batchNorm x=[0,3,2] (train, no running stats) give empty outputs and zero γ/β gradients', async () => {
+    for (const [label, run, shape, C] of [
+      ['layerNorm', (x: Tensor, w: Tensor) => F.layerNorm(x, [4], w), [0, 4], 4],
+      ['batchNorm', (x: Tensor, w: Tensor) => F.batchNorm(x, null, null, w, null, { training: true }), [0, 3, 2], 3],
+    ] as const) {
+      const [x0, w0] = [randn(shape as unknown as number[]), add(randn([C]), 1)];
+      const sides = (['cpu', 'gpu'] as const).map((device) => {
+        const [x, w] = [leaf(x0, device), leaf(w0, device)];
+        const y = run(x, w);
+        sum(y).backward();
+        return { y, w };
+      });
+      await expectGpuMatches(sides[1]!.y, sides[0]!.y, `${label} y`);
+      await expectGpuMatches(sides[1]!.w.grad!, sides[0]!.w.grad!, `${label} gWeight`);
+    }
+  });
+});

@@ -168,6 +168,43 @@ describe('200 training steps keep the live-texture count flat', () => {
   });
 });
 
+describe('async mode (as webgpu runs): buffers die while kernels that read them wait', () => {
+  it('MLP x=[32,8] → 16 → 4, 60 steps in tidy() and 60 without on headlessgl asyncMode: flat counts, params equal the sync run', async () => {
+    manualSeed(75);
+    const xs = randn([32, 8]);
+    const ys = randn([32, 4]);
+    const syncParams = mlp('gpu');
+    const syncOpt = new optim.SGD(syncParams, { lr: 0.05, momentum: 0.9 });
+    for (let i = 0; i < 3; i++) mlpStep(syncParams, syncOpt, xs.to('gpu'), ys.to('gpu'));
+    const want = await Promise.all(syncParams.map((p) => p.data()));
+    const agpu = await initGpu({ mode: 'headlessgl', asyncMode: true });
+    try {
+      expect(agpu.asyncMode).toBe(true);
+      const [x, y] = [xs.to('gpu'), ys.to('gpu')];
+      const params = mlp('gpu');
+      const opt = new optim.SGD(params, { lr: 0.05, momentum: 0.9 });
+      mlpStep(params, opt, x, y);
+      tidy(() => mlpStep(params, opt, x, y));
+      mlpStep(params, opt, x, y); // unscoped: its intermediates go to the collector below
+      for (let i = 0; i < 4; i++) expect(await params[i]?.data()).toEqual(want[i]); // same kernels, same order: bit-equal
+      const counts: number[] = [];
+      for (let step = 1; step <= 120; step++) {
+        if (step <= 60) tidy(() => mlpStep(params, opt, x, y));
+        else mlpStep(params, opt, x, y);
+        if (step % 30 === 0) {
+          await params[0]?.data(); // let the queue drain
+          await collect();
+          counts.push(agpu.liveBuffers);
+        }
+      }
+      console.log(`async MLP: liveBuffers at steps 30..120: ${JSON.stringify(counts)}`);
+      for (const c of counts) expect(c).toBe(counts[0]);
+    } finally {
+      gpu = await initGpu({ mode: 'headlessgl' }); // a sync backend again for the tests below
+    }
+  });
+});
+
 describe('tidy / keep / dispose semantics', () => {
   it('tidy frees the intermediates of y = relu(x=[3,4] @ W=[4,2]) + 1 and keeps the returned y', async () => {
     const x = randn([3, 4]).to('gpu');

@@ -6,10 +6,11 @@
 //    fit the backend's two limits (core/gpu_backend.ts: 2^24 elements, float32 positions; a
 //    near-square texture within MAX_TEXTURE_SIZE, 8192 in Chromium/SwiftShader, 16384 in
 //    headless-gl); beyond them launch() gives a clear error, checked here too.
-// 2. resnet18 (eval) and a ResNeXt bottleneck block: the gpu forward on headless-gl equals the cpu's.
+// 2. resnet18 (eval) and a ResNeXt bottleneck block: the gpu forward on headless-gl equals the
+//    cpu's, and so does one SGD step of a bottleneck (parameters and BN running stats after it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DeviceError, GpuBackend, type Tensor, initGpu, manualSeed, models, noGrad, randn, registerBackend, sum, tidy,
+  DeviceError, GpuBackend, type Tensor, initGpu, manualSeed, mean, models, mul, nn, noGrad, optim, randn, registerBackend, sum, tidy,
 } from '../../index.js';
 import { MAX_GPU_ELEMENTS, textureSide } from '../../core/gpu_backend.js';
 import { expectWithin } from './helpers.js';
@@ -116,5 +117,39 @@ describe('models on headless-gl: gpu forward == cpu forward', () => {
     block.to('gpu');
     const got = noGrad(() => block.forward(x.to('gpu')));
     await compare(got, want, 'resnext bottleneck');
+  });
+
+  it('one SGD step (momentum) of a ResNeXt bottleneck x=[2,64,8,8] groups 8 width 4 stride 2: parameter updates and BN running stats gpu == cpu', async () => {
+    const make = () => {
+      manualSeed(83);
+      const downsample = new nn.Sequential(models.conv1x1(64, 128, 2), new nn.BatchNorm2d(128));
+      return new models.Bottleneck(64, 32, { stride: 2, groups: 8, baseWidth: 4, downsample });
+    };
+    const [cpuBlock, gpuBlock] = [make(), make()];
+    gpuBlock.to('gpu');
+    manualSeed(84);
+    const x = randn([2, 64, 8, 8]);
+    const step = (block: models.Bottleneck, input: Tensor) =>
+      tidy(() => {
+        const opt = new optim.SGD(block.parameters(), { lr: 0.1, momentum: 0.9 });
+        const y = block.forward(input);
+        mean(mul(y, y)).backward();
+        opt.step();
+      });
+    const before = cpuBlock.stateDict();
+    const initial = Object.fromEntries(Object.entries(before).map(([k, v]) => [k, v.toArray()]));
+    step(cpuBlock, x);
+    step(gpuBlock, x.to('gpu'));
+    const [cpuSd, gpuSd] = [cpuBlock.stateDict(), gpuBlock.stateDict()];
+    for (const [k, t] of Object.entries(cpuSd)) {
+      if (t.dtype === 'int32') continue; // num_batches_tracked
+      // the step's change (-lr·momentum-buffer, or the running-stat update) compared at 1e-4 of its largest magnitude
+      const start = initial[k] as Float32Array;
+      const delta = (a: ArrayLike<number>) => Float32Array.from(a, (v, i) => v - (start[i] as number));
+      const [want, got] = [delta(t.toArray()), delta(await (gpuSd[k] as Tensor).data())];
+      const scale = Math.max(...Array.from(want, Math.abs));
+      expect(scale, `${k} changed`).toBeGreaterThan(0);
+      expectWithin(got, want, new Float32Array(want.length).fill(scale * 10), 0, `step ${k}`);
+    }
   });
 });

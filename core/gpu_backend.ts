@@ -7,6 +7,11 @@
 // tensor on the GPU is a DTypeError). int32 tensors (labels, comparison masks) are carried as
 // float32 values, which is exact for integers below 2^24 in magnitude; for the same reason
 // buffers are limited to 2^24 elements (positions are float32 inside the shaders).
+// gpu.js lays a buffer out as a near-square texture (textureSide), so 2^24 elements need
+// 4096x4096, within every MAX_TEXTURE_SIZE we meet; launch() checks both limits.
+//
+// Memory: a buffer's texture is freed by dispose(), by the end of a tidy() scope that made it, or
+// by the garbage collector once no tensor holds it (a FinalizationRegistry); see below.
 //
 // Nothing falls back silently: initGpu checks that gpu.js picked the kernel class of the mode
 // asked for, every kernel is checked again after its first build (gpu.js swaps a kernel that

@@ -3,13 +3,13 @@
 import { initGpu } from '../../index.js';
 import { runCases } from './cases.js';
 
-type Outcome = { mode: string; describe: string; renderer: string; results: Awaited<ReturnType<typeof runCases>> } | { error: string; name: string };
+type Outcome = { mode: string; describe: string; renderer: string; maxTextureSize: number; results: Awaited<ReturnType<typeof runCases>> } | { error: string; name: string };
 
 async function main(): Promise<Outcome> {
   const mode = new URLSearchParams(location.search).get('mode') ?? 'webgl2';
   try {
     const gpu = await initGpu({ mode: mode as 'webgl2' });
-    return { mode: gpu.mode, describe: gpu.describe(), renderer: gpu.renderer, results: await runCases() };
+    return { mode: gpu.mode, describe: gpu.describe(), renderer: gpu.renderer, maxTextureSize: gpu.maxTextureSize, results: await runCases() };
   } catch (e) {
     const err = e as Error;
     return { error: err.message, name: err.name };

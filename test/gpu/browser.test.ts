@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseResult } from '../browser/cases.js';
 import { expectWithin } from './helpers.js';
 
-type Outcome = { mode: string; describe: string; renderer: string; results: CaseResult[] } | { error: string; name: string };
+type Outcome = { mode: string; describe: string; renderer: string; maxTextureSize: number; results: CaseResult[] } | { error: string; name: string };
 
 // Flags: a closed network (no background connections), a fresh profile, and SwiftShader as the
 // GL and WebGPU device (there is no GPU here; Chromium no longer falls back to it by itself).
@@ -75,7 +75,9 @@ async function runPage(mode: string): Promise<Outcome> {
 async function expectCasesMatch(mode: string, renderer: RegExp): Promise<void> {
   const o = await runPage(mode);
   if ('error' in o) throw new Error(`${mode} did not start: ${o.name}: ${o.error}`);
-  console.log(`browser: ${o.describe}`);
+  console.log(`browser: ${o.describe}; MAX_TEXTURE_SIZE ${o.maxTextureSize}`);
+  // the largest buffer the backend allows (2^24 elements) needs a 4096x4096 texture
+  if (mode !== 'webgpu') expect(o.maxTextureSize).toBeGreaterThanOrEqual(4096);
   expect(o.mode).toBe(mode);
   expect(o.describe).toContain(`gpu.js ${mode}`);
   expect(o.renderer).toMatch(renderer);

@@ -1,6 +1,6 @@
 // The gpu backend in a real browser: esbuild bundles resgrad with gpu.js (its browser build) and
 // the GPU-vs-CPU cases (test/browser/cases.ts) into one page; headless Chromium (apt chromium,
-// driven by playwright-core) runs it. 'webgl2' must run on SwiftShader (Chromium's software GL,
+// driven by playwright-core) runs it. 'webgl2' and 'webgl' must run on SwiftShader (Chromium's software GL,
 // through ANGLE) and every case must match the cpu within the tolerance of test/gpu/helpers.ts.
 // 'webgpu' (--enable-unsafe-webgpu): see the last test.
 import { type Server, createServer } from 'node:http';
@@ -91,6 +91,9 @@ async function expectCasesMatch(mode: string, renderer: RegExp): Promise<void> {
 describe('headless Chromium', () => {
   it("'webgl2' on SwiftShader (ANGLE over SwiftShader's Vulkan): every case gpu == cpu", async () => {
     await expectCasesMatch('webgl2', /^ANGLE \(Google, Vulkan .*SwiftShader/);
+  });
+  it("'webgl' (WebGL 1) on SwiftShader: every case gpu == cpu", async () => {
+    await expectCasesMatch('webgl', /^ANGLE \(Google, Vulkan .*SwiftShader/);
   });
   // WebGPU runs here on Chromium's SwiftShader adapter (--enable-unsafe-webgpu
   // --use-webgpu-adapter=swiftshader). gpu.js's WebGPU kernels are asynchronous, so the backend

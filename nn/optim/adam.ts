@@ -9,6 +9,7 @@
 import { ValueError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import { zerosLike } from '../../core/creation.js';
+import { keep } from '../../core/gpu_backend.js';
 import { noGrad } from '../../autograd/graph.js';
 import { add, div, maximum, mul, neg, sqrt } from '../../autograd/ops/elementwise.js';
 import { type ParamGroup, type Params, Optimizer } from './optimizer.js';
@@ -51,7 +52,8 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
         let g = maximize ? neg(p.grad) : p.grad;
         let st = this.state.get(p);
         if (!st) {
-          st = { step: 0, expAvg: zerosLike(p), expAvgSq: zerosLike(p), maxExpAvgSq: amsgrad ? zerosLike(p) : null };
+          // State is kept: it must outlive any tidy() scope the step runs in.
+          st = { step: 0, expAvg: keep(zerosLike(p)), expAvgSq: keep(zerosLike(p)), maxExpAvgSq: amsgrad ? keep(zerosLike(p)) : null };
           this.state.set(p, st);
         }
         st.step += 1;
@@ -66,7 +68,7 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
         const stepSize = lr / biasCorrection1;
         let second = st.expAvgSq;
         if (amsgrad) {
-          st.maxExpAvgSq ??= zerosLike(p); // amsgrad switched on after the first step
+          st.maxExpAvgSq ??= keep(zerosLike(p)); // amsgrad switched on after the first step
           second = st.maxExpAvgSq.assign(maximum(st.maxExpAvgSq, st.expAvgSq));
         }
         const denom = add(div(sqrt(second), biasCorrection2Sqrt), eps);

@@ -9,6 +9,7 @@ import type { Tensor } from '../../core/tensor.js';
 import { noGrad } from '../../autograd/graph.js';
 import { add, mul, neg } from '../../autograd/ops/elementwise.js';
 import { clone } from '../../autograd/ops/views.js';
+import { keep } from '../../core/gpu_backend.js';
 import { type ParamGroup, type Params, Optimizer } from './optimizer.js';
 
 export interface SGDOptions {
@@ -47,7 +48,7 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
           const st = this.state.get(p);
           let buf: Tensor;
           if (!st) {
-            buf = clone(d);
+            buf = keep(clone(d)); // optimizer state outlives any tidy() scope the step runs in
             this.state.set(p, { momentumBuffer: buf });
           } else {
             buf = st.momentumBuffer.assign(add(mul(st.momentumBuffer, momentum), mul(d, 1 - dampening)));

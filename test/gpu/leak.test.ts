@@ -76,9 +76,9 @@ describe('200 training steps keep the live-texture count flat', () => {
     const opt = new optim.SGD(params, { lr: 0.05, momentum: 0.9 });
     const cpuParams = mlp('cpu');
     const cpuOpt = new optim.SGD(cpuParams, { lr: 0.05, momentum: 0.9 });
-    // The first step makes the momentum buffers: optimizer state that must outlive the step, so
-    // it runs outside a scope (inside one, keep() them).
-    mlpStep(params, opt, x, y);
+    // The first step makes the momentum buffers: optimizer state that must outlive the step's
+    // scope. SGD keep()s them, so even this step runs inside tidy().
+    tidy(() => mlpStep(params, opt, x, y)).dispose();
     mlpStep(cpuParams, cpuOpt, xs, ys);
     const counts: [number, number][] = [];
     let firstLoss = 0;
@@ -150,7 +150,7 @@ describe('200 training steps keep the live-texture count flat', () => {
       opt.step();
       return loss.detach();
     };
-    step().dispose(); // makes Adam's moment buffers outside a scope
+    tidy(() => step()).dispose(); // Adam keep()s the moment buffers it makes inside a scope
     const counts: [number, number][] = [];
     let collectedAt10 = 0;
     for (let i = 1; i <= 200; i++) {

@@ -8,9 +8,10 @@
 //                  reduced like nll (mean divides by the same Σ w[t_i]);
 //                  or with class-probability targets p (float, shaped like x):
 //                  ℓ_i = −Σ_c w[c] · p'[i, c] · logp[i, c],  p' = (1 − ε)·p + ε/C,  mean = Σ ℓ_i / N.
-import { DTypeError, ShapeError, ValueError, fmtShape } from '../../core/errors.js';
+import { DTypeError, DeviceError, ShapeError, ValueError, fmtShape } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
-import { add, div, eq, mul, ne, neg, where } from '../../autograd/ops/elementwise.js';
+import { add, div, eq, ge, lt, mul, ne, neg, where } from '../../autograd/ops/elementwise.js';
+import { noGrad } from '../../autograd/graph.js';
 import { gather, indexSelect } from '../../autograd/ops/join.js';
 import { sum } from '../../autograd/ops/reduce.js';
 import { logSoftmax } from '../../autograd/ops/softmax.js';
@@ -52,6 +53,34 @@ function weightView(weight: Tensor, x: Tensor, op: string): Tensor {
 }
 
 /** Per-element weighted losses −w[t]·x[t] and the per-element weights w[t] (0 where ignored). */
+/**
+ * Every target must be a class index in [0, c) or ignoreIndex. On the CPU we read them. On a
+ * device, the GPU's gather would silently read 0 for a bad index, so we count the bad ones there
+ * and read back that one number (a sync point, like CUDA's device-side assert). A device that can
+ * only read asynchronously (webgpu, asyncMode) has no synchronous read, so there the check is
+ * skipped: validate targets on the CPU before moving them.
+ */
+function checkTargets(target: Tensor, c: number, ignoreIndex: number, op: string): void {
+  const fail = (t: number | string) => {
+    throw new ValueError(`${op}: Target ${t} is out of bounds (input has ${c} classes)`);
+  };
+  if (target.device === 'cpu') {
+    for (const t of target.toArray()) if (t !== ignoreIndex && (t < 0 || t >= c)) fail(t);
+    return;
+  }
+  const bad = noGrad(() => sum(mul(ne(target, ignoreIndex), add(lt(target, 0), ge(target, c)))));
+  let count: number;
+  try {
+    count = bad.item();
+  } catch (e) {
+    if (e instanceof DeviceError) return; // async-only device: no synchronous read exists (see above)
+    throw e;
+  } finally {
+    bad.dispose();
+  }
+  if (count > 0) fail(`(${count} of them)`);
+}
+
 function nllTerms(x: Tensor, target: Tensor, weight: Tensor | null, ignoreIndex: number, op: string): [Tensor, Tensor] {
   if (x.ndim < 1) throw new ShapeError(`${op}: input must have at least 1 dimension, but got a scalar`);
   if (target.dtype !== 'int32') throw new DTypeError(`${op}: expected target of dtype int32 (class indices), but got ${target.dtype}`);
@@ -61,11 +90,7 @@ function nllTerms(x: Tensor, target: Tensor, weight: Tensor | null, ignoreIndex:
     throw new ShapeError(`${op}: expected target of size ${fmtShape(expected)} for input of size ${fmtShape(x.shape)}, but got target of size ${fmtShape(target.shape)}`);
   }
   const c = x.shape[cd] as number;
-  if (target.device === 'cpu') {
-    for (const t of target.toArray()) {
-      if (t !== ignoreIndex && (t < 0 || t >= c)) throw new ValueError(`${op}: Target ${t} is out of bounds (input has ${c} classes)`);
-    }
-  }
+  checkTargets(target, c, ignoreIndex, op);
   const valid = ne(target, ignoreIndex);
   const safe = where(eq(target, ignoreIndex), 0, target);
   const picked = squeeze(gather(x, cd, unsqueeze(safe, cd)), cd);

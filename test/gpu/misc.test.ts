@@ -80,6 +80,16 @@ describe('softmax / logSoftmax gpu == cpu', () => {
 });
 
 describe('crossEntropy gpu == cpu', () => {
+  it('an out-of-range target on the gpu is the same ValueError as on the cpu, not a silent 0', () => {
+    const logits = randn([3, 5]).to('gpu');
+    const good = tensor([0, 4, -100], { dtype: 'int32' }).to('gpu');
+    expect(() => F.crossEntropy(logits, good)).not.toThrow();
+    for (const bad of [[0, 5, 1], [-1, 2, 3]]) {
+      expect(() => F.crossEntropy(logits, tensor(bad, { dtype: 'int32' }).to('gpu'))).toThrow(/Target \(1 of them\) is out of bounds \(input has 5 classes\)/);
+      expect(() => F.crossEntropy(logits.to('cpu'), tensor(bad, { dtype: 'int32' }))).toThrow(/is out of bounds \(input has 5 classes\)/);
+    }
+  });
+
   it('crossEntropy logits=[6,5] target=[6] mean / sum / none', async () => {
     manualSeed(210);
     const logits = randn([6, 5]);

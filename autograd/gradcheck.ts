@@ -92,7 +92,7 @@ function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boole
     if (!t.isLeaf) throw new ValueError(`gradcheck: input ${i} must be a leaf tensor (create it with requiresGrad, or detach() it)`);
   }
 
-  // Forward once with the graph to learn the outputs' shapes.
+  // Forward once with the graph; every row of the analytic Jacobian is a backward through it.
   const outs = outputsOf(fn(...ins));
   for (const [k, o] of outs.entries()) {
     if (o.dtype !== 'float64') throw new DTypeError(`gradcheck: output ${k} has dtype ${o.dtype}, expected float64`);
@@ -103,11 +103,10 @@ function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boole
   /** Jᵀv for one flat output weighting v: one backward pass (grads of all checked inputs). */
   const vjp = (v: Float64Array): Float64Array[] => {
     for (const { t } of checked) t.grad = null;
-    const graphOuts = outputsOf(fn(...ins));
     let k = 0;
-    graphOuts.forEach((o, oi) => {
+    outs.forEach((o, oi) => {
       const n = outSizes[oi] as number;
-      if (o.requiresGrad) backward(o, Tensor.fromArray(v.slice(k, k + n), o.shape));
+      if (o.requiresGrad) backward(o, Tensor.fromArray(v.slice(k, k + n), o.shape), { retainGraph: true });
       k += n;
     });
     return checked.map(({ t }) => (t.grad ? (t.grad.toArray() as Float64Array) : new Float64Array(t.numel())));

@@ -131,8 +131,7 @@ export function backward(root: Tensor, gradOutput?: Tensor, options: BackwardOpt
         `grad can be implicitly created only for scalar outputs; output has shape ${fmtShape(root.shape)}, so pass gradOutput of that shape`,
       );
     }
-    grad = Tensor.fromArray(new (root.dtype === 'float64' ? Float64Array : Float32Array)(1).fill(1), root.shape);
-    if (root.device !== 'cpu') grad = Tensor.fromBuffer(root.backend, root.backend.upload(grad.toArray()), root.dtype, root.shape);
+    grad = Tensor.fromArray(new (root.dtype === 'float64' ? Float64Array : Float32Array)(1).fill(1), root.shape, root.backend);
   } else if (!shapesEqual(grad.shape, root.shape)) {
     throw new ShapeError(`backward: argument 'gradOutput' has shape ${fmtShape(grad.shape)}, expected ${fmtShape(root.shape)} (the output's shape)`);
   }

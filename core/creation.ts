@@ -26,13 +26,7 @@ function checkDType(dtype: unknown, op: string): DType {
 
 /** Wrap a host array as a tensor on `opts.device`, applying requiresGrad. */
 function finish(data: TypedArray, shape: readonly number[], opts: TensorOptions): Tensor {
-  const device = opts.device ?? 'cpu';
-  let t: Tensor;
-  if (device === 'cpu') t = Tensor.fromArray(data, shape);
-  else {
-    const backend = getBackend(device);
-    t = Tensor.fromBuffer(backend, backend.upload(data), dtypeOfArray(data), shape);
-  }
+  const t = Tensor.fromArray(data, shape, getBackend(opts.device ?? 'cpu'));
   if (opts.requiresGrad) t.requiresGrad = true;
   return t;
 }

@@ -5,9 +5,9 @@
 import { type Backend, type Device, type KernelInput, getBackend } from './backend.js';
 // Every tensor program needs the CPU backend and its kernels: register them with the class.
 import './cpu/index.js';
-import { type DType, type TypedArray, isFloat } from './dtype.js';
+import { type DType, type TypedArray, dtypeOfArray, isFloat } from './dtype.js';
 import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, fmtShape } from './errors.js';
-import { contiguousStrides, isContiguous, normalizeDim, numel } from './shape.js';
+import { broadcastStrides, contiguousStrides, isContiguous, normalizeDim, numel } from './shape.js';
 
 /** One buffer on one backend. Views share it. */
 export class Storage<B = unknown> {
@@ -76,11 +76,12 @@ export class Tensor {
     return t;
   }
 
-  /** A CPU tensor that owns `data` (no copy). */
-  static fromArray(data: TypedArray, shape: readonly number[]): Tensor {
-    const backend = getBackend('cpu');
-    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof Float64Array ? 'float64' : 'int32';
-    return Tensor.fromBuffer(backend, data, dtype, shape);
+  /**
+   * A tensor on `backend` (the CPU by default) holding host `data`: the CPU owns the array as is
+   * (no copy), a device uploads it.
+   */
+  static fromArray(data: TypedArray, shape: readonly number[], backend: Backend = getBackend('cpu')): Tensor {
+    return Tensor.fromBuffer(backend, backend.upload(data), dtypeOfArray(data), shape);
   }
 
   get dtype(): DType {
@@ -191,22 +192,12 @@ export class Tensor {
     if (!this.isContiguous() || this.offset !== 0 || this.storage.size !== this.numel()) {
       throw new ValueError(`assign: the destination must be a whole, contiguous tensor, but got shape ${fmtShape(this.shape)} strides ${fmtShape(this.strides)} offset ${this.offset}`);
     }
-    let s = src;
-    if (s.device !== this.device) {
-      const host = s.toArray();
-      s = Tensor.fromBuffer(this.backend, this.backend.upload(host), s.dtype, s.shape);
+    const lead = this.ndim - src.ndim;
+    if (lead < 0 || src.shape.some((n, d) => n !== 1 && n !== this.shape[d + lead])) {
+      throw new ShapeError(`assign: source of shape ${fmtShape(src.shape)} cannot be broadcast to the destination's shape ${fmtShape(this.shape)}`);
     }
-    const nd = this.ndim;
-    const lead = nd - s.ndim;
-    const strides: number[] = [];
-    for (let d = 0; d < nd; d++) {
-      const have = d < lead ? 1 : (s.shape[d - lead] as number);
-      if (have !== this.shape[d] && have !== 1) {
-        throw new ShapeError(`assign: source of shape ${fmtShape(src.shape)} cannot be broadcast to the destination's shape ${fmtShape(this.shape)}`);
-      }
-      strides.push(d < lead || have !== this.shape[d] ? 0 : (s.strides[d - lead] as number));
-    }
-    const view = new Tensor(s.storage, this.shape, strides, s.offset);
+    const s = src.device === this.device ? src : Tensor.fromArray(src.toArray(), src.shape, this.backend);
+    const view = new Tensor(s.storage, this.shape, broadcastStrides(s.shape, s.strides, this.shape), s.offset);
     const [out] = this.backend.run('copy', [view.asInput()], { dtype: this.dtype });
     this.storage.swap((out as { buffer: unknown }).buffer);
     return this;

@@ -33,8 +33,7 @@ export function run1(name: string, inputs: readonly Tensor[], attrs: KernelAttrs
 export function scalarLike(v: number, like: Tensor): Tensor {
   const dtype: DType = isFloat(like.dtype) ? like.dtype : Number.isInteger(v) ? 'int32' : 'float32';
   const arr = dtype === 'float64' ? Float64Array.of(v) : dtype === 'float32' ? Float32Array.of(v) : Int32Array.of(v);
-  if (like.device === 'cpu') return Tensor.fromArray(arr, []);
-  return Tensor.fromBuffer(like.backend, like.backend.upload(arr), dtype, []);
+  return Tensor.fromArray(arr, [], like.backend);
 }
 
 export function toTensor(v: TensorLike, like: Tensor): Tensor {

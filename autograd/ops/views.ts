@@ -83,9 +83,7 @@ export function toDtype(x: Tensor, dtype: DType): Tensor {
 /** Move to another device: upload, or read back synchronously; the gradient moves back. */
 export function toDevice(x: Tensor, device: Device): Tensor {
   if (x.device === device) return x;
-  const target = getBackend(device);
-  const host = x.toArray();
-  const out = Tensor.fromBuffer(target, target.upload(host), x.dtype, x.shape);
+  const out = Tensor.fromArray(x.toArray(), x.shape, getBackend(device));
   return record(out, 'toDevice', [x], (g) => [toDevice(g, x.device)]);
 }
 

@@ -31,8 +31,8 @@ export function dropout(x: Tensor, p = 0.5, training = true, opts: DropoutOption
   assertFloat(x.dtype, 'dropout');
   if (!training || p === 0) return x;
   // p = 1: nothing is kept (u < 0 never holds), so the mask is all zeros, as torch's output.
-  let mask = dropoutMask(x.shape, p, x.dtype, opts.generator);
-  if (x.device !== 'cpu') mask = Tensor.fromBuffer(x.backend, x.backend.upload(mask.toArray()), x.dtype, x.shape);
+  const host = dropoutMask(x.shape, p, x.dtype, opts.generator);
+  const mask = x.device === 'cpu' ? host : Tensor.fromArray(host.toArray(), x.shape, x.backend);
   const out = run1('binary', [x, mask], { op: 'mul', dtype: x.dtype });
   return record(out, 'dropout', [x], (g) => [run1('binary', [g, mask], { op: 'mul', dtype: g.dtype })]);
 }

@@ -76,6 +76,8 @@ describe('views and reading', () => {
     expect(p.toNested()).toEqual([[1.5, 2.5, 3.5], [1.5, 2.5, 3.5]]);
     expect(() => p.t().assign(zeros([3, 2]))).toThrow(/assign: the destination must be a whole, contiguous tensor/);
     expect(() => p.assign(zeros([4]))).toThrow(/cannot be broadcast to the destination's shape \[2, 3\]/);
+    // a source with more dims than the destination is refused, not read through its trailing dims
+    expect(() => zeros([3]).assign(zeros([2, 3]))).toThrow(/source of shape \[2, 3\] cannot be broadcast to the destination's shape \[3\]/);
   });
 
   it('a disposed tensor cannot be read', () => {

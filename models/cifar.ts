@@ -14,7 +14,7 @@ import { Conv2d } from '../nn/layers/conv.js';
 import { BatchNorm2d } from '../nn/layers/norm.js';
 import { AdaptiveAvgPool2d } from '../nn/layers/pool.js';
 import { Module } from '../nn/module.js';
-import { conv1x1, conv3x3, type NormLayer } from './resnet.js';
+import { type Layer, type NormLayer, conv1x1, conv3x3 } from './resnet.js';
 
 /**
  * 'A': the shortcut subsamples x (stride 2) and zero-pads the new channels: no parameters.
@@ -47,11 +47,11 @@ export class PadShortcut extends Module {
 /** The CIFAR basic block: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), or no "+" when plain. */
 export class CifarBlock extends Module {
   declare conv1: Conv2d;
-  declare bn1: Module;
+  declare bn1: Layer;
   declare relu: ReLU;
   declare conv2: Conv2d;
-  declare bn2: Module;
-  declare shortcut: Module | null;
+  declare bn2: Layer;
+  declare shortcut: Layer | null;
 
   constructor(inPlanes: number, planes: number, stride: number, kind: Shortcut, norm: NormLayer) {
     super();
@@ -61,7 +61,7 @@ export class CifarBlock extends Module {
     this.registerModule('conv2', conv3x3(planes, planes));
     this.registerModule('bn2', norm(planes));
     const changes = stride !== 1 || inPlanes !== planes;
-    let shortcut: Module | null = null;
+    let shortcut: Layer | null = null;
     if (kind === 'A') shortcut = changes ? new PadShortcut(inPlanes, planes, stride) : null;
     if (kind === 'B' && changes) shortcut = new Sequential(conv1x1(inPlanes, planes, stride), norm(planes));
     this.registerModule('shortcut', shortcut);
@@ -70,11 +70,10 @@ export class CifarBlock extends Module {
   private readonly plain: boolean;
 
   forward(x: Tensor): Tensor {
-    const f = (m: Module, t: Tensor): Tensor => (m.forward as (t: Tensor) => Tensor)(t);
-    let out = this.relu.forward(f(this.bn1, this.conv1.forward(x)));
-    out = f(this.bn2, this.conv2.forward(out));
+    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    out = this.bn2.forward(this.conv2.forward(out));
     if (this.plain) return this.relu.forward(out);
-    return this.relu.forward(add(out, this.shortcut ? f(this.shortcut, x) : x));
+    return this.relu.forward(add(out, this.shortcut ? this.shortcut.forward(x) : x));
   }
 }
 
@@ -89,7 +88,7 @@ export interface CifarOptions {
 
 export class CifarResNet extends Module {
   declare conv1: Conv2d;
-  declare bn1: Module;
+  declare bn1: Layer;
   declare relu: ReLU;
   declare layer1: Sequential;
   declare layer2: Sequential;
@@ -128,8 +127,7 @@ export class CifarResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const f = (m: Module, t: Tensor): Tensor => (m.forward as (t: Tensor) => Tensor)(t);
-    let out = this.relu.forward(f(this.bn1, this.conv1.forward(x)));
+    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
     out = this.layer3.forward(this.layer2.forward(this.layer1.forward(out)));
     return this.fc.forward(flatten(this.avgpool.forward(out), 1));
   }

@@ -12,8 +12,10 @@ import { BatchNorm2d, GroupNorm } from '../nn/layers/norm.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../nn/layers/pool.js';
 import { Module } from '../nn/module.js';
 
+/** A module that maps one tensor to one tensor (norms, shortcuts, Sequential). */
+export type Layer = Module & { forward(x: Tensor): Tensor };
 /** Makes the norm layer that follows a conv with `channels` outputs (BatchNorm2d by default). */
-export type NormLayer = (channels: number) => Module;
+export type NormLayer = (channels: number) => Layer;
 const defaultNorm: NormLayer = (c) => new BatchNorm2d(c);
 
 /** 3×3 convolution with padding 1 (no bias: the norm layer after it has its own shift β). */
@@ -28,7 +30,7 @@ export function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d
 
 export interface BlockOptions {
   stride?: number;
-  downsample?: Module | null;
+  downsample?: Layer | null;
   groups?: number;
   baseWidth?: number;
   dilation?: number;
@@ -39,11 +41,11 @@ export interface BlockOptions {
 export class BasicBlock extends Module {
   static readonly expansion = 1;
   declare conv1: Conv2d;
-  declare bn1: Module;
+  declare bn1: Layer;
   declare relu: ReLU;
   declare conv2: Conv2d;
-  declare bn2: Module;
-  declare downsample: Module | null;
+  declare bn2: Layer;
+  declare downsample: Layer | null;
 
   constructor(inPlanes: number, planes: number, opts: BlockOptions = {}) {
     super();
@@ -62,14 +64,10 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.forward(this.call(this.bn1, this.conv1.forward(x)));
-    out = this.call(this.bn2, this.conv2.forward(out));
-    const identity = this.downsample ? this.call(this.downsample, x) : x;
+    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    out = this.bn2.forward(this.conv2.forward(out));
+    const identity = this.downsample ? this.downsample.forward(x) : x;
     return this.relu.forward(add(out, identity));
-  }
-
-  private call(m: Module, x: Tensor): Tensor {
-    return (m.forward as (t: Tensor) => Tensor)(x);
   }
 }
 
@@ -81,13 +79,13 @@ export class BasicBlock extends Module {
 export class Bottleneck extends Module {
   static readonly expansion = 4;
   declare conv1: Conv2d;
-  declare bn1: Module;
+  declare bn1: Layer;
   declare conv2: Conv2d;
-  declare bn2: Module;
+  declare bn2: Layer;
   declare conv3: Conv2d;
-  declare bn3: Module;
+  declare bn3: Layer;
   declare relu: ReLU;
-  declare downsample: Module | null;
+  declare downsample: Layer | null;
 
   constructor(inPlanes: number, planes: number, opts: BlockOptions = {}) {
     super();
@@ -105,11 +103,10 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const f = (m: Module, t: Tensor): Tensor => (m.forward as (t: Tensor) => Tensor)(t);
-    let out = this.relu.forward(f(this.bn1, this.conv1.forward(x)));
-    out = this.relu.forward(f(this.bn2, this.conv2.forward(out)));
-    out = f(this.bn3, this.conv3.forward(out));
-    const identity = this.downsample ? f(this.downsample, x) : x;
+    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
+    out = this.bn3.forward(this.conv3.forward(out));
+    const identity = this.downsample ? this.downsample.forward(x) : x;
     return this.relu.forward(add(out, identity));
   }
 }
@@ -131,7 +128,7 @@ export interface ResNetOptions {
 
 export class ResNet extends Module {
   declare conv1: Conv2d;
-  declare bn1: Module;
+  declare bn1: Layer;
   declare relu: ReLU;
   declare maxpool: MaxPool2d;
   declare layer1: Sequential;
@@ -189,7 +186,7 @@ export class ResNet extends Module {
    * shortcut is a projection: conv1x1 + norm ("option B"); the others keep the identity.
    */
   makeLayer(block: BlockType, planes: number, blocks: number, stride = 1, dilate = false): Sequential {
-    let downsample: Module | null = null;
+    let downsample: Layer | null = null;
     const previousDilation = this.dilation;
     if (dilate) {
       this.dilation *= stride;
@@ -206,8 +203,7 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const f = (m: Module, t: Tensor): Tensor => (m.forward as (t: Tensor) => Tensor)(t);
-    let out = this.maxpool.forward(this.relu.forward(f(this.bn1, this.conv1.forward(x))));
+    let out = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
     out = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(out))));
     return this.fc.forward(flatten(this.avgpool.forward(out), 1));
   }

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { F, type GpuBackend, type Tensor, abs, full, initGpu, manualSeed, max, mul, nn, randn, sum } from '../../index.js';
 import { run1 } from '../../autograd/ops/dispatch.js';
 import { type Conv2dOptions, conv2dGeometry } from '../../nn/ops/conv.js';
-import { Bottleneck } from '../../models/resnet.js';
+import { Bottleneck, type NormLayer } from '../../models/resnet.js';
 import { expectGpuMatches, expectWithin } from './helpers.js';
 
 let gpu: GpuBackend;
@@ -156,7 +156,7 @@ describe('ResNeXt bottleneck block on the gpu', () => {
   // Bottleneck(64, 32, groups=8, baseWidth=8, stride=2): width = ⌊32·8/64⌋·8 = 32 channels in
   // the grouped 3x3 (8 groups of 4, ResNeXt's split-transform-merge), 128 out, and torchvision's
   // projection shortcut conv1x1(64→128, stride 2) → norm. x=[2,64,6,5] → y=[2,128,3,3].
-  const makeBlock = (norm: (c: number) => nn.Module) => {
+  const makeBlock = (norm: NormLayer) => {
     const downsample = new nn.Sequential(new nn.Conv2d(64, 128, 1, { stride: 2, bias: false }), norm(128));
     return new Bottleneck(64, 32, { stride: 2, groups: 8, baseWidth: 8, downsample, normLayer: norm });
   };
@@ -171,7 +171,7 @@ describe('ResNeXt bottleneck block on the gpu', () => {
   }
 
   /** The same block (same seed and state dict) run on cpu float32, gpu, and `other` (a third view). */
-  function runEverywhere(norm: (c: number) => nn.Module, other: (block: nn.Module, x: Tensor, r: Tensor) => Grads) {
+  function runEverywhere(norm: NormLayer, other: (block: nn.Module, x: Tensor, r: Tensor) => Grads) {
     manualSeed(120);
     const cpuBlock = makeBlock(norm);
     const x = randn([2, 64, 6, 5]);

@@ -7,7 +7,7 @@
 // present only when their has* flag is set. Inputs may be strided views: they are gathered to
 // contiguous arrays first. mean/var have one entry per set, in x's dtype; gWeight/gBias have C.
 import {
-  type NormLayout,
+  layoutOf,
   normApply,
   normApplyReference,
   normBackward,
@@ -35,16 +35,6 @@ function dense(t: CpuInput): Floats {
   const out = allocArray(t.dtype, n) as Floats;
   copyStrided(buf, t.shape, t.strides, t.offset, out);
   return out;
-}
-
-function layoutOf(attrs: KernelAttrs): NormLayout {
-  return {
-    axes: attrs.axes as NormLayout['axes'],
-    N: attrs.N as number,
-    C: attrs.C as number,
-    S: attrs.S as number,
-    groups: (attrs.groups as number | undefined) ?? 1,
-  };
 }
 
 const useReference = (attrs: KernelAttrs): boolean => ((attrs.impl as string | undefined) ?? normImpl.current) === 'reference';

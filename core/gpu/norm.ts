@@ -7,7 +7,7 @@
 // each pass a two-level set sum; intermediate buffers are released before returning.
 import type { KernelAttrs } from '../backend.js';
 import { isContiguous, numel } from '../shape.js';
-import { type NormLayout, numSets } from '../../kernels/cpu/norm.js';
+import { type NormLayout, layoutOf, numSets } from '../../kernels/cpu/norm.js';
 import { copySource } from '../../kernels/gpu/elementwise.js';
 import {
   type NormIndex,
@@ -43,16 +43,6 @@ const fresh = (buffer: GpuBuffer): Dense => ({ buffer, offset: 0, temp: true });
 
 function release(gpu: GpuBackend, ds: readonly (Dense | null)[]): void {
   for (const d of ds) if (d?.temp) gpu.release(d.buffer);
-}
-
-function layoutOf(attrs: KernelAttrs): NormLayout {
-  return {
-    axes: attrs.axes as NormLayout['axes'],
-    N: attrs.N as number,
-    C: attrs.C as number,
-    S: attrs.S as number,
-    groups: (attrs.groups as number | undefined) ?? 1,
-  };
 }
 
 /** out[k] = scale · Σ over set k of x (or of (x − μ_k)² when `mean` is given), in two levels. */

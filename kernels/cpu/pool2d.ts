@@ -81,6 +81,23 @@ export interface AvgPoolOptions {
 }
 
 /**
+ * Window (oy, ox) of average pooling as [y0, y1, x0, x1, divisor]: clipped first to the padded
+ * input (that size is the divisor when countIncludePad), then to the real input.
+ */
+function avgWindow(p: PoolGeometry, o: AvgPoolOptions, oy: number, ox: number): [number, number, number, number, number] {
+  const py0 = oy * p.sh - p.ph;
+  const px0 = ox * p.sw - p.pw;
+  const py1 = Math.min(py0 + p.kh, p.h + p.ph);
+  const px1 = Math.min(px0 + p.kw, p.w + p.pw);
+  const y0 = Math.max(py0, 0);
+  const x0 = Math.max(px0, 0);
+  const y1 = Math.min(py1, p.h);
+  const x1 = Math.min(px1, p.w);
+  const div = o.divisorOverride || (o.countIncludePad ? (py1 - py0) * (px1 - px0) : (y1 - y0) * (x1 - x0));
+  return [y0, y1, x0, x1, div];
+}
+
+/**
  * Average pooling as PyTorch's avg_pool2d: window (oy, ox) is clipped first to the padded
  * input (that size is the divisor when countIncludePad), then to the real input; an empty
  * window gives 0.
@@ -90,16 +107,7 @@ export function avgPool2dForward(x: FloatArray, y: FloatArray, p: PoolGeometry, 
     const xb = q * p.h * p.w;
     for (let oy = 0; oy < p.oh; oy++) {
       for (let ox = 0; ox < p.ow; ox++) {
-        let y0 = oy * p.sh - p.ph;
-        let x0 = ox * p.sw - p.pw;
-        let y1 = Math.min(y0 + p.kh, p.h + p.ph);
-        let x1 = Math.min(x0 + p.kw, p.w + p.pw);
-        const padded = (y1 - y0) * (x1 - x0);
-        y0 = Math.max(y0, 0);
-        x0 = Math.max(x0, 0);
-        y1 = Math.min(y1, p.h);
-        x1 = Math.min(x1, p.w);
-        const div = o.divisorOverride || (o.countIncludePad ? padded : (y1 - y0) * (x1 - x0));
+        const [y0, y1, x0, x1, div] = avgWindow(p, o, oy, ox);
         let s = 0;
         for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) s += x[xb + iy * p.w + ix] as number;
         y[(q * p.oh + oy) * p.ow + ox] = y0 < y1 && x0 < x1 ? s / div : 0;
@@ -114,16 +122,7 @@ export function avgPool2dBackward(dy: FloatArray, dx: FloatArray, p: PoolGeometr
     const xb = q * p.h * p.w;
     for (let oy = 0; oy < p.oh; oy++) {
       for (let ox = 0; ox < p.ow; ox++) {
-        let y0 = oy * p.sh - p.ph;
-        let x0 = ox * p.sw - p.pw;
-        let y1 = Math.min(y0 + p.kh, p.h + p.ph);
-        let x1 = Math.min(x0 + p.kw, p.w + p.pw);
-        const padded = (y1 - y0) * (x1 - x0);
-        y0 = Math.max(y0, 0);
-        x0 = Math.max(x0, 0);
-        y1 = Math.min(y1, p.h);
-        x1 = Math.min(x1, p.w);
-        const div = o.divisorOverride || (o.countIncludePad ? padded : (y1 - y0) * (x1 - x0));
+        const [y0, y1, x0, x1, div] = avgWindow(p, o, oy, ox);
         const g = (dy[(q * p.oh + oy) * p.ow + ox] as number) / div;
         for (let iy = y0; iy < y1; iy++) {
           for (let ix = x0; ix < x1; ix++) dx[xb + iy * p.w + ix] = (dx[xb + iy * p.w + ix] as number) + g;

@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DType, Generator, ShapeError, type Tensor, autograd, tensor } from '../../index.js';
+import { prod, unravel } from '../helpers/indexing.js';
 
 type Op = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'lt' | 'ge';
 // What each op computes on one pair of numbers (int32 results of comparisons are 0/1).
@@ -21,17 +22,7 @@ const REF: Record<Op, (a: number, b: number) => number> = {
 };
 const OPS = Object.keys(REF) as Op[];
 
-const prod = (s: readonly number[]): number => s.reduce((p, v) => p * v, 1);
 
-/** Row-major multi-index of flat position i in `shape`. */
-function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = i % (shape[d] as number);
-    i = Math.floor(i / (shape[d] as number));
-  }
-  return idx;
-}
 
 /** Flat row-major position of the element that `outIdx` reads from an operand of `shape`. */
 function broadcastSource(outIdx: readonly number[], shape: readonly number[]): number {

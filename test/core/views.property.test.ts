@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Generator, type Tensor, autograd as ag, tensor } from '../../index.js';
 import { expectClose } from '../helpers/assert.js';
+import { prod, unravel } from '../helpers/indexing.js';
 
 /** The reference view: shape, and the base flat position read at each multi-index. */
 interface RefView {
@@ -15,15 +16,6 @@ interface RefView {
   at: (idx: readonly number[]) => number;
 }
 
-const prod = (s: readonly number[]): number => s.reduce((p, v) => p * v, 1);
-function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = i % (shape[d] as number);
-    i = Math.floor(i / (shape[d] as number));
-  }
-  return idx;
-}
 function ravel(idx: readonly number[], shape: readonly number[]): number {
   return idx.reduce((f, v, d) => f * (shape[d] as number) + v, 0);
 }

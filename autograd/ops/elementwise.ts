@@ -2,22 +2,23 @@
 // times the incoming gradient, then summed back to the input's shape where it was broadcast).
 import { type DType, assertFloat, resultType as promoteTensors } from '../../core/dtype.js';
 import { broadcastShapes, broadcastStrides } from '../../core/shape.js';
-import type { Tensor } from '../../core/tensor.js';
+import { Tensor } from '../../core/tensor.js';
 import { record } from '../graph.js';
 import { type TensorLike, makeView, run1, sumToShape, toTensor } from './dispatch.js';
 
 type BinaryKernelOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum';
 type CompareOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
+/** x as `dtype` (copied only when it differs) viewed with `shape`: broadcast dims get stride 0. */
+function broadcastTo(x: Tensor, shape: readonly number[], dtype: DType = x.dtype): Tensor {
+  const c = x.dtype === dtype ? x : run1('copy', [x], { dtype });
+  return makeView(c, shape, broadcastStrides(c.shape, c.strides, shape), c.offset);
+}
+
 /** Views of a and b broadcast to a common shape, cast to a common dtype. */
 function broadcastPair(name: string, a: Tensor, b: Tensor, dtype: DType): [Tensor, Tensor] {
   const shape = broadcastShapes(a.shape, b.shape, name);
-  const ca = a.dtype === dtype ? a : run1('copy', [a], { dtype });
-  const cb = b.dtype === dtype ? b : run1('copy', [b], { dtype });
-  return [
-    makeView(ca, shape, broadcastStrides(ca.shape, ca.strides, shape), ca.offset),
-    makeView(cb, shape, broadcastStrides(cb.shape, cb.strides, shape), cb.offset),
-  ];
+  return [broadcastTo(a, shape, dtype), broadcastTo(b, shape, dtype)];
 }
 
 function binaryKernel(op: BinaryKernelOp | CompareOp, a: Tensor, b: Tensor, dtype: DType, outDtype: DType): Tensor {
@@ -117,16 +118,12 @@ export const logicalAnd = (a: Tensor, b: Tensor): Tensor => mul(ne(a, 0), ne(b, 
 /** where(cond, a, b): a where cond != 0, else b; broadcasting all three. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   // A scalar takes the dtype of the tensor beside it (float32 when both are scalars).
-  const ref = typeof a !== 'number' ? a : typeof b !== 'number' ? b : run1('copy', [cond], { dtype: 'float32' });
+  const ref = typeof a !== 'number' ? a : typeof b !== 'number' ? b : Tensor.fromArray(new Float32Array(1), [], cond.backend);
   const ta = toTensor(a, ref);
   const tb = toTensor(b, ref);
   const dtype = promoteTensors(ta, tb);
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, 'where', ['condition', 'input']), tb.shape, 'where', ['condition/input', 'other']);
-  const view = (x: Tensor): Tensor => {
-    const c = x.dtype === dtype || x === cond ? x : run1('copy', [x], { dtype });
-    return makeView(c, shape, broadcastStrides(c.shape, c.strides, shape), c.offset);
-  };
-  const out = run1('where', [view(cond), view(ta), view(tb)]);
+  const out = run1('where', [broadcastTo(cond, shape), broadcastTo(ta, shape, dtype), broadcastTo(tb, shape, dtype)]);
   return record(out, 'where', [cond, ta, tb], (g) => [
     null,
     sumToShape(where(cond, g, 0), ta.shape, ta.dtype),

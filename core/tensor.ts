@@ -5,6 +5,7 @@
 import { type Backend, type Device, type KernelInput, getBackend } from './backend.js';
 // Every tensor program needs the CPU backend and its kernels: register them with the class.
 import './cpu/index.js';
+import { copyStrided } from '../kernels/cpu/elementwise.js';
 import { type DType, type TypedArray, dtypeOfArray, isFloat } from './dtype.js';
 import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, fmtShape } from './errors.js';
 import { broadcastStrides, contiguousStrides, isContiguous, normalizeDim, numel } from './shape.js';
@@ -215,26 +216,11 @@ export class Tensor {
   }
 }
 
-/** Copy a strided view into a fresh contiguous array: out[i] = src[offset + Σ idx_d·strides_d]. */
-export function gatherStrided(src: TypedArray, shape: readonly number[], strides: readonly number[], offset: number): TypedArray {
+/** A strided view's elements as a fresh contiguous array (the kernels' copyStrided). */
+function gatherStrided(src: TypedArray, shape: readonly number[], strides: readonly number[], offset: number): TypedArray {
   const n = numel(shape);
   const out = new (src.constructor as { new (n: number): TypedArray })(n);
-  if (isContiguous(shape, strides)) {
-    out.set(src.subarray(offset, offset + n));
-    return out;
-  }
-  const nd = shape.length;
-  const idx = new Array<number>(nd).fill(0);
-  let pos = offset;
-  for (let i = 0; i < n; i++) {
-    out[i] = src[pos] as number;
-    for (let d = nd - 1; d >= 0; d--) {
-      idx[d]++;
-      pos += strides[d] as number;
-      if ((idx[d] as number) < (shape[d] as number)) break;
-      pos -= (idx[d] as number) * (strides[d] as number);
-      idx[d] = 0;
-    }
-  }
+  if (isContiguous(shape, strides)) out.set(src.subarray(offset, offset + n));
+  else copyStrided(src, shape, strides, offset, out);
   return out;
 }

@@ -4,6 +4,7 @@
 // `download` is async, and `readSync` may refuse.
 import type { DType, TypedArray } from './dtype.js';
 import { DeviceError } from './errors.js';
+import type { KernelAttrMap, KernelName } from './kernel_names.js';
 
 export type Device = 'cpu' | 'gpu';
 
@@ -23,6 +24,8 @@ export interface KernelOutput<B = unknown> {
   readonly shape: readonly number[];
 }
 
+
+/** Untyped attrs, for code that forwards any kernel's attrs (the typed map is core/kernel_names.ts). */
 export type KernelAttrs = Readonly<Record<string, unknown>>;
 
 export interface Backend<B = unknown> {
@@ -39,9 +42,9 @@ export interface Backend<B = unknown> {
   readSync(buffer: B, dtype: DType, size: number): TypedArray;
   /** Free the buffer now (GPU textures); the CPU lets the garbage collector do it. */
   release(buffer: B): void;
-  hasKernel(name: string): boolean;
-  /** Run kernel `name` on `inputs` with `attrs`, returning fresh contiguous outputs. */
-  run(name: string, inputs: readonly KernelInput<B>[], attrs: KernelAttrs): KernelOutput<B>[];
+  hasKernel(name: KernelName): boolean;
+  /** Run kernel `name` (core/kernel_names.ts) on `inputs` with `attrs`, returning fresh contiguous outputs. */
+  run<K extends KernelName>(name: K, inputs: readonly KernelInput<B>[], attrs: KernelAttrMap[K]): KernelOutput<B>[];
 }
 
 const backends = new Map<Device, Backend>();

@@ -1,15 +1,18 @@
 // How an op reaches a kernel: check that all inputs share one device, hand their views to that
 // backend's kernel by name, wrap the fresh outputs as tensors.
-import type { KernelAttrs } from '../../core/backend.js';
 import { type DType, isFloat } from '../../core/dtype.js';
 import { DeviceError } from '../../core/errors.js';
+import type { KernelAttrMap, KernelName } from '../../core/kernel_names.js';
 import { Tensor } from '../../core/tensor.js';
 
 export type Scalar = number;
 export type TensorLike = Tensor | Scalar;
 
+/** A kernel's attrs argument: optional when every attribute is. */
+type AttrsArg<K extends KernelName> = Record<string, never> extends KernelAttrMap[K] ? [attrs?: KernelAttrMap[K]] : [attrs: KernelAttrMap[K]];
+
 /** Run kernel `name` on the backend of `inputs` (all on one device) and wrap the outputs. */
-export function runKernel(name: string, inputs: readonly Tensor[], attrs: KernelAttrs = {}): Tensor[] {
+export function runKernel<K extends KernelName>(name: K, inputs: readonly Tensor[], ...[attrs]: AttrsArg<K>): Tensor[] {
   const first = inputs[0] as Tensor;
   const backend = first.backend;
   for (const t of inputs) {
@@ -20,13 +23,13 @@ export function runKernel(name: string, inputs: readonly Tensor[], attrs: Kernel
   const outs = backend.run(
     name,
     inputs.map((t) => t.asInput()),
-    attrs,
+    attrs ?? ({} as KernelAttrMap[K]),
   );
   return outs.map((o) => Tensor.fromBuffer(backend, o.buffer, o.dtype, o.shape));
 }
 
-export function run1(name: string, inputs: readonly Tensor[], attrs: KernelAttrs = {}): Tensor {
-  return runKernel(name, inputs, attrs)[0] as Tensor;
+export function run1<K extends KernelName>(name: K, inputs: readonly Tensor[], ...attrs: AttrsArg<K>): Tensor {
+  return runKernel(name, inputs, ...attrs)[0] as Tensor;
 }
 
 /** A Python-style scalar next to a tensor: a 0-d tensor that does not widen a float tensor's dtype. */

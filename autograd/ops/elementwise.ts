@@ -1,5 +1,6 @@
 // Elementwise ops with broadcasting, each forward next to its backward (the local derivative
 // times the incoming gradient, then summed back to the input's shape where it was broadcast).
+import type { UnaryOp } from '../../kernels/cpu/elementwise.js';
 import { type DType, assertFloat, resultType as promoteTensors } from '../../core/dtype.js';
 import { broadcastShapes, broadcastStrides } from '../../core/shape.js';
 import { Tensor } from '../../core/tensor.js';
@@ -133,7 +134,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 
 // ---- unary ops -------------------------------------------------------------------------
 
-function unaryKernel(op: string, x: Tensor): Tensor {
+function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
   return run1('unary', [x], { op });
 }
 

@@ -2,7 +2,12 @@
 // inputs). Rungs: the direct 7-loop reference, im2col + blocked GEMM, the depthwise kernel (when
 // groups = C), the public F.conv2d (adds the f32↔f64 conversion of the CPU adapter), and the GPU
 // backend's conv2d when it has one. The kernel rungs run on float64 copies, as the adapter does.
-import { type ConvGeometry, conv2dDepthwise, conv2dDirect, conv2dIm2col } from '../../kernels/cpu/conv2d.js';
+import {
+  conv2dDepthwise,
+  conv2dDirect,
+  conv2dIm2col,
+} from '../../kernels/cpu/conv2d.js';
+import { type ConvGeometry } from '../../kernels/geometry.js';
 import { getBackend, hasBackend } from '../../index.js';
 import { prod, randnF32 } from '../data.js';
 import { peerVariants } from '../peers/index.js';

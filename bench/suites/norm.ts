@@ -3,14 +3,12 @@
 // must move: forward reads x and writes y, backward reads x and gy and writes gx. Rungs: the
 // reference loops, the fused two-pass kernels, and (forward) the public F.*Norm op.
 import {
-  type NormAxes,
-  type NormLayout,
   normBackward,
   normBackwardReference,
   normForward,
   normForwardReference,
-  numSets,
 } from '../../kernels/cpu/norm.js';
+import { type NormAxes, type NormLayout, numSets } from '../../kernels/geometry.js';
 import { prod, randnF32, uniformF32 } from '../data.js';
 import { peerVariants } from '../peers/index.js';
 import type { FloatArray, Suite, SuiteContext, Variant, Workload } from '../types.js';

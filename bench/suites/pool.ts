@@ -1,7 +1,11 @@
 // Pooling: ResNet's stem max-pool and a 2×2 average pool (float32, GB/s of x read + y written).
 // pool2d.ts has one kernel per kind (it is the reference), so the ladder is the kernel, the
 // public F op, and the GPU when its backend has the kernel; the peers run the same pooling.
-import { type AvgPoolOptions, type PoolGeometry, avgPool2dForward, maxPool2dForward } from '../../kernels/cpu/pool2d.js';
+import {
+  avgPool2dForward,
+  maxPool2dForward,
+} from '../../kernels/cpu/pool2d.js';
+import { type AvgPoolOptions, type PoolGeometry } from '../../kernels/geometry.js';
 import { type Tensor, getBackend, hasBackend } from '../../index.js';
 import type * as Api from '../../index.js';
 import { prod, randnF32 } from '../data.js';

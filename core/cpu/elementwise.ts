@@ -1,32 +1,33 @@
 // CPU adapters for the elementwise family: copy, unary, binary, where, scatterView, cat.
 import { type BinaryOp, type UnaryOp, binaryStrided, copyStrided, scatterAddStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
-import { type CpuOutput, registerCpuKernel } from '../cpu_backend.js';
-import { type DType, type TypedArray, allocArray } from '../dtype.js';
+import { type CpuOutput, registerCpuKernel } from './registry.js';
+import { allocOutput } from '../allocator.js';
+import type { DType, TypedArray } from '../dtype.js';
 import { contiguousStrides, numel } from '../shape.js';
 
 const out = (dtype: DType, shape: readonly number[]): { buffer: TypedArray; dtype: DType; shape: readonly number[] } => ({
-  buffer: allocArray(dtype, numel(shape)),
+  buffer: allocOutput(dtype, numel(shape)),
   dtype,
   shape,
 });
 
 // copy: contiguous copy of a view, optionally cast to attrs.dtype.
 registerCpuKernel('copy', ([x], attrs) => {
-  const o = out((attrs.dtype as DType | undefined) ?? x!.dtype, x!.shape);
+  const o = out(attrs.dtype ?? x!.dtype, x!.shape);
   copyStrided(x!.buffer, x!.shape, x!.strides, x!.offset, o.buffer);
   return [o];
 });
 
 registerCpuKernel('unary', ([x], attrs) => {
   const o = out(x!.dtype, x!.shape);
-  unaryStrided(attrs.op as UnaryOp, x!.buffer, x!.shape, x!.strides, x!.offset, o.buffer);
+  unaryStrided(attrs.op, x!.buffer, x!.shape, x!.strides, x!.offset, o.buffer);
   return [o];
 });
 
 // binary: a and b are views already broadcast to the output shape; attrs.dtype is the result type.
 registerCpuKernel('binary', ([a, b], attrs) => {
-  const o = out(attrs.dtype as DType, a!.shape);
-  binaryStrided(attrs.op as BinaryOp, a!.buffer, a!.strides, a!.offset, b!.buffer, b!.strides, b!.offset, a!.shape, o.buffer);
+  const o = out(attrs.dtype, a!.shape);
+  binaryStrided(attrs.op, a!.buffer, a!.strides, a!.offset, b!.buffer, b!.strides, b!.offset, a!.shape, o.buffer);
   return [o];
 });
 
@@ -38,16 +39,16 @@ registerCpuKernel('where', ([c, a, b]) => {
 
 // scatterView: the adjoint of a view. out = zeros(attrs.shape); out[view] += g.
 registerCpuKernel('scatterView', ([g], attrs) => {
-  const o = out(g!.dtype, attrs.shape as number[]);
-  const gc = allocArray(g!.dtype, numel(g!.shape));
+  const o = out(g!.dtype, attrs.shape);
+  const gc = allocOutput(g!.dtype, numel(g!.shape));
   copyStrided(g!.buffer, g!.shape, g!.strides, g!.offset, gc);
-  scatterAddStrided(gc, g!.shape, attrs.strides as number[], attrs.offset as number, o.buffer);
+  scatterAddStrided(gc, g!.shape, attrs.strides, attrs.offset, o.buffer);
   return [o];
 });
 
 // cat along attrs.dim: each input is written into its slab of the output.
 registerCpuKernel('cat', (xs, attrs) => {
-  const dim = attrs.dim as number;
+  const dim = attrs.dim;
   const first = xs[0]!;
   const shape = [...first.shape];
   shape[dim] = xs.reduce((s, x) => s + (x.shape[dim] as number), 0);
@@ -55,7 +56,7 @@ registerCpuKernel('cat', (xs, attrs) => {
   const os = contiguousStrides(shape);
   let start = 0;
   for (const x of xs) {
-    const tmp = allocArray(x.dtype, numel(x.shape));
+    const tmp = allocOutput(x.dtype, numel(x.shape));
     copyStrided(x.buffer, x.shape, x.strides, x.offset, tmp);
     scatterAddStrided(tmp, x.shape, os, start * (os[dim] as number), o.buffer);
     start += x.shape[dim] as number;

@@ -6,81 +6,97 @@
 // normBackward also batchStats (did the forward use x's own statistics?). Optional inputs are
 // present only when their has* flag is set. Inputs may be strided views: they are gathered to
 // contiguous arrays first. mean/var have one entry per set, in x's dtype; gWeight/gBias have C.
+// Variants: 'reference' (the obvious loops) and 'fused'; WASM BatchNorm joins in core/cpu/wasm.ts.
 import {
-  layoutOf,
   normApply,
   normApplyReference,
   normBackward,
   normBackwardReference,
   normForward,
   normForwardReference,
-  numSets,
 } from '../../kernels/cpu/norm.js';
-import { type CpuInput, registerCpuKernel } from '../cpu_backend.js';
-import type { KernelAttrs } from '../backend.js';
-import { allocArray } from '../dtype.js';
+import { numSets } from '../../kernels/geometry.js';
+import { type CpuInput, registerCpuVariant } from './registry.js';
+import { allocOutput } from '../allocator.js';
 import { copyStrided } from '../../kernels/cpu/elementwise.js';
 import { isContiguous, numel } from '../shape.js';
 
 type Floats = Float32Array | Float64Array;
-
-/** Which kernels the norm family runs; tests and benchmarks switch it. */
-export const normImpl: { current: 'fast' | 'reference' } = { current: 'fast' };
 
 /** The input's elements as one contiguous array (the buffer itself when it already is). */
 function dense(t: CpuInput): Floats {
   const n = numel(t.shape);
   const buf = t.buffer as Floats;
   if (isContiguous(t.shape, t.strides)) return t.offset === 0 && buf.length === n ? buf : buf.subarray(t.offset, t.offset + n);
-  const out = allocArray(t.dtype, n) as Floats;
+  const out = allocOutput(t.dtype, n) as Floats;
   copyStrided(buf, t.shape, t.strides, t.offset, out);
   return out;
 }
 
-const useReference = (attrs: KernelAttrs): boolean => ((attrs.impl as string | undefined) ?? normImpl.current) === 'reference';
+type NormKernels = {
+  forward: typeof normForward;
+  apply: typeof normApply;
+  backward: typeof normBackward;
+};
 
-registerCpuKernel('normForward', (inputs, attrs) => {
-  const x = inputs[0]!;
-  let next = 1;
-  const weight = attrs.hasWeight ? dense(inputs[next++]!) : null;
-  const bias = attrs.hasBias ? dense(inputs[next++]!) : null;
-  const l = layoutOf(attrs);
-  const sets = numSets(l);
-  const y = allocArray(x.dtype, numel(x.shape)) as Floats;
-  const mean = allocArray(x.dtype, sets) as Floats;
-  const variance = allocArray(x.dtype, sets) as Floats;
-  const forward = useReference(attrs) ? normForwardReference : normForward;
-  forward(dense(x), l, attrs.eps as number, weight, bias, y, mean, variance);
-  return [
-    { buffer: y, dtype: x.dtype, shape: x.shape },
-    { buffer: mean, dtype: x.dtype, shape: [sets] },
-    { buffer: variance, dtype: x.dtype, shape: [sets] },
-  ];
+/** Register normForward/normApply/normBackward for one set of kernels (reference or fused). */
+function registerNorm(name: string, about: string, rank: number, k: NormKernels): void {
+  registerCpuVariant('normForward', {
+    name, about, rank, supports: () => true,
+    run: (inputs, attrs) => {
+      const x = inputs[0];
+      let next = 1;
+      const weight = attrs.hasWeight ? dense(inputs[next++]) : null;
+      const bias = attrs.hasBias ? dense(inputs[next++]) : null;
+      const sets = numSets(attrs);
+      const y = allocOutput(x.dtype, numel(x.shape)) as Floats;
+      const mean = allocOutput(x.dtype, sets) as Floats;
+      const variance = allocOutput(x.dtype, sets) as Floats;
+      k.forward(dense(x), attrs, attrs.eps, weight, bias, y, mean, variance);
+      return [
+        { buffer: y, dtype: x.dtype, shape: x.shape },
+        { buffer: mean, dtype: x.dtype, shape: [sets] },
+        { buffer: variance, dtype: x.dtype, shape: [sets] },
+      ];
+    },
+  });
+  registerCpuVariant('normApply', {
+    name, about, rank, supports: () => true,
+    run: (inputs, attrs) => {
+      const [x, mean, variance] = inputs;
+      let next = 3;
+      const weight = attrs.hasWeight ? dense(inputs[next++]) : null;
+      const bias = attrs.hasBias ? dense(inputs[next++]) : null;
+      const y = allocOutput(x.dtype, numel(x.shape)) as Floats;
+      k.apply(dense(x), attrs, dense(mean), dense(variance), attrs.eps, weight, bias, y);
+      return [{ buffer: y, dtype: x.dtype, shape: x.shape }];
+    },
+  });
+  registerCpuVariant('normBackward', {
+    name, about, rank, supports: () => true,
+    run: (inputs, attrs) => {
+      const [x, gy, mean, variance] = inputs;
+      const weight = attrs.hasWeight ? dense(inputs[4]) : null;
+      const gx = allocOutput(x.dtype, numel(x.shape)) as Floats;
+      const gWeight = allocOutput(x.dtype, attrs.C) as Floats;
+      const gBias = allocOutput(x.dtype, attrs.C) as Floats;
+      k.backward(dense(x), dense(gy), attrs, dense(mean), dense(variance), attrs.eps, weight, attrs.batchStats, gx, gWeight, gBias);
+      return [
+        { buffer: gx, dtype: x.dtype, shape: x.shape },
+        { buffer: gWeight, dtype: x.dtype, shape: [attrs.C] },
+        { buffer: gBias, dtype: x.dtype, shape: [attrs.C] },
+      ];
+    },
+  });
+}
+
+registerNorm('reference', 'TypeScript loops over the table of sets (two passes for the statistics)', 0, {
+  forward: normForwardReference,
+  apply: normApplyReference,
+  backward: normBackwardReference,
 });
-
-registerCpuKernel('normApply', (inputs, attrs) => {
-  const [x, mean, variance] = inputs as [CpuInput, CpuInput, CpuInput];
-  let next = 3;
-  const weight = attrs.hasWeight ? dense(inputs[next++]!) : null;
-  const bias = attrs.hasBias ? dense(inputs[next++]!) : null;
-  const y = allocArray(x.dtype, numel(x.shape)) as Floats;
-  const apply = useReference(attrs) ? normApplyReference : normApply;
-  apply(dense(x), layoutOf(attrs), dense(mean), dense(variance), attrs.eps as number, weight, bias, y);
-  return [{ buffer: y, dtype: x.dtype, shape: x.shape }];
-});
-
-registerCpuKernel('normBackward', (inputs, attrs) => {
-  const [x, gy, mean, variance] = inputs as [CpuInput, CpuInput, CpuInput, CpuInput];
-  const weight = attrs.hasWeight ? dense(inputs[4]!) : null;
-  const l = layoutOf(attrs);
-  const gx = allocArray(x.dtype, numel(x.shape)) as Floats;
-  const gWeight = allocArray(x.dtype, l.C) as Floats;
-  const gBias = allocArray(x.dtype, l.C) as Floats;
-  const backward = useReference(attrs) ? normBackwardReference : normBackward;
-  backward(dense(x), dense(gy), l, dense(mean), dense(variance), attrs.eps as number, weight, attrs.batchStats as boolean, gx, gWeight, gBias);
-  return [
-    { buffer: gx, dtype: x.dtype, shape: x.shape },
-    { buffer: gWeight, dtype: x.dtype, shape: [l.C] },
-    { buffer: gBias, dtype: x.dtype, shape: [l.C] },
-  ];
+registerNorm('fused', 'TypeScript fused kernels: one pass per statistic, fused backward', 10, {
+  forward: normForward,
+  apply: normApply,
+  backward: normBackward,
 });

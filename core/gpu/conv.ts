@@ -1,7 +1,7 @@
 // GPU adapters for convolution: the kernel names, inputs and attrs of core/cpu/conv.ts
 // (attrs.geom is the op's ConvGeometry). attrs.impl picks among the CPU kernels; on the GPU
 // there is one direct kernel per direction (kernels/gpu/conv.ts says why), so it is ignored.
-import type { ConvGeometry } from '../../kernels/cpu/conv2d.js';
+import type { ConvGeometry } from '../../kernels/geometry.js';
 import {
   type Strides4,
   conv2dBackwardBiasSource,

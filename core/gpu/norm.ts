@@ -7,7 +7,7 @@
 // each pass a two-level set sum; intermediate buffers are released before returning.
 import type { KernelAttrs } from '../backend.js';
 import { isContiguous, numel } from '../shape.js';
-import { type NormLayout, layoutOf, numSets } from '../../kernels/cpu/norm.js';
+import { type NormLayout, layoutOf, numSets } from '../../kernels/geometry.js';
 import { copySource } from '../../kernels/gpu/elementwise.js';
 import {
   type NormIndex,

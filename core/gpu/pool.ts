@@ -1,7 +1,7 @@
 // GPU adapters for pooling: the kernel names, inputs and attrs of core/cpu/pool.ts. Inputs are
 // [N, C, H, W] views; attrs.geom is the op's PoolGeometry. Max pooling runs two kernels — the
 // winners' positions, then a gather of their values — since a gpu.js thread returns one number.
-import type { AvgPoolOptions, PoolGeometry } from '../../kernels/cpu/pool2d.js';
+import type { AvgPoolOptions, PoolGeometry } from '../../kernels/geometry.js';
 import type { Strides4 } from '../../kernels/gpu/conv.js';
 import {
   type AdaptiveShape,

@@ -16,30 +16,10 @@
 // Float64Array ran ~1.6x slower here. Callers convert float32 with TypedArray.set (native), which
 // costs one pass over the input and output, and get float64 accumulation for free.
 
+import type { ConvGeometry } from '../geometry.js';
 import { gemmBlocked } from './gemm.js';
 
 type FloatArray = Float32Array | Float64Array;
-
-/** Sizes of one convolution. Arrays are contiguous NCHW / OIHW (w is [o, c/groups, kh, kw]). */
-export interface ConvGeometry {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-  o: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  /** top and left padding */
-  pt: number;
-  pl: number;
-  dh: number;
-  dw: number;
-  groups: number;
-  oh: number;
-  ow: number;
-}
 
 // ---- reference: the obvious loops --------------------------------------------------------
 

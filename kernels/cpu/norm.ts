@@ -19,62 +19,8 @@
 // line) that the tests hold to it. Arrays are contiguous; statistics are kept in the input's
 // dtype; sums are taken in doubles (JS numbers).
 
+import { type NormLayout, numSets, setOf, setSize } from '../geometry.js';
 type Floats = Float32Array | Float64Array;
-
-export type NormAxes = 'batch' | 'layer' | 'instance' | 'group';
-
-/** How x[N, C, S] is split into statistics sets. `groups` is only read for 'group'. */
-export interface NormLayout {
-  axes: NormAxes;
-  N: number;
-  C: number;
-  S: number;
-  groups: number;
-}
-
-/** The layout a backend's norm kernels receive as attrs { axes, N, C, S, groups? }. */
-export function layoutOf(attrs: Readonly<Record<string, unknown>>): NormLayout {
-  return {
-    axes: attrs.axes as NormAxes,
-    N: attrs.N as number,
-    C: attrs.C as number,
-    S: attrs.S as number,
-    groups: (attrs.groups as number | undefined) ?? 1,
-  };
-}
-
-/** How many sets (and so how many means and variances) the layout has. */
-export function numSets(l: NormLayout): number {
-  switch (l.axes) {
-    case 'batch':
-      return l.C;
-    case 'layer':
-      return l.N;
-    case 'instance':
-      return l.N * l.C;
-    case 'group':
-      return l.N * l.groups;
-  }
-}
-
-/** The set that elements x[n, c, :] belong to. */
-export function setOf(l: NormLayout, n: number, c: number): number {
-  switch (l.axes) {
-    case 'batch':
-      return c;
-    case 'layer':
-      return n;
-    case 'instance':
-      return n * l.C + c;
-    case 'group':
-      return n * l.groups + Math.floor(c / (l.C / l.groups));
-  }
-}
-
-/** Elements per set, m. */
-export function setSize(l: NormLayout): number {
-  return (l.N * l.C * l.S) / numSets(l);
-}
 
 // ---- reference ---------------------------------------------------------------------------
 

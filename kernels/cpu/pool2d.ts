@@ -5,24 +5,8 @@
 // Backward sends each output gradient back to the input positions its window used:
 //   max:  dx[idx] += dy;   avg and adaptive: every position of the window += dy / divisor.
 
+import type { AvgPoolOptions, PoolGeometry } from '../geometry.js';
 type FloatArray = Float32Array | Float64Array;
-
-export interface PoolGeometry {
-  /** N·C planes of h×w in, oh×ow out */
-  planes: number;
-  h: number;
-  w: number;
-  oh: number;
-  ow: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-  dh: number;
-  dw: number;
-}
 
 /**
  * Max pooling with PyTorch's rules: the window starts at oy·sh − ph and takes kh taps dh apart,
@@ -72,12 +56,6 @@ export function maxPool2dBackward(dy: FloatArray, idx: Int32Array, dx: FloatArra
       dx[t] = (dx[t] as number) + (dy[q * out + k] as number);
     }
   }
-}
-
-export interface AvgPoolOptions {
-  countIncludePad: boolean;
-  /** Divide by this instead of the window size (0 = off). */
-  divisorOverride: number;
 }
 
 /**

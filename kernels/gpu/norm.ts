@@ -14,7 +14,7 @@
 //   cut into P pieces of at most PIECE elements, level 1 writes one partial sum per
 //   (k, r, piece), and level 2 adds a set's R·P partials. Both loops have literal bounds, so
 //   gpu.js's loopMaxIterations guard never cuts them short.
-import { type NormLayout, numSets } from '../cpu/norm.js';
+import { type NormLayout, numSets } from '../geometry.js';
 import { kernelFunction, lit, stridedPositions } from './source.js';
 
 /** Elements one level-1 thread adds up, at most. */

@@ -1,7 +1,7 @@
 // F.conv2d: checks the arguments as PyTorch does, works out the geometry, runs the backend's
 // conv kernels and records the backward (dX by col2im of Wᵀ·dY, dW by dY·colsᵀ, db by a sum;
 // the derivation sits with the kernels in kernels/cpu/conv2d.ts).
-import type { ConvGeometry } from '../../kernels/cpu/conv2d.js';
+import type { ConvGeometry } from '../../kernels/geometry.js';
 import { assertFloat } from '../../core/dtype.js';
 import { DTypeError, ShapeError, ValueError, fmtShape } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
@@ -29,8 +29,6 @@ export interface Conv2dOptions {
   padding?: IntPair | 'same' | 'valid';
   dilation?: IntPair;
   groups?: number;
-  /** Force a kernel ('im2col', 'direct', 'depthwise'); default picks depthwise for groups = C, else im2col. */
-  impl?: 'im2col' | 'direct' | 'depthwise';
 }
 
 /** Validate conv2d's arguments and return the geometry of the (batched) call. */
@@ -104,10 +102,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
     }
     if (bias.dtype !== input.dtype) throw new DTypeError(`${op}: input type (${input.dtype}) and bias type (${bias.dtype}) should be the same`);
   }
-  if (opts.impl === 'depthwise' && p.groups !== p.c) {
-    throw new ValueError(`${op}: impl 'depthwise' needs groups == input channels, but got groups=${p.groups} for ${p.c} channels`);
-  }
-  const attrs = { geom: p, impl: opts.impl };
+  const attrs = { geom: p };
   const x = contiguous(input);
   const w = contiguous(weight);
   const b = bias ? contiguous(bias) : null;

@@ -13,7 +13,7 @@ import { assertFloat } from '../../core/dtype.js';
 import { DTypeError, ShapeError, ValueError, fmtShape } from '../../core/errors.js';
 import { numel, shapesEqual } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
-import type { NormLayout } from '../../kernels/cpu/norm.js';
+import type { NormLayout } from '../../kernels/geometry.js';
 import { noGrad, record } from '../../autograd/graph.js';
 import { runKernel } from '../../autograd/ops/dispatch.js';
 import { add, div, mul, sqrt, sub } from '../../autograd/ops/elementwise.js';

@@ -1,6 +1,6 @@
 // Pooling ops (torch.nn.functional names and defaults): maxPool2d (+ indices), avgPool2d,
 // adaptiveAvgPool2d. Each forward runs one kernel and records the matching backward kernel.
-import type { PoolGeometry } from '../../kernels/cpu/pool2d.js';
+import type { PoolGeometry } from '../../kernels/geometry.js';
 import { assertFloat } from '../../core/dtype.js';
 import { ShapeError, ValueError, fmtShape } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';

@@ -10,6 +10,7 @@ import { F, type GpuBackend, type Tensor, abs, full, initGpu, manualSeed, max, m
 import { run1 } from '../../autograd/ops/dispatch.js';
 import { type Conv2dOptions, conv2dGeometry } from '../../nn/ops/conv.js';
 import { Bottleneck, type NormLayer } from '../../models/resnet.js';
+import { convVariantsFor, withConvVariant } from '../helpers/variants.js';
 import { expectGpuMatches, expectWithin } from './helpers.js';
 
 let gpu: GpuBackend;
@@ -140,14 +141,17 @@ describe('conv kernels on strided views gpu == cpu reference', () => {
     await expectGpuMatches(db, run1('conv2dBackwardBias', [dy], attrs), 'db', run1('conv2dBackwardBias', [abs4.dy], attrs));
   });
 
-  it('every CPU impl (direct, im2col, depthwise) agrees with the gpu kernel on depthwise x=[1,6,5,5] w=[6,1,3,3] p=1 g=6', async () => {
+  it('every CPU conv variant agrees with the gpu kernel on depthwise x=[1,6,5,5] w=[6,1,3,3] p=1 g=6', async () => {
     manualSeed(111);
     const x = randn([1, 6, 5, 5]);
     const w = randn([6, 1, 3, 3]);
     const want = F.conv2d(x.to('gpu'), w.to('gpu'), null, { padding: 1, groups: 6 });
     const scale = F.conv2d(abs(x), abs(w), null, { padding: 1, groups: 6 });
-    for (const impl of ['direct', 'im2col', 'depthwise'] as const) {
-      await expectGpuMatches(want, F.conv2d(x, w, null, { padding: 1, groups: 6, impl }), `impl ${impl}`, scale);
+    const opts = { padding: 1, groups: 6 };
+    const impls = convVariantsFor(x.shape, w.shape, opts, 'float32');
+    expect(impls).toEqual(expect.arrayContaining(['direct', 'im2col', 'depthwise']));
+    for (const impl of impls) {
+      await expectGpuMatches(want, withConvVariant(impl, () => F.conv2d(x, w, null, opts)), `impl ${impl}`, scale);
     }
   });
 });

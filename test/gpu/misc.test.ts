@@ -13,6 +13,7 @@ import {
   randn, slice, softmax, sum, tensor,
 } from '../../index.js';
 import { run1, runKernel } from '../../autograd/ops/dispatch.js';
+import type { KernelAttrMap, KernelName } from '../../core/kernel_names.js';
 import { expectGpuMatches } from './helpers.js';
 
 let gpu: GpuBackend;
@@ -181,8 +182,8 @@ describe('temporaries', () => {
     const view = randn([3, 5, 4, 2]).to('gpu').permute([0, 3, 1, 2]); // [3,2,5,4], not contiguous
     const [w, b] = [randn([2]).to('gpu'), randn([2]).to('gpu')];
     const idx = randint(0, 2, [3, 2, 5, 4]).to('gpu');
-    const layout = { axes: 'group', N: 3, C: 2, S: 20, groups: 2, eps: 1e-5, hasWeight: true, hasBias: true };
-    const calls: [string, Tensor[], Record<string, unknown>][] = [
+    const layout = { axes: 'group', N: 3, C: 2, S: 20, groups: 2, eps: 1e-5, hasWeight: true, hasBias: true } as const;
+    const calls: [KernelName, Tensor[], KernelAttrMap[KernelName]][] = [
       ['normForward', [view, w, b], layout],
       ['normApply', [view, randn([6]).to('gpu'), randn([6]).abs().to('gpu'), w, b], layout],
       ['normBackward', [view, view, randn([6]).to('gpu'), randn([6]).abs().to('gpu'), w], { ...layout, batchStats: true }],

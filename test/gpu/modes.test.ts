@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DTypeError, DeviceError, type GpuMode, type Tensor, ValueError, abs, add, getBackend, initGpu, manualSeed, matmul, randn, sum,
 } from '../../index.js';
+import type { KernelName } from '../../core/kernel_names.js';
 import { expectGpuMatches } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -60,7 +61,7 @@ describe('headlessgl: dtype and kernel errors, buffer accounting', () => {
     expect(() => randn([2, 2], { dtype: 'float64' }).to('gpu')).toThrow(DTypeError);
     expect(() => randn([2, 2], { dtype: 'float64' }).to('gpu')).toThrow(/float64 .*float32/);
     // every CPU kernel has a gpu twin now, so ask for a name no backend has
-    expect(() => getBackend('gpu').run('noSuchKernel', [randn([2, 3]).to('gpu').asInput()], {})).toThrow(/gpu backend has no kernel 'noSuchKernel'/);
+    expect(() => getBackend('gpu').run('noSuchKernel' as KernelName, [randn([2, 3]).to('gpu').asInput()], {})).toThrow(/gpu backend has no kernel 'noSuchKernel'/);
   });
   it('kernels compile once per shape signature: slices at other offsets reuse them x=[6,5]', async () => {
     const gpu = await initGpu({ mode: 'headlessgl' });

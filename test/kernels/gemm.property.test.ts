@@ -12,7 +12,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type GemmArgs, gemmBlocked, gemmReference } from '../../kernels/cpu/gemm.js';
-import { gemmImpl } from '../../core/cpu/matmul.js';
+import { withVariants } from '../../core/cpu/registry.js';
 import { Generator, type Tensor, autograd as ag, tensor } from '../../index.js';
 
 type FloatArray = Float32Array | Float64Array;
@@ -182,14 +182,7 @@ describe('batched matmul through the op (property)', () => {
         };
         const [a, av, as] = make(c.batchA, c.M, c.K, c.transA);
         const [b, bv, bs] = make(batchB, c.K, c.N, c.transB);
-        const prev = gemmImpl.current;
-        gemmImpl.current = c.impl;
-        let out: Tensor;
-        try {
-          out = ag.matmul(a, b);
-        } finally {
-          gemmImpl.current = prev;
-        }
+        const out: Tensor = withVariants({ matmul: c.impl }, () => ag.matmul(a, b));
         const ref = naiveMatmul(av, as, bv, bs);
         expect([...out.shape]).toEqual(ref.shape);
         const got = out.toArray();

@@ -1,28 +1,27 @@
 // conv2d: PyTorch parity (values and all gradients) for every kernel over the grid of
-// test/oracle/gen_conv.py, float64 gradcheck over the same grid, direct == im2col == depthwise
-// on random shapes, and PyTorch-like errors for bad input.
+// test/oracle/gen_conv.py, float64 gradcheck over the same grid, every CPU conv variant (the
+// registry's: direct, im2col, depthwise, the WASM ones for float32) == direct on random shapes,
+// and PyTorch-like errors for bad input.
 import { describe, expect, it } from 'vitest';
 import { F, Generator, ShapeError, type Tensor, ValueError, autograd, randn, tensor } from '../../index.js';
 import type { Conv2dOptions } from '../../nn/ops/conv.js';
 import { expectClose } from '../helpers/assert.js';
+import { convVariantsFor, withConvVariant } from '../helpers/variants.js';
 import { type OracleCase, dec, loadFixture } from '../helpers/oracle.js';
 
 const cases = loadFixture('conv');
-type Impl = NonNullable<Conv2dOptions['impl']>;
-
-const optsOf = (c: OracleCase, impl?: Impl): Conv2dOptions => ({
+const optsOf = (c: OracleCase): Conv2dOptions => ({
   stride: c.stride as Conv2dOptions['stride'],
   padding: c.padding as Conv2dOptions['padding'],
   dilation: c.dilation as Conv2dOptions['dilation'],
   groups: c.groups as number,
-  impl,
 });
 
-/** The kernels that can run a case: all of them for depthwise geometry. */
-function implsFor(c: OracleCase): Impl[] {
-  const x = c.x as { shape: number[] };
-  const channels = x.shape[x.shape.length - 3] as number;
-  return (c.groups as number) === channels && channels > 1 ? ['im2col', 'direct', 'depthwise'] : ['im2col', 'direct'];
+/** The conv variants that can run a case in `dtype` (batched shapes). */
+function implsFor(c: OracleCase, dtype: 'float32' | 'float64' = 'float64'): string[] {
+  const xs = (c.x as { shape: number[] }).shape;
+  const ws = (c.w as { shape: number[] }).shape;
+  return convVariantsFor(xs.length === 3 ? [1, ...xs] : xs, ws, optsOf(c), dtype);
 }
 
 /** Largest |v| of an encoded tensor: the scale float32 rounding errors are measured against. */
@@ -30,12 +29,15 @@ function maxAbs(e: unknown): number {
   return (e as { data: number[] }).data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 }
 
-function runCase(c: OracleCase, impl: Impl, dtype: 'float32' | 'float64'): { y: Tensor; x: Tensor; w: Tensor; b: Tensor | null } {
+function runCase(c: OracleCase, impl: string, dtype: 'float32' | 'float64'): { y: Tensor; x: Tensor; w: Tensor; b: Tensor | null } {
   const x = dec(c.x, { dtype, requiresGrad: true });
   const w = dec(c.w, { dtype, requiresGrad: true });
   const b = c.b ? dec(c.b, { dtype, requiresGrad: true }) : null;
-  const y = F.conv2d(x, w, b, optsOf(c, impl));
-  y.backward(dec(c.gy, { dtype }));
+  const y = withConvVariant(impl, () => {
+    const out = F.conv2d(x, w, b, optsOf(c));
+    out.backward(dec(c.gy, { dtype }));
+    return out;
+  });
   return { y, x, w, b };
 }
 
@@ -57,11 +59,11 @@ describe('conv2d matches PyTorch 1.13 (float64: values and gradients)', () => {
 });
 
 describe('conv2d in float32 stays within 1e-5 relative of PyTorch', () => {
-  // float32 inputs are the float64 fixture rounded (relative error 6e-8 each); the sums run in
-  // float64 (GEMM packs) or float32 (depthwise accumulates in float64 too), so the error is a
-  // few ulps of the largest term: 1e-5 of the tensor's largest value bounds it with room.
+  // float32 inputs are the float64 fixture rounded (relative error 6e-8 each); the TypeScript
+  // variants sum in float64, the WASM ones in float32 (K ≤ 9·32 terms here: error ≲ √K·2⁻²⁴ of
+  // the largest term), so 1e-5 of the tensor's largest value bounds both with room.
   for (const c of cases) {
-    for (const impl of implsFor(c)) {
+    for (const impl of implsFor(c, 'float32')) {
       it(`${c.name} impl=${impl} float32`, () => {
         const { y, x, w, b } = runCase(c, impl, 'float32');
         expect(y.dtype).toBe('float32');
@@ -88,8 +90,8 @@ describe('conv2d float64 gradcheck over the grid', () => {
         const w = dec(c.w, { requiresGrad: true });
         const b = c.b ? dec(c.b, { requiresGrad: true }) : null;
         const inputs = b ? [x, w, b] : [x, w];
-        const fn = (...t: Tensor[]) => F.conv2d(t[0]!, t[1]!, t[2] ?? null, optsOf(c, impl));
-        expect(autograd.gradcheck(fn, inputs, { fastMode, seed: 7 })).toBe(true);
+        const fn = (...t: Tensor[]) => F.conv2d(t[0]!, t[1]!, t[2] ?? null, optsOf(c));
+        expect(withConvVariant(impl, () => autograd.gradcheck(fn, inputs, { fastMode, seed: 7 }))).toBe(true);
       });
     }
   }
@@ -124,22 +126,23 @@ describe('fast conv kernels equal the direct reference on random shapes', () => 
     const xs = [n, groups * cg, h, w];
     const ws = [groups * og, cg, kh, kw];
     const opts: Conv2dOptions = { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups };
-    const impls: Impl[] = depthwise ? ['im2col', 'depthwise'] : ['im2col'];
     for (const dtype of ['float64', 'float32'] as const) {
+      const impls = convVariantsFor(xs, ws, opts, dtype).filter((v) => v !== 'direct');
       it(`conv2d x=[${xs}] w=[${ws}] s=[${sh},${sw}] p=[${ph},${pw}] d=[${dh},${dw}] g=${groups} ${dtype}`, () => {
         const x0 = randn(xs, { dtype, generator: gen });
         const w0 = randn(ws, { dtype, generator: gen });
         const b0 = randn([ws[0]!], { dtype, generator: gen });
         const gy = (() => {
-          const y = F.conv2d(x0, w0, b0, { ...opts, impl: 'direct' });
+          const y = withConvVariant('direct', () => F.conv2d(x0, w0, b0, opts));
           return randn(y.shape, { dtype, generator: gen });
         })();
-        const run = (impl: Impl) => {
-          const [x, w, b] = [x0, w0, b0].map(leaf);
-          const y = F.conv2d(x!, w!, b!, { ...opts, impl });
-          y.backward(gy);
-          return [y, x!.grad!, w!.grad!, b!.grad!];
-        };
+        const run = (impl: string) =>
+          withConvVariant(impl, () => {
+            const [x, w, b] = [x0, w0, b0].map(leaf);
+            const y = F.conv2d(x!, w!, b!, opts);
+            y.backward(gy);
+            return [y, x!.grad!, w!.grad!, b!.grad!];
+          });
         const ref = run('direct');
         const tol = dtype === 'float64' ? { atol: 1e-12, rtol: 1e-10 } : { atol: 1e-4, rtol: 1e-5 };
         for (const impl of impls) {
@@ -185,8 +188,9 @@ describe('conv2d rejects bad input as PyTorch does', () => {
     expect(() => F.conv2d(x, w, null, { groups: 2, padding: [0.5, 1] })).toThrow(/'padding' must contain integers/);
     expect(() => F.conv2d(x, w, null, { groups: 1.5 })).toThrow(/'groups' must be an integer/);
   });
-  it('forcing the depthwise kernel on a non-depthwise conv', () => {
-    expect(() => F.conv2d(x, w, null, { groups: 2, impl: 'depthwise' })).toThrow(/needs groups == input channels/);
+  it('pinning the depthwise kernel on a non-depthwise conv', () => {
+    expect(() => withConvVariant('depthwise', () => F.conv2d(x, w, null, { groups: 2 }))).toThrow(/pinned variant 'depthwise' does not support this call/);
+    expect(() => withConvVariant('no-such', () => F.conv2d(x, w, null, { groups: 2 }))).toThrow(/has no variant 'no-such' \(it has: .*direct/);
   });
   it('no NaNs from valid edge cases (1x1 output, all-padding windows)', () => {
     const y = F.conv2d(randn([1, 1, 1, 1]), randn([1, 1, 3, 3]), null, { padding: 1 });

@@ -7,18 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { Generator } from '../../index.js';
 import {
-  type NormAxes,
-  type NormLayout,
   normApply,
   normApplyReference,
   normBackward,
   normBackwardReference,
   normForward,
   normForwardReference,
-  numSets,
-  setOf,
-  setSize,
 } from '../../kernels/cpu/norm.js';
+import { type NormAxes, type NormLayout, numSets, setOf, setSize } from '../../kernels/geometry.js';
 import { expectClose } from '../helpers/assert.js';
 
 type Floats = Float32Array | Float64Array;

@@ -6,8 +6,8 @@
 // float32: inputs rounded to float32 against torch's float64 answers. x̂ = (x − μ)/σ carries a few
 // float32 roundings relative to σ (values are O(1) here), and the input gradient
 // r(γ·gy − A/m − x̂·B/m) subtracts O(1) terms: 2e-5 absolute and relative covers it with room.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normImpl } from '../../core/cpu/norm.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cpuVariants, preferVariants, traceVariants } from '../../core/cpu/registry.js';
 import { type Tensor, nn } from '../../index.js';
 import { expectClose } from '../helpers/assert.js';
 import { type EncodedTensor, type OracleCase, dec, loadFixture } from '../helpers/oracle.js';
@@ -100,14 +100,25 @@ describe('PyTorch parity, normalisation modules', () => {
       for (const c of cases) it(c.name, () => replay(c, dtype));
     });
   }
-  // The same float64 cases through the reference kernels (the plain loops of kernels/cpu/norm.ts).
-  describe('float64, reference kernels', () => {
-    beforeAll(() => {
-      normImpl.current = 'reference';
+  // The same cases through every other variant of the norm kernels (the plain loops of
+  // kernels/cpu/norm.ts, the WASM BatchNorm for float32, ...): each runs the calls it supports,
+  // the default variant the rest, and afterAll checks that each variant really ran somewhere.
+  const names = cpuVariants('normForward').map((v) => v.name);
+  for (const v of names) {
+    describe(`every variant: ${v}`, () => {
+      const ran = new Set<string>();
+      const pins = { normForward: v, normApply: v, normBackward: v };
+      for (const dtype of ['float64', 'float32'] as const) {
+        for (const c of cases) {
+          it(`${c.name} ${dtype}`, () => {
+            const { used } = traceVariants(() => preferVariants(pins, () => replay(c, dtype)));
+            for (const k of ['normForward', 'normApply', 'normBackward'] as const) if (used.get(k)?.has(v)) ran.add(k);
+          });
+        }
+      }
+      afterAll(() => {
+        expect([...ran].sort(), `variant ${v} ran`).toEqual(['normApply', 'normBackward', 'normForward']);
+      });
     });
-    afterAll(() => {
-      normImpl.current = 'fast';
-    });
-    for (const c of cases) it(c.name, () => replay(c, 'float64'));
-  });
+  }
 });

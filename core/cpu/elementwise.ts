@@ -1,5 +1,5 @@
 // CPU adapters for the elementwise family: copy, unary, binary, where, scatterView, cat.
-import { type BinaryOp, type UnaryOp, binaryStrided, copyStrided, scatterAddStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
+import { binaryStrided, copyStrided, scatterAddStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
 import { type CpuOutput, registerCpuKernel } from './registry.js';
 import { allocOutput } from '../allocator.js';
 import type { DType, TypedArray } from '../dtype.js';

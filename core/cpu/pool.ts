@@ -7,7 +7,6 @@ import {
   maxPool2dBackward,
   maxPool2dForward,
 } from '../../kernels/cpu/pool2d.js';
-import { type AvgPoolOptions, type PoolGeometry } from '../../kernels/geometry.js';
 import { type CpuInput, registerCpuKernel } from './registry.js';
 import { allocOutput } from '../allocator.js';
 

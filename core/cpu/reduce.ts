@@ -1,10 +1,9 @@
 // CPU adapters for reductions, softmax and gather.
 import { gatherBackward, gatherForward } from '../../kernels/cpu/gather.js';
-import { type ReduceOp, argReduce, reduceStrided } from '../../kernels/cpu/reduce.js';
+import { argReduce, reduceStrided } from '../../kernels/cpu/reduce.js';
 import { softmaxForward } from '../../kernels/cpu/softmax.js';
 import { registerCpuKernel } from './registry.js';
 import { allocOutput } from '../allocator.js';
-import type { DType } from '../dtype.js';
 import { numel } from '../shape.js';
 
 /** [outer, n, inner] sizes around `dim`. */

@@ -12,8 +12,9 @@ export {
 } from './core/creation.js';
 export { Generator, manualSeed, defaultGenerator } from './core/random.js';
 export { ResgradError, ShapeError, DTypeError, ValueError, AutogradError, DeviceError } from './core/errors.js';
-export { initGpu, GpuBackend, type GpuMode, type GpuOptions } from './core/gpu_backend.js';
-export { tidy, gpuScope, keep } from './core/gpu_backend.js';
+export { initGpu, type GpuOptions } from './core/gpu/init.js';
+export { GpuBackend, type GpuMode } from './core/gpu/device.js';
+export { tidy, gpuScope, keep } from './core/scope.js';
 export { noGrad, withGradEnabled, isGradEnabled } from './autograd/graph.js';
 export {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where,

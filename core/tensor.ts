@@ -72,7 +72,7 @@ export class Tensor {
   /** A contiguous tensor over a fresh buffer (used by ops and creation functions). */
   static fromBuffer(backend: Backend, buffer: unknown, dtype: DType, shape: readonly number[]): Tensor {
     const t = new Tensor(new Storage(backend, buffer, dtype, numel(shape)), shape);
-    // Device backends track lifetimes (tidy scopes: core/gpu_backend.ts); the CPU has no adopt.
+    // Device backends track lifetimes (tidy scopes: core/scope.ts); the CPU has no adopt.
     (backend as { adopt?(t: Tensor): void }).adopt?.(t);
     return t;
   }

@@ -12,9 +12,8 @@ import {
 } from '../../kernels/gpu/conv.js';
 import { fillSource } from '../../kernels/gpu/elementwise.js';
 import type { KernelAttrs } from '../backend.js';
-import type { GpuBackend } from '../gpu_backend.js';
 import { numel } from '../shape.js';
-import { type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './registry.js';
+import { type GpuBackend, type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './device.js';
 
 const strides4 = (t: GpuInput): Strides4 => t.strides as unknown as Strides4;
 /** An empty batch sums over nothing: dw and db are zeros (and there is no dy buffer to read). */

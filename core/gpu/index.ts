@@ -1,5 +1,8 @@
-// Importing this registers every gpu kernel family beyond the ones in core/gpu_backend.ts.
-import './registry.js';
+// Importing this registers every gpu kernel family in the table of core/gpu/device.ts
+// (core/gpu/init.ts does, before it creates the backend).
+import './elementwise.js';
+import './matmul.js';
+import './reduce.js';
 import './conv.js';
 import './pool.js';
 import './norm.js';

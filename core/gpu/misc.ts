@@ -17,8 +17,7 @@ import {
   softmaxRowSource,
   softmaxSource,
 } from '../../kernels/gpu/misc.js';
-import type { GpuBackend, GpuBuffer } from '../gpu_backend.js';
-import { type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './registry.js';
+import { type GpuBackend, type GpuBuffer, type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './device.js';
 
 /** [outer, n, inner] sizes around `dim` (a 0-d tensor is one element along its only dim). */
 function around(shape: readonly number[], dim: number): [number, number, number] {

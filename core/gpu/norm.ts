@@ -21,8 +21,7 @@ import {
   setTotalSource,
   statsView,
 } from '../../kernels/gpu/norm.js';
-import type { GpuBackend, GpuBuffer } from '../gpu_backend.js';
-import { type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './registry.js';
+import { type GpuBackend, type GpuBuffer, type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './device.js';
 
 /** A buffer and the storage offset its contiguous elements start at. */
 interface Dense {

@@ -17,7 +17,7 @@ import {
   poolLoopBound,
 } from '../../kernels/gpu/pool.js';
 import type { KernelAttrs } from '../backend.js';
-import { type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './registry.js';
+import { type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './device.js';
 
 const strides4 = (t: GpuInput): Strides4 => t.strides as unknown as Strides4;
 const planesOf = (shape: readonly number[]): Planes => ({ n: shape[0] as number, c: shape[1] as number });

@@ -20,7 +20,7 @@
 // is a literal (source.ts: gpu.js stops non-constant loops at loopMaxIterations), operands are
 // read through literal strides plus a runtime storage offset, and index math is float32 with
 // the ⌊(r + 0.5)/n⌋ quotient.
-import type { ConvGeometry } from '../cpu/conv2d.js';
+import type { ConvGeometry } from '../geometry.js';
 import { kernelFunction, lit } from './source.js';
 
 /** Strides of one NCHW / OIHW operand (any view; the ops pass contiguous ones). */

@@ -12,7 +12,7 @@
 // ⌊v·Out/In⌋ to ⌈(v+1)·Out/In⌉ − 1.
 //
 // Sizes: planes are split as [N, C] so operands can be any NCHW view (literal strides).
-import type { AvgPoolOptions, PoolGeometry } from '../cpu/pool2d.js';
+import type { AvgPoolOptions, PoolGeometry } from '../geometry.js';
 import { type Strides4, inRange, loop, offsetExpr, splitIndex, when } from './conv.js';
 import { kernelFunction, lit } from './source.js';
 

@@ -9,7 +9,7 @@
 import { ValueError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import { zerosLike } from '../../core/creation.js';
-import { keep } from '../../core/gpu_backend.js';
+import { keep } from '../../core/scope.js';
 import { noGrad } from '../../autograd/graph.js';
 import { add, div, maximum, mul, neg, sqrt } from '../../autograd/ops/elementwise.js';
 import { type ParamGroup, type Params, Optimizer } from './optimizer.js';

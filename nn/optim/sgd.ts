@@ -9,7 +9,7 @@ import type { Tensor } from '../../core/tensor.js';
 import { noGrad } from '../../autograd/graph.js';
 import { add, mul, neg } from '../../autograd/ops/elementwise.js';
 import { clone } from '../../autograd/ops/views.js';
-import { keep } from '../../core/gpu_backend.js';
+import { keep } from '../../core/scope.js';
 import { type ParamGroup, type Params, Optimizer } from './optimizer.js';
 
 export interface SGDOptions {

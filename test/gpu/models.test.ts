@@ -3,7 +3,7 @@
 //    records the output size of every launch while ResNet-50 at 224x224 batch 8 runs forward
 //    and backward through the real gpu adapters, so every buffer the gpu backend would make —
 //    weights, activations, conv/norm/pool outputs and their gradients — is counted. Each must
-//    fit the backend's two limits (core/gpu_backend.ts: 2^24 elements, float32 positions; a
+//    fit the backend's two limits (core/gpu/device.ts: 2^24 elements, float32 positions; a
 //    near-square texture within MAX_TEXTURE_SIZE, 8192 in Chromium/SwiftShader, 16384 in
 //    headless-gl); beyond them launch() gives a clear error, checked here too.
 // 2. resnet18 (eval) and a ResNeXt bottleneck block: the gpu forward on headless-gl equals the
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DeviceError, F, GpuBackend, type Tensor, initGpu, manualSeed, mean, models, mul, nn, noGrad, optim, randint, randn, registerBackend, sum, tidy,
 } from '../../index.js';
-import { MAX_GPU_ELEMENTS, textureSide } from '../../core/gpu_backend.js';
+import { MAX_GPU_ELEMENTS, textureSide } from '../../core/gpu/device.js';
 import { expectWithin } from './helpers.js';
 
 /** max |a_i| (a loop: spreading millions of arguments overflows the stack). */

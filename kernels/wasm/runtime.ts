@@ -95,6 +95,7 @@ function hardwareThreads(): number {
 /** Threads that run() uses from its next call on (the pool starts workers as needed). */
 export function setNumThreads(n: number): void {
   requestedThreads = checkThreadCount(n, 'setNumThreads: n', typeof n === 'number' ? String(n) : `${typeof n} ${String(n)}`);
+  runtime?.prestartThreads();
 }
 
 /** The thread count asked for: setNumThreads, else RESGRAD_NUM_THREADS, else the number of cores. */
@@ -196,6 +197,15 @@ class Runtime implements WasmRuntime {
         this.names.push(name);
       }
     }
+    this.prestartThreads();
+  }
+
+  /**
+   * In a page, Web Workers start only after this thread returns to its event loop, so they are
+   * started as soon as the count is known and join the runs made after they are ready.
+   */
+  prestartThreads(): void {
+    if (!('reason' in this.threading) && !this.threading.blocking) this.startThreads(getNumThreads());
   }
 
   /** Why run() is single-threaded whatever the thread count, or undefined when it can use workers. */
@@ -213,7 +223,7 @@ class Runtime implements WasmRuntime {
   /** Threads for a run now, starting workers as needed. */
   private startThreads(requested: number): number {
     if ('reason' in this.threading || requested === 1) return 1;
-    this.pool ??= new WorkerPool(this.memory, this.modules, this.names, this.threading.spawn, this.threading.blocking);
+    this.pool ??= new WorkerPool(this.memory, this.modules, this.names, this.threading.spawn, this.threading.blocking, hardwareThreads());
     return this.pool.prepare(requested);
   }
 

@@ -18,6 +18,7 @@ import {
   C_ERR_TID,
   C_FN,
   C_NT,
+  C_SPIN_US,
   CONTROL_BYTES,
   ERR_U16,
   JOB_I32,
@@ -48,8 +49,10 @@ export class WasmTrapError extends WasmError {
   }
 }
 
-/** How long the caller spins on the done counter before sleeping (ms). */
-export const CALLER_SPIN_MS = 0.1;
+/** How long the caller spins on the done counter before sleeping (µs). */
+export const CALLER_SPIN_US = 100;
+/** How long a worker spins for its next job before sleeping (µs). */
+export const WORKER_SPIN_US = 200;
 /** How long a worker may take to start before run() gives up (ms). */
 const START_TIMEOUT_MS = 30_000;
 
@@ -93,6 +96,8 @@ export class WorkerPool {
     private readonly names: string[],
     private readonly spawn: SpawnWorker,
     private readonly blocking: boolean,
+    /** Hardware threads: with more threads than this, spinning only steals time from the others. */
+    private readonly cores: number,
   ) {
     // Shared memory never detaches, so views of the control region stay valid as memory grows.
     this.i32 = new Int32Array(memory.buffer, 0, CONTROL_BYTES / 4);
@@ -142,6 +147,8 @@ export class WorkerPool {
     for (let i = 0; i < args.length; i++) f64[ARGS_F64 + i] = args[i]!;
     i32[C_ERR_TID] = 0;
     i32[C_ERR_LEN] = 0;
+    const spin = nt <= this.cores;
+    i32[C_SPIN_US] = spin ? WORKER_SPIN_US : 0;
     Atomics.store(i32, C_DONE, 0);
     // The stores above happen before each worker's Atomics.load of its job word sees the new job.
     this.job = (this.job + 1) | 0;
@@ -161,7 +168,7 @@ export class WorkerPool {
     // Wait for every worker even after our own share failed: they are still using the memory.
     const target = nt - 1;
     if (Atomics.load(i32, C_DONE) !== target) {
-      const until = performance.now() + CALLER_SPIN_MS;
+      const until = performance.now() + (spin ? CALLER_SPIN_US / 1000 : 0);
       while (Atomics.load(i32, C_DONE) !== target && performance.now() < until) {}
       for (let done = Atomics.load(i32, C_DONE); done !== target; done = Atomics.load(i32, C_DONE)) {
         Atomics.wait(i32, C_DONE, done);

@@ -12,6 +12,7 @@
 //   i32[C_ARGC]         number of arguments after (tid, nt)
 //   i32[C_ERR_TID]      0, or 1 + the tid of the first worker that threw (its message follows)
 //   i32[C_ERR_LEN]      length of that message in UTF-16 code units
+//   i32[C_SPIN_US]      how long a worker spins after this job before sleeping (µs)
 //   f64[ARGS_F64 + i]   argument i: a double carries any i32 and any f32 exactly
 //   i32[JOB_I32 + tid]  worker tid's job word: the caller stores a new job number to hand it work
 //   i32[READY_I32 + tid] 0 starting, 1 ready, 2 failed to start (message in the error text)
@@ -24,6 +25,7 @@ export const C_FN = 2;
 export const C_ARGC = 3;
 export const C_ERR_TID = 4;
 export const C_ERR_LEN = 5;
+export const C_SPIN_US = 6;
 /** Arguments start at byte 64: Float64 index 8. */
 export const ARGS_F64 = 8;
 export const MAX_ARGS = 60;
@@ -36,8 +38,6 @@ export const MAX_THREADS = 256;
 /** Error text at byte 4096, up to 2048 UTF-16 code units. */
 export const ERR_U16 = 2048;
 export const ERR_MAX_CHARS = 2048;
-/** How long a worker spins on its job word before sleeping in Atomics.wait (ms). */
-export const WORKER_SPIN_MS = 0.2;
 
 /** What a worker receives: the shared memory, the compiled modules and its own tid. */
 export interface WorkerData {
@@ -91,17 +91,19 @@ export const WORKER_SOURCE = `'use strict';
     Atomics.store(i32, ${READY_I32} + tid, 1);
     Atomics.notify(i32, ${READY_I32} + tid);
     const argv = [];
+    let spinMs = 0;
     for (;;) {
-      // wait for a new job number in our word: spin a little (a sleeping thread takes ~0.3 ms to
-      // wake), then sleep until the caller notifies
+      // wait for a new job number in our word: spin a little (a sleeping thread takes up to
+      // ~0.3 ms to wake), then sleep until the caller notifies
       if (Atomics.load(i32, jobWord) === seen) {
-        const until = performance.now() + ${WORKER_SPIN_MS};
+        const until = performance.now() + spinMs;
         while (Atomics.load(i32, jobWord) === seen && performance.now() < until) {}
         while (Atomics.load(i32, jobWord) === seen) Atomics.wait(i32, jobWord, seen);
       }
       seen = Atomics.load(i32, jobWord);
       const nt = i32[${C_NT}];
       const argc = i32[${C_ARGC}];
+      spinMs = i32[${C_SPIN_US}] / 1000;
       argv.length = argc + 2;
       argv[0] = tid;
       argv[1] = nt;

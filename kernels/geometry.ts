@@ -63,17 +63,6 @@ export interface NormLayout {
   groups: number;
 }
 
-/** The layout a backend's norm kernels receive as attrs { axes, N, C, S, groups? }. */
-export function layoutOf(attrs: Readonly<Record<string, unknown>>): NormLayout {
-  return {
-    axes: attrs.axes as NormAxes,
-    N: attrs.N as number,
-    C: attrs.C as number,
-    S: attrs.S as number,
-    groups: (attrs.groups as number | undefined) ?? 1,
-  };
-}
-
 /** How many sets (and so how many means and variances) the layout has. */
 export function numSets(l: NormLayout): number {
   switch (l.axes) {

@@ -1,6 +1,6 @@
 // GPU adapters for convolution: the kernel names, inputs and attrs of core/cpu/conv.ts
-// (attrs.geom is the op's ConvGeometry). attrs.impl picks among the CPU kernels; on the GPU
-// there is one direct kernel per direction (kernels/gpu/conv.ts says why), so it is ignored.
+// (attrs.geom is the op's ConvGeometry). The CPU has several variants per direction; on the GPU
+// there is one direct kernel per direction (kernels/gpu/conv.ts says why).
 import type { ConvGeometry } from '../../kernels/geometry.js';
 import {
   type Strides4,
@@ -11,7 +11,6 @@ import {
   convLoopBound,
 } from '../../kernels/gpu/conv.js';
 import { fillSource } from '../../kernels/gpu/elementwise.js';
-import type { KernelAttrs } from '../backend.js';
 import { numel } from '../shape.js';
 import { type GpuBackend, type GpuInput, assertGpuDType, gpuOut, registerGpuKernel } from './device.js';
 
@@ -19,9 +18,9 @@ const strides4 = (t: GpuInput): Strides4 => t.strides as unknown as Strides4;
 /** An empty batch sums over nothing: dw and db are zeros (and there is no dy buffer to read). */
 const zeros = (gpu: GpuBackend, size: number) => gpu.launch('fill0', fillSource(0), size, 1, [], []);
 
-function geom(attrs: KernelAttrs, first: GpuInput, op: string): ConvGeometry {
+function geom(attrs: { geom: ConvGeometry }, first: GpuInput, op: string): ConvGeometry {
   assertGpuDType(first.dtype, op);
-  return attrs.geom as ConvGeometry;
+  return attrs.geom;
 }
 
 // conv2d: [x, w, bias?] -> y [N, O, oh, ow]

@@ -19,7 +19,7 @@
 // asked for, every kernel is checked again after its first build (gpu.js swaps a kernel that
 // fails to build for a CPU one with only a console warning), and describe() names the renderer
 // that actually draws (llvmpipe, SwiftShader, a real GPU).
-import type { Backend, KernelAttrs, KernelInput, KernelOutput } from '../backend.js';
+import type { Backend, KernelInput, KernelOutput } from '../backend.js';
 import type { KernelAttrMap, KernelName } from '../kernel_names.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { DTypeError, DeviceError } from '../errors.js';
@@ -184,16 +184,16 @@ export class GpuBackend implements Backend<GpuBuffer> {
   }
 
   hasKernel(name: KernelName): boolean {
-    return gpuKernels.has(name);
+    return gpuKernels[name] !== undefined;
   }
 
   run<K extends KernelName>(name: K, inputs: readonly GpuInput[], attrs: KernelAttrMap[K]): KernelOutput<GpuBuffer>[] {
-    const k = gpuKernels.get(name);
+    const k = gpuKernels[name];
     if (!k) {
-      throw new DeviceError(`gpu backend has no kernel '${name}' yet (registered: ${[...gpuKernels.keys()].join(', ')}); move the tensor to the cpu for this op`);
+      throw new DeviceError(`gpu backend has no kernel '${name}' yet (registered: ${Object.keys(gpuKernels).join(', ')}); move the tensor to the cpu for this op`);
     }
     for (const x of inputs) this.assertLive(x.buffer);
-    return k(this, inputs, attrs as unknown as KernelAttrs); // the table is typed in the next step
+    return k(this, inputs, attrs);
   }
 
   /**
@@ -287,16 +287,18 @@ function toHost(values: Float32Array, dtype: DType, size: number): TypedArray {
 }
 
 // ---- the kernel table: same names, attrs and semantics as the CPU kernels (core/cpu/*.ts) ----
-// A kernel gets the backend (to launch gpu.js kernels), the inputs as device views and the attrs,
-// and returns fresh contiguous outputs. Each family registers from its own file (core/gpu/*.ts).
+// A kernel gets the backend (to launch gpu.js kernels), the inputs as device views and the attrs
+// of its name (core/kernel_names.ts), and returns fresh contiguous outputs. Each family registers
+// from its own file (core/gpu/*.ts). One implementation per name: the gpu has no variants.
 
 export type GpuInput = KernelInput<GpuBuffer>;
-export type GpuKernel = (gpu: GpuBackend, inputs: readonly GpuInput[], attrs: KernelAttrs) => KernelOutput<GpuBuffer>[];
+export type GpuKernel<K extends KernelName> = (gpu: GpuBackend, inputs: readonly GpuInput[], attrs: KernelAttrMap[K]) => KernelOutput<GpuBuffer>[];
 
-const gpuKernels = new Map<string, GpuKernel>();
+type KernelTable = { [K in KernelName]: GpuKernel<K> };
+const gpuKernels: Partial<KernelTable> = {};
 
-export function registerGpuKernel(name: string, kernel: GpuKernel): void {
-  gpuKernels.set(name, kernel);
+export function registerGpuKernel<K extends KernelName>(name: K, kernel: KernelTable[K]): void {
+  gpuKernels[name] = kernel;
 }
 
 export function assertGpuDType(dtype: DType, op: string): void {

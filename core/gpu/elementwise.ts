@@ -1,22 +1,21 @@
 // GPU adapters for copy, unary, binary and where, with the names, attrs and semantics of the CPU
 // adapters (core/cpu/elementwise.ts). Sources: kernels/gpu/elementwise.ts. Inputs may be any
 // view (broadcast ones included): the kernels read them through their strides and offsets.
-import type { DType } from '../dtype.js';
 import { ValueError } from '../errors.js';
 import { numel } from '../shape.js';
-import { type GpuBinaryOp, GPU_BINARY, GPU_UNARY, type GpuUnaryOp, binarySource, copySource, unarySource, whereSource } from '../../kernels/gpu/elementwise.js';
+import { GPU_BINARY, GPU_UNARY, binarySource, copySource, unarySource, whereSource } from '../../kernels/gpu/elementwise.js';
 import { assertGpuDType, gpuOut, registerGpuKernel } from './device.js';
 
 // copy: contiguous copy of a view, optionally cast to attrs.dtype (int32 truncates toward 0).
 registerGpuKernel('copy', (gpu, [x], attrs) => {
-  const dtype = (attrs.dtype as DType | undefined) ?? x!.dtype;
+  const dtype = attrs.dtype ?? x!.dtype;
   assertGpuDType(dtype, 'copy');
   const src = copySource(x!.shape, x!.strides, dtype === 'int32' && x!.dtype !== 'int32');
   return [gpuOut(gpu.launch('copy', src, numel(x!.shape), 1, [x!.buffer], [x!.offset]), dtype, x!.shape)];
 });
 
 registerGpuKernel('unary', (gpu, [x], attrs) => {
-  const op = attrs.op as GpuUnaryOp;
+  const op = attrs.op;
   if (!(op in GPU_UNARY)) throw new ValueError(`gpu unary: unknown op '${op}'`);
   const src = unarySource(op, x!.shape, x!.strides);
   return [gpuOut(gpu.launch('unary', src, numel(x!.shape), 1, [x!.buffer], [x!.offset]), x!.dtype, x!.shape)];
@@ -24,9 +23,8 @@ registerGpuKernel('unary', (gpu, [x], attrs) => {
 
 // binary: a and b are views already broadcast to the output shape; attrs.dtype is the result type.
 registerGpuKernel('binary', (gpu, [a, b], attrs) => {
-  const op = attrs.op as GpuBinaryOp;
+  const { op, dtype } = attrs;
   if (!(op in GPU_BINARY)) throw new ValueError(`gpu binary: unknown op '${op}'`);
-  const dtype = attrs.dtype as DType;
   assertGpuDType(dtype, 'binary');
   const src = binarySource(op, a!.shape, a!.strides, b!.strides);
   return [gpuOut(gpu.launch('binary', src, numel(a!.shape), 1, [a!.buffer, b!.buffer], [a!.offset, b!.offset]), dtype, a!.shape)];

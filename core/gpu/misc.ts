@@ -36,13 +36,13 @@ const zeros = (gpu: GpuBackend, dtype: DType, shape: readonly number[]) => gpuOu
 // softmax along attrs.dim (attrs.log: logSoftmax): row max, row Σ exp(x − max), then the values.
 registerGpuKernel('softmax', (gpu, [xIn], attrs) => {
   assertGpuDType(xIn!.dtype, 'softmax');
-  const [outer, n, inner] = around(xIn!.shape, attrs.dim as number);
+  const [outer, n, inner] = around(xIn!.shape, attrs.dim);
   if (numel(xIn!.shape) === 0) return [zeros(gpu, xIn!.dtype, xIn!.shape)];
   const x = contiguousInput(gpu, xIn!);
   const rows = outer * inner;
   const max = gpu.launch('softmaxMax', softmaxRowSource('max', outer, n, inner), rows, n, [x.buffer], [x.offset]);
   const sum = gpu.launch('softmaxSum', softmaxRowSource('sum', outer, n, inner), rows, n, [x.buffer, max], [x.offset]);
-  const y = gpu.launch('softmax', softmaxSource(outer, n, inner, attrs.log as boolean), numel(xIn!.shape), 1, [x.buffer, max, sum], [x.offset]);
+  const y = gpu.launch('softmax', softmaxSource(outer, n, inner, attrs.log), numel(xIn!.shape), 1, [x.buffer, max, sum], [x.offset]);
   gpu.release(max);
   gpu.release(sum);
   x.done();
@@ -51,11 +51,11 @@ registerGpuKernel('softmax', (gpu, [xIn], attrs) => {
 
 // argReduce: int32 output with the keepdim shape (the op rejects empty inputs).
 registerGpuKernel('argReduce', (gpu, [xIn], attrs) => {
-  const dim = attrs.dim as number;
+  const dim = attrs.dim;
   const [outer, n, inner] = around(xIn!.shape, dim);
   const shape = xIn!.shape.map((s, d) => (d === dim ? 1 : s));
   const x = contiguousInput(gpu, xIn!);
-  const src = argReduceSource(attrs.op as 'argmax' | 'argmin', outer, n, inner);
+  const src = argReduceSource(attrs.op, outer, n, inner);
   const o = gpu.launch('argReduce', src, outer * inner, n, [x.buffer], [x.offset]);
   x.done();
   return [gpuOut(o, 'int32', shape)];
@@ -63,7 +63,7 @@ registerGpuKernel('argReduce', (gpu, [xIn], attrs) => {
 
 // gather: index has x's shape except along dim; out has index's shape and x's dtype.
 registerGpuKernel('gather', (gpu, [xIn, indexIn], attrs) => {
-  const dim = attrs.dim as number;
+  const dim = attrs.dim;
   const [outer, m, inner] = around(indexIn!.shape, dim);
   const n = xIn!.shape[dim] ?? 1;
   const [x, index] = [contiguousInput(gpu, xIn!), contiguousInput(gpu, indexIn!)];
@@ -75,8 +75,7 @@ registerGpuKernel('gather', (gpu, [xIn, indexIn], attrs) => {
 
 // gatherBackward: gx of attrs.shape gets g[…, j, …] added at index[…, j, …] along dim.
 registerGpuKernel('gatherBackward', (gpu, [gIn, indexIn], attrs) => {
-  const dim = attrs.dim as number;
-  const shape = attrs.shape as number[];
+  const { dim, shape } = attrs;
   const [outer, m, inner] = around(indexIn!.shape, dim);
   const n = shape[dim] ?? 1;
   const [g, index] = [contiguousInput(gpu, gIn!), contiguousInput(gpu, indexIn!)];
@@ -90,9 +89,7 @@ registerGpuKernel('gatherBackward', (gpu, [gIn, indexIn], attrs) => {
 // scatterView: out = zeros(attrs.shape); out[view] += g, the view given by attrs.strides/offset
 // over a contiguous array of attrs.shape.
 registerGpuKernel('scatterView', (gpu, [g], attrs) => {
-  const shape = attrs.shape as number[];
-  const viewStrides = attrs.strides as number[];
-  const offset = attrs.offset as number;
+  const { shape, strides: viewStrides, offset } = attrs;
   const size = numel(shape);
   if (numel(g!.shape) === 0) return [zeros(gpu, g!.dtype, shape)];
   const nested = isNestedView(g!.shape, viewStrides);
@@ -107,7 +104,7 @@ const CAT_INPUTS_PER_LAUNCH = 8;
 // cat along attrs.dim: every launch copies up to 8 inputs into their slabs and carries the rest
 // over from the previous launch.
 registerGpuKernel('cat', (gpu, xs, attrs) => {
-  const dim = attrs.dim as number;
+  const dim = attrs.dim;
   const first = xs[0]!;
   const shape = [...first.shape];
   shape[dim] = xs.reduce((s, x) => s + (x.shape[dim] as number), 0);

@@ -2,12 +2,13 @@
 //   normForward  [x, weight?, bias?]             → [y, mean, var]
 //   normApply    [x, mean, var, weight?, bias?]  → [y]
 //   normBackward [x, gy, mean, var, weight?]     → [gx, gWeight, gBias]
-// attrs: axes, N, C, S, groups, eps, hasWeight, hasBias; normBackward also batchStats.
+// attrs (NormAttrs, core/kernel_names.ts): the layout axes, N, C, S, groups, and eps, hasWeight,
+// hasBias; normBackward also batchStats.
 // Sources: kernels/gpu/norm.ts. Statistics are two-pass like the CPU's (μ, then Σ(x − μ)²),
 // each pass a two-level set sum; intermediate buffers are released before returning.
-import type { KernelAttrs } from '../backend.js';
+import type { NormAttrs } from '../kernel_names.js';
 import { isContiguous, numel } from '../shape.js';
-import { type NormLayout, layoutOf, numSets } from '../../kernels/geometry.js';
+import { type NormLayout, numSets } from '../../kernels/geometry.js';
 import { copySource } from '../../kernels/gpu/elementwise.js';
 import {
   type NormIndex,
@@ -87,7 +88,7 @@ function applyNorm(gpu: GpuBackend, l: NormLayout, x: Dense, mean: Dense, varian
 }
 
 /** Optional inputs after the fixed ones, by the has* flags. */
-function optional(gpu: GpuBackend, inputs: readonly GpuInput[], first: number, attrs: KernelAttrs): [Dense | null, Dense | null] {
+function optional(gpu: GpuBackend, inputs: readonly GpuInput[], first: number, attrs: NormAttrs): [Dense | null, Dense | null] {
   const w = attrs.hasWeight ? dense(gpu, inputs[first]!) : null;
   const b = attrs.hasBias ? dense(gpu, inputs[first + (w ? 1 : 0)]!) : null;
   return [w, b];
@@ -96,7 +97,7 @@ function optional(gpu: GpuBackend, inputs: readonly GpuInput[], first: number, a
 registerGpuKernel('normForward', (gpu, inputs, attrs) => {
   const xIn = inputs[0]!;
   assertGpuDType(xIn.dtype, 'normForward');
-  const l = layoutOf(attrs);
+  const l: NormLayout = attrs; // NormAttrs is the layout plus eps and the has* flags
   if (numel(xIn.shape) === 0) {
     // nothing to normalise; the statistics of empty sets are 0/0, as on the cpu
     const sets = numSets(l);
@@ -109,7 +110,7 @@ registerGpuKernel('normForward', (gpu, inputs, attrs) => {
   const m = v.R * v.T;
   const mean = fresh(setSum(gpu, v, x, 1 / m));
   const variance = fresh(setSum(gpu, v, x, 1 / m, mean));
-  const y = applyNorm(gpu, l, x, mean, variance, attrs.eps as number, w, b);
+  const y = applyNorm(gpu, l, x, mean, variance, attrs.eps, w, b);
   release(gpu, [x, w, b]);
   return [gpuOut(y, xIn.dtype, xIn.shape), gpuOut(mean.buffer, xIn.dtype, [v.K]), gpuOut(variance.buffer, xIn.dtype, [v.K])];
 });
@@ -119,7 +120,7 @@ registerGpuKernel('normApply', (gpu, inputs, attrs) => {
   assertGpuDType(xIn.dtype, 'normApply');
   const [x, mean, variance] = [dense(gpu, xIn), dense(gpu, inputs[1]!), dense(gpu, inputs[2]!)];
   const [w, b] = optional(gpu, inputs, 3, attrs);
-  const y = applyNorm(gpu, layoutOf(attrs), x, mean, variance, attrs.eps as number, w, b);
+  const y = applyNorm(gpu, attrs, x, mean, variance, attrs.eps, w, b);
   release(gpu, [x, mean, variance, w, b]);
   return [gpuOut(y, xIn.dtype, xIn.shape)];
 });
@@ -132,13 +133,13 @@ registerGpuKernel('normApply', (gpu, inputs, attrs) => {
 registerGpuKernel('normBackward', (gpu, inputs, attrs) => {
   const xIn = inputs[0]!;
   assertGpuDType(xIn.dtype, 'normBackward');
-  const l = layoutOf(attrs);
+  const l: NormLayout = attrs; // NormAttrs is the layout plus eps and the has* flags
   if (numel(xIn.shape) === 0) {
     // sums over nothing: zero gradients for γ and β
     const zeros = () => gpuOut(gpu.allocate(xIn.dtype, l.C), xIn.dtype, [l.C]);
     return [gpuOut(gpu.allocate(xIn.dtype, 0), xIn.dtype, xIn.shape), zeros(), zeros()];
   }
-  const eps = attrs.eps as number;
+  const eps = attrs.eps;
   const [x, gy, mean, variance] = inputs.slice(0, 4).map((t) => dense(gpu, t)) as [Dense, Dense, Dense, Dense];
   const w = attrs.hasWeight ? dense(gpu, inputs[4]!) : null;
   const r = rsqrt(eps);

@@ -1,19 +1,17 @@
 // GPU adapter for reduce (sum, max, min, prod over any set of dims; the CPU's is
 // core/cpu/reduce.ts). Source: kernels/gpu/reduce.ts. softmax and argReduce are in misc.ts.
-import type { DType } from '../dtype.js';
 import { ValueError } from '../errors.js';
 import { numel } from '../shape.js';
 import { fillSource } from '../../kernels/gpu/elementwise.js';
-import { type GpuReduceOp, reduceLoopBound, reduceSource } from '../../kernels/gpu/reduce.js';
+import { reduceLoopBound, reduceSource } from '../../kernels/gpu/reduce.js';
 import { assertGpuDType, gpuOut, registerGpuKernel } from './device.js';
 
 // reduce: attrs.dims are reduced; the output has the keepdim shape.
 registerGpuKernel('reduce', (gpu, [x], attrs) => {
-  const op = attrs.op as GpuReduceOp;
-  const dims = attrs.dims as number[];
+  const { op, dims } = attrs;
   const reduce = x!.shape.map((_, d) => dims.includes(d));
   const shape = x!.shape.map((s, d) => (reduce[d] ? 1 : s));
-  const dtype = (attrs.dtype as DType | undefined) ?? x!.dtype;
+  const dtype = attrs.dtype ?? x!.dtype;
   assertGpuDType(dtype, 'reduce');
   const size = numel(shape);
   if (numel(x!.shape) === 0) {

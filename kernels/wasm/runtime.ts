@@ -87,7 +87,7 @@ export function parseNumThreads(raw: string | undefined, name = 'RESGRAD_NUM_THR
 
 function hardwareThreads(): number {
   const os = nodeModule('node:os');
-  if (os !== undefined) return os.availableParallelism();
+  if (os !== undefined) return Math.min(os.availableParallelism(), MAX_THREADS);
   const cores = globalThis.navigator?.hardwareConcurrency;
   return typeof cores === 'number' && cores >= 1 ? Math.min(cores, MAX_THREADS) : 1;
 }

@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { describeWasm, getNumThreads, getWasm, parseNumThreads, setNumThreads, WasmError, WasmTrapError, type WasmRuntime } from '../../kernels/wasm/runtime.js';
+import { nodeSpawner, WorkerPool } from '../../kernels/wasm/threads.js';
 import { CONTROL_BYTES } from '../../kernels/wasm/worker_source.js';
 
 function runtime(): WasmRuntime {
@@ -53,11 +54,12 @@ describe('wasm runtime: util_fill and util_copy on 1, 2 and 3 threads', () => {
             const base = rt.alloc((n + 8) * 4);
             const at = base / 4 + 2 + shift; // element index of the filled range
             rt.f32().fill(GUARD, base / 4, base / 4 + n + 8);
-            rt.run('util_fill', [at * 4, n, 0.5 + nt]);
+            // 1/3 is not a float32: every thread must get the same f32 rounding of the f64 arg
+            rt.run('util_fill', [at * 4, n, nt + 1 / 3]);
             const f = rt.f32();
             for (let i = base / 4; i < base / 4 + n + 8; i++) {
               const inside = i >= at && i < at + n;
-              if (f[i] !== (inside ? 0.5 + nt : GUARD)) throw new Error(`n=${n} shift=${shift}: element ${i - at} is ${f[i]}`);
+              if (f[i] !== (inside ? Math.fround(nt + 1 / 3) : GUARD)) throw new Error(`n=${n} shift=${shift}: element ${i - at} is ${f[i]}`);
             }
           });
         }
@@ -202,6 +204,23 @@ describe('wasm runtime: traps become errors', () => {
     setNumThreads(1);
     expect(() => rt.run('util_copy', [end + 64, 0, 4096])).toThrow(/^run\('util_copy'\): thread 0 of 1 failed: RuntimeError: memory access out of bounds$/);
     expect(() => rt.runSingle('util_fill', [end, 8, 0])).toThrow(WasmTrapError);
+  });
+});
+
+describe('wasm runtime: a worker that cannot start', () => {
+  it('prepare() throws the message of the worker instead of waiting forever', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const rt = runtime();
+    const { wasmModules } = await import('../../kernels/wasm/generated/index.js');
+    const util = wasmModules.find((m) => m.name === 'util')!;
+    const module = new WebAssembly.Module(Uint8Array.from(atob(util.base64), (c) => c.charCodeAt(0)));
+    // a private memory, so this broken pool's control region is not the runtime's
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+    const pool = new WorkerPool(memory, [module], ['util_fill', 'util_missing'], nodeSpawner({ Worker } as typeof import('node:worker_threads')), true, 2);
+    expect(() => pool.prepare(2)).toThrow(
+      new WasmError('worker thread 1 failed to start: Error: export util_missing not found in the modules; setNumThreads(1) runs without workers'),
+    );
+    expect(rt.has('util_fill')).toBe(true);
   });
 });
 

@@ -6,3 +6,4 @@ import './matmul.js';
 import './conv.js';
 import './pool.js';
 import './norm.js';
+import './wasm.js';

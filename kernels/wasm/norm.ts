@@ -1,0 +1,168 @@
+// BatchNorm on the WASM SIMD runtime (source kernels/wasm/src/bn.wat): normForward, normApply and
+// normBackward of kernels/cpu/norm.ts for the 'batch' layout (x[N, C, S], one set per channel),
+// on Float32Arrays, split over channels across the pool.
+//
+// The statistics are accumulated in f32x4 lanes over blocks of at most 1024 elements, each block
+// folded into f64 (the variance block by block as Σ (x − block mean)², merged with Chan's rule):
+// accurate in float32 for sets of millions of elements, with one trip through memory. bn.wat's
+// header has the details. y is computed as (x − μ)·a + β with a = γ/√(σ² + ε) in float32.
+
+import type { NormLayout } from '../geometry.js';
+import { checkFloat32, checkSize, copyOut, runBySize, wasmRuntimeFor } from './elementwise.js';
+import type { WasmRuntime } from './runtime.js';
+
+/** The layouts these kernels handle: BatchNorm's ('batch'). */
+export function wasmNormSupports(l: NormLayout): boolean {
+  return l.axes === 'batch';
+}
+
+function checkLayout(caller: string, l: NormLayout): void {
+  if (l === null || typeof l !== 'object') throw new TypeError(`${caller}: l must be a NormLayout, got ${String(l)}`);
+  if (l.axes !== 'batch') throw new RangeError(`${caller}: l.axes must be 'batch' (see wasmNormSupports), got '${String(l.axes)}'`);
+  checkSize(caller, 'l.N', l.N);
+  checkSize(caller, 'l.C', l.C);
+  checkSize(caller, 'l.S', l.S);
+  if (l.N * l.C * l.S > 0x1fffffff) throw new RangeError(`${caller}: N·C·S must be below 2^29 (wasm memory), got ${l.N * l.C * l.S}`);
+}
+
+function checkEps(caller: string, eps: number): void {
+  if (typeof eps !== 'number' || !(eps >= 0)) throw new RangeError(`${caller}: eps must be a number >= 0, got ${String(eps)}`);
+}
+
+/** C floats: a copy of v, or `fill` everywhere when v is null (γ = 1, β = 0). */
+function putChannels(rt: WasmRuntime, v: Float32Array | null, C: number, fill: number): number {
+  if (v !== null) return rt.put(v);
+  const at = rt.alloc(C * 4);
+  rt.f32().fill(fill, at / 4, at / 4 + C);
+  return at;
+}
+
+/**
+ * The fused forward with batch statistics, as normForward: mean and (biased) variance per channel,
+ * then y = γ x̂ + β. Null weight means γ = 1, null bias β = 0. y may be x.
+ */
+export function normForwardWasm(
+  x: Float32Array,
+  l: NormLayout,
+  eps: number,
+  weight: Float32Array | null,
+  bias: Float32Array | null,
+  y: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+): void {
+  const caller = 'normForwardWasm';
+  checkLayout(caller, l);
+  checkEps(caller, eps);
+  const n = l.N * l.C * l.S;
+  checkFloat32(caller, 'x', x, n, 'N·C·S');
+  checkFloat32(caller, 'y', y, n, 'N·C·S');
+  checkFloat32(caller, 'mean', mean, l.C, 'C');
+  checkFloat32(caller, 'variance', variance, l.C, 'C');
+  if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
+  if (bias !== null) checkFloat32(caller, 'bias', bias, l.C, 'C');
+  const rt = wasmRuntimeFor(caller);
+  if (l.C === 0) return;
+  const mark = rt.mark();
+  try {
+    const xs = rt.put(x); // y is written over it, channel by channel, after that channel's statistics
+    const ms = rt.alloc(l.C * 4);
+    const vs = rt.alloc(l.C * 4);
+    const gs = putChannels(rt, weight, l.C, 1);
+    const bs = putChannels(rt, bias, l.C, 0);
+    runBySize(rt, 'bn_forward_train', [xs, xs, ms, vs, gs, bs, l.N, l.C, l.S, eps], n);
+    copyOut(rt, xs, y);
+    copyOut(rt, ms, mean);
+    copyOut(rt, vs, variance);
+  } finally {
+    rt.release(mark);
+  }
+}
+
+/** y = (x − μ_c)/√(σ²_c + ε)·γ_c + β_c with given per-channel statistics, as normApply. y may be x. */
+export function normApplyWasm(
+  x: Float32Array,
+  l: NormLayout,
+  mean: Float32Array,
+  variance: Float32Array,
+  eps: number,
+  weight: Float32Array | null,
+  bias: Float32Array | null,
+  y: Float32Array,
+): void {
+  const caller = 'normApplyWasm';
+  checkLayout(caller, l);
+  checkEps(caller, eps);
+  const n = l.N * l.C * l.S;
+  checkFloat32(caller, 'x', x, n, 'N·C·S');
+  checkFloat32(caller, 'y', y, n, 'N·C·S');
+  checkFloat32(caller, 'mean', mean, l.C, 'C');
+  checkFloat32(caller, 'variance', variance, l.C, 'C');
+  if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
+  if (bias !== null) checkFloat32(caller, 'bias', bias, l.C, 'C');
+  const rt = wasmRuntimeFor(caller);
+  if (n === 0) return;
+  const mark = rt.mark();
+  try {
+    const xs = rt.put(x);
+    const ms = rt.put(mean);
+    const vs = rt.put(variance);
+    const gs = putChannels(rt, weight, l.C, 1);
+    const bs = putChannels(rt, bias, l.C, 0);
+    runBySize(rt, 'bn_apply', [xs, xs, ms, vs, gs, bs, l.N, l.C, l.S, eps], n);
+    copyOut(rt, xs, y);
+  } finally {
+    rt.release(mark);
+  }
+}
+
+/**
+ * The fused backward, as normBackward: gWeight = Σ gy·x̂ and gBias = Σ gy per channel (always
+ * filled), and gx = r(γ gy − A/m − x̂ B/m) with batch statistics (batchStats) or r γ gy with fixed
+ * ones. gx may be gy.
+ */
+export function normBackwardWasm(
+  x: Float32Array,
+  gy: Float32Array,
+  l: NormLayout,
+  mean: Float32Array,
+  variance: Float32Array,
+  eps: number,
+  weight: Float32Array | null,
+  batchStats: boolean,
+  gx: Float32Array,
+  gWeight: Float32Array,
+  gBias: Float32Array,
+): void {
+  const caller = 'normBackwardWasm';
+  checkLayout(caller, l);
+  checkEps(caller, eps);
+  const n = l.N * l.C * l.S;
+  checkFloat32(caller, 'x', x, n, 'N·C·S');
+  checkFloat32(caller, 'gy', gy, n, 'N·C·S');
+  checkFloat32(caller, 'gx', gx, n, 'N·C·S');
+  checkFloat32(caller, 'mean', mean, l.C, 'C');
+  checkFloat32(caller, 'variance', variance, l.C, 'C');
+  checkFloat32(caller, 'gWeight', gWeight, l.C, 'C');
+  checkFloat32(caller, 'gBias', gBias, l.C, 'C');
+  if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
+  if (typeof batchStats !== 'boolean') throw new TypeError(`${caller}: batchStats must be a boolean, got ${typeof batchStats}`);
+  const rt = wasmRuntimeFor(caller);
+  if (l.C === 0) return;
+  const mark = rt.mark();
+  try {
+    const gs = rt.put(gy); // gx is written over it: each element reads its own gy before the store
+    const xs = rt.put(x);
+    const ms = rt.put(mean);
+    const vs = rt.put(variance);
+    const ws = putChannels(rt, weight, l.C, 1);
+    const gw = rt.alloc(l.C * 4);
+    const gb = rt.alloc(l.C * 4);
+    runBySize(rt, 'bn_backward', [xs, gs, ms, vs, ws, l.N, l.C, l.S, eps, batchStats ? 1 : 0, gs, gw, gb], n);
+    copyOut(rt, gs, gx);
+    copyOut(rt, gw, gWeight);
+    copyOut(rt, gb, gBias);
+  } finally {
+    rt.release(mark);
+  }
+}

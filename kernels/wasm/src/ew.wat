@@ -1,0 +1,209 @@
+;; ew: elementwise float32 kernels over contiguous arrays, the memory-bound glue of a training step.
+;;   ew_relu            y  = relu(x)         = x if not (x <= 0), else +0   (NaN passes through)
+;;   ew_relu_backward   dx = x > 0 ? dy : 0                                 (0 at x = 0 and NaN x)
+;;   ew_add             y  = a + b
+;;   ew_add_relu        y  = relu(a + b)                                    (residual join + ReLU)
+;;   ew_axpy            y  = alpha*x + z                                    (two roundings, no FMA)
+;; Every entry point is (tid, nt, byte offsets..., n): thread tid takes a contiguous share of whole
+;; 16-float blocks (one 64-byte cache line when the arrays are 64-byte aligned, as the arena's are),
+;; so no two threads write the same line. The bodies read and write 8 floats (two f32x4) per
+;; iteration, then one f32x4, then single floats for the last 0..3.
+;;
+;; ReLU as two SIMD ops: m = (x <= 0) is all-ones where x is 0, negative or -0 and all-zeros where x
+;; is positive or NaN (every compare with NaN is false), so andnot(x, m) keeps x there and gives
+;; the bits of +0 elsewhere. Same trick for the backward with m = (x > 0) and a plain and.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; Thread tid's share [start, end) of n items: ceil(n / 16) blocks of 16 dealt out in nt
+  ;; contiguous runs of ceil(blocks / nt) blocks; the last runs may be short or empty.
+  (func $share (param $tid i32) (param $nt i32) (param $n i32) (result i32 i32)
+    (local $per i32) (local $start i32) (local $end i32)
+    (local.set $per
+      (i32.shl
+        (i32.div_u (i32.add (i32.shr_u (i32.add (local.get $n) (i32.const 15)) (i32.const 4))
+                            (i32.sub (local.get $nt) (i32.const 1)))
+                   (local.get $nt))
+        (i32.const 4)))
+    (local.set $start (i32.mul (local.get $tid) (local.get $per)))
+    (if (i32.gt_u (local.get $start) (local.get $n)) (then (local.set $start (local.get $n))))
+    (local.set $end (i32.add (local.get $start) (local.get $per)))
+    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+    (local.get $start)
+    (local.get $end))
+
+  (func (export "ew_relu") (param $tid i32) (param $nt i32) (param $x i32) (param $y i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $o i32) (local $v v128) (local $w v128) (local $s f32)
+    (call $share (local.get $tid) (local.get $nt) (local.get $n))
+    (local.set $end)
+    (local.set $i)
+    (block $done8
+      (loop $by8
+        (br_if $done8 (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $o))))
+        (local.set $w (v128.load offset=16 (i32.add (local.get $x) (local.get $o))))
+        (v128.store (i32.add (local.get $y) (local.get $o))
+          (v128.andnot (local.get $v) (f32x4.le (local.get $v) (v128.const f32x4 0 0 0 0))))
+        (v128.store offset=16 (i32.add (local.get $y) (local.get $o))
+          (v128.andnot (local.get $w) (f32x4.le (local.get $w) (v128.const f32x4 0 0 0 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $by8)))
+    (if (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $end))
+      (then
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $o))))
+        (v128.store (i32.add (local.get $y) (local.get $o))
+          (v128.andnot (local.get $v) (f32x4.le (local.get $v) (v128.const f32x4 0 0 0 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))))
+    (block $done1
+      (loop $by1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $s (f32.load (i32.add (local.get $x) (local.get $o))))
+        (f32.store (i32.add (local.get $y) (local.get $o))
+          (select (f32.const 0) (local.get $s) (f32.le (local.get $s) (f32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $by1))))
+
+  (func (export "ew_relu_backward") (param $tid i32) (param $nt i32) (param $x i32) (param $dy i32) (param $dx i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $o i32)
+    (call $share (local.get $tid) (local.get $nt) (local.get $n))
+    (local.set $end)
+    (local.set $i)
+    (block $done8
+      (loop $by8
+        (br_if $done8 (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $dx) (local.get $o))
+          (v128.and (v128.load (i32.add (local.get $dy) (local.get $o)))
+                    (f32x4.gt (v128.load (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
+        (v128.store offset=16 (i32.add (local.get $dx) (local.get $o))
+          (v128.and (v128.load offset=16 (i32.add (local.get $dy) (local.get $o)))
+                    (f32x4.gt (v128.load offset=16 (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $by8)))
+    (if (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $end))
+      (then
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $dx) (local.get $o))
+          (v128.and (v128.load (i32.add (local.get $dy) (local.get $o)))
+                    (f32x4.gt (v128.load (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))))
+    (block $done1
+      (loop $by1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (f32.store (i32.add (local.get $dx) (local.get $o))
+          (select (f32.load (i32.add (local.get $dy) (local.get $o)))
+                  (f32.const 0)
+                  (f32.gt (f32.load (i32.add (local.get $x) (local.get $o))) (f32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $by1))))
+
+  (func (export "ew_add") (param $tid i32) (param $nt i32) (param $a i32) (param $b i32) (param $y i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $o i32)
+    (call $share (local.get $tid) (local.get $nt) (local.get $n))
+    (local.set $end)
+    (local.set $i)
+    (block $done8
+      (loop $by8
+        (br_if $done8 (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $y) (local.get $o))
+          (f32x4.add (v128.load (i32.add (local.get $a) (local.get $o)))
+                     (v128.load (i32.add (local.get $b) (local.get $o)))))
+        (v128.store offset=16 (i32.add (local.get $y) (local.get $o))
+          (f32x4.add (v128.load offset=16 (i32.add (local.get $a) (local.get $o)))
+                     (v128.load offset=16 (i32.add (local.get $b) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $by8)))
+    (if (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $end))
+      (then
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $y) (local.get $o))
+          (f32x4.add (v128.load (i32.add (local.get $a) (local.get $o)))
+                     (v128.load (i32.add (local.get $b) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))))
+    (block $done1
+      (loop $by1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (f32.store (i32.add (local.get $y) (local.get $o))
+          (f32.add (f32.load (i32.add (local.get $a) (local.get $o)))
+                   (f32.load (i32.add (local.get $b) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $by1))))
+
+  (func (export "ew_add_relu") (param $tid i32) (param $nt i32) (param $a i32) (param $b i32) (param $y i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $o i32) (local $v v128) (local $w v128) (local $s f32)
+    (call $share (local.get $tid) (local.get $nt) (local.get $n))
+    (local.set $end)
+    (local.set $i)
+    (block $done8
+      (loop $by8
+        (br_if $done8 (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $v (f32x4.add (v128.load (i32.add (local.get $a) (local.get $o)))
+                                 (v128.load (i32.add (local.get $b) (local.get $o)))))
+        (local.set $w (f32x4.add (v128.load offset=16 (i32.add (local.get $a) (local.get $o)))
+                                 (v128.load offset=16 (i32.add (local.get $b) (local.get $o)))))
+        (v128.store (i32.add (local.get $y) (local.get $o))
+          (v128.andnot (local.get $v) (f32x4.le (local.get $v) (v128.const f32x4 0 0 0 0))))
+        (v128.store offset=16 (i32.add (local.get $y) (local.get $o))
+          (v128.andnot (local.get $w) (f32x4.le (local.get $w) (v128.const f32x4 0 0 0 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $by8)))
+    (if (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $end))
+      (then
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $v (f32x4.add (v128.load (i32.add (local.get $a) (local.get $o)))
+                                 (v128.load (i32.add (local.get $b) (local.get $o)))))
+        (v128.store (i32.add (local.get $y) (local.get $o))
+          (v128.andnot (local.get $v) (f32x4.le (local.get $v) (v128.const f32x4 0 0 0 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))))
+    (block $done1
+      (loop $by1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $s (f32.add (f32.load (i32.add (local.get $a) (local.get $o)))
+                               (f32.load (i32.add (local.get $b) (local.get $o)))))
+        (f32.store (i32.add (local.get $y) (local.get $o))
+          (select (f32.const 0) (local.get $s) (f32.le (local.get $s) (f32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $by1))))
+
+  (func (export "ew_axpy") (param $tid i32) (param $nt i32) (param $alpha f32) (param $x i32) (param $z i32) (param $y i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $o i32) (local $va v128)
+    (call $share (local.get $tid) (local.get $nt) (local.get $n))
+    (local.set $end)
+    (local.set $i)
+    (local.set $va (f32x4.splat (local.get $alpha)))
+    (block $done8
+      (loop $by8
+        (br_if $done8 (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $y) (local.get $o))
+          (f32x4.add (f32x4.mul (local.get $va) (v128.load (i32.add (local.get $x) (local.get $o))))
+                     (v128.load (i32.add (local.get $z) (local.get $o)))))
+        (v128.store offset=16 (i32.add (local.get $y) (local.get $o))
+          (f32x4.add (f32x4.mul (local.get $va) (v128.load offset=16 (i32.add (local.get $x) (local.get $o))))
+                     (v128.load offset=16 (i32.add (local.get $z) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $by8)))
+    (if (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $end))
+      (then
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $y) (local.get $o))
+          (f32x4.add (f32x4.mul (local.get $va) (v128.load (i32.add (local.get $x) (local.get $o))))
+                     (v128.load (i32.add (local.get $z) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))))
+    (block $done1
+      (loop $by1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (f32.store (i32.add (local.get $y) (local.get $o))
+          (f32.add (f32.mul (local.get $alpha) (f32.load (i32.add (local.get $x) (local.get $o))))
+                   (f32.load (i32.add (local.get $z) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $by1)))))

@@ -4,13 +4,14 @@
 // the shared memory (layout in worker_source.ts). The caller (tid 0) writes the job, stores a new
 // job number into the job word of each worker taking part and wakes it, runs its own share, then
 // waits until the workers' done counter reaches nt - 1. Waiting is a short spin on Atomics.load and
-// then Atomics.wait: waking a sleeping thread costs ~0.1-0.3 ms here, more than many kernels take,
-// so back-to-back calls should find each other awake. A worker keeps spinning a little longer than
-// the caller (WORKER_SPIN_US) to bridge the JS between two kernel calls. Spinning only pays while
-// every thread has a core: with more threads than cores nobody spins, and when other processes
-// take the cores a spinning thread delays the one it waits for (measured here: an empty run then
-// costs about CALLER_SPIN_US + WORKER_SPIN_US instead of a few µs). Workers that are not in a job
-// (after setNumThreads shrank the count) are never woken and never read the job.
+// then Atomics.wait: waking a sleeping thread costs ~0.01-0.3 ms here, more than many kernels
+// take, so back-to-back calls should find each other awake. A worker spins longer than the caller
+// (WORKER_SPIN_US) to bridge the JS between two kernel calls. Spinning only pays while every
+// thread has a core: with more threads than cores nobody spins. When other processes crowd the
+// cores, the caller and a worker can end up sharing one, and each then runs only once the other
+// sleeps: an empty run costs about CALLER_SPIN_US (measured on this 2-core VM under load; a
+// worker spin shorter than ~0.5 ms made it CALLER_SPIN_US + WORKER_SPIN_US). Workers not in a job
+// (setNumThreads shrank the count) are never woken and never read the job.
 //
 // Errors live here too (this file is below runtime.ts, which re-exports them).
 
@@ -56,7 +57,7 @@ export class WasmTrapError extends WasmError {
 /** How long the caller spins on the done counter before sleeping (µs). */
 export const CALLER_SPIN_US = 100;
 /** How long a worker spins for its next job before sleeping (µs). */
-export const WORKER_SPIN_US = 200;
+export const WORKER_SPIN_US = 500;
 /** How long a worker may take to start before run() gives up (ms). */
 const START_TIMEOUT_MS = 30_000;
 

@@ -6,6 +6,11 @@
 // folded into f64 (the variance block by block as Σ (x − block mean)², merged with Chan's rule):
 // accurate in float32 for sets of millions of elements, with one trip through memory. bn.wat's
 // header has the details. y is computed as (x − μ)·a + β with a = γ/√(σ² + ε) in float32.
+//
+// Fused ReLU ({ relu: true }): the forward returns relu(bn(x)) in the same pass, and the backward
+// takes the gradient of that output, masks it by bn(x) > 0 (recomputed from x exactly as the forward
+// computed it; β is needed for that) and goes on as the plain backward. relu(NaN) = NaN, and a NaN
+// output passes no gradient, as autograd's relu.
 
 import type { NormLayout } from '../geometry.js';
 import { checkFloat32, checkSize, copyOut, runBySize, wasmRuntimeFor } from './elementwise.js';
@@ -29,6 +34,23 @@ function checkEps(caller: string, eps: number): void {
   if (typeof eps !== 'number' || !(eps >= 0)) throw new RangeError(`${caller}: eps must be a number >= 0, got ${String(eps)}`);
 }
 
+export interface NormWasmOptions {
+  /** The forward is followed by a ReLU: y = max(γ x̂ + β, 0) (and the backward takes its gradient). */
+  relu?: boolean;
+}
+
+export interface NormBackwardWasmOptions extends NormWasmOptions {
+  /** β of the forward (null or undefined: 0); read only with relu, to recompute the ReLU's mask. */
+  bias?: Float32Array | null;
+}
+
+function checkOptions(caller: string, opts: NormBackwardWasmOptions | undefined, C: number): void {
+  if (opts === undefined) return;
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${caller}: opts must be an object, got ${String(opts)}`);
+  if (opts.relu !== undefined && typeof opts.relu !== 'boolean') throw new TypeError(`${caller}: opts.relu must be a boolean, got ${typeof opts.relu}`);
+  if (opts.bias != null) checkFloat32(caller, 'opts.bias', opts.bias, C, 'C');
+}
+
 /** C floats: a copy of v, or `fill` everywhere when v is null (γ = 1, β = 0). */
 function putChannels(rt: WasmRuntime, v: Float32Array | null, C: number, fill: number): number {
   if (v !== null) return rt.put(v);
@@ -39,7 +61,8 @@ function putChannels(rt: WasmRuntime, v: Float32Array | null, C: number, fill: n
 
 /**
  * The fused forward with batch statistics, as normForward: mean and (biased) variance per channel,
- * then y = γ x̂ + β. Null weight means γ = 1, null bias β = 0. y may be x.
+ * then y = γ x̂ + β (and max(y, 0) with opts.relu). Null weight means γ = 1, null bias β = 0.
+ * y may be x.
  */
 export function normForwardWasm(
   x: Float32Array,
@@ -50,9 +73,11 @@ export function normForwardWasm(
   y: Float32Array,
   mean: Float32Array,
   variance: Float32Array,
+  opts?: NormWasmOptions,
 ): void {
   const caller = 'normForwardWasm';
   checkLayout(caller, l);
+  checkOptions(caller, opts, l.C);
   checkEps(caller, eps);
   const n = l.N * l.C * l.S;
   checkFloat32(caller, 'x', x, n, 'N·C·S');
@@ -70,7 +95,7 @@ export function normForwardWasm(
     const vs = rt.alloc(l.C * 4);
     const gs = putChannels(rt, weight, l.C, 1);
     const bs = putChannels(rt, bias, l.C, 0);
-    runBySize(rt, 'bn_forward_train', [xs, xs, ms, vs, gs, bs, l.N, l.C, l.S, eps], n);
+    runBySize(rt, 'bn_forward_train', [xs, xs, ms, vs, gs, bs, l.N, l.C, l.S, eps, opts?.relu ? 1 : 0], n);
     copyOut(rt, xs, y);
     copyOut(rt, ms, mean);
     copyOut(rt, vs, variance);
@@ -79,7 +104,7 @@ export function normForwardWasm(
   }
 }
 
-/** y = (x − μ_c)/√(σ²_c + ε)·γ_c + β_c with given per-channel statistics, as normApply. y may be x. */
+/** y = (x − μ_c)/√(σ²_c + ε)·γ_c + β_c with given per-channel statistics, as normApply (then max(y, 0) with opts.relu). y may be x. */
 export function normApplyWasm(
   x: Float32Array,
   l: NormLayout,
@@ -89,9 +114,11 @@ export function normApplyWasm(
   weight: Float32Array | null,
   bias: Float32Array | null,
   y: Float32Array,
+  opts?: NormWasmOptions,
 ): void {
   const caller = 'normApplyWasm';
   checkLayout(caller, l);
+  checkOptions(caller, opts, l.C);
   checkEps(caller, eps);
   const n = l.N * l.C * l.S;
   checkFloat32(caller, 'x', x, n, 'N·C·S');
@@ -109,7 +136,7 @@ export function normApplyWasm(
     const vs = rt.put(variance);
     const gs = putChannels(rt, weight, l.C, 1);
     const bs = putChannels(rt, bias, l.C, 0);
-    runBySize(rt, 'bn_apply', [xs, xs, ms, vs, gs, bs, l.N, l.C, l.S, eps], n);
+    runBySize(rt, 'bn_apply', [xs, xs, ms, vs, gs, bs, l.N, l.C, l.S, eps, opts?.relu ? 1 : 0], n);
     copyOut(rt, xs, y);
   } finally {
     rt.release(mark);
@@ -119,7 +146,8 @@ export function normApplyWasm(
 /**
  * The fused backward, as normBackward: gWeight = Σ gy·x̂ and gBias = Σ gy per channel (always
  * filled), and gx = r(γ gy − A/m − x̂ B/m) with batch statistics (batchStats) or r γ gy with fixed
- * ones. gx may be gy.
+ * ones. gx may be gy. With opts.relu, gy is the gradient of relu(bn(x)) (opts.bias is the forward's
+ * β) and everything is the gradient of that composite.
  */
 export function normBackwardWasm(
   x: Float32Array,
@@ -133,9 +161,11 @@ export function normBackwardWasm(
   gx: Float32Array,
   gWeight: Float32Array,
   gBias: Float32Array,
+  opts?: NormBackwardWasmOptions,
 ): void {
   const caller = 'normBackwardWasm';
   checkLayout(caller, l);
+  checkOptions(caller, opts, l.C);
   checkEps(caller, eps);
   const n = l.N * l.C * l.S;
   checkFloat32(caller, 'x', x, n, 'N·C·S');
@@ -156,9 +186,11 @@ export function normBackwardWasm(
     const ms = rt.put(mean);
     const vs = rt.put(variance);
     const ws = putChannels(rt, weight, l.C, 1);
+    const relu = opts?.relu === true;
+    const bs = relu ? putChannels(rt, opts?.bias ?? null, l.C, 0) : ws; // β is read only with relu
     const gw = rt.alloc(l.C * 4);
     const gb = rt.alloc(l.C * 4);
-    runBySize(rt, 'bn_backward', [xs, gs, ms, vs, ws, l.N, l.C, l.S, eps, batchStats ? 1 : 0, gs, gw, gb], n);
+    runBySize(rt, 'bn_backward', [xs, gs, ms, vs, ws, l.N, l.C, l.S, eps, batchStats ? 1 : 0, gs, gw, gb, bs, relu ? 1 : 0], n);
     copyOut(rt, gs, gx);
     copyOut(rt, gw, gWeight);
     copyOut(rt, gb, gBias);

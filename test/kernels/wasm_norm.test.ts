@@ -19,6 +19,9 @@
 //   rounding: |Δgx| ≤ 1e-5·r|γ|·(|gy| + |x̂|·mean|gy·x̂| + mean|gy|) (gy scaled to O(1)).
 // Special values must match the reference exactly: NaN or ±inf where it has them, and NaN in one
 // channel never reaches another.
+// The fused ReLU ({ relu: true }) must equal the plain forward followed by max(·, 0) bit for bit,
+// and its backward the reference backward of where(y > 0, gy, 0) with y that forward's output (the
+// mask must agree exactly, or an error the size of gy would show), within the same tolerances.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
@@ -192,6 +195,49 @@ for (const threads of [1, 2, 3]) {
           );
         });
       }
+      it(`fused ReLU ${name(c)}: relu(bn(x)) forward, and its backward as bn's backward of the masked gradient`, () => {
+        const { x, gy, weight, bias } = data(c, 400 + k);
+        const y = new Float32Array(n);
+        const mean = new Float32Array(c.C);
+        const variance = new Float32Array(c.C);
+        normForwardWasm(x, l, 1e-5, weight, bias, y, mean, variance, { relu: true });
+        const plain = new Float32Array(n);
+        normForwardWasm(x, l, 1e-5, weight, bias, plain, new Float32Array(c.C), new Float32Array(c.C));
+        // the fused forward is the plain one followed by max(·, 0), bit for bit
+        expect(y.every((v, i) => Object.is(v, Math.max(plain[i] as number, 0)))).toBe(true);
+        const ye = new Float32Array(n);
+        normApplyWasm(x, l, mean, variance, 1e-5, weight, bias, ye, { relu: true });
+        expect(ye.every((v, i) => Object.is(v, y[i]))).toBe(true);
+        for (const batchStats of [true, false]) {
+          // the reference: autograd's relu backward (where(y > 0, gy, 0), y being this forward's
+          // output), then the float64 BatchNorm backward
+          const masked = Float64Array.from(gy, (g, i) => ((y[i] as number) > 0 ? g : 0));
+          const rgx = new Float64Array(n);
+          const rgw = new Float64Array(c.C);
+          const rgb = new Float64Array(c.C);
+          normBackwardReference(Float64Array.from(x), masked, l, f64(mean)!, f64(variance)!, 1e-5, f64(weight), batchStats, rgx, rgw, rgb);
+          const gx = new Float32Array(n);
+          const gw = new Float32Array(c.C);
+          const gb = new Float32Array(c.C);
+          normBackwardWasm(x, gy, l, mean, variance, 1e-5, weight, batchStats, gx, gw, gb, { relu: true, bias });
+          const r = Array.from(variance, (v) => 1 / Math.sqrt(v + 1e-5));
+          const xhat = (i: number): number => ((x[i] as number) - (mean[channelOf(c, i)] as number)) * (r[channelOf(c, i)] as number);
+          const absG = channelMeanAbs(c, (i) => masked[i] as number);
+          const absGX = channelMeanAbs(c, (i) => (masked[i] as number) * xhat(i));
+          expectWithin(gb, rgb, (ch) => U * m * (absG[ch] as number) + 1e-30, 'gBias');
+          expectWithin(gw, rgw, (ch) => U * m * (absGX[ch] as number) + 1e-30, 'gWeight');
+          expectWithin(
+            gx,
+            rgx,
+            (i) => {
+              const ch = channelOf(c, i);
+              const p = (r[ch] as number) * (weight ? Math.abs(weight[ch] as number) : 1);
+              return U * p * (Math.abs(masked[i] as number) + Math.abs(xhat(i)) * (absGX[ch] as number) + (absG[ch] as number));
+            },
+            `gx (batchStats=${batchStats})`,
+          );
+        }
+      });
     });
 
     it('x=[3,4,70]: NaN in channel 1 and +inf in channel 2 stay in their channels, as the reference', () => {
@@ -232,6 +278,27 @@ for (const threads of [1, 2, 3]) {
         expect(Array.from(gw, (v, i) => same(v, rgw[i] as number))).toEqual([true, true, true, true]);
         expect(Array.from(gb, (v, i) => same(v, rgb[i] as number))).toEqual([true, true, true, true]);
         expect(Number.isFinite(gw[0] as number) && Number.isFinite(gb[0] as number)).toBe(true);
+      }
+    });
+
+    it('x=[2,2,9] fused ReLU: a NaN input gives a NaN output that passes no gradient (fixed statistics)', () => {
+      const c: Case = { N: 2, C: 2, S: 9, offset: 0, affine: true };
+      const l = layout(c);
+      const { x, gy, weight, bias } = data(c, 13);
+      x[4] = Number.NaN;
+      const mean = Float32Array.of(0.1, -0.2);
+      const variance = Float32Array.of(1.5, 0.5);
+      const y = new Float32Array(36);
+      normApplyWasm(x, l, mean, variance, 1e-5, weight, bias, y, { relu: true });
+      expect(Number.isNaN(y[4] as number)).toBe(true);
+      const gx = new Float32Array(36);
+      normBackwardWasm(x, gy, l, mean, variance, 1e-5, weight, false, gx, new Float32Array(2), new Float32Array(2), { relu: true, bias });
+      expect(gx[4]).toBe(0);
+      for (let i = 0; i < 36; i++) {
+        const ch = channelOf(c, i);
+        const p = (weight![ch] as number) / Math.sqrt((variance[ch] as number) + 1e-5);
+        const expected = (y[i] as number) > 0 ? p * (gy[i] as number) : 0;
+        expect(Math.abs((gx[i] as number) - expected), `gx at ${i}`).toBeLessThanOrEqual(4 * 2 ** -24 * Math.abs(expected));
       }
     });
 

@@ -25,37 +25,37 @@ function geom(attrs: { geom: ConvGeometry }, first: GpuInput, op: string): ConvG
 
 // conv2d: [x, w, bias?] -> y [N, O, oh, ow]
 registerGpuKernel('conv2d', (gpu, [x, w, b], attrs) => {
-  const p = geom(attrs, x!, 'conv2d');
+  const p = geom(attrs, x, 'conv2d');
   const shape = [p.n, p.o, p.oh, p.ow];
-  const src = conv2dSource(p, strides4(x!), strides4(w!), b ? (b.strides[0] as number) : null);
-  const buffers = b ? [x!.buffer, w!.buffer, b.buffer] : [x!.buffer, w!.buffer];
-  const offsets = b ? [x!.offset, w!.offset, b.offset] : [x!.offset, w!.offset];
-  return [gpuOut(gpu.launch('conv2d', src, numel(shape), convLoopBound(p), buffers, offsets), x!.dtype, shape)];
+  const src = conv2dSource(p, strides4(x), strides4(w), b ? b.strides[0] : null);
+  const buffers = b ? [x.buffer, w.buffer, b.buffer] : [x.buffer, w.buffer];
+  const offsets = b ? [x.offset, w.offset, b.offset] : [x.offset, w.offset];
+  return [gpuOut(gpu.launch('conv2d', src, numel(shape), convLoopBound(p), buffers, offsets), x.dtype, shape)];
 });
 
 // conv2dBackwardInput: [dy, w] -> dx [N, C, h, w]
 registerGpuKernel('conv2dBackwardInput', (gpu, [dy, w], attrs) => {
-  const p = geom(attrs, dy!, 'conv2dBackwardInput');
+  const p = geom(attrs, dy, 'conv2dBackwardInput');
   const shape = [p.n, p.c, p.h, p.w];
-  const src = conv2dBackwardInputSource(p, strides4(dy!), strides4(w!));
-  const buf = gpu.launch('conv2dBackwardInput', src, numel(shape), convLoopBound(p), [dy!.buffer, w!.buffer], [dy!.offset, w!.offset]);
-  return [gpuOut(buf, dy!.dtype, shape)];
+  const src = conv2dBackwardInputSource(p, strides4(dy), strides4(w));
+  const buf = gpu.launch('conv2dBackwardInput', src, numel(shape), convLoopBound(p), [dy.buffer, w.buffer], [dy.offset, w.offset]);
+  return [gpuOut(buf, dy.dtype, shape)];
 });
 
 // conv2dBackwardWeight: [dy, x] -> dw [O, C/groups, kh, kw]
 registerGpuKernel('conv2dBackwardWeight', (gpu, [dy, x], attrs) => {
-  const p = geom(attrs, dy!, 'conv2dBackwardWeight');
+  const p = geom(attrs, dy, 'conv2dBackwardWeight');
   const shape = [p.o, p.c / p.groups, p.kh, p.kw];
-  if (p.n === 0) return [gpuOut(zeros(gpu, numel(shape)), dy!.dtype, shape)];
-  const src = conv2dBackwardWeightSource(p, strides4(dy!), strides4(x!));
-  const buf = gpu.launch('conv2dBackwardWeight', src, numel(shape), convLoopBound(p), [dy!.buffer, x!.buffer], [dy!.offset, x!.offset]);
-  return [gpuOut(buf, dy!.dtype, shape)];
+  if (p.n === 0) return [gpuOut(zeros(gpu, numel(shape)), dy.dtype, shape)];
+  const src = conv2dBackwardWeightSource(p, strides4(dy), strides4(x));
+  const buf = gpu.launch('conv2dBackwardWeight', src, numel(shape), convLoopBound(p), [dy.buffer, x.buffer], [dy.offset, x.offset]);
+  return [gpuOut(buf, dy.dtype, shape)];
 });
 
 // conv2dBackwardBias: [dy] -> db [O]
 registerGpuKernel('conv2dBackwardBias', (gpu, [dy], attrs) => {
-  const p = geom(attrs, dy!, 'conv2dBackwardBias');
-  if (p.n === 0) return [gpuOut(zeros(gpu, p.o), dy!.dtype, [p.o])];
-  const src = conv2dBackwardBiasSource(p, strides4(dy!));
-  return [gpuOut(gpu.launch('conv2dBackwardBias', src, p.o, convLoopBound(p), [dy!.buffer], [dy!.offset]), dy!.dtype, [p.o])];
+  const p = geom(attrs, dy, 'conv2dBackwardBias');
+  if (p.n === 0) return [gpuOut(zeros(gpu, p.o), dy.dtype, [p.o])];
+  const src = conv2dBackwardBiasSource(p, strides4(dy));
+  return [gpuOut(gpu.launch('conv2dBackwardBias', src, p.o, convLoopBound(p), [dy.buffer], [dy.offset]), dy.dtype, [p.o])];
 });

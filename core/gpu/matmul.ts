@@ -7,13 +7,13 @@ import { gpuOut, registerGpuKernel } from './device.js';
 
 // matmul: a [...batch, M, K] @ b [...batch, K, N], both views broadcast to one batch shape.
 registerGpuKernel('matmul', (gpu, [a, b]) => {
-  const nd = a!.shape.length;
-  const [M, K, N] = [a!.shape[nd - 2] as number, a!.shape[nd - 1] as number, b!.shape[nd - 1] as number];
-  const batch = a!.shape.slice(0, nd - 2);
+  const nd = a.shape.length;
+  const [M, K, N] = [a.shape[nd - 2], a.shape[nd - 1], b.shape[nd - 1]];
+  const batch = a.shape.slice(0, nd - 2);
   const shape = [...batch, M, N];
   const size = numel(shape);
-  if (b!.shape[nd - 2] !== K) throw new DeviceError(`gpu matmul: inner dims differ, ${fmtShape(a!.shape)} @ ${fmtShape(b!.shape)}`);
-  if (K === 0) return [gpuOut(gpu.launch('fill0', fillSource(0), size, 1, [], []), a!.dtype, shape)];
-  const g = { batch, M, N, K, aStrides: a!.strides, bStrides: b!.strides };
-  return [gpuOut(gpu.launch('matmul', gemmSource(g), size, gemmLoopBound(g), [a!.buffer, b!.buffer], [a!.offset, b!.offset]), a!.dtype, shape)];
+  if (b.shape[nd - 2] !== K) throw new DeviceError(`gpu matmul: inner dims differ, ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
+  if (K === 0) return [gpuOut(gpu.launch('fill0', fillSource(0), size, 1, [], []), a.dtype, shape)];
+  const g = { batch, M, N, K, aStrides: a.strides, bStrides: b.strides };
+  return [gpuOut(gpu.launch('matmul', gemmSource(g), size, gemmLoopBound(g), [a.buffer, b.buffer], [a.offset, b.offset]), a.dtype, shape)];
 });

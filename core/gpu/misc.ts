@@ -35,26 +35,26 @@ const zeros = (gpu: GpuBackend, dtype: DType, shape: readonly number[]) => gpuOu
 
 // softmax along attrs.dim (attrs.log: logSoftmax): row max, row Σ exp(x − max), then the values.
 registerGpuKernel('softmax', (gpu, [xIn], attrs) => {
-  assertGpuDType(xIn!.dtype, 'softmax');
-  const [outer, n, inner] = around(xIn!.shape, attrs.dim);
-  if (numel(xIn!.shape) === 0) return [zeros(gpu, xIn!.dtype, xIn!.shape)];
-  const x = contiguousInput(gpu, xIn!);
+  assertGpuDType(xIn.dtype, 'softmax');
+  const [outer, n, inner] = around(xIn.shape, attrs.dim);
+  if (numel(xIn.shape) === 0) return [zeros(gpu, xIn.dtype, xIn.shape)];
+  const x = contiguousInput(gpu, xIn);
   const rows = outer * inner;
   const max = gpu.launch('softmaxMax', softmaxRowSource('max', outer, n, inner), rows, n, [x.buffer], [x.offset]);
   const sum = gpu.launch('softmaxSum', softmaxRowSource('sum', outer, n, inner), rows, n, [x.buffer, max], [x.offset]);
-  const y = gpu.launch('softmax', softmaxSource(outer, n, inner, attrs.log), numel(xIn!.shape), 1, [x.buffer, max, sum], [x.offset]);
+  const y = gpu.launch('softmax', softmaxSource(outer, n, inner, attrs.log), numel(xIn.shape), 1, [x.buffer, max, sum], [x.offset]);
   gpu.release(max);
   gpu.release(sum);
   x.done();
-  return [gpuOut(y, xIn!.dtype, xIn!.shape)];
+  return [gpuOut(y, xIn.dtype, xIn.shape)];
 });
 
 // argReduce: int32 output with the keepdim shape (the op rejects empty inputs).
 registerGpuKernel('argReduce', (gpu, [xIn], attrs) => {
   const dim = attrs.dim;
-  const [outer, n, inner] = around(xIn!.shape, dim);
-  const shape = xIn!.shape.map((s, d) => (d === dim ? 1 : s));
-  const x = contiguousInput(gpu, xIn!);
+  const [outer, n, inner] = around(xIn.shape, dim);
+  const shape = xIn.shape.map((s, d) => (d === dim ? 1 : s));
+  const x = contiguousInput(gpu, xIn);
   const src = argReduceSource(attrs.op, outer, n, inner);
   const o = gpu.launch('argReduce', src, outer * inner, n, [x.buffer], [x.offset]);
   x.done();
@@ -64,26 +64,26 @@ registerGpuKernel('argReduce', (gpu, [xIn], attrs) => {
 // gather: index has x's shape except along dim; out has index's shape and x's dtype.
 registerGpuKernel('gather', (gpu, [xIn, indexIn], attrs) => {
   const dim = attrs.dim;
-  const [outer, m, inner] = around(indexIn!.shape, dim);
-  const n = xIn!.shape[dim] ?? 1;
-  const [x, index] = [contiguousInput(gpu, xIn!), contiguousInput(gpu, indexIn!)];
+  const [outer, m, inner] = around(indexIn.shape, dim);
+  const n = xIn.shape[dim] ?? 1;
+  const [x, index] = [contiguousInput(gpu, xIn), contiguousInput(gpu, indexIn)];
   const o = gpu.launch('gather', gatherSource(outer, n, m, inner), outer * m * inner, 1, [x.buffer, index.buffer], [x.offset, index.offset]);
   x.done();
   index.done();
-  return [gpuOut(o, xIn!.dtype, indexIn!.shape)];
+  return [gpuOut(o, xIn.dtype, indexIn.shape)];
 });
 
 // gatherBackward: gx of attrs.shape gets g[…, j, …] added at index[…, j, …] along dim.
 registerGpuKernel('gatherBackward', (gpu, [gIn, indexIn], attrs) => {
   const { dim, shape } = attrs;
-  const [outer, m, inner] = around(indexIn!.shape, dim);
+  const [outer, m, inner] = around(indexIn.shape, dim);
   const n = shape[dim] ?? 1;
-  const [g, index] = [contiguousInput(gpu, gIn!), contiguousInput(gpu, indexIn!)];
+  const [g, index] = [contiguousInput(gpu, gIn), contiguousInput(gpu, indexIn)];
   const src = gatherBackwardSource(outer, n, m, inner);
   const o = gpu.launch('gatherBackward', src, numel(shape), m, [g.buffer, index.buffer], [g.offset, index.offset]);
   g.done();
   index.done();
-  return [gpuOut(o, gIn!.dtype, shape)];
+  return [gpuOut(o, gIn.dtype, shape)];
 });
 
 // scatterView: out = zeros(attrs.shape); out[view] += g, the view given by attrs.strides/offset
@@ -91,11 +91,11 @@ registerGpuKernel('gatherBackward', (gpu, [gIn, indexIn], attrs) => {
 registerGpuKernel('scatterView', (gpu, [g], attrs) => {
   const { shape, strides: viewStrides, offset } = attrs;
   const size = numel(shape);
-  if (numel(g!.shape) === 0) return [zeros(gpu, g!.dtype, shape)];
-  const nested = isNestedView(g!.shape, viewStrides);
-  const src = (nested ? scatterViewSource : scatterViewAnySource)(g!.shape, viewStrides, offset, g!.strides);
-  const o = gpu.launch(nested ? 'scatterView' : 'scatterViewAny', src, size, nested ? 1 : numel(g!.shape), [g!.buffer], [g!.offset]);
-  return [gpuOut(o, g!.dtype, shape)];
+  if (numel(g.shape) === 0) return [zeros(gpu, g.dtype, shape)];
+  const nested = isNestedView(g.shape, viewStrides);
+  const src = (nested ? scatterViewSource : scatterViewAnySource)(g.shape, viewStrides, offset, g.strides);
+  const o = gpu.launch(nested ? 'scatterView' : 'scatterViewAny', src, size, nested ? 1 : numel(g.shape), [g.buffer], [g.offset]);
+  return [gpuOut(o, g.dtype, shape)];
 });
 
 /** Inputs per cat launch (each is a texture unit in WebGL; a dozen or more is safe). */
@@ -105,14 +105,14 @@ const CAT_INPUTS_PER_LAUNCH = 8;
 // over from the previous launch.
 registerGpuKernel('cat', (gpu, xs, attrs) => {
   const dim = attrs.dim;
-  const first = xs[0]!;
+  const first = xs[0];
   const shape = [...first.shape];
-  shape[dim] = xs.reduce((s, x) => s + (x.shape[dim] as number), 0);
+  shape[dim] = xs.reduce((s, x) => s + x.shape[dim], 0);
   const size = numel(shape);
   let start = 0;
   const placed = xs.map((x) => {
     const part: CatPart = { shape: x.shape, strides: x.strides, start };
-    start += x.shape[dim] as number;
+    start += x.shape[dim];
     return { x, part };
   });
   const nonEmpty = placed.filter((p) => numel(p.x.shape) > 0);

@@ -89,13 +89,13 @@ function applyNorm(gpu: GpuBackend, l: NormLayout, x: Dense, mean: Dense, varian
 
 /** Optional inputs after the fixed ones, by the has* flags. */
 function optional(gpu: GpuBackend, inputs: readonly GpuInput[], first: number, attrs: NormAttrs): [Dense | null, Dense | null] {
-  const w = attrs.hasWeight ? dense(gpu, inputs[first]!) : null;
-  const b = attrs.hasBias ? dense(gpu, inputs[first + (w ? 1 : 0)]!) : null;
+  const w = attrs.hasWeight ? dense(gpu, inputs[first]) : null;
+  const b = attrs.hasBias ? dense(gpu, inputs[first + (w ? 1 : 0)]) : null;
   return [w, b];
 }
 
 registerGpuKernel('normForward', (gpu, inputs, attrs) => {
-  const xIn = inputs[0]!;
+  const xIn = inputs[0];
   assertGpuDType(xIn.dtype, 'normForward');
   const l: NormLayout = attrs; // NormAttrs is the layout plus eps and the has* flags
   if (numel(xIn.shape) === 0) {
@@ -116,9 +116,9 @@ registerGpuKernel('normForward', (gpu, inputs, attrs) => {
 });
 
 registerGpuKernel('normApply', (gpu, inputs, attrs) => {
-  const xIn = inputs[0]!;
+  const xIn = inputs[0];
   assertGpuDType(xIn.dtype, 'normApply');
-  const [x, mean, variance] = [dense(gpu, xIn), dense(gpu, inputs[1]!), dense(gpu, inputs[2]!)];
+  const [x, mean, variance] = [dense(gpu, xIn), dense(gpu, inputs[1]), dense(gpu, inputs[2])];
   const [w, b] = optional(gpu, inputs, 3, attrs);
   const y = applyNorm(gpu, attrs, x, mean, variance, attrs.eps, w, b);
   release(gpu, [x, mean, variance, w, b]);
@@ -131,7 +131,7 @@ registerGpuKernel('normApply', (gpu, inputs, attrs) => {
 // Built from full-size temporaries u = gy·x̂ (and γ·gy, γ·u when γ is given), the per-channel
 // sums and the per-set sums, each a two-level set sum.
 registerGpuKernel('normBackward', (gpu, inputs, attrs) => {
-  const xIn = inputs[0]!;
+  const xIn = inputs[0];
   assertGpuDType(xIn.dtype, 'normBackward');
   const l: NormLayout = attrs; // NormAttrs is the layout plus eps and the has* flags
   if (numel(xIn.shape) === 0) {
@@ -141,7 +141,7 @@ registerGpuKernel('normBackward', (gpu, inputs, attrs) => {
   }
   const eps = attrs.eps;
   const [x, gy, mean, variance] = inputs.slice(0, 4).map((t) => dense(gpu, t)) as [Dense, Dense, Dense, Dense];
-  const w = attrs.hasWeight ? dense(gpu, inputs[4]!) : null;
+  const w = attrs.hasWeight ? dense(gpu, inputs[4]) : null;
   const r = rsqrt(eps);
   const xhat = `(x - mean) * ${r}`;
   const u = fresh(

@@ -34,7 +34,7 @@ export function splitIndex(flat: string, shape: readonly number[], names: readon
   const lines: string[] = [];
   let rest = flat;
   for (let d = shape.length - 1; d > 0; d--) {
-    const n = lit(shape[d] as number);
+    const n = lit(shape[d]);
     lines.push(`const r${d} = Math.floor((${rest} + 0.5) / ${n});`, `const ${names[d]} = ${rest} - r${d} * ${n};`);
     rest = `r${d}`;
   }
@@ -46,7 +46,7 @@ export function splitIndex(flat: string, shape: readonly number[], names: readon
 export function offsetExpr(base: string, idx: readonly string[], strides: readonly number[]): string {
   const terms = [base];
   idx.forEach((v, d) => {
-    const s = strides[d] as number;
+    const s = strides[d];
     if (s !== 0) terms.push(s === 1 ? v : `${v} * ${lit(s)}`);
   });
   return terms.join(' + ');

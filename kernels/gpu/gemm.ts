@@ -37,10 +37,10 @@ export function gemmSource(s: GemmShape): string {
   const aS = s.aStrides;
   const bS = s.bStrides;
   // Walk C's index space [...batch, M, N]: A moves along batch and m, B along batch and n.
-  const a: StridedOperand = { pos: 'pa', offsetArg: 'aOff', strides: [...aS.slice(0, nb), aS[nb] as number, 0] };
-  const b: StridedOperand = { pos: 'pb', offsetArg: 'bOff', strides: [...bS.slice(0, nb), 0, bS[nb + 1] as number] };
-  const ak = aS[nb + 1] as number; // A's stride along k
-  const bk = bS[nb] as number; // B's stride along k
+  const a: StridedOperand = { pos: 'pa', offsetArg: 'aOff', strides: [...aS.slice(0, nb), aS[nb], 0] };
+  const b: StridedOperand = { pos: 'pb', offsetArg: 'bOff', strides: [...bS.slice(0, nb), 0, bS[nb + 1]] };
+  const ak = aS[nb + 1]; // A's stride along k
+  const bk = bS[nb]; // B's stride along k
   const tiles = Math.floor(s.K / GEMM_TILE_K);
   const done = tiles * GEMM_TILE_K;
   const dot = (k: string) => `acc += aBuf[pa + ${k} * ${lit(ak)}] * bBuf[pb + ${k} * ${lit(bk)}];`;

@@ -139,13 +139,13 @@ export function gatherBackwardSource(outer: number, n: number, m: number, inner:
  * recovers the view index of a position (slices, with or without a step, always are).
  */
 export function isNestedView(shape: readonly number[], strides: readonly number[]): boolean {
-  const dims = shape.map((_, d) => d).filter((d) => (shape[d] as number) > 1);
-  dims.sort((a, b) => (strides[a] as number) - (strides[b] as number));
+  const dims = shape.map((_, d) => d).filter((d) => shape[d] > 1);
+  dims.sort((a, b) => strides[a] - strides[b]);
   let reach = 0;
   for (const d of dims) {
-    const s = strides[d] as number;
+    const s = strides[d];
     if (s <= reach) return false;
-    reach += s * ((shape[d] as number) - 1);
+    reach += s * (shape[d] - 1);
   }
   return true;
 }
@@ -157,16 +157,16 @@ export function isNestedView(shape: readonly number[], strides: readonly number[
  * own strides. Arguments: (gBuf, gOff).
  */
 export function scatterViewSource(shape: readonly number[], viewStrides: readonly number[], offset: number, gStrides: readonly number[]): string {
-  const dims = shape.map((_, d) => d).filter((d) => (shape[d] as number) > 1);
-  dims.sort((a, b) => (viewStrides[b] as number) - (viewStrides[a] as number));
+  const dims = shape.map((_, d) => d).filter((d) => shape[d] > 1);
+  dims.sort((a, b) => viewStrides[b] - viewStrides[a]);
   const lines = [`let r = this.thread.x - ${lit(offset)};`, 'let inView = r >= 0.0 ? 1.0 : 0.0;', 'let pg = gOff;'];
   for (const d of dims) {
-    const s = viewStrides[d] as number;
+    const s = viewStrides[d];
     lines.push(
       `const i${d} = Math.floor((r + 0.5) / ${lit(s)});`,
-      `inView = i${d} < ${lit(shape[d] as number)} ? inView : 0.0;`,
+      `inView = i${d} < ${lit(shape[d])} ? inView : 0.0;`,
       `r = r - i${d} * ${lit(s)};`,
-      `pg = pg + i${d} * ${lit(gStrides[d] as number)};`,
+      `pg = pg + i${d} * ${lit(gStrides[d])};`,
     );
   }
   lines.push('return (inView > 0.0 && r == 0.0) ? gBuf[pg] : 0.0;');
@@ -221,8 +221,8 @@ export function catSource(shape: readonly number[], dim: number, parts: readonly
   const lines = [stridedPositions(shape, 'this.thread.x', ops)];
   lines.push(`let v = ${carry ? 'prevBuf[this.thread.x]' : '0.0'};`);
   parts.forEach((p, j) => {
-    const end = p.start + (p.shape[dim] as number);
-    const along = `(pd - ${lit(p.start)}) * ${lit(p.strides[dim] as number)}`;
+    const end = p.start + p.shape[dim];
+    const along = `(pd - ${lit(p.start)}) * ${lit(p.strides[dim])}`;
     lines.push(`if (pd >= ${lit(p.start)} && pd < ${lit(end)}) {`, `    v = x${j}Buf[p${j} + ${along}];`, '  }');
   });
   lines.push('return v;');

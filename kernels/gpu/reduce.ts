@@ -26,15 +26,15 @@ export function reduceLoopBound(shape: readonly number[], reduce: readonly boole
  */
 export function reduceSource(op: GpuReduceOp, shape: readonly number[], strides: readonly number[], reduce: readonly boolean[]): string {
   const kept = shape.map((n, d) => (reduce[d] ? 1 : n));
-  const base = stridedPositions(kept, 'this.thread.x', [{ pos: 'p0', offsetArg: 'xOff', strides: kept.map((_, d) => (reduce[d] ? 0 : (strides[d] as number))) }]);
-  const dims = shape.map((_, d) => d).filter((d) => reduce[d] && (shape[d] as number) > 1);
+  const base = stridedPositions(kept, 'this.thread.x', [{ pos: 'p0', offsetArg: 'xOff', strides: kept.map((_, d) => (reduce[d] ? 0 : strides[d])) }]);
+  const dims = shape.map((_, d) => d).filter((d) => reduce[d] && shape[d] > 1);
   const lines = [base, `let acc = ${op === 'sum' ? '0.0' : op === 'prod' ? '1.0' : 'xBuf[p0]'};`];
   let pos = 'p0';
   let indent = '';
   for (const d of dims) {
     lines.push(`${indent}for (let j${d} = 0; j${d} < ${shape[d]}; j${d}++) {`);
     indent += '  ';
-    lines.push(`${indent}const p${d + 1}r = ${pos} + j${d} * ${lit(strides[d] as number)};`);
+    lines.push(`${indent}const p${d + 1}r = ${pos} + j${d} * ${lit(strides[d])};`);
     pos = `p${d + 1}r`;
   }
   lines.push(`${indent}const v = xBuf[${pos}];`, `${indent}${COMBINE[op]}`);

@@ -36,7 +36,7 @@ export function stridedPositions(shape: readonly number[], flat: string, operand
   const terms: string[][] = operands.map((o) => [o.offsetArg]);
   let rest = flat; // the flat index with the dims after d divided out
   for (let d = shape.length - 1; d >= 0; d--) {
-    const n = shape[d] as number;
+    const n = shape[d];
     if (n === 1) continue;
     let idx = rest;
     const outer = shape.slice(0, d).some((s) => s !== 1);
@@ -47,13 +47,13 @@ export function stridedPositions(shape: readonly number[], flat: string, operand
       rest = `q${d}`;
     }
     operands.forEach((o, k) => {
-      const s = o.strides[d] as number;
-      if (s !== 0) terms[k]!.push(s === 1 ? idx : `${idx} * ${lit(s)}`);
+      const s = o.strides[d];
+      if (s !== 0) terms[k].push(s === 1 ? idx : `${idx} * ${lit(s)}`);
     });
     if (!outer) break;
   }
   operands.forEach((o, k) => {
-    lines.push(`const ${o.pos} = ${terms[k]!.join(' + ')};`);
+    lines.push(`const ${o.pos} = ${terms[k].join(' + ')};`);
   });
   return lines.join('\n  ');
 }

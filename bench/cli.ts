@@ -1,17 +1,19 @@
-// `resgrad bench [--filter gemm] [--backend cpu|gpu] [--json out.json] [--html out.html] [--peers]`
-// Runs the selected suites with progress on stderr, prints the table on stdout, and writes the
-// JSON / HTML reports when asked.
+// `resgrad bench [--filter gemm] [--backend cpu|gpu] [--threads 1,2] [--peers] [--json|--html|--md file]`
+// Runs the selected suites with progress on stderr, prints the table (and issue 10's peer
+// ratios) on stdout, and writes the JSON / HTML / Markdown reports when asked.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { getBackend } from '../index.js';
 import { machineInfo } from './machine.js';
-import { ortSettings } from './peers/onnx.js';
 import { computeRatios, type Report } from './report/model.js';
 import { renderHtml } from './report/html.js';
+import { renderMarkdown } from './report/markdown.js';
+import { mustShow } from './report/must_show.js';
 import { renderTable } from './report/table.js';
 import { fmtMs, fmtThroughput, fmtHz } from './report/format.js';
 import { type ProgressEvent, runWorkloads } from './runner.js';
 import { SUITES } from './suites/index.js';
+import { defaultThreads, describeThreads, parseThreads, wasmThreads } from './threads.js';
 import type { Suite, SuiteContext, Workload } from './types.js';
 import { ensureGpu, gpuSettings } from './variants.js';
 
@@ -21,10 +23,13 @@ const USAGE = `usage: resgrad bench [options]
                       (e.g. gemm, conv, norm, pool, model, "gemm 512")
   --backend <list>    cpu, gpu or cpu,gpu (default cpu); gpu adds the gpu.js rungs
   --gpu-mode <mode>   gpu.js mode for --backend gpu (default headlessgl; run under xvfb-run -a)
-  --peers             also run tfjs (cpu, wasm) and onnxruntime-node on the same workloads
-  --ort-threads <n>   onnxruntime intra-op threads (default 1, like resgrad's kernels)
+  --threads <list>    thread counts, e.g. 1,2 (default 1,<cores>): rungs on resgrad's WASM thread
+                      pool, onnxruntime (intra-op) and PyTorch run once per count; tfjs runs 1
+  --peers             also run tfjs (cpu, wasm), onnxruntime-node and PyTorch (the training step,
+                      with /usr/bin/python3's torch) on the same workloads
   --json <file>       write the report as JSON
   --html <file>       write a self-contained HTML report with SVG charts
+  --md <file>         write the report as Markdown
   --max-time <s>      seconds of sampling per variant (default 1)
   --quick             small sizes, short sampling (a look, not a measurement)
   --full              also the slowest workloads (model forwards at batch 8)
@@ -63,9 +68,10 @@ export async function main(argv: string[]): Promise<number> {
       backend: { type: 'string', default: 'cpu' },
       'gpu-mode': { type: 'string', default: 'headlessgl' },
       peers: { type: 'boolean', default: false },
-      'ort-threads': { type: 'string', default: '1' },
+      threads: { type: 'string' },
       json: { type: 'string' },
       html: { type: 'string' },
+      md: { type: 'string' },
       'max-time': { type: 'string', default: '1' },
       quick: { type: 'boolean', default: false },
       full: { type: 'boolean', default: false },
@@ -82,13 +88,12 @@ export async function main(argv: string[]): Promise<number> {
   for (const b of backendList) if (b !== 'cpu' && b !== 'gpu') throw new Error(`--backend: expected cpu, gpu or cpu,gpu, got '${b}'`);
   const maxTime = Number(values['max-time']);
   if (!(maxTime > 0)) throw new Error(`--max-time: expected a positive number of seconds, got '${values['max-time']}'`);
-  ortSettings.threads = Number(values['ort-threads']);
-  if (!Number.isInteger(ortSettings.threads) || ortSettings.threads < 1) throw new Error(`--ort-threads: expected a positive integer, got '${values['ort-threads']}'`);
+  const threads = values.threads === undefined ? defaultThreads() : parseThreads(values.threads);
   gpuSettings.mode = values['gpu-mode'] as string;
   const filters = values.filter ? values.filter.toLowerCase().split(',').map((s) => s.trim()).filter(Boolean) : null;
-  const ctx: SuiteContext = { backends: new Set(backendList as ('cpu' | 'gpu')[]), peers: values.peers as boolean, quick: values.quick as boolean, full: values.full as boolean };
+  const ctx: SuiteContext = { backends: new Set(backendList as ('cpu' | 'gpu')[]), peers: values.peers as boolean, quick: values.quick as boolean, full: values.full as boolean, threads };
 
-  const backends: Record<string, string> = { cpu: getBackend('cpu').describe() };
+  const backends: Record<string, string> = { cpu: getBackend('cpu').describe(), wasm: describeThreads() };
   if (ctx.backends.has('gpu')) {
     try {
       backends.gpu = await ensureGpu();
@@ -118,6 +123,7 @@ export async function main(argv: string[]): Promise<number> {
     maxTime: ctx.quick ? Math.min(maxTime, 0.25) : maxTime,
     minSamples: ctx.quick ? 3 : 5,
     onProgress: progress,
+    threadControl: wasmThreads,
   });
   for (const r of results) if (r.kind === 'peer' && r.status !== 'skipped') backends[r.variant] = r.backend;
   const report: Report = {
@@ -127,9 +133,11 @@ export async function main(argv: string[]): Promise<number> {
     durationS: (performance.now() - t0) / 1e3,
     machine,
     backends,
-    options: { filter: values.filter ?? null, backends: backendList, peers: ctx.peers, quick: ctx.quick, full: ctx.full ?? false, maxTime },
+    options: { filter: values.filter ?? null, backends: backendList, peers: ctx.peers, quick: ctx.quick, full: ctx.full ?? false, maxTime, threads },
     results,
     ratios: computeRatios(results),
+    mustShow: mustShow(results, threads),
+    loadAverageEnd: machineInfo().loadAverage,
   };
   process.stdout.write(`\n${renderTable(report)}\n`);
   if (values.json) {
@@ -139,6 +147,10 @@ export async function main(argv: string[]): Promise<number> {
   if (values.html) {
     writeFileSync(values.html, renderHtml(report));
     process.stderr.write(`wrote ${values.html}\n`);
+  }
+  if (values.md) {
+    writeFileSync(values.md, renderMarkdown(report));
+    process.stderr.write(`wrote ${values.md}\n`);
   }
   return results.some((r) => r.status === 'wrong') ? 2 : 0;
 }

@@ -88,3 +88,20 @@ export async function timeOnce(fn: BenchFn): Promise<number> {
   await fn();
   return performance.now() - t0;
 }
+
+// Two-sided 95% Student's t for df = 1..30 (the normal's 1.96 beyond), as benchmark.js uses.
+const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/**
+ * A Timing from per-call times measured elsewhere (an external process that timed its own
+ * steps): one sample per call, the same statistics as `measure`.
+ */
+export function timingFromSamples(ms: readonly number[]): Timing {
+  if (ms.length === 0 || ms.some((x) => !(x > 0))) throw new Error(`timingFromSamples: expected positive call times, got [${ms.join(', ')}]`);
+  const n = ms.length;
+  const mean = ms.reduce((a, b) => a + b, 0) / n;
+  const variance = n > 1 ? ms.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
+  const sem = Math.sqrt(variance / n);
+  const t = n > 1 ? (T95[n - 2] ?? 1.96) : 0;
+  return { hz: 1e3 / mean, rme: ((t * sem) / mean) * 100, medianMs: median(ms), meanMs: mean, minMs: Math.min(...ms), samples: n, calls: n };
+}

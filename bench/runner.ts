@@ -2,12 +2,18 @@
 // own: JIT / GPU compile / peer graph setup show up here), check its output against the
 // reference on the same inputs, and only if it is right, time it in steady state. A fast but
 // wrong kernel is reported as 'wrong' with its error and never timed.
-import { type MeasureOptions, measure, timeOnce } from './harness.js';
+import { type MeasureOptions, type Timing, measure, timeOnce } from './harness.js';
+import type { ThreadControl } from './threads.js';
 import type { Expected, FloatArray, Prepared, Variant, VariantResult, Workload } from './types.js';
 
 export interface RunOptions extends MeasureOptions {
   /** called as each variant starts and ends (progress output) */
   onProgress?: (e: ProgressEvent) => void;
+  /**
+   * The thread pool that rungs marked `setsThreads` run on: set to the rung's `threads` before
+   * it is prepared, restored after it is disposed. Without one, such rungs are skipped.
+   */
+  threadControl?: ThreadControl;
 }
 
 export type ProgressEvent =
@@ -44,8 +50,35 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureOptions): Promise<VariantResult> {
-  const base: VariantResult = {
+/** GFLOP/s, GB/s and images/s of a call that took `ms`, for whichever the workload declares. */
+function rates(w: Workload, ms: number): Pick<VariantResult, 'gflops' | 'gbps' | 'imagesPerS'> {
+  const sec = ms / 1e3;
+  return {
+    ...(w.flops ? { gflops: w.flops / sec / 1e9 } : {}),
+    ...(w.bytes ? { gbps: w.bytes / sec / 1e9 } : {}),
+    ...(w.images ? { imagesPerS: w.images / sec } : {}),
+  };
+}
+
+async function runVariant(w: Workload, v: Variant, exp: Expected, opts: RunOptions): Promise<VariantResult> {
+  if (!v.setsThreads) return runPrepared(w, v, exp, opts);
+  const control = opts.threadControl;
+  if (!control) return { ...resultBase(w, v), reason: `runs on the WASM thread pool, and this run has no thread control` };
+  const before = control.get();
+  try {
+    control.set(v.threads);
+  } catch (e) {
+    return { ...resultBase(w, v), reason: `cannot run ${v.threads} threads: ${message(e)}` };
+  }
+  try {
+    return await runPrepared(w, v, exp, opts);
+  } finally {
+    control.set(before);
+  }
+}
+
+function resultBase(w: Workload, v: Variant): VariantResult {
+  return {
     suite: w.suite,
     workload: w.name,
     spec: w.spec,
@@ -57,6 +90,15 @@ async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureO
     ...(v.isReference ? { reference: true } : {}),
     ...(v.note ? { note: v.note } : {}),
   };
+}
+
+/** A result from timings the variant took itself (an external process). */
+function externalResult(w: Workload, base: VariantResult, ext: { firstCallMs: number; timing: Timing }): VariantResult {
+  return { ...base, status: 'ok', firstCallMs: ext.firstCallMs, timing: ext.timing, ...rates(w, ext.timing.medianMs) };
+}
+
+async function runPrepared(w: Workload, v: Variant, exp: Expected, opts: MeasureOptions): Promise<VariantResult> {
+  const base = resultBase(w, v);
   if (v.skip) return { ...base, reason: v.skip };
   let prepared: Prepared | undefined;
   try {
@@ -64,6 +106,12 @@ async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureO
     const p = prepared;
     if (p.backend) base.backend = p.backend;
     if (p.note) base.note = p.note;
+    if (p.external) {
+      const error = scaledError(await p.output(), exp);
+      base.error = error;
+      if (!(error <= exp.tol)) return { ...base, status: 'wrong', reason: `max scaled error ${error.toExponential(2)} > tolerance ${exp.tol}` };
+      return externalResult(w, base, p.external);
+    }
     base.firstCallMs = await timeOnce(() => p.run());
     const error = scaledError(await p.output(), exp);
     base.error = error;
@@ -73,25 +121,11 @@ async function runVariant(w: Workload, v: Variant, exp: Expected, opts: MeasureO
     const tooSlow = v.checkOnly ?? ((base.firstCallMs ?? 0) > ONCE_MS ? `first call over ${ONCE_MS / 1e3} s` : undefined);
     if (tooSlow) {
       // Too slow to sample: the first call is the only measurement (said so in the status).
-      const sec = base.firstCallMs / 1e3;
-      return {
-        ...base,
-        status: 'once',
-        reason: `timed once: ${tooSlow}`,
-        ...(w.flops ? { gflops: w.flops / sec / 1e9 } : {}),
-        ...(w.bytes ? { gbps: w.bytes / sec / 1e9 } : {}),
-      };
+      return { ...base, status: 'once', reason: `timed once: ${tooSlow}`, ...rates(w, base.firstCallMs) };
     }
     const slow = (base.firstCallMs ?? 0) > SLOW_MS;
     const timing = await measure(() => p.run(), v.isAsync ?? false, slow ? { maxTime: opts.maxTime, minSamples: Math.min(3, opts.minSamples) } : opts);
-    const sec = timing.medianMs / 1e3;
-    return {
-      ...base,
-      status: 'ok',
-      timing,
-      ...(w.flops ? { gflops: w.flops / sec / 1e9 } : {}),
-      ...(w.bytes ? { gbps: w.bytes / sec / 1e9 } : {}),
-    };
+    return { ...base, status: 'ok', timing, ...rates(w, timing.medianMs) };
   } catch (e) {
     if (e instanceof Unavailable) return { ...base, status: 'skipped', reason: e.message };
     return { ...base, status: 'error', reason: message(e) };
@@ -117,6 +151,7 @@ export async function runWorkloads(workloads: readonly Workload[], opts: RunOpti
         results.push(r);
         opts.onProgress?.({ type: 'result', result: r });
       }
+      w.release?.();
       continue;
     }
     for (const v of w.variants) {
@@ -125,6 +160,7 @@ export async function runWorkloads(workloads: readonly Workload[], opts: RunOpti
       results.push(r);
       opts.onProgress?.({ type: 'result', result: r });
     }
+    w.release?.();
   }
   return results;
 }

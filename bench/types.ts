@@ -45,6 +45,11 @@ export interface Prepared {
   note?: string;
   /** Free device memory / peer tensors. */
   dispose?(): void | Promise<void>;
+  /**
+   * The peer timed itself (an external process such as the PyTorch script): the runner checks
+   * output() and reports these numbers instead of timing run().
+   */
+  external?: { firstCallMs: number; timing: Timing };
 }
 
 export interface Variant {
@@ -54,6 +59,11 @@ export interface Variant {
   /** what runs it, e.g. "cpu: TypeScript", "tfjs-backend-wasm (SIMD)", "gpu.js headlessgl" */
   backend: string;
   threads: number;
+  /**
+   * The rung runs on resgrad's WASM thread pool: the runner sets the pool to `threads` before
+   * prepare() and restores the previous count after the rung.
+   */
+  setsThreads?: boolean;
   /** run() returns a promise */
   isAsync?: boolean;
   /** e.g. how a peer emulates something it lacks */
@@ -76,9 +86,13 @@ export interface Workload {
   flops?: number;
   /** bytes a call must move at least (read inputs + write outputs), for GB/s */
   bytes?: number;
+  /** images a call processes (a training step's batch), for images/s */
+  images?: number;
   /** Computes the reference answer (once, before any variant runs). */
   expected(): Expected;
   variants: Variant[];
+  /** Called after its last variant: drops state the variants shared (a model, a peer graph). */
+  release?(): void;
 }
 
 /** ok: checked and timed; once: checked, timed by its single first call; wrong: failed the check */
@@ -105,6 +119,7 @@ export interface VariantResult {
   timing?: Timing;
   gflops?: number;
   gbps?: number;
+  imagesPerS?: number;
 }
 
 export interface Suite {
@@ -122,4 +137,6 @@ export interface SuiteContext {
   quick: boolean;
   /** also the slowest workloads (model forwards at batch 8) */
   full?: boolean;
+  /** the thread ladder: threaded rungs and peers run once per count (default [1]) */
+  threads?: readonly number[];
 }

@@ -1,16 +1,16 @@
 // onnxruntime-node peer (optional devDependency; install with ONNXRUNTIME_NODE_INSTALL=skip, its
 // CPU binary ships in the package). Each workload becomes a small ONNX model built in memory
 // (onnx_proto.ts): activations are graph inputs fed per call, weights are initializers (as in a
-// real model, so ORT may prepack them). One intra-op thread, like our kernels, unless
-// `ortSettings.threads` says otherwise. session.run is async: the harness times it deferred.
+// real model, so ORT may prepack them). One row per thread count of the run (intraOpNumThreads;
+// inter-op 1, sequential). session.run is async: the harness times it deferred.
 import { Unavailable } from '../runner.js';
+import { threadedName } from '../threads.js';
 import type { FloatArray, Variant, WorkloadSpec } from '../types.js';
-import { type OnnxModelSpec, onnxModel } from './onnx_proto.js';
+import type { ModelGraph } from './model_graph.js';
+import { type OnnxModelSpec, type OnnxNode, onnxModel } from './onnx_proto.js';
 import type { PeerInputs } from './tfjs.js';
 
 type Ort = typeof import('onnxruntime-node');
-
-export const ortSettings: { threads: number } = { threads: 1 };
 
 let loaded: Promise<Ort> | undefined;
 
@@ -23,14 +23,15 @@ async function loadOrt(): Promise<Ort> {
   }
 }
 
-interface Graph {
+/** An ONNX model, its fed inputs, and the output the check reads. */
+export interface OrtGraph {
   model: OnnxModelSpec;
   feeds: Record<string, { data: Float32Array; shape: number[] }>;
   output: string;
 }
 
 /** The ONNX graph for a spec, or undefined when there is none. */
-function graphOf(spec: WorkloadSpec, d: PeerInputs): Graph | undefined {
+function graphOf(spec: WorkloadSpec, d: PeerInputs): OrtGraph | undefined {
   switch (spec.op) {
     case 'gemm': {
       // Both matrices are inputs: this is C = A·B on arbitrary matrices, and our blocked kernel
@@ -114,18 +115,26 @@ export function hasOrtPeer(spec: WorkloadSpec): boolean {
   return graphOf(spec, new Proxy({}, { get: () => new Float32Array(0) })) !== undefined;
 }
 
-export function ortVariant(spec: WorkloadSpec, d: PeerInputs): Variant {
-  const threads = ortSettings.threads;
+export function ortVariant(spec: WorkloadSpec, d: PeerInputs, threads: number): Variant {
+  return ortGraphVariant(() => {
+    const g = graphOf(spec, d);
+    if (!g) throw new Unavailable(`no onnxruntime peer for ${spec.op}`);
+    return g;
+  }, threads);
+}
+
+/** The onnxruntime row of a graph built at prepare time (a whole model's graph is big: built only when run). */
+export function ortGraphVariant(graph: () => OrtGraph, threads: number, note?: string): Variant {
   return {
-    name: threads === 1 ? 'onnxruntime' : `onnxruntime ${threads}t`,
+    name: threadedName('onnxruntime', threads),
     kind: 'peer',
     backend: 'onnxruntime-node cpu',
     threads,
     isAsync: true,
+    ...(note ? { note } : {}),
     async prepare() {
       const ort = await loadOrt();
-      const g = graphOf(spec, d);
-      if (!g) throw new Unavailable(`no onnxruntime peer for ${spec.op}`);
+      const g = graph();
       const session = await ort.InferenceSession.create(onnxModel(g.model), {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
@@ -145,5 +154,63 @@ export function ortVariant(spec: WorkloadSpec, d: PeerInputs): Variant {
         dispose: () => session.release(),
       };
     },
+  };
+}
+
+/** The ONNX model of a lowered model graph (model_graph.ts): weights as initializers, x fed. */
+export function onnxOfModel(g: ModelGraph, x: Float32Array): OrtGraph {
+  const nodes: OnnxNode[] = [];
+  const initializers: NonNullable<OnnxModelSpec['initializers']> = [];
+  const weight = (name: string, shape: number[], data: Float32Array): string => {
+    initializers.push({ name, shape, data });
+    return name;
+  };
+  /** op into y, or into a temporary then Relu into y */
+  const maybeRelu = (n: OnnxNode, relu: boolean, y: string): void => {
+    if (!relu) return void nodes.push({ ...n, outputs: [y] });
+    nodes.push({ ...n, outputs: [`${y}_pre`] }, { op: 'Relu', inputs: [`${y}_pre`], outputs: [y] });
+  };
+  for (const n of g.nodes) {
+    switch (n.op) {
+      case 'conv': {
+        const inputs = [n.x, weight(`${n.y}_w`, n.wShape, n.w)];
+        if (n.bias) inputs.push(weight(`${n.y}_b`, [n.wShape[0]], n.bias));
+        const attrs = { kernel_shape: [n.wShape[2], n.wShape[3]], strides: n.stride, pads: n.pads, dilations: n.dilation, group: n.groups };
+        maybeRelu({ op: 'Conv', inputs, outputs: [], attrs }, n.relu, n.y);
+        break;
+      }
+      case 'affine': {
+        const c = [n.scale.length, 1, 1];
+        nodes.push({ op: 'Mul', inputs: [n.x, weight(`${n.y}_s`, c, n.scale)], outputs: [`${n.y}_m`] });
+        maybeRelu({ op: 'Add', inputs: [`${n.y}_m`, weight(`${n.y}_t`, c, n.shift)], outputs: [] }, n.relu, n.y);
+        break;
+      }
+      case 'relu':
+        nodes.push({ op: 'Relu', inputs: [n.x], outputs: [n.y] });
+        break;
+      case 'maxpool':
+        nodes.push({ op: 'MaxPool', inputs: [n.x], outputs: [n.y], attrs: { kernel_shape: n.kernel, strides: n.stride, pads: n.pads } });
+        break;
+      case 'add':
+        maybeRelu({ op: 'Add', inputs: [n.a, n.b], outputs: [] }, n.relu, n.y);
+        break;
+      case 'globalAvgPool':
+        nodes.push({ op: 'GlobalAveragePool', inputs: [n.x], outputs: [n.y] });
+        break;
+      case 'flatten':
+        nodes.push({ op: 'Flatten', inputs: [n.x], outputs: [n.y], attrs: { axis: 1 } });
+        break;
+      case 'linear': {
+        const inputs = [n.x, weight(`${n.y}_w`, n.wShape, n.w)];
+        if (n.bias) inputs.push(weight(`${n.y}_b`, [n.wShape[0]], n.bias));
+        nodes.push({ op: 'Gemm', inputs, outputs: [n.y], attrs: { transB: 1 } });
+        break;
+      }
+    }
+  }
+  return {
+    model: { nodes, inputs: [{ name: g.input, shape: g.inputShape }], outputs: [{ name: g.output, shape: g.outputShape }], initializers },
+    feeds: { [g.input]: { data: x, shape: g.inputShape } },
+    output: g.output,
   };
 }

@@ -4,17 +4,33 @@
 // 2 = length-delimited (strings, bytes, nested messages, packed repeated), 5 = 32-bit (float).
 // Field numbers are from onnx.proto (IR version 10).
 
+/**
+ * Appends protobuf fields. Bytes go into chunks (large weights stay one Uint8Array each, never a
+ * JS array of numbers), so a whole ResNet-50 (100 MB of initializers) serialises in one pass.
+ */
 class Writer {
-  private bytes: number[] = [];
+  private chunks: Uint8Array[] = [];
+  private small: number[] = [];
+  private length = 0;
 
+  private flush(): void {
+    if (this.small.length) {
+      this.chunks.push(Uint8Array.from(this.small));
+      this.small = [];
+    }
+  }
+  private byte(b: number): void {
+    this.small.push(b);
+    this.length++;
+  }
   varint(v: number): this {
-    // values here are small non-negative integers (dims, enums, versions)
+    // values here are non-negative integers below 2^53 (dims, enums, versions, byte lengths)
     let x = v;
     while (x >= 0x80) {
-      this.bytes.push((x % 0x80) | 0x80);
+      this.byte((x % 0x80) | 0x80);
       x = Math.floor(x / 0x80);
     }
-    this.bytes.push(x);
+    this.byte(x);
     return this;
   }
   key(field: number, wire: 0 | 2 | 5): this {
@@ -24,14 +40,15 @@ class Writer {
     return this.key(field, 0).varint(v);
   }
   float(field: number, v: number): this {
-    const b = new Uint8Array(new Float32Array([v]).buffer);
     this.key(field, 5);
-    this.bytes.push(...b);
+    for (const b of new Uint8Array(new Float32Array([v]).buffer)) this.byte(b);
     return this;
   }
   raw(field: number, data: Uint8Array): this {
     this.key(field, 2).varint(data.length);
-    for (const x of data) this.bytes.push(x);
+    this.flush();
+    this.chunks.push(data);
+    this.length += data.length;
     return this;
   }
   string(field: number, s: string): this {
@@ -41,7 +58,14 @@ class Writer {
     return this.raw(field, m.finish());
   }
   finish(): Uint8Array {
-    return Uint8Array.from(this.bytes);
+    this.flush();
+    const out = new Uint8Array(this.length);
+    let o = 0;
+    for (const c of this.chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
   }
 }
 

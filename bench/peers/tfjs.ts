@@ -3,8 +3,14 @@
 // and filters laid out HWIO once at prepare time, and outputs back to NCHW only when read for
 // the check; neither is timed. Each timed call ends with dataSync() (the result on the host, as
 // our kernels leave it) and disposes its output.
+//
+// Threads: tfjs-backend-wasm has a threaded SIMD build, but turns it off in Node on purpose
+// (its WASM_HAS_MULTITHREAD_SUPPORT flag is false under IS_NODE, tfjs issue #3830); forcing the
+// flag on fails at init with ERR_WORKER_PATH, because Emscripten's pthread worker is loaded from
+// a blob: URL that Node's worker_threads refuse. So every tfjs row runs on one thread.
 import { Unavailable } from '../runner.js';
 import type { FloatArray, Prepared, Variant, WorkloadSpec } from '../types.js';
+import type { ModelGraph } from './model_graph.js';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type TfTensor = import('@tensorflow/tfjs-core').Tensor;
@@ -169,4 +175,103 @@ function build(tf: Tf, spec: WorkloadSpec, d: PeerInputs): Prepared {
     default:
       throw new Unavailable(`no tfjs peer for ${spec.op}`);
   }
+}
+
+/**
+ * A lowered model (model_graph.ts) on tfjs: NHWC, convolutions as tf.fused.conv2d /
+ * depthwiseConv2d with the folded bias and a fused ReLU (as tfjs-converter emits them), the
+ * classifier as tf.fused.matMul. The input is transposed to NHWC at prepare time (not timed).
+ */
+export function tfjsModelVariant(backend: TfBackend, graph: () => { g: ModelGraph; x: Float32Array }): Variant {
+  return {
+    name: `tfjs-${backend}`,
+    kind: 'peer',
+    backend: `tfjs ${backend}`,
+    threads: 1,
+    note: 'one thread: tfjs-backend-wasm disables its threaded build in Node',
+    async prepare() {
+      const tf = await loadTf();
+      const { g, x } = graph();
+      const grouped = g.nodes.find((n) => n.op === 'conv' && n.groups > 1 && !(n.groups === n.wShape[0] && n.wShape[1] === 1));
+      if (grouped) throw new Unavailable('tfjs has no grouped conv2d (only dense and depthwise): this model has grouped 3×3 layers');
+      const what = await useBackend(tf, backend);
+      return { ...buildModel(tf, g, x), backend: what };
+    },
+  };
+}
+
+function buildModel(tf: Tf, g: ModelGraph, x: Float32Array): Prepared {
+  const [n, c, h, w] = g.inputShape as [number, number, number, number];
+  const held: TfTensor[] = [];
+  const keep = <T extends TfTensor>(t: T): T => {
+    held.push(t);
+    return t;
+  };
+  const input = keep(tf.tidy(() => tf.transpose(tf.tensor4d(x, [n, c, h, w]), [0, 2, 3, 1])));
+  type Step = (v: Map<string, TfTensor>) => void;
+  const steps: Step[] = g.nodes.map((node): Step => {
+    switch (node.op) {
+      case 'conv': {
+        const [o, cg, kh, kw] = node.wShape;
+        const depthwise = node.groups > 1;
+        // depthwise OIHW [c, 1, kh, kw] → [kh, kw, c, 1]; dense OIHW → HWIO
+        const filter = depthwise ? keep(tf.tensor4d(hwio(node.w, 0, o, 1, kh, kw), [kh, kw, o, 1])) : keep(tf.tensor4d(hwio(node.w, 0, o, cg, kh, kw), [kh, kw, cg, o]));
+        const bias = node.bias ? keep(tf.tensor1d(node.bias)) : undefined;
+        const [pt, pl, pb, pr] = node.pads;
+        const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [pt, pb], [pl, pr], [0, 0]];
+        const activation = node.relu ? 'relu' : 'linear';
+        const args = { filter, strides: node.stride, dilations: node.dilation, bias, activation } as const;
+        if (depthwise && (pt !== pb || pl !== pr || pt !== pl)) throw new Unavailable('tfjs fused depthwiseConv2d takes one symmetric padding');
+        return (v) => {
+          const xi = v.get(node.x) as Tensor4D;
+          v.set(node.y, depthwise ? tf.fused.depthwiseConv2d({ x: xi, ...args, pad: pt }) : tf.fused.conv2d({ x: xi, ...args, pad }));
+        };
+      }
+      case 'affine': {
+        const scale = keep(tf.tensor1d(node.scale));
+        const shift = keep(tf.tensor1d(node.shift));
+        return (v) => {
+          const y = tf.add(tf.mul(v.get(node.x)!, scale), shift);
+          v.set(node.y, node.relu ? tf.relu(y) : y);
+        };
+      }
+      case 'relu':
+        return (v) => v.set(node.y, tf.relu(v.get(node.x)!));
+      case 'maxpool': {
+        const [pt, pl, pb, pr] = node.pads;
+        if (pt !== pb || pl !== pr || pt !== pl) throw new Unavailable('tfjs maxPool takes one symmetric padding');
+        return (v) => v.set(node.y, tf.maxPool(v.get(node.x) as Tensor4D, node.kernel, node.stride, pt));
+      }
+      case 'add':
+        return (v) => {
+          const y = tf.add(v.get(node.a)!, v.get(node.b)!);
+          v.set(node.y, node.relu ? tf.relu(y) : y);
+        };
+      case 'globalAvgPool':
+        return (v) => v.set(node.y, tf.mean(v.get(node.x)!, [1, 2], true));
+      case 'flatten':
+        // NHWC [N, 1, 1, C] → [N, C]: the same order as NCHW's flatten when H = W = 1
+        return (v) => {
+          const xi = v.get(node.x)!;
+          if (xi.shape[1] !== 1 || xi.shape[2] !== 1) throw new Error(`tfjs model: flatten of ${xi.shape} (only [N, 1, 1, C])`);
+          v.set(node.y, tf.reshape(xi, [xi.shape[0]!, -1]));
+        };
+      case 'linear': {
+        // W [out, in] stored as [in, out], as a Keras Dense kernel: tfjs-backend-wasm 4.22's fused
+        // matMul with transposeB and a bias is wrong here (off by 37 on [1,512]·[1000,512]ᵀ + b)
+        const wt = keep(tf.tidy(() => tf.transpose(tf.tensor2d(node.w, node.wShape))));
+        const bias = node.bias ? keep(tf.tensor1d(node.bias)) : undefined;
+        return (v) => v.set(node.y, tf.fused.matMul({ a: v.get(node.x) as import('@tensorflow/tfjs-core').Tensor2D, b: wt, bias }));
+      }
+      default:
+        throw new Error(`tfjs model: no step for ${(node as { op: string }).op}`);
+    }
+  });
+  const call = () =>
+    tf.tidy(() => {
+      const values = new Map<string, TfTensor>([[g.input, input]]);
+      for (const s of steps) s(values);
+      return values.get(g.output)!;
+    });
+  return prepared(tf, held, call, g.outputShape.length === 4);
 }

@@ -15,10 +15,11 @@ export function fmtNum(x: number, digits = 3): string {
   return x.toPrecision(digits);
 }
 
-/** "12.3 GFLOP/s" or "4.56 GB/s", whichever the workload measures. */
+/** "12.3 GFLOP/s", "4.56 GB/s" or "250 img/s", whichever the workload measures. */
 export function fmtThroughput(r: VariantResult): string {
   if (r.gflops !== undefined) return `${fmtNum(r.gflops)} GFLOP/s`;
   if (r.gbps !== undefined) return `${fmtNum(r.gbps)} GB/s`;
+  if (r.imagesPerS !== undefined) return `${fmtNum(r.imagesPerS)} img/s`;
   return '';
 }
 

@@ -15,6 +15,7 @@ const PEER_COLOURS: Record<string, string> = { 'tfjs-cpu': '#fdae6b', 'tfjs-wasm
 function value(r: VariantResult): [number | undefined, string] {
   if (r.gflops !== undefined) return [r.gflops, 'GFLOP/s'];
   if (r.gbps !== undefined) return [r.gbps, 'GB/s'];
+  if (r.imagesPerS !== undefined) return [r.imagesPerS, 'images/s'];
   return [rate(r), 'calls/s'];
 }
 
@@ -88,6 +89,11 @@ export function renderHtml(report: Report): string {
         .map((r) => `<tr><td>${esc(r.workload)}</td><td>${esc(r.resgrad)}</td><td>${esc(r.peer)}</td><td>${fmtNum(r.ratio)}×</td></tr>`)
         .join('')}</tbody></table></section>`
     : '';
+  const must = report.mustShow?.length
+    ? `<section><h2>peer ratios (issue 10's Must show)</h2><p>From this run's medians, at equal threads.</p><ul>${report.mustShow
+        .map((l) => `<li${l.ratio !== undefined && !l.met ? ' class="wrong"' : ''}>${esc(l.text)}</li>`)
+        .join('')}</ul></section>`
+    : '';
   const backends = Object.entries(report.backends)
     .map(([k, v]) => `<li><b>${esc(k)}</b>: ${esc(v.startsWith(`${k}: `) ? v.slice(k.length + 2) : v)}</li>`)
     .join('');
@@ -103,9 +109,10 @@ svg text{font:12px system-ui,sans-serif} svg .wl{font-weight:600} svg .tick,svg 
 svg .grid{stroke:#ddd} svg .wrong{fill:#c00}
 </style></head><body>
 <h1>resgrad bench</h1>
-<p class="meta">${esc(report.startedAt)} · ${report.durationS.toFixed(0)} s · ${esc(m.cpu)} · ${m.cores} cores · ${m.memoryGiB} GiB · ${esc(m.platform)} · Node ${esc(m.node)} (V8 ${esc(m.v8)}) · load average at start ${m.loadAverage.join(' ')}</p>
+<p class="meta">${esc(report.startedAt)} · ${report.durationS.toFixed(0)} s · ${esc(m.cpu)} · ${m.cores} cores · ${m.memoryGiB} GiB · ${esc(m.platform)} · Node ${esc(m.node)} (V8 ${esc(m.v8)}) · load average at start ${m.loadAverage.join(' ')}${report.loadAverageEnd ? `, at end ${report.loadAverageEnd.join(' ')}` : ''}${report.options.threads ? ` · threads ${report.options.threads.join(', ')}` : ''}</p>
 <ul class="meta">${backends}</ul>
 <p class="meta">Each variant is first checked against the reference on the same inputs (wrong ones are not timed), its first call is timed on its own, then benchmark.js samples it in steady state (median shown; ops/s ± relative margin of error at 95%). Bars: ${esc('throughput from the median')}; a pale bar was timed by one call only.</p>
+${must}
 ${sections.join('\n')}
 ${ratios}
 <script type="application/json" id="report">${JSON.stringify(report).replace(/</g, '\\u003c')}</script>

@@ -1,6 +1,6 @@
 // The terminal report: one block per workload, its ladder top to bottom, then the peers.
 import { fmtHz, fmtMs, fmtNum, fmtThroughput } from './format.js';
-import { medianMs, type Report } from './model.js';
+import { machineLine, medianMs, type Report } from './model.js';
 
 function pad(s: string, n: number, right = false): string {
   const w = [...s].length;
@@ -11,8 +11,7 @@ export function renderTable(report: Report): string {
   const head = ['variant', 'backend', 'thr', 'status', 'first call', 'median', 'ops/s ± rme', 'throughput', 'vs ref'];
   const right = [false, false, true, false, true, true, true, true, true];
   const lines: string[] = [];
-  const m = report.machine;
-  lines.push(`resgrad bench · ${m.cpu} · ${m.cores} cores · node ${m.node} (V8 ${m.v8}) · load ${m.loadAverage.join(' ')}`);
+  lines.push(`resgrad bench · ${machineLine(report)}`);
   for (const [k, v] of Object.entries(report.backends)) lines.push(`  ${v.startsWith(`${k}:`) ? v : `${k}: ${v}`}`);
   const workloads = [...new Set(report.results.map((r) => r.workload))];
   for (const wl of workloads) {
@@ -46,6 +45,10 @@ export function renderTable(report: Report): string {
   if (report.ratios.length) {
     lines.push('', 'resgrad / peer (best resgrad rung vs peer, > 1 = resgrad faster)');
     for (const r of report.ratios) lines.push(`  ${pad(r.workload, 34)} ${pad(r.resgrad, 14)} vs ${pad(r.peer, 14)} ${fmtNum(r.ratio)}×`);
+  }
+  if (report.mustShow?.length) {
+    lines.push('', "peer ratios (issue 10's Must show, this run's medians, equal threads)");
+    for (const l of report.mustShow) lines.push(`  ${l.text}`);
   }
   lines.push('', `${report.results.length} results in ${report.durationS.toFixed(0)} s`);
   return lines.join('\n');

@@ -1,9 +1,11 @@
-// GEMM ladder: C = A·B for square float32 matrices. Rungs: the reference triple loop, the
-// blocked register-tiled kernel, the public `matmul` op (kernel + tensor overhead), and the GPU
-// backend's 'matmul' when asked for. Peers get the same A and B.
+// GEMM ladder: C = A·B for square float32 matrices (gemm 1024 is the issue's SGEMM 1024). Rungs:
+// the reference triple loop, the blocked register-tiled kernel, the public `matmul` op as the
+// registry picks (kernel + tensor overhead) and pinned to each registered 'matmul' variant, and
+// the GPU backend's 'matmul' when asked for. Peers get the same A and B.
 import { gemmBlocked, gemmReference, type GemmArgs } from '../../kernels/cpu/gemm.js';
 import { randnF32, spreadIndices } from '../data.js';
-import { gpuVariant, opVariant } from '../variants.js';
+import { cpuInput, registryOpRungs } from '../registry.js';
+import { gpuVariant } from '../variants.js';
 import { peerVariants } from '../peers/index.js';
 import type { Expected, Suite, SuiteContext, Variant, Workload } from '../types.js';
 
@@ -63,14 +65,22 @@ export function gemmWorkload(n: number, ctx: SuiteContext, opts: GemmSuiteOption
         ...(n > REF_FULL && n <= REF_ONCE ? { checkOnly: `seconds a call at ${n}³ (5-15 s here)` } : {}),
       }),
       gemmKernelVariant('blocked', gemmBlocked, M, N, K, a, b),
-      opVariant('matmul op', 'cpu', [{ data: a, shape: [M, K] }, { data: b, shape: [K, N] }], (t, ops) => ops.matmul(t[0]!, t[1]!)),
+      ...registryOpRungs(
+        ctx,
+        'matmul op',
+        { kernel: 'matmul', inputs: [cpuInput(a, [M, K]), cpuInput(b, [K, N])], attrs: {} },
+        [{ data: a, shape: [M, K] }, { data: b, shape: [K, N] }],
+        (t, ops) => ops.matmul(t[0]!, t[1]!),
+        // the triple loop through the API: as slow as the reference rung, checked once at most
+        (v) => (v.rank > 0 ? {} : n > REF_ONCE ? { skip: `reference loops at ${n}³ take minutes` } : n > REF_FULL ? { checkOnly: `seconds a call at ${n}³` } : {}),
+      ),
     );
     variants.push(...(opts.extraVariants?.(M, N, K, a, b) ?? []));
   }
   if (ctx.backends.has('gpu')) {
     variants.push(gpuVariant('gpu matmul', [{ data: a, shape: [M, K] }, { data: b, shape: [K, N] }], (t, ops) => ops.matmul(t[0]!, t[1]!)));
   }
-  if (ctx.peers) variants.push(...peerVariants(spec, { a, b }));
+  if (ctx.peers) variants.push(...peerVariants(spec, { a, b }, ctx));
   return {
     suite: 'gemm',
     name: `gemm ${M}×${N}×${K}`,

@@ -1,7 +1,9 @@
 // Normalisation forward and backward on a ResNet-sized activation x[8, 64, 56, 56] (the issue's size) (float32),
 // one workload per kind of axes. Memory-bound, so the throughput is GB/s of the bytes a call
 // must move: forward reads x and writes y, backward reads x and gy and writes gx. Rungs: the
-// reference loops, the fused two-pass kernels, and (forward) the public F.*Norm op.
+// reference loops, the fused two-pass kernels, and from the kernel registry: (forward) the
+// public F.*Norm op as the registry picks and pinned to each 'normForward' variant, (backward)
+// the backend's 'normBackward' pinned to each of its variants.
 import {
   normBackward,
   normBackwardReference,
@@ -12,7 +14,7 @@ import { type NormAxes, type NormLayout, numSets } from '../../kernels/geometry.
 import { prod, randnF32, uniformF32 } from '../data.js';
 import { peerVariants } from '../peers/index.js';
 import type { FloatArray, Suite, SuiteContext, Variant, Workload } from '../types.js';
-import { opVariant } from '../variants.js';
+import { cpuInput, registryKernelRungs, registryOpRungs } from '../registry.js';
 
 const EPS = 1e-5;
 const GROUPS = 32;
@@ -91,11 +93,13 @@ function normWorkloads(axes: NormAxes, shape: number[], ctx: SuiteContext): Work
   const cShape = axes === 'layer' ? shape.slice(1) : [shape[1]!];
   const fwdSpec = { op: 'norm', axes, pass: 'forward', x: shape, groups: l.groups, eps: EPS } as const;
   const cpu = ctx.backends.has('cpu');
+  const attrs = { ...l, eps: EPS, hasWeight: true, hasBias: true };
+  const fwdCall = { kernel: 'normForward', inputs: [cpuInput(x, shape), cpuInput(w, cShape), cpuInput(b, cShape)], attrs } as const;
   const fwd: Variant[] = cpu
     ? [
         forwardVariant('reference', normForwardReference, x, l, w, b, true),
         forwardVariant('fused', normForward, x, l, w, b, false),
-        opVariant(`F.${NAMES[axes].replace(/\(.*/, '')}`, 'cpu', [{ data: x, shape }, { data: w, shape: cShape }, { data: b, shape: cShape }], ([xt, wt, bt], { F }) => {
+        ...registryOpRungs(ctx, `F.${NAMES[axes].replace(/\(.*/, '')}`, fwdCall, [{ data: x, shape }, { data: w, shape: cShape }, { data: b, shape: cShape }], ([xt, wt, bt], { F }) => {
           if (axes === 'batch') return F.batchNorm(xt!, null, null, wt!, bt!, { training: true, eps: EPS });
           if (axes === 'layer') return F.layerNorm(xt!, shape.slice(1), wt!, bt!, { eps: EPS });
           if (axes === 'instance') return F.instanceNorm(xt!, null, null, wt!, bt!, { eps: EPS });
@@ -103,8 +107,21 @@ function normWorkloads(axes: NormAxes, shape: number[], ctx: SuiteContext): Work
         }),
       ]
     : [];
-  if (ctx.peers) fwd.push(...peerVariants(fwdSpec, { x, w, b }));
-  const bwd: Variant[] = cpu ? [backwardVariant('reference', normBackwardReference, saved, l, true), backwardVariant('fused', normBackward, saved, l, false)] : [];
+  if (ctx.peers) fwd.push(...peerVariants(fwdSpec, { x, w, b }, ctx));
+  // normBackward's inputs: [x, gy, mean, var, weight]; outputs [gx, gWeight, gBias] (core/cpu/norm.ts)
+  const sets = [numSets(l)];
+  const bwdCall = {
+    kernel: 'normBackward',
+    inputs: [cpuInput(x, shape), cpuInput(gy, shape), cpuInput(mean, sets), cpuInput(variance, sets), cpuInput(w, cShape)],
+    attrs: { ...attrs, batchStats: true },
+  } as const;
+  const bwd: Variant[] = cpu
+    ? [
+        backwardVariant('reference', normBackwardReference, saved, l, true),
+        backwardVariant('fused', normBackward, saved, l, false),
+        ...registryKernelRungs(ctx, bwdCall, (outs) => concat(...outs)),
+      ]
+    : [];
   return [
     {
       suite: 'norm', name: `${NAMES[axes]} forward ${shapeStr}`, spec: fwdSpec, bytes: 2 * 4 * n,

@@ -1,17 +1,19 @@
 // Pooling: ResNet's stem max-pool and a 2×2 average pool (float32, GB/s of x read + y written).
 // pool2d.ts has one kernel per kind (it is the reference), so the ladder is the kernel, the
-// public F op, and the GPU when its backend has the kernel; the peers run the same pooling.
+// public F op as the registry picks and pinned to each registered variant of its kernel, and the
+// GPU when its backend has the kernel; the peers run the same pooling.
 import {
   avgPool2dForward,
   maxPool2dForward,
 } from '../../kernels/cpu/pool2d.js';
-import { type AvgPoolOptions, type PoolGeometry } from '../../kernels/geometry.js';
+import type { AvgPoolOptions, PoolGeometry } from '../../kernels/geometry.js';
 import { type Tensor, getBackend, hasBackend } from '../../index.js';
 import type * as Api from '../../index.js';
 import { prod, randnF32 } from '../data.js';
 import { peerVariants } from '../peers/index.js';
 import type { Suite, SuiteContext, Variant, Workload } from '../types.js';
-import { gpuVariant, opVariant } from '../variants.js';
+import { cpuInput, registryOpRungs } from '../registry.js';
+import { gpuVariant } from '../variants.js';
 
 interface PoolCase {
   name: string;
@@ -60,7 +62,14 @@ function poolWorkload(c: PoolCase, ctx: SuiteContext): Workload {
         return { run: () => run(c, x, y, idx, p), output: () => y };
       },
     });
-    variants.push(opVariant(`F.${c.kind}Pool2d`, 'cpu', [{ data: x, shape: [...c.x] }], op));
+    const label = `F.${c.kind}Pool2d`;
+    const host = [{ data: x, shape: [...c.x] }];
+    const xIn = [cpuInput(x, c.x)];
+    variants.push(
+      ...(c.kind === 'max'
+        ? registryOpRungs(ctx, label, { kernel: 'maxPool2d', inputs: xIn, attrs: { geom: p } }, host, op)
+        : registryOpRungs(ctx, label, { kernel: 'avgPool2d', inputs: xIn, attrs: { geom: p, options: AVG } }, host, op)),
+    );
   }
   if (ctx.backends.has('gpu')) {
     const v = gpuVariant(`gpu ${c.kind}Pool2d`, [{ data: x, shape: [...c.x] }], op);
@@ -68,7 +77,7 @@ function poolWorkload(c: PoolCase, ctx: SuiteContext): Workload {
     if (hasBackend('gpu') && !getBackend('gpu').hasKernel(kernel)) v.skip = `the GPU backend has no ${kernel} kernel yet`;
     variants.push(v);
   }
-  if (ctx.peers) variants.push(...peerVariants(spec, { x }));
+  if (ctx.peers) variants.push(...peerVariants(spec, { x }, ctx));
   return {
     suite: 'pool', name: c.name, spec, bytes: 4 * (x.length + outSize),
     expected() {

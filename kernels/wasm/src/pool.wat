@@ -14,14 +14,15 @@
 ;; Work is split over planes: thread tid takes planes [floor(tid*P/nt), floor((tid+1)*P/nt)), so
 ;; every scatter of a backward stays inside planes that only one thread touches.
 ;;
-;; SIMD where it pays: max pooling with column stride 1 or 2 does four outputs of a row at once
-;; wherever their whole windows lie inside the row (the border columns and other strides take the
-;; scalar path, which is the reference's loop); its compare is m = (v > best) | (v != v), and
-;; best, idx = bitselect(v, best, m), bitselect(k, idx, m) lane by lane: the scalar rule exactly,
-;; visited in the same order. For stride 2 the four taps x[c], x[c+2], x[c+4], x[c+6] come from
-;; two loads at c and c+3 and one shuffle (nothing past x[c+6] is read). The global average
-;; (adaptive to 1 x 1, as every ResNet ends) sums each plane in f32x4 lanes in blocks of 1024 folded
-;; into f64, and its backward is a splat fill.
+;; SIMD where it pays: max pooling with column stride 1 or 2 does eight (or four) outputs of a row
+;; at once wherever their whole windows lie inside the row; the border columns and other strides
+;; take the reference's loop one output at a time. Either way the compare is m = (v > best) |
+;; (v != v) and best, idx = bitselect(v, best, m), bitselect(k, idx, m) lane by lane: the scalar
+;; rule exactly, visited in the same order, and without a branch (which tap wins is data-dependent,
+;; and mispredicted branches made the one-output loop twice as slow). For stride 2 the four taps
+;; x[c], x[c+2], x[c+4], x[c+6] come from two loads at c and c+3 and one shuffle (nothing past
+;; x[c+6] is read). The global average (adaptive to 1 x 1, as every ResNet ends) sums each plane in
+;; f32x4 lanes in blocks of 1024 folded into f64, and its backward is a splat fill.
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -52,11 +53,14 @@
 
   ;; ---- max ---------------------------------------------------------------------------------------
 
-  ;; One output (oy, ox) by the reference's loop: rows [y0, y1) step dh are already clipped.
+  ;; One output (oy, ox) by the reference's loop: rows [y0, y1) step dh are already clipped. The
+  ;; compare-and-take runs in lane 0 of v128 registers with bitselect, not with a branch: which tap
+  ;; wins is data-dependent and a mispredicted branch costs more than the whole tap.
   (func $max_one (param $xb i32) (param $w i32) (param $y0 i32) (param $y1 i32) (param $ox i32)
                  (param $kw i32) (param $sw i32) (param $pw i32) (param $dh i32) (param $dw i32)
                  (param $yo i32) (param $io i32)
-    (local $x0 i32) (local $x1 i32) (local $iy i32) (local $ix i32) (local $k i32) (local $v f32) (local $best f32) (local $bi i32)
+    (local $x0 i32) (local $x1 i32) (local $iy i32) (local $ix i32) (local $k i32)
+    (local $v v128) (local $m v128) (local $best v128) (local $bi v128)
     (local.set $x0 (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $pw)))
     (local.set $x1 (i32.add (local.get $x0) (i32.add (i32.mul (i32.sub (local.get $kw) (i32.const 1)) (local.get $dw)) (i32.const 1))))
     (if (i32.gt_s (local.get $x1) (local.get $w)) (then (local.set $x1 (local.get $w))))
@@ -64,8 +68,8 @@
       (br_if $pos (i32.ge_s (local.get $x0) (i32.const 0)))
       (local.set $x0 (i32.add (local.get $x0) (local.get $dw)))
       (br $up)))
-    (local.set $best (f32.const -inf))
-    (local.set $bi (i32.add (i32.mul (local.get $y0) (local.get $w)) (local.get $x0)))
+    (local.set $best (f32x4.splat (f32.const -inf)))
+    (local.set $bi (i32x4.splat (i32.add (i32.mul (local.get $y0) (local.get $w)) (local.get $x0))))
     (local.set $iy (local.get $y0))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_s (local.get $iy) (local.get $y1)))
@@ -73,15 +77,16 @@
       (block $cols_done (loop $cols
         (br_if $cols_done (i32.ge_s (local.get $ix) (local.get $x1)))
         (local.set $k (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)))
-        (local.set $v (f32.load (i32.add (local.get $xb) (i32.shl (local.get $k) (i32.const 2)))))
-        (if (i32.or (f32.gt (local.get $v) (local.get $best)) (f32.ne (local.get $v) (local.get $v)))
-          (then (local.set $best (local.get $v)) (local.set $bi (local.get $k))))
+        (local.set $v (v128.load32_zero (i32.add (local.get $xb) (i32.shl (local.get $k) (i32.const 2)))))
+        (local.set $m (v128.or (f32x4.gt (local.get $v) (local.get $best)) (f32x4.ne (local.get $v) (local.get $v))))
+        (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+        (local.set $bi (v128.bitselect (i32x4.splat (local.get $k)) (local.get $bi) (local.get $m)))
         (local.set $ix (i32.add (local.get $ix) (local.get $dw)))
         (br $cols)))
       (local.set $iy (i32.add (local.get $iy) (local.get $dh)))
       (br $rows)))
-    (f32.store (local.get $yo) (local.get $best))
-    (i32.store (local.get $io) (local.get $bi)))
+    (f32.store (local.get $yo) (f32x4.extract_lane 0 (local.get $best)))
+    (i32.store (local.get $io) (i32x4.extract_lane 0 (local.get $bi))))
 
   ;; Outputs ox .. ox+3 of one row whose windows lie inside the row (all kw taps valid); sw is 1 or 2.
   (func $max_four (param $xb i32) (param $w i32) (param $y0 i32) (param $y1 i32) (param $ox i32)
@@ -117,6 +122,59 @@
       (br $rows)))
     (v128.store (local.get $yo) (local.get $best))
     (v128.store (local.get $io) (local.get $bi)))
+
+  ;; Outputs ox .. ox+7: two groups of four side by side, whose compare chains interleave (a tap's
+  ;; compare waits for the previous tap's select, so one chain alone leaves the core idle).
+  (func $max_eight (param $xb i32) (param $w i32) (param $y0 i32) (param $y1 i32) (param $ox i32)
+                   (param $kw i32) (param $sw i32) (param $pw i32) (param $dh i32) (param $dw i32)
+                   (param $yo i32) (param $io i32)
+    (local $c i32) (local $iy i32) (local $kx i32) (local $k i32) (local $p i32) (local $q i32)
+    (local $v v128) (local $m v128) (local $best v128) (local $bi v128)
+    (local $u v128) (local $n v128) (local $best2 v128) (local $bi2 v128) (local $lanes v128) (local $lanes2 v128)
+    (local.set $c (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $pw)))
+    (local.set $lanes (i32x4.mul (v128.const i32x4 0 1 2 3) (i32x4.splat (local.get $sw))))
+    (local.set $lanes2 (i32x4.mul (v128.const i32x4 4 5 6 7) (i32x4.splat (local.get $sw))))
+    (local.set $best (f32x4.splat (f32.const -inf)))
+    (local.set $best2 (local.get $best))
+    (local.set $bi (i32x4.add (i32x4.splat (i32.add (i32.mul (local.get $y0) (local.get $w)) (local.get $c)))
+                              (local.get $lanes)))
+    (local.set $bi2 (i32x4.add (i32x4.splat (i32.add (i32.mul (local.get $y0) (local.get $w)) (local.get $c)))
+                               (local.get $lanes2)))
+    (local.set $iy (local.get $y0))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $iy) (local.get $y1)))
+      (local.set $kx (i32.const 0))
+      (block $taps_done (loop $taps
+        (br_if $taps_done (i32.ge_s (local.get $kx) (local.get $kw)))
+        (local.set $k (i32.add (i32.mul (local.get $iy) (local.get $w))
+                               (i32.add (local.get $c) (i32.mul (local.get $kx) (local.get $dw)))))
+        (local.set $p (i32.add (local.get $xb) (i32.shl (local.get $k) (i32.const 2))))
+        ;; the second group starts 4*sw floats further
+        (local.set $q (i32.add (local.get $p) (i32.shl (local.get $sw) (i32.const 4))))
+        (if (i32.eq (local.get $sw) (i32.const 1))
+          (then
+            (local.set $v (v128.load (local.get $p)))
+            (local.set $u (v128.load (local.get $q))))
+          (else
+            (local.set $v (i8x16.shuffle 0 1 2 3 8 9 10 11 20 21 22 23 28 29 30 31
+                            (v128.load (local.get $p)) (v128.load offset=12 (local.get $p))))
+            (local.set $u (i8x16.shuffle 0 1 2 3 8 9 10 11 20 21 22 23 28 29 30 31
+                            (v128.load (local.get $q)) (v128.load offset=12 (local.get $q))))))
+        (local.set $m (v128.or (f32x4.gt (local.get $v) (local.get $best)) (f32x4.ne (local.get $v) (local.get $v))))
+        (local.set $n (v128.or (f32x4.gt (local.get $u) (local.get $best2)) (f32x4.ne (local.get $u) (local.get $u))))
+        (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+        (local.set $best2 (v128.bitselect (local.get $u) (local.get $best2) (local.get $n)))
+        (local.set $v (i32x4.splat (local.get $k)))
+        (local.set $bi (v128.bitselect (i32x4.add (local.get $v) (local.get $lanes)) (local.get $bi) (local.get $m)))
+        (local.set $bi2 (v128.bitselect (i32x4.add (local.get $v) (local.get $lanes2)) (local.get $bi2) (local.get $n)))
+        (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+        (br $taps)))
+      (local.set $iy (i32.add (local.get $iy) (local.get $dh)))
+      (br $rows)))
+    (v128.store (local.get $yo) (local.get $best))
+    (v128.store offset=16 (local.get $yo) (local.get $best2))
+    (v128.store (local.get $io) (local.get $bi))
+    (v128.store offset=16 (local.get $io) (local.get $bi2)))
 
   (func (export "pool_max_forward") (param $tid i32) (param $nt i32) (param $x i32) (param $y i32) (param $idx i32)
         (param $P i32) (param $h i32) (param $w i32) (param $oh i32) (param $ow i32)
@@ -159,6 +217,15 @@
         (block $cols_done (loop $cols
           (br_if $cols_done (i32.ge_s (local.get $ox) (local.get $ow)))
           (local.set $o (i32.add (local.get $ob) (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $ow)) (local.get $ox)) (i32.const 2))))
+          (if (i32.and (i32.ge_s (local.get $ox) (local.get $oxa))
+                       (i32.and (i32.lt_s (i32.add (local.get $ox) (i32.const 4)) (local.get $oxv))
+                                (i32.le_s (i32.add (local.get $ox) (i32.const 8)) (local.get $ow))))
+            (then
+              (call $max_eight (local.get $xb) (local.get $w) (local.get $y0) (local.get $y1) (local.get $ox)
+                (local.get $kw) (local.get $sw) (local.get $pw) (local.get $dh) (local.get $dw)
+                (i32.add (local.get $y) (local.get $o)) (i32.add (local.get $idx) (local.get $o)))
+              (local.set $ox (i32.add (local.get $ox) (i32.const 8)))
+              (br $cols)))
           (if (i32.and (i32.ge_s (local.get $ox) (local.get $oxa))
                        (i32.and (i32.lt_s (local.get $ox) (local.get $oxv))
                                 (i32.le_s (i32.add (local.get $ox) (i32.const 4)) (local.get $ow))))

@@ -1,0 +1,210 @@
+// 2-D convolution (NCHW, weight [O, C/groups, kh, kw]) on the WASM SIMD kernels
+// (kernels/wasm/src/conv.gen.ts): im2col + the packed SGEMM per thread, with bias and ReLU fused
+// into the GEMM's write-back; backward through col2im (dX), the same GEMM with transposed
+// operands (dW) and row sums (db). Same meaning as kernels/cpu/conv2d.ts (conv2dDirect,
+// conv2dBackwardDirect, conv2dBackwardBias), in float32; outputs are overwritten, not accumulated.
+//
+// The *Wasm functions stage Float32Arrays through the arena and copy the output back; the *Ptr
+// functions run on data already in wasm memory (byte offsets).
+
+import type { ConvGeometry } from '../geometry.js';
+import { CONV_BIAS, CONV_GEOMETRY_FIELDS, CONV_RELU, GEMM_SCRATCH_BYTES } from './src/conv.gen.js';
+import { checkCount, kernelName, requireWasm, runSized, threadsFor, type WasmKernelOptions } from './gemm.js';
+import type { WasmRuntime } from './runtime.js';
+
+export interface ConvForwardWasmOptions extends WasmKernelOptions {
+  /** y = max(conv + bias, 0). */
+  relu?: boolean;
+}
+
+/**
+ * Floats of im2col columns a thread keeps per piece of output pixels: Kg·P <= this, so the piece
+ * (and the GEMM's packed copy of it) stays in L2 while the GEMM reads it.
+ */
+const COLS_BUDGET_FLOATS = 1 << 17;
+/** The fewest pixels per piece, so that the weights (packed again for each piece) are amortised. */
+const MIN_PIECE = 64;
+
+const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
+
+/** Derived sizes of a geometry. */
+function sizes(p: ConvGeometry) {
+  const cg = p.c / p.groups;
+  const og = p.o / p.groups;
+  const Kg = cg * p.kh * p.kw;
+  const L = p.oh * p.ow;
+  const pointwise = p.kh === 1 && p.kw === 1 && p.sh === 1 && p.sw === 1 && p.pt === 0 && p.pl === 0 && p.oh === p.h && p.ow === p.w;
+  // pixels per piece: as many as the budget allows, at least MIN_PIECE, at most the image
+  const P = Math.max(8, Math.min(roundUp(L, 8), Math.max(MIN_PIECE, Math.floor(COLS_BUDGET_FLOATS / Kg / 8) * 8)));
+  const perThread = GEMM_SCRATCH_BYTES + (pointwise ? 0 : roundUp(Kg * P * 4, 64));
+  return { cg, og, Kg, L, P, perThread, xLen: p.n * p.c * p.h * p.w, yLen: p.n * p.o * L, wLen: p.o * Kg };
+}
+
+export function checkConvGeometry(caller: string, p: ConvGeometry): void {
+  if (typeof p !== 'object' || p === null) throw new TypeError(`${caller}: geom must be a ConvGeometry object, got ${String(p)}`);
+  for (const f of CONV_GEOMETRY_FIELDS) checkCount(caller, `geom.${f}`, p[f]);
+  for (const f of ['c', 'h', 'w', 'o', 'kh', 'kw', 'sh', 'sw', 'dh', 'dw', 'groups'] as const) {
+    if (p[f] < 1) throw new RangeError(`${caller}: geom.${f} must be at least 1, got ${p[f]}`);
+  }
+  if (p.c % p.groups !== 0) throw new RangeError(`${caller}: geom.c (${p.c}) must be divisible by geom.groups (${p.groups})`);
+  if (p.o % p.groups !== 0) throw new RangeError(`${caller}: geom.o (${p.o}) must be divisible by geom.groups (${p.groups})`);
+  const elems = Math.max(p.n * p.c * p.h * p.w, p.n * p.o * p.oh * p.ow, p.o * (p.c / p.groups) * p.kh * p.kw);
+  if (elems * 4 >= 2 ** 32) throw new RangeError(`${caller}: ${elems} floats in one tensor do not fit a wasm memory (4 GiB)`);
+}
+
+function checkArray(caller: string, name: string, arr: unknown, needed: number, what: string): void {
+  if (!(arr instanceof Float32Array)) {
+    throw new TypeError(`${caller}: ${name} must be a Float32Array, got ${arr === null ? 'null' : typeof arr === 'object' ? arr.constructor.name : typeof arr}`);
+  }
+  if (arr.length < needed) throw new RangeError(`${caller}: ${name} must hold ${what} = ${needed} floats, got ${arr.length}`);
+}
+
+/** The geometry as the 16 i32s the kernels read, in the arena (release with the caller's mark). */
+function putGeometry(rt: WasmRuntime, p: ConvGeometry): number {
+  const at = rt.alloc(4 * CONV_GEOMETRY_FIELDS.length);
+  const view = rt.i32();
+  CONV_GEOMETRY_FIELDS.forEach((f, i) => {
+    view[at / 4 + i] = p[f];
+  });
+  return at;
+}
+
+/** Runs a conv entry point with the geometry and per-thread scratch appended as it expects. */
+function runConv(rt: WasmRuntime, fn: string, p: ConvGeometry, args: readonly number[], macs: number): void {
+  const s = sizes(p);
+  const mark = rt.mark();
+  try {
+    const geom = putGeometry(rt, p);
+    const scratch = rt.alloc(threadsFor(rt, macs) * s.perThread);
+    runSized(rt, fn, [geom, ...args, s.P, scratch, s.perThread], macs);
+  } finally {
+    rt.release(mark);
+  }
+}
+
+// ---- pointer level (byte offsets into rt's memory) -------------------------------------------
+
+/** y = conv(x, w) (+ bias) (ReLU); bias is a byte offset or undefined. */
+export function conv2dForwardPtr(
+  rt: WasmRuntime,
+  t: { x: number; w: number; bias?: number; y: number },
+  p: ConvGeometry,
+  opts?: ConvForwardWasmOptions,
+): void {
+  const caller = 'conv2dForwardPtr';
+  checkConvGeometry(caller, p);
+  const fn = kernelName(rt, caller, 'conv_fwd', opts);
+  const s = sizes(p);
+  const flags = (t.bias !== undefined ? CONV_BIAS : 0) | (opts?.relu ? CONV_RELU : 0);
+  runConv(rt, fn, p, [t.x, t.w, t.bias ?? 0, t.y, flags], s.yLen * s.Kg);
+}
+
+/** dx = ∂L/∂x from dy and w. */
+export function conv2dBackwardInputPtr(rt: WasmRuntime, t: { dy: number; w: number; dx: number }, p: ConvGeometry, opts?: WasmKernelOptions): void {
+  const caller = 'conv2dBackwardInputPtr';
+  checkConvGeometry(caller, p);
+  const fn = kernelName(rt, caller, 'conv_bwd_input', opts);
+  const s = sizes(p);
+  runConv(rt, fn, p, [t.dy, t.w, t.dx], s.yLen * s.Kg);
+}
+
+/** dw = ∂L/∂w from dy and x. */
+export function conv2dBackwardWeightPtr(rt: WasmRuntime, t: { dy: number; x: number; dw: number }, p: ConvGeometry, opts?: WasmKernelOptions): void {
+  const caller = 'conv2dBackwardWeightPtr';
+  checkConvGeometry(caller, p);
+  const fn = kernelName(rt, caller, 'conv_bwd_weight', opts);
+  const s = sizes(p);
+  runConv(rt, fn, p, [t.dy, t.x, t.dw], s.yLen * s.Kg);
+}
+
+/** db[o] = Σ dy[:, o, :, :]. */
+export function conv2dBackwardBiasPtr(rt: WasmRuntime, t: { dy: number; db: number }, p: ConvGeometry): void {
+  checkConvGeometry('conv2dBackwardBiasPtr', p);
+  const mark = rt.mark();
+  try {
+    runSized(rt, 'conv_bwd_bias', [putGeometry(rt, p), t.dy, t.db], sizes(p).yLen);
+  } finally {
+    rt.release(mark);
+  }
+}
+
+// ---- typed arrays ---------------------------------------------------------------------------
+
+/** Stages inputs, runs body on their offsets, copies `out` back; everything in one arena mark. */
+function staged(rt: WasmRuntime, inputs: (Float32Array | null)[], out: Float32Array, outLen: number, body: (ptrs: number[], out: number) => void): void {
+  const mark = rt.mark();
+  try {
+    const ptrs = inputs.map((a) => (a === null ? -1 : rt.put(a)));
+    const o = rt.alloc(outLen * 4);
+    body(ptrs, o);
+    out.set(rt.f32().subarray(o / 4, o / 4 + outLen));
+  } finally {
+    rt.release(mark);
+  }
+}
+
+/** y = conv(x, w) + bias (bias may be null), then ReLU if opts.relu; y is overwritten. */
+export function conv2dForwardWasm(
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+  geom: ConvGeometry,
+  opts?: ConvForwardWasmOptions,
+): void {
+  const caller = 'conv2dForwardWasm';
+  checkConvGeometry(caller, geom);
+  const s = sizes(geom);
+  checkArray(caller, 'x', x, s.xLen, 'n·c·h·w');
+  checkArray(caller, 'w', w, s.wLen, 'o·(c/groups)·kh·kw');
+  if (bias !== null) checkArray(caller, 'bias', bias, geom.o, 'o');
+  checkArray(caller, 'y', y, s.yLen, 'n·o·oh·ow');
+  const rt = requireWasm(caller);
+  kernelName(rt, caller, 'conv_fwd', opts);
+  staged(rt, [x.subarray(0, s.xLen), w.subarray(0, s.wLen), bias?.subarray(0, geom.o) ?? null], y, s.yLen, ([px, pw, pb], py) => {
+    conv2dForwardPtr(rt, { x: px!, w: pw!, bias: pb === -1 ? undefined : pb, y: py }, geom, opts);
+  });
+}
+
+/** dx = ∂L/∂x for dy = ∂L/∂y; dx is overwritten. */
+export function conv2dBackwardInputWasm(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: ConvGeometry, opts?: WasmKernelOptions): void {
+  const caller = 'conv2dBackwardInputWasm';
+  checkConvGeometry(caller, geom);
+  const s = sizes(geom);
+  checkArray(caller, 'dy', dy, s.yLen, 'n·o·oh·ow');
+  checkArray(caller, 'w', w, s.wLen, 'o·(c/groups)·kh·kw');
+  checkArray(caller, 'dx', dx, s.xLen, 'n·c·h·w');
+  const rt = requireWasm(caller);
+  kernelName(rt, caller, 'conv_bwd_input', opts);
+  staged(rt, [dy.subarray(0, s.yLen), w.subarray(0, s.wLen)], dx, s.xLen, ([pdy, pw], pdx) => {
+    conv2dBackwardInputPtr(rt, { dy: pdy!, w: pw!, dx: pdx }, geom, opts);
+  });
+}
+
+/** dw = ∂L/∂w for dy = ∂L/∂y (summed over the batch); dw is overwritten. */
+export function conv2dBackwardWeightWasm(dy: Float32Array, x: Float32Array, dw: Float32Array, geom: ConvGeometry, opts?: WasmKernelOptions): void {
+  const caller = 'conv2dBackwardWeightWasm';
+  checkConvGeometry(caller, geom);
+  const s = sizes(geom);
+  checkArray(caller, 'dy', dy, s.yLen, 'n·o·oh·ow');
+  checkArray(caller, 'x', x, s.xLen, 'n·c·h·w');
+  checkArray(caller, 'dw', dw, s.wLen, 'o·(c/groups)·kh·kw');
+  const rt = requireWasm(caller);
+  kernelName(rt, caller, 'conv_bwd_weight', opts);
+  staged(rt, [dy.subarray(0, s.yLen), x.subarray(0, s.xLen)], dw, s.wLen, ([pdy, px], pdw) => {
+    conv2dBackwardWeightPtr(rt, { dy: pdy!, x: px!, dw: pdw }, geom, opts);
+  });
+}
+
+/** db[o] = Σ_{n, oy, ox} dy[n, o, oy, ox]; db is overwritten. */
+export function conv2dBackwardBiasWasm(dy: Float32Array, db: Float32Array, geom: ConvGeometry): void {
+  const caller = 'conv2dBackwardBiasWasm';
+  checkConvGeometry(caller, geom);
+  const s = sizes(geom);
+  checkArray(caller, 'dy', dy, s.yLen, 'n·o·oh·ow');
+  checkArray(caller, 'db', db, geom.o, 'o');
+  const rt = requireWasm(caller);
+  staged(rt, [dy.subarray(0, s.yLen)], db, geom.o, ([pdy], pdb) => {
+    conv2dBackwardBiasPtr(rt, { dy: pdy!, db: pdb }, geom);
+  });
+}

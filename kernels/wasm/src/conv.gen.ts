@@ -1,0 +1,441 @@
+// Generator of the convolution module (and its relaxed-SIMD twin): 2-D convolution on NCHW data
+// with groups, as kernels/cpu/conv2d.ts defines it, by im2col + the packed SGEMM of gemm.gen.ts,
+// whose serial core this module embeds so that each thread runs im2col and GEMM back to back on
+// its own share, in one call from JavaScript (no round trip per image and group).
+//
+// With Cg = C/groups, Og = O/groups, Kg = Cg·kh·kw, L = oh·ow, and for one image and group g:
+//   cols[(c·kh + i)·kw + j, l] = x[g·Cg + c, oy·sh − pt + i·dh, ox·sw − pl + j·dw]   (l = oy·ow + ox; 0 outside)
+//   forward    y_g  = W_g · cols  (+ b, ReLU)          W_g = w[g·Og .. +Og] as an Og×Kg matrix
+//   backward   dX   = col2im(W_gᵀ · dY_g)              (Wᵀ read through strides)
+//              dW_g = Σ_n dY_g · cols_gᵀ              (colsᵀ read through strides)
+//              db[o] = Σ_n Σ_l dY[n, o, l]
+// col2im is im2col's adjoint: it adds each entry back into the pixel it was read from.
+//
+// Work split (each thread writes only its own part of the output; no locks):
+//   forward: the n·L output pixels, cut into nt contiguous runs (multiples of 8); a thread walks
+//     its run in pieces of at most P pixels of one image: im2col of the piece (Kg×len, stays in
+//     cache), then Og×len×Kg GEMM with bias and ReLU fused in its write-back.
+//   backward input: the n·C (image, input channel) pairs; the cols rows of a channel scatter only
+//     into that channel's plane, so a thread owns whole planes of dX.
+//   backward weight: the C·kh·kw columns of dW (rows of cols); a thread im2cols only its rows,
+//     for every image, and accumulates its columns of dW over the batch.
+//   bias: the O output channels.
+// A 1×1, stride-1, unpadded convolution needs no im2col: each image's [C, H·W] block is cols.
+//
+// Geometry arrives as 16 i32s in memory, in CONV_GEOMETRY_FIELDS order.
+
+import { GEMM_ACCUMULATE, GEMM_BIAS_ROW, GEMM_RELU, GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
+
+/** The order of the ConvGeometry fields in the i32 block the entry points read. */
+export const CONV_GEOMETRY_FIELDS = [
+  'n', 'c', 'h', 'w', 'o', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl', 'dh', 'dw', 'groups', 'oh', 'ow',
+] as const;
+
+/** conv_fwd flags. */
+export const CONV_BIAS = 1;
+export const CONV_RELU = 2;
+
+/** Per-thread scratch of the conv entry points: GEMM scratch, then cols (Kg·P floats). */
+export { GEMM_SCRATCH_BYTES };
+
+/** Locals $n .. $ow loaded from the geometry block at $geom (declare them with geomLocals()). */
+function loadGeom(fields: readonly (typeof CONV_GEOMETRY_FIELDS)[number][]): string {
+  return fields
+    .map((f) => `(local.set $${f} (i32.load offset=${4 * CONV_GEOMETRY_FIELDS.indexOf(f)} (local.get $geom)))`)
+    .join('\n    ');
+}
+const geomLocals = (fields: readonly string[]): string => fields.map((f) => `(local $${f} i32)`).join(' ');
+
+/** Copy, zero and scatter-add runs of floats (SIMD for unit stride and for stride 2). */
+function runs(): string {
+  return `
+  ;; dst[0..n) = 0
+  (func $zero_run (param $dst i32) (param $n i32)
+    (block $v_done (loop $v
+      (br_if $v_done (i32.lt_s (local.get $n) (i32.const 4)))
+      (v128.store (local.get $dst) (v128.const i32x4 0 0 0 0))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+      (br $v)))
+    (block $s_done (loop $s
+      (br_if $s_done (i32.le_s (local.get $n) (i32.const 0)))
+      (f32.store (local.get $dst) (f32.const 0))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $s))))
+
+  ;; dst[k] = src[k·stride] for k < n
+  (func $copy_run (param $src i32) (param $dst i32) (param $n i32) (param $stride i32)
+    (if (i32.eq (local.get $stride) (i32.const 1))
+      (then
+        (block $v_done (loop $v
+          (br_if $v_done (i32.lt_s (local.get $n) (i32.const 4)))
+          (v128.store (local.get $dst) (v128.load (local.get $src)))
+          (local.set $src (i32.add (local.get $src) (i32.const 16)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+          (br $v)))))
+    (if (i32.eq (local.get $stride) (i32.const 2))
+      (then
+        ;; the even lanes of two vectors; needs 8 readable floats, all within the run: n >= 5
+        (block $v_done (loop $v
+          (br_if $v_done (i32.lt_s (local.get $n) (i32.const 5)))
+          (v128.store (local.get $dst)
+            (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+              (v128.load (local.get $src)) (v128.load offset=16 (local.get $src))))
+          (local.set $src (i32.add (local.get $src) (i32.const 32)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+          (br $v)))))
+    (block $s_done (loop $s
+      (br_if $s_done (i32.le_s (local.get $n) (i32.const 0)))
+      (f32.store (local.get $dst) (f32.load (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.shl (local.get $stride) (i32.const 2))))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $s))))
+
+  ;; dst[k·stride] += src[k] for k < n
+  (func $add_run (param $src i32) (param $dst i32) (param $n i32) (param $stride i32)
+    (if (i32.eq (local.get $stride) (i32.const 1))
+      (then
+        (block $v_done (loop $v
+          (br_if $v_done (i32.lt_s (local.get $n) (i32.const 4)))
+          (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
+          (local.set $src (i32.add (local.get $src) (i32.const 16)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+          (br $v)))))
+    (block $s_done (loop $s
+      (br_if $s_done (i32.le_s (local.get $n) (i32.const 0)))
+      (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $stride) (i32.const 2))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $s))))`;
+}
+
+const PATCH_FIELDS = ['h', 'w', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl', 'dh', 'dw', 'ow'] as const;
+
+/**
+ * im2col and col2im over rows [r0, r1) of one image's group (row = (c·kh + i)·kw + j, c counted
+ * from the plane at $img) and output pixels [l0, l1); cols row r − r0 lives at cols + (r − r0)·ld·4.
+ * Both walk the same segments: for each row and each output row oy in the pixel range, the
+ * columns ox in [oxA, oxB) split into padding, the valid range [lo, hi) of tap j, and padding.
+ */
+function patchWalk(name: '$im2col' | '$col2im'): string {
+  const gather = name === '$im2col';
+  const onPadding = gather ? '(call $zero_run (local.get $d) (local.get $cnt))' : '';
+  const segment = gather
+    ? `(call $zero_run (local.get $d) (i32.sub (local.get $a) (local.get $oxA)))
+            (call $copy_run (i32.add (local.get $src) (i32.shl (i32.mul (local.get $a) (local.get $sw)) (i32.const 2)))
+                            (i32.add (local.get $d) (i32.shl (i32.sub (local.get $a) (local.get $oxA)) (i32.const 2)))
+                            (i32.sub (local.get $b) (local.get $a)) (local.get $sw))
+            (call $zero_run (i32.add (local.get $d) (i32.shl (i32.sub (local.get $b) (local.get $oxA)) (i32.const 2)))
+                            (i32.sub (local.get $oxB) (local.get $b)))`
+    : `(call $add_run (i32.add (local.get $d) (i32.shl (i32.sub (local.get $a) (local.get $oxA)) (i32.const 2)))
+                           (i32.add (local.get $src) (i32.shl (i32.mul (local.get $a) (local.get $sw)) (i32.const 2)))
+                           (i32.sub (local.get $b) (local.get $a)) (local.get $sw))`;
+  return `
+  ;; ${gather ? 'cols[r − r0, l − l0] = x[c, iy, ix] (0 in the padding)' : 'dx[c, iy, ix] += cols[r − r0, l − l0] (padding entries dropped)'}
+  (func ${name} (param $geom i32) (param $img i32) (param $r0 i32) (param $r1 i32) (param $l0 i32) (param $l1 i32)
+                (param $cols i32) (param $ld i32)
+    ${geomLocals(PATCH_FIELDS)}
+    (local $r i32) (local $c i32) (local $i i32) (local $j i32) (local $taps i32) (local $plane i32)
+    (local $xs i32) (local $lo i32) (local $hi i32) (local $l i32) (local $oy i32) (local $oxA i32) (local $oxB i32)
+    (local $cnt i32) (local $iy i32) (local $a i32) (local $b i32) (local $d i32) (local $src i32)
+    ${loadGeom(PATCH_FIELDS)}
+    (local.set $taps (i32.mul (local.get $kh) (local.get $kw)))
+    (local.set $r (local.get $r0))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $r) (local.get $r1)))
+      (local.set $c (i32.div_u (local.get $r) (local.get $taps)))
+      (local.set $j (i32.rem_u (local.get $r) (local.get $kw)))
+      (local.set $i (i32.rem_u (i32.div_u (local.get $r) (local.get $kw)) (local.get $kh)))
+      (local.set $plane (i32.add (local.get $img) (i32.shl (i32.mul (i32.mul (local.get $c) (local.get $h)) (local.get $w)) (i32.const 2))))
+      ;; tap j reads column ox·sw + xs; it is inside [0, w) for ox in [lo, hi)
+      (local.set $xs (i32.sub (i32.mul (local.get $j) (local.get $dw)) (local.get $pl)))
+      (local.set $lo (select (i32.const 0)
+                             (i32.div_u (i32.sub (i32.sub (local.get $sw) (i32.const 1)) (local.get $xs)) (local.get $sw))
+                             (i32.ge_s (local.get $xs) (i32.const 0))))
+      (local.set $hi (select (i32.const 0)
+                             (i32.add (i32.div_u (i32.sub (i32.sub (local.get $w) (i32.const 1)) (local.get $xs)) (local.get $sw)) (i32.const 1))
+                             (i32.lt_s (i32.sub (i32.sub (local.get $w) (i32.const 1)) (local.get $xs)) (i32.const 0))))
+      (local.set $lo (call $min (local.get $lo) (local.get $ow)))
+      (local.set $hi (call $max (call $min (local.get $hi) (local.get $ow)) (local.get $lo)))
+      (local.set $d (i32.add (local.get $cols) (i32.shl (i32.mul (i32.sub (local.get $r) (local.get $r0)) (local.get $ld)) (i32.const 2))))
+      (local.set $l (local.get $l0))
+      (block $segs_done (loop $segs
+        (br_if $segs_done (i32.ge_s (local.get $l) (local.get $l1)))
+        (local.set $oy (i32.div_u (local.get $l) (local.get $ow)))
+        (local.set $oxA (i32.sub (local.get $l) (i32.mul (local.get $oy) (local.get $ow))))
+        (local.set $oxB (call $min (local.get $ow) (i32.add (local.get $oxA) (i32.sub (local.get $l1) (local.get $l)))))
+        (local.set $cnt (i32.sub (local.get $oxB) (local.get $oxA)))
+        (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $pt))
+                                (i32.mul (local.get $i) (local.get $dh))))
+        (if (i32.or (i32.lt_s (local.get $iy) (i32.const 0)) (i32.ge_s (local.get $iy) (local.get $h)))
+          (then ${onPadding})
+          (else
+            (local.set $a (call $min (call $max (local.get $lo) (local.get $oxA)) (local.get $oxB)))
+            (local.set $b (call $max (call $min (local.get $hi) (local.get $oxB)) (local.get $a)))
+            ;; src = &x[c, iy, xs] (column 0 of the tap; ox = a is at a·sw past it)
+            (local.set $src (i32.add (local.get $plane)
+                                     (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $xs)) (i32.const 2))))
+            ${segment}))
+        (local.set $d (i32.add (local.get $d) (i32.shl (local.get $cnt) (i32.const 2))))
+        (local.set $l (i32.add (local.get $l) (local.get $cnt)))
+        (br $segs)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))`;
+}
+
+const ALL = CONV_GEOMETRY_FIELDS;
+
+/** Locals every entry point derives from the geometry. */
+function derived(): string {
+  return `
+    (local.set $cg (i32.div_u (local.get $c) (local.get $groups)))
+    (local.set $og (i32.div_u (local.get $o) (local.get $groups)))
+    (local.set $taps (i32.mul (local.get $kh) (local.get $kw)))
+    (local.set $Kg (i32.mul (local.get $cg) (local.get $taps)))
+    (local.set $L (i32.mul (local.get $oh) (local.get $ow)))
+    (local.set $hw (i32.mul (local.get $h) (local.get $w)))
+    (local.set $pointwise (i32.and (i32.and (i32.eq (local.get $taps) (i32.const 1))
+                                            (i32.and (i32.eq (local.get $sh) (i32.const 1)) (i32.eq (local.get $sw) (i32.const 1))))
+                                   (i32.and (i32.and (i32.eqz (local.get $pt)) (i32.eqz (local.get $pl)))
+                                            (i32.and (i32.eq (local.get $oh) (local.get $h)) (i32.eq (local.get $ow) (local.get $w))))))
+    (local.set $gs (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
+    (local.set $cols (i32.add (local.get $gs) (i32.const ${GEMM_SCRATCH_BYTES})))`;
+}
+const derivedLocals =
+  '(local $cg i32) (local $og i32) (local $taps i32) (local $Kg i32) (local $L i32) (local $hw i32) (local $pointwise i32) (local $gs i32) (local $cols i32)';
+
+/** byte offset expression: base + (expr)·4 */
+const at = (base: string, elems: string): string => `(i32.add ${base} (i32.shl ${elems} (i32.const 2)))`;
+const get = (name: string): string => `(local.get $${name})`;
+const mul = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
+const add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
+
+function forward(suffix: string): string {
+  return `
+  ;; conv_fwd: y = conv(x, w) (+ bias) (ReLU) for thread tid's run of output pixels
+  (func (export "conv_fwd${suffix}") (param $tid i32) (param $nt i32) (param $geom i32)
+        (param $x i32) (param $wt i32) (param $bias i32) (param $y i32) (param $flags i32)
+        (param $P i32) (param $scratch i32) (param $perThread i32)
+    ${geomLocals(ALL)} ${derivedLocals}
+    (local $T i32) (local $pos i32) (local $end i32) (local $img i32) (local $l0 i32) (local $len i32)
+    (local $g i32) (local $xg i32) (local $B i32) (local $rsb i32) (local $gflags i32)
+    ${loadGeom(ALL)}
+    ${derived()}
+    (local.set $gflags (i32.or (select (i32.const ${GEMM_BIAS_ROW}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_BIAS})))
+                               (select (i32.const ${GEMM_RELU}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_RELU})))))
+    (if (local.get $pointwise) (then (local.set $P (local.get $L))))
+    (local.set $T (i32.mul (local.get $n) (local.get $L)))
+    (local.set $pos (i32.and (call $part (local.get $T) (local.get $tid) (local.get $nt)) (i32.const -8)))
+    (local.set $end (select (local.get $T)
+                            (i32.and (call $part (local.get $T) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)) (i32.const -8))
+                            (i32.eq (i32.add (local.get $tid) (i32.const 1)) (local.get $nt))))
+    (block $done (loop $pieces
+      (br_if $done (i32.ge_s (local.get $pos) (local.get $end)))
+      (local.set $img (i32.div_u (local.get $pos) (local.get $L)))
+      (local.set $l0 (i32.sub (local.get $pos) (i32.mul (local.get $img) (local.get $L))))
+      (local.set $len (call $min (call $min (local.get $P) (i32.sub (local.get $L) (local.get $l0)))
+                                 (i32.sub (local.get $end) (local.get $pos))))
+      (local.set $g (i32.const 0))
+      (loop $groups_loop
+        (local.set $xg ${at(get('x'), mul(add(mul(get('img'), get('c')), mul(get('g'), get('cg'))), get('hw')))})
+        (if (local.get $pointwise)
+          (then
+            (local.set $B ${at(get('xg'), get('l0'))})
+            (local.set $rsb (local.get $L)))
+          (else
+            (call $im2col (local.get $geom) (local.get $xg) (i32.const 0) (local.get $Kg)
+                          (local.get $l0) (i32.add (local.get $l0) (local.get $len)) (local.get $cols) (local.get $len))
+            (local.set $B (local.get $cols))
+            (local.set $rsb (local.get $len))))
+        ;; y[img, g·Og .. +Og, l0 .. +len] = W_g[Og, Kg] · cols[Kg, len] (+ bias) (ReLU)
+        (call $gemm_serial (local.get $og) (local.get $len) (local.get $Kg)
+          ${at(get('wt'), mul(mul(get('g'), get('og')), get('Kg')))} (local.get $Kg) (i32.const 1)
+          (local.get $B) (local.get $rsb) (i32.const 1)
+          ${at(get('y'), add(mul(add(mul(get('img'), get('o')), mul(get('g'), get('og'))), get('L')), get('l0')))} (local.get $L)
+          (local.get $gflags) ${at(get('bias'), mul(get('g'), get('og')))} (i32.const 0) (local.get $gs))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br_if $groups_loop (i32.lt_s (local.get $g) (local.get $groups))))
+      (local.set $pos (i32.add (local.get $pos) (local.get $len)))
+      (br $pieces))))`;
+}
+
+function backwardInput(suffix: string): string {
+  return `
+  ;; conv_bwd_input: dx = col2im(W_gᵀ · dY_g) for thread tid's (image, input channel) planes
+  (func (export "conv_bwd_input${suffix}") (param $tid i32) (param $nt i32) (param $geom i32)
+        (param $dy i32) (param $wt i32) (param $dx i32) (param $P i32) (param $scratch i32) (param $perThread i32)
+    ${geomLocals(ALL)} ${derivedLocals}
+    (local $u i32) (local $u1 i32) (local $img i32) (local $ch i32) (local $g i32) (local $cl i32) (local $nch i32)
+    (local $dxp i32) (local $dyg i32) (local $wA i32) (local $rows i32) (local $l0 i32) (local $len i32)
+    ${loadGeom(ALL)}
+    ${derived()}
+    (local.set $u (call $part (i32.mul (local.get $n) (local.get $c)) (local.get $tid) (local.get $nt)))
+    (local.set $u1 (call $part (i32.mul (local.get $n) (local.get $c)) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+    (block $done (loop $units
+      (br_if $done (i32.ge_s (local.get $u) (local.get $u1)))
+      (local.set $img (i32.div_u (local.get $u) (local.get $c)))
+      (local.set $ch (i32.sub (local.get $u) (i32.mul (local.get $img) (local.get $c))))
+      (local.set $g (i32.div_u (local.get $ch) (local.get $cg)))
+      (local.set $cl (i32.sub (local.get $ch) (i32.mul (local.get $g) (local.get $cg))))
+      ;; channels [ch, ch + nch): up to the end of the group and of this thread's units
+      (local.set $nch (i32.sub (call $min (i32.sub (local.get $u1) (i32.mul (local.get $img) (local.get $c)))
+                                          (i32.mul (i32.add (local.get $g) (i32.const 1)) (local.get $cg)))
+                               (local.get $ch)))
+      (local.set $dxp ${at(get('dx'), mul(add(mul(get('img'), get('c')), get('ch')), get('hw')))})
+      (local.set $dyg ${at(get('dy'), mul(add(mul(get('img'), get('o')), mul(get('g'), get('og'))), get('L')))})
+      ;; (W_gᵀ)[kk, oo] = w[(g·Og + oo)·Kg + cl·taps + kk]: row stride 1, column stride Kg
+      (local.set $wA ${at(get('wt'), add(mul(mul(get('g'), get('og')), get('Kg')), mul(get('cl'), get('taps'))))})
+      (local.set $rows (i32.mul (local.get $nch) (local.get $taps)))
+      (if (local.get $pointwise)
+        (then
+          (call $gemm_serial (local.get $nch) (local.get $L) (local.get $og)
+            (local.get $wA) (i32.const 1) (local.get $Kg) (local.get $dyg) (local.get $L) (i32.const 1)
+            (local.get $dxp) (local.get $L) (i32.const 0) (i32.const 0) (i32.const 0) (local.get $gs)))
+        (else
+          (call $zero_run (local.get $dxp) (i32.mul (local.get $nch) (local.get $hw)))
+          (local.set $l0 (i32.const 0))
+          (block $pieces_done (loop $pieces
+            (br_if $pieces_done (i32.ge_s (local.get $l0) (local.get $L)))
+            (local.set $len (call $min (local.get $P) (i32.sub (local.get $L) (local.get $l0))))
+            (call $gemm_serial (local.get $rows) (local.get $len) (local.get $og)
+              (local.get $wA) (i32.const 1) (local.get $Kg) ${at(get('dyg'), get('l0'))} (local.get $L) (i32.const 1)
+              (local.get $cols) (local.get $len) (i32.const 0) (i32.const 0) (i32.const 0) (local.get $gs))
+            (call $col2im (local.get $geom) (local.get $dxp) (i32.const 0) (local.get $rows)
+                          (local.get $l0) (i32.add (local.get $l0) (local.get $len)) (local.get $cols) (local.get $len))
+            (local.set $l0 (i32.add (local.get $l0) (local.get $len)))
+            (br $pieces)))))
+      (local.set $u (i32.add (local.get $u) (local.get $nch)))
+      (br $units))))`;
+}
+
+function backwardWeight(suffix: string): string {
+  return `
+  ;; conv_bwd_weight: dW_g[:, r] = Σ_n dY_g · cols_gᵀ[:, r] for thread tid's columns r of dW
+  (func (export "conv_bwd_weight${suffix}") (param $tid i32) (param $nt i32) (param $geom i32)
+        (param $dy i32) (param $x i32) (param $dwt i32) (param $P i32) (param $scratch i32) (param $perThread i32)
+    ${geomLocals(ALL)} ${derivedLocals}
+    (local $r i32) (local $r1 i32) (local $g i32) (local $rl i32) (local $rEnd i32) (local $nr i32)
+    (local $dwp i32) (local $img i32) (local $xg i32) (local $dyg i32) (local $l0 i32) (local $len i32)
+    (local $B i32) (local $csb i32) (local $gflags i32)
+    ${loadGeom(ALL)}
+    ${derived()}
+    (if (local.get $pointwise) (then (local.set $P (local.get $L))))
+    (local.set $r (call $part (i32.mul (local.get $groups) (local.get $Kg)) (local.get $tid) (local.get $nt)))
+    (local.set $r1 (call $part (i32.mul (local.get $groups) (local.get $Kg)) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+    (block $done (loop $segments
+      (br_if $done (i32.ge_s (local.get $r) (local.get $r1)))
+      (local.set $g (i32.div_u (local.get $r) (local.get $Kg)))
+      (local.set $rl (i32.sub (local.get $r) (i32.mul (local.get $g) (local.get $Kg))))
+      (local.set $rEnd (call $min (i32.sub (local.get $r1) (i32.mul (local.get $g) (local.get $Kg))) (local.get $Kg)))
+      (local.set $nr (i32.sub (local.get $rEnd) (local.get $rl)))
+      (local.set $dwp ${at(get('dwt'), add(mul(mul(get('g'), get('og')), get('Kg')), get('rl')))})
+      (local.set $gflags (i32.const 0))
+      (local.set $img (i32.const 0))
+      (block $images_done (loop $images
+        (br_if $images_done (i32.ge_s (local.get $img) (local.get $n)))
+        (local.set $xg ${at(get('x'), mul(add(mul(get('img'), get('c')), mul(get('g'), get('cg'))), get('hw')))})
+        (local.set $dyg ${at(get('dy'), mul(add(mul(get('img'), get('o')), mul(get('g'), get('og'))), get('L')))})
+        (local.set $l0 (i32.const 0))
+        (block $pieces_done (loop $pieces
+          (br_if $pieces_done (i32.ge_s (local.get $l0) (local.get $L)))
+          (local.set $len (call $min (local.get $P) (i32.sub (local.get $L) (local.get $l0))))
+          (if (local.get $pointwise)
+            (then
+              ;; colsᵀ[l, kk] = x[(g·Cg + rl + kk)·L + l0 + l]
+              (local.set $B ${at(get('xg'), add(mul(get('rl'), get('L')), get('l0')))})
+              (local.set $csb (local.get $L)))
+            (else
+              (call $im2col (local.get $geom) (local.get $xg) (local.get $rl) (local.get $rEnd)
+                            (local.get $l0) (i32.add (local.get $l0) (local.get $len)) (local.get $cols) (local.get $len))
+              (local.set $B (local.get $cols))
+              (local.set $csb (local.get $len))))
+          (call $gemm_serial (local.get $og) (local.get $nr) (local.get $len)
+            ${at(get('dyg'), get('l0'))} (local.get $L) (i32.const 1)
+            (local.get $B) (i32.const 1) (local.get $csb)
+            (local.get $dwp) (local.get $Kg) (local.get $gflags) (i32.const 0) (i32.const 0) (local.get $gs))
+          (local.set $gflags (i32.const ${GEMM_ACCUMULATE}))
+          (local.set $l0 (i32.add (local.get $l0) (local.get $len)))
+          (br $pieces)))
+        (local.set $img (i32.add (local.get $img) (i32.const 1)))
+        (br $images)))
+      ;; no image or no output pixel: dW is an empty sum (a K = 0 GEMM writes the zeros)
+      (if (i32.eqz (local.get $gflags))
+        (then (call $gemm_serial (local.get $og) (local.get $nr) (i32.const 0) (local.get $dy) (i32.const 0) (i32.const 0)
+                (local.get $x) (i32.const 0) (i32.const 0) (local.get $dwp) (local.get $Kg) (i32.const 0)
+                (i32.const 0) (i32.const 0) (local.get $gs))))
+      (local.set $r (i32.add (local.get $rEnd) (i32.mul (local.get $g) (local.get $Kg))))
+      (br $segments))))`;
+}
+
+function backwardBias(): string {
+  return `
+  ;; conv_bwd_bias: db[o] = Σ_n Σ_l dy[n, o, l] for thread tid's output channels
+  (func (export "conv_bwd_bias") (param $tid i32) (param $nt i32) (param $geom i32) (param $dy i32) (param $db i32)
+    ${geomLocals(ALL)}
+    (local $L i32) (local $oc i32) (local $o1 i32) (local $img i32) (local $p i32) (local $k i32)
+    (local $v0 v128) (local $v1 v128) (local $s f32)
+    ${loadGeom(ALL)}
+    (local.set $L (i32.mul (local.get $oh) (local.get $ow)))
+    (local.set $oc (call $part (local.get $o) (local.get $tid) (local.get $nt)))
+    (local.set $o1 (call $part (local.get $o) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+    (block $done (loop $channels
+      (br_if $done (i32.ge_s (local.get $oc) (local.get $o1)))
+      (local.set $v0 (v128.const i32x4 0 0 0 0))
+      (local.set $v1 (v128.const i32x4 0 0 0 0))
+      (local.set $s (f32.const 0))
+      (local.set $img (i32.const 0))
+      (block $images_done (loop $images
+        (br_if $images_done (i32.ge_s (local.get $img) (local.get $n)))
+        (local.set $p ${at(get('dy'), mul(add(mul(get('img'), get('o')), get('oc')), get('L')))})
+        (local.set $k (local.get $L))
+        (block $v_done (loop $v
+          (br_if $v_done (i32.lt_s (local.get $k) (i32.const 8)))
+          (local.set $v0 (f32x4.add (local.get $v0) (v128.load (local.get $p))))
+          (local.set $v1 (f32x4.add (local.get $v1) (v128.load offset=16 (local.get $p))))
+          (local.set $p (i32.add (local.get $p) (i32.const 32)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 8)))
+          (br $v)))
+        (block $s_done (loop $sc
+          (br_if $s_done (i32.le_s (local.get $k) (i32.const 0)))
+          (local.set $s (f32.add (local.get $s) (f32.load (local.get $p))))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $sc)))
+        (local.set $img (i32.add (local.get $img) (i32.const 1)))
+        (br $images)))
+      (local.set $v0 (f32x4.add (local.get $v0) (local.get $v1)))
+      (f32.store ${at(get('db'), get('oc'))}
+        (f32.add (local.get $s)
+          (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v0)) (f32x4.extract_lane 1 (local.get $v0)))
+                   (f32.add (f32x4.extract_lane 2 (local.get $v0)) (f32x4.extract_lane 3 (local.get $v0))))))
+      (local.set $oc (i32.add (local.get $oc) (i32.const 1)))
+      (br $channels))))`;
+}
+
+/** One module's text: `conv`, or with relaxed `conv.relaxed` (GEMM entries only, suffixed _relaxed). */
+export function moduleText(relaxed: boolean): string {
+  const suffix = relaxed ? '_relaxed' : '';
+  return `;; generated by kernels/wasm/src/conv.gen.ts${relaxed ? ' (relaxed-SIMD twin)' : ''}
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+${gemmCore(relaxed)}
+${runs()}
+${patchWalk('$im2col')}
+${patchWalk('$col2im')}
+${forward(suffix)}
+${backwardInput(suffix)}
+${backwardWeight(suffix)}
+${relaxed ? '' : backwardBias()})
+`;
+}
+
+/** The modules `conv` and `conv.relaxed` (scripts/build-wasm.ts). */
+export function generate(): Record<string, string> {
+  return { conv: moduleText(false), 'conv.relaxed': moduleText(true) };
+}

@@ -7,6 +7,11 @@ function pad(s: string, n: number, right = false): string {
   return right ? ' '.repeat(Math.max(0, n - w)) + s : s + ' '.repeat(Math.max(0, n - w));
 }
 
+// A variant's backend line can be a whole sentence (a registry variant's `about`): the terminal
+// shows its start, the JSON, Markdown and HTML reports all of it.
+const BACKEND_WIDTH = 60;
+const clip = (s: string, n: number): string => ([...s].length > n ? `${[...s].slice(0, n - 1).join('')}…` : s);
+
 export function renderTable(report: Report): string {
   const head = ['variant', 'backend', 'thr', 'status', 'first call', 'median', 'ops/s ± rme', 'throughput', 'vs ref'];
   const right = [false, false, true, false, true, true, true, true, true];
@@ -23,7 +28,7 @@ export function renderTable(report: Report): string {
       const status = r.status === 'wrong' ? 'WRONG' : r.status;
       return [
         r.variant,
-        r.backend,
+        clip(r.backend, BACKEND_WIDTH),
         String(r.threads),
         status,
         fmtMs(r.firstCallMs),

@@ -1,7 +1,8 @@
 // Normalisation forward and backward on a ResNet-sized activation x[8, 64, 56, 56] (the issue's size) (float32),
 // one workload per kind of axes. Memory-bound, so the throughput is GB/s of the bytes a call
 // must move: forward reads x and writes y, backward reads x and gy and writes gx. Rungs: the
-// reference loops, the fused two-pass kernels, and from the kernel registry: (forward) the
+// reference loops, the fused two-pass kernels, the WASM BatchNorm kernels (batch axes) on 1..n
+// threads, and from the kernel registry: (forward) the
 // public F.*Norm op as the registry picks and pinned to each 'normForward' variant, (backward)
 // the backend's 'normBackward' pinned to each of its variants.
 import {
@@ -14,7 +15,9 @@ import { type NormAxes, type NormLayout, numSets } from '../../kernels/geometry.
 import { prod, randnF32, uniformF32 } from '../data.js';
 import { peerVariants } from '../peers/index.js';
 import type { FloatArray, Suite, SuiteContext, Variant, Workload } from '../types.js';
+import { normBackwardWasm, normForwardWasm, wasmNormSupports } from '../../kernels/wasm/norm.js';
 import { cpuInput, registryKernelRungs, registryOpRungs } from '../registry.js';
+import { wasmKernelRungs } from '../wasm_kernels.js';
 
 const EPS = 1e-5;
 const GROUPS = 32;
@@ -107,6 +110,16 @@ function normWorkloads(axes: NormAxes, shape: number[], ctx: SuiteContext): Work
         }),
       ]
     : [];
+  const wasm = cpu && wasmNormSupports(l);
+  if (wasm) {
+    fwd.push(
+      ...wasmKernelRungs(ctx, 'bn', 'kernels/wasm/norm.ts', () => {
+        const y = new Float32Array(n);
+        const [m, v] = [new Float32Array(l.C), new Float32Array(l.C)];
+        return { run: () => normForwardWasm(x, l, EPS, w, b, y, m, v), output: () => y };
+      }),
+    );
+  }
   if (ctx.peers) fwd.push(...peerVariants(fwdSpec, { x, w, b }, ctx));
   // normBackward's inputs: [x, gy, mean, var, weight]; outputs [gx, gWeight, gBias] (core/cpu/norm.ts)
   const sets = [numSets(l)];
@@ -122,6 +135,14 @@ function normWorkloads(axes: NormAxes, shape: number[], ctx: SuiteContext): Work
         ...registryKernelRungs(ctx, bwdCall, (outs) => concat(...outs)),
       ]
     : [];
+  if (wasm) {
+    bwd.push(
+      ...wasmKernelRungs(ctx, 'bn', 'kernels/wasm/norm.ts', () => {
+        const [gx, gw, gb] = [new Float32Array(n), new Float32Array(l.C), new Float32Array(l.C)];
+        return { run: () => normBackwardWasm(x, gy, l, mean, variance, EPS, w, true, gx, gw, gb), output: () => concat(gx, gw, gb) };
+      }),
+    );
+  }
   return [
     {
       suite: 'norm', name: `${NAMES[axes]} forward ${shapeStr}`, spec: fwdSpec, bytes: 2 * 4 * n,

@@ -1,6 +1,6 @@
 // Pooling: ResNet's stem max-pool and a 2×2 average pool (float32, GB/s of x read + y written).
-// pool2d.ts has one kernel per kind (it is the reference), so the ladder is the kernel, the
-// public F op as the registry picks and pinned to each registered variant of its kernel, and the
+// pool2d.ts has one kernel per kind (it is the reference), so the ladder is the kernel, the WASM
+// kernel on 1..n threads, the public F op as the registry picks and pinned to each registered variant of its kernel, and the
 // GPU when its backend has the kernel; the peers run the same pooling.
 import {
   avgPool2dForward,
@@ -12,7 +12,9 @@ import type * as Api from '../../index.js';
 import { prod, randnF32 } from '../data.js';
 import { peerVariants } from '../peers/index.js';
 import type { Suite, SuiteContext, Variant, Workload } from '../types.js';
+import { avgPool2dForwardWasm, maxPool2dForwardWasm } from '../../kernels/wasm/pool.js';
 import { cpuInput, registryOpRungs } from '../registry.js';
+import { wasmKernelRungs } from '../wasm_kernels.js';
 import { gpuVariant } from '../variants.js';
 
 interface PoolCase {
@@ -62,6 +64,13 @@ function poolWorkload(c: PoolCase, ctx: SuiteContext): Workload {
         return { run: () => run(c, x, y, idx, p), output: () => y };
       },
     });
+    variants.push(
+      ...wasmKernelRungs(ctx, `${c.kind}Pool`, 'kernels/wasm/pool.ts', () => {
+        const y = new Float32Array(outSize);
+        const idx = new Int32Array(outSize);
+        return { run: () => (c.kind === 'max' ? maxPool2dForwardWasm(x, y, idx, p) : avgPool2dForwardWasm(x, y, p, AVG)), output: () => y };
+      }),
+    );
     const label = `F.${c.kind}Pool2d`;
     const host = [{ data: x, shape: [...c.x] }];
     const xIn = [cpuInput(x, c.x)];

@@ -8,7 +8,7 @@
 // functions run on data already in wasm memory (byte offsets).
 
 import type { ConvGeometry } from '../geometry.js';
-import { CONV_BIAS, CONV_GEOMETRY_FIELDS, CONV_RELU, GEMM_SCRATCH_BYTES } from './src/conv.gen.js';
+import { CONV_BIAS, CONV_GEOMETRY_FIELDS, CONV_RELU, CONV_SPLIT_CHANNELS, GEMM_SCRATCH_BYTES } from './src/conv.gen.js';
 import { checkCount, kernelName, requireWasm, runSized, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
 
@@ -34,8 +34,10 @@ function sizes(p: ConvGeometry) {
   const Kg = cg * p.kh * p.kw;
   const L = p.oh * p.ow;
   const pointwise = p.kh === 1 && p.kw === 1 && p.sh === 1 && p.sw === 1 && p.pt === 0 && p.pl === 0 && p.oh === p.h && p.ow === p.w;
-  // pixels per piece: as many as the budget allows, at least MIN_PIECE, at most the image
-  const P = Math.max(8, Math.min(roundUp(L, 8), Math.max(MIN_PIECE, Math.floor(COLS_BUDGET_FLOATS / Kg / 8) * 8)));
+  // pixels per piece: as many as the budget allows (at least MIN_PIECE), then evened out so that
+  // an image splits into equal pieces (1024 pixels with room for 904 -> 2 × 512, not 904 + 120)
+  const most = Math.max(MIN_PIECE, Math.floor(COLS_BUDGET_FLOATS / Kg / 8) * 8);
+  const P = Math.max(8, roundUp(Math.ceil(L / Math.max(1, Math.ceil(L / most))), 8));
   const perThread = GEMM_SCRATCH_BYTES + (pointwise ? 0 : roundUp(Kg * P * 4, 64));
   return { cg, og, Kg, L, P, perThread, xLen: p.n * p.c * p.h * p.w, yLen: p.n * p.o * L, wLen: p.o * Kg };
 }
@@ -95,8 +97,25 @@ export function conv2dForwardPtr(
   checkConvGeometry(caller, p);
   const fn = kernelName(rt, caller, 'conv_fwd', opts);
   const s = sizes(p);
-  const flags = (t.bias !== undefined ? CONV_BIAS : 0) | (opts?.relu ? CONV_RELU : 0);
-  runConv(rt, fn, p, [t.x, t.w, t.bias ?? 0, t.y, flags], s.yLen * s.Kg);
+  const macs = s.yLen * s.Kg;
+  const split = splitChannels(p, threadsFor(rt, macs)) ? CONV_SPLIT_CHANNELS : 0;
+  const flags = (t.bias !== undefined ? CONV_BIAS : 0) | (opts?.relu ? CONV_RELU : 0) | split;
+  runConv(rt, fn, p, [t.x, t.w, t.bias ?? 0, t.y, flags], macs);
+}
+
+/**
+ * Whether the forward should split output channels rather than pixels among nt threads. Per
+ * thread, in floats moved per cols row (÷ Kg): splitting pixels packs all Og rows of W once per
+ * piece of its T/nt pixels and im2cols + packs those pixels twice over (2·T/nt); splitting
+ * channels packs Og/nt rows per piece of all T pixels but im2cols all of them (2·T).
+ */
+export function splitChannels(p: ConvGeometry, nt: number): boolean {
+  const { og, L, P } = sizes(p);
+  if (nt === 1 || og < 4 * nt) return false;
+  const T = p.n * L;
+  const byPixels = og * Math.ceil(T / nt / P) + (2 * T) / nt;
+  const byChannels = (og / nt) * p.n * Math.ceil(L / P) + 2 * T;
+  return byChannels < byPixels;
 }
 
 /** dx = ∂L/∂x from dy and w. */

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { conv2dBackwardBias, conv2dBackwardDirect, conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
-import { conv2dBackwardBiasWasm, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
+import { conv2dBackwardBiasWasm, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm, splitChannels } from '../../kernels/wasm/conv.js';
 import { wasmTuning } from '../../kernels/wasm/gemm.js';
 import { describeWasm, getNumThreads, getWasm, setNumThreads, type WasmRuntime } from '../../kernels/wasm/runtime.js';
 
@@ -66,7 +66,11 @@ const SPECS: Spec[] = [
   { x: [2, 2, 3, 3], w: [3, 2, 2, 2], pad: [3, 3, 3, 3] }, // whole output rows in the padding
   { x: [2, 5, 1, 1], w: [7, 5, 1, 1] }, // 1×1 images
   { x: [1, 4, 5, 17], w: [9, 4, 2, 3], stride: [3, 2], pad: [0, 1, 2, 0], dil: [1, 3] },
+  // few pixels, many output channels: on 2 and 3 threads the forward splits channels, not pixels
+  { x: [1, 12, 4, 3], w: [42, 12, 3, 3], pad: [1, 1, 1, 1] },
+  { x: [1, 8, 3, 2], w: [80, 4, 2, 2], pad: [1, 0, 1, 0], groups: 2 },
 ];
+const CHANNEL_SPLIT = SPECS.slice(-2);
 
 function randomSpecs(count: number, seed: number): Spec[] {
   const g = new Generator(seed);
@@ -189,6 +193,18 @@ function check(s: Spec, relaxed: boolean, seed: number, bias: boolean, relu: boo
 
 const VARIANTS = runtime().relaxed ? [false, true] : [false];
 const RANDOM = randomSpecs(14, 5);
+
+describe('wasm conv: work split', () => {
+  it('the forward splits output channels for few pixels and many channels, pixels otherwise', () => {
+    for (const s of CHANNEL_SPLIT) {
+      expect(splitChannels(geometryOf(s), 1), name(s)).toBe(false);
+      expect(splitChannels(geometryOf(s), 2), name(s)).toBe(true);
+      expect(splitChannels(geometryOf(s), 3), name(s)).toBe(true);
+    }
+    expect(splitChannels(geometryOf({ x: [8, 64, 56, 56], w: [64, 64, 3, 3], pad: [1, 1, 1, 1] }), 2)).toBe(false);
+    expect(splitChannels(geometryOf({ x: [1, 512, 7, 7], w: [512, 512, 3, 3], pad: [1, 1, 1, 1] }), 2)).toBe(true);
+  });
+});
 
 describe('wasm conv: relaxed-SIMD detection', () => {
   it('the relaxed conv entry points exist exactly when rt.relaxed (which only fails where relaxed SIMD does not validate)', () => {

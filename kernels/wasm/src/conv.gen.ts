@@ -14,7 +14,10 @@
 // Work split (each thread writes only its own part of the output; no locks):
 //   forward: the n·L output pixels, cut into nt contiguous runs (multiples of 8); a thread walks
 //     its run in pieces of at most P pixels of one image: im2col of the piece (Kg×len, stays in
-//     cache), then Og×len×Kg GEMM with bias and ReLU fused in its write-back.
+//     cache), then Og×len×Kg GEMM with bias and ReLU fused in its write-back. With few pixels
+//     and many channels (late ResNet stages at batch 1) every thread packing all of W would cost
+//     more than the GEMM saves, so the caller may ask to split the output channels instead:
+//     each thread then im2cols every piece but packs and multiplies only its rows of W.
 //   backward input: the n·C (image, input channel) pairs; the cols rows of a channel scatter only
 //     into that channel's plane, so a thread owns whole planes of dX.
 //   backward weight: the C·kh·kw columns of dW (rows of cols); a thread im2cols only its rows,
@@ -34,6 +37,8 @@ export const CONV_GEOMETRY_FIELDS = [
 /** conv_fwd flags. */
 export const CONV_BIAS = 1;
 export const CONV_RELU = 2;
+/** Split the output channels among the threads instead of the pixels (for few pixels and many channels). */
+export const CONV_SPLIT_CHANNELS = 4;
 
 /** Per-thread scratch of the conv entry points: GEMM scratch, then cols (Kg·P floats). */
 export { GEMM_SCRATCH_BYTES };
@@ -218,23 +223,38 @@ const add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
 
 function forward(suffix: string): string {
   return `
-  ;; conv_fwd: y = conv(x, w) (+ bias) (ReLU) for thread tid's run of output pixels
+  ;; conv_fwd: y = conv(x, w) (+ bias) (ReLU) for thread tid's share: a run of output pixels, or
+  ;; with CONV_SPLIT_CHANNELS a range of whole 4-row slivers of output channels (in every group)
   (func (export "conv_fwd${suffix}") (param $tid i32) (param $nt i32) (param $geom i32)
         (param $x i32) (param $wt i32) (param $bias i32) (param $y i32) (param $flags i32)
         (param $P i32) (param $scratch i32) (param $perThread i32)
     ${geomLocals(ALL)} ${derivedLocals}
     (local $T i32) (local $pos i32) (local $end i32) (local $img i32) (local $l0 i32) (local $len i32)
     (local $g i32) (local $xg i32) (local $B i32) (local $rsb i32) (local $gflags i32)
+    (local $o0 i32) (local $o1 i32) (local $tiles i32) (local $og0 i32)
     ${loadGeom(ALL)}
     ${derived()}
     (local.set $gflags (i32.or (select (i32.const ${GEMM_BIAS_ROW}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_BIAS})))
                                (select (i32.const ${GEMM_RELU}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_RELU})))))
     (if (local.get $pointwise) (then (local.set $P (local.get $L))))
     (local.set $T (i32.mul (local.get $n) (local.get $L)))
-    (local.set $pos (i32.and (call $part (local.get $T) (local.get $tid) (local.get $nt)) (i32.const -8)))
-    (local.set $end (select (local.get $T)
-                            (i32.and (call $part (local.get $T) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)) (i32.const -8))
-                            (i32.eq (i32.add (local.get $tid) (i32.const 1)) (local.get $nt))))
+    (if (i32.and (local.get $flags) (i32.const ${CONV_SPLIT_CHANNELS}))
+      (then
+        ;; all pixels, output channels [o0, o1) of each group
+        (local.set $tiles (i32.div_u (i32.add (local.get $og) (i32.const 3)) (i32.const 4)))
+        (local.set $o0 (i32.shl (call $part (local.get $tiles) (local.get $tid) (local.get $nt)) (i32.const 2)))
+        (local.set $o1 (call $min (local.get $og)
+                                  (i32.shl (call $part (local.get $tiles) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)) (i32.const 2))))
+        (local.set $pos (i32.const 0))
+        (local.set $end (select (local.get $T) (i32.const 0) (i32.lt_s (local.get $o0) (local.get $o1)))))
+      (else
+        ;; all output channels, pixels [pos, end) (multiples of 8 but for the last thread's end)
+        (local.set $o0 (i32.const 0))
+        (local.set $o1 (local.get $og))
+        (local.set $pos (i32.and (call $part (local.get $T) (local.get $tid) (local.get $nt)) (i32.const -8)))
+        (local.set $end (select (local.get $T)
+                                (i32.and (call $part (local.get $T) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)) (i32.const -8))
+                                (i32.eq (i32.add (local.get $tid) (i32.const 1)) (local.get $nt))))))
     (block $done (loop $pieces
       (br_if $done (i32.ge_s (local.get $pos) (local.get $end)))
       (local.set $img (i32.div_u (local.get $pos) (local.get $L)))
@@ -253,12 +273,13 @@ function forward(suffix: string): string {
                           (local.get $l0) (i32.add (local.get $l0) (local.get $len)) (local.get $cols) (local.get $len))
             (local.set $B (local.get $cols))
             (local.set $rsb (local.get $len))))
-        ;; y[img, g·Og .. +Og, l0 .. +len] = W_g[Og, Kg] · cols[Kg, len] (+ bias) (ReLU)
-        (call $gemm_serial (local.get $og) (local.get $len) (local.get $Kg)
-          ${at(get('wt'), mul(mul(get('g'), get('og')), get('Kg')))} (local.get $Kg) (i32.const 1)
+        ;; y[img, og0 .. og0 + (o1 - o0), l0 .. +len] = W[og0 .., Kg] · cols[Kg, len] (+ bias) (ReLU), og0 = g·Og + o0
+        (local.set $og0 (i32.add (i32.mul (local.get $g) (local.get $og)) (local.get $o0)))
+        (call $gemm_serial (i32.sub (local.get $o1) (local.get $o0)) (local.get $len) (local.get $Kg)
+          ${at(get('wt'), mul(get('og0'), get('Kg')))} (local.get $Kg) (i32.const 1)
           (local.get $B) (local.get $rsb) (i32.const 1)
-          ${at(get('y'), add(mul(add(mul(get('img'), get('o')), mul(get('g'), get('og'))), get('L')), get('l0')))} (local.get $L)
-          (local.get $gflags) ${at(get('bias'), mul(get('g'), get('og')))} (i32.const 0) (local.get $gs))
+          ${at(get('y'), add(mul(add(mul(get('img'), get('o')), get('og0')), get('L')), get('l0')))} (local.get $L)
+          (local.get $gflags) ${at(get('bias'), get('og0'))} (i32.const 0) (local.get $gs))
         (local.set $g (i32.add (local.get $g) (i32.const 1)))
         (br_if $groups_loop (i32.lt_s (local.get $g) (local.get $groups))))
       (local.set $pos (i32.add (local.get $pos) (local.get $len)))

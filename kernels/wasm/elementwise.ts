@@ -6,8 +6,9 @@
 //   addReluWasm       y  = relu(a + b)        (the join of a residual block and its ReLU, one pass)
 //   axpyWasm          y  = alpha·x + z        (float32 product, then float32 sum)
 // Each stages its inputs into the arena, runs over the pool (in place over the first staged input,
-// so the arena holds one array per input), copies the result out and releases the arena. Outputs
-// may be the same array as an input.
+// so the arena holds one array per input), copies the result out and releases the arena; arrays
+// that already live in the wasm memory are used in place (see stage() below). Outputs may be the
+// same array as an input.
 //
 // Also the small helpers the other memory-bound wrappers here share (norm.ts, pool.ts, optim.ts):
 // the runtime or a clear error, argument checks, and the single-thread cut-off.
@@ -54,23 +55,89 @@ export function checkSize(caller: string, name: string, v: number, min = 0): voi
   }
 }
 
-/** Copies n floats at byte offset `at` of the arena into out. */
-export function copyOut(rt: WasmRuntime, at: number, out: Float32Array): void {
-  out.set(rt.f32().subarray(at / 4, at / 4 + out.length));
+// ---- staging: zero-copy for arrays that already live in the wasm memory ---------------------
+// An array the caller made over the wasm memory's buffer (a tensor's storage from a wasm-backed
+// allocator) is handed to the kernel by its byte offset; any other array is copied into the arena
+// first, and an output is copied back out of it afterwards. `home` is rt.memory.buffer as the
+// wrapper found it on entry: staging may grow the memory, which gives memory.buffer a new object,
+// and the decisions must not change halfway through a call. (A view made before an earlier growth
+// sits on an older buffer object and is staged like an ordinary array: correct, only slower.)
+
+type Staged = Float32Array | Int32Array;
+
+/** a's byte offset in the wasm memory whose buffer is `home`, or -1 when it lives elsewhere. */
+export function wasmOffsetOf(home: ArrayBufferLike, a: Staged): number {
+  return a.buffer === home ? a.byteOffset : -1;
+}
+
+/** Where a kernel reads `a`: its own bytes when it lives in the memory, else a copy in the arena. */
+export function stage(rt: WasmRuntime, home: ArrayBufferLike, a: Staged): number {
+  const own = wasmOffsetOf(home, a);
+  if (own >= 0) return own;
+  if (a instanceof Float32Array) return rt.put(a);
+  const at = rt.alloc(a.byteLength);
+  rt.i32().set(a, at / 4);
+  return at;
+}
+
+/**
+ * Where a kernel writes `out`: its own bytes when it lives in the memory, else `scratch` (the
+ * arena copy of an input that the kernel may overwrite element by element) or a fresh allocation.
+ */
+export function outputAt(rt: WasmRuntime, home: ArrayBufferLike, out: Staged, scratch?: number): number {
+  const own = wasmOffsetOf(home, out);
+  if (own >= 0) return own;
+  return scratch ?? rt.alloc(out.byteLength);
+}
+
+/** After the run: copy `out`'s result from `at` unless the kernel wrote it in place. */
+export function finishOutput(rt: WasmRuntime, home: ArrayBufferLike, out: Staged, at: number): void {
+  if (wasmOffsetOf(home, out) >= 0) return;
+  if (out instanceof Float32Array) out.set(rt.f32().subarray(at / 4, at / 4 + out.length));
+  else out.set(rt.i32().subarray(at / 4, at / 4 + out.length));
+}
+
+/** The arena copy of `a` (at `at`) that a kernel may overwrite, or undefined when `a` is read in place. */
+export function scratchOf(home: ArrayBufferLike, a: Staged, at: number): number | undefined {
+  return wasmOffsetOf(home, a) >= 0 ? undefined : at;
+}
+
+/**
+ * An error when out and input both live in the wasm memory and overlap without being the same
+ * bytes: threads would read elements another thread had already overwritten. (The same bytes, or
+ * disjoint ones, are fine.)
+ */
+export function checkNoPartialOverlap(caller: string, home: ArrayBufferLike, outName: string, out: Staged, inName: string, input: Staged): void {
+  const o = wasmOffsetOf(home, out);
+  const i = wasmOffsetOf(home, input);
+  if (o < 0 || i < 0) return;
+  const same = o === i && out.byteLength === input.byteLength;
+  const disjoint = o + out.byteLength <= i || i + input.byteLength <= o;
+  if (!same && !disjoint) {
+    throw new RangeError(
+      `${caller}: ${outName} (wasm bytes ${o}..${o + out.byteLength}) overlaps ${inName} (bytes ${i}..${i + input.byteLength}) without being the same array`,
+    );
+  }
 }
 
 // ---- the kernels ---------------------------------------------------------------------------
 
-/** Stage `inputs` (all of one length n), run fn(…inputs, out = first input, n), copy into out. */
-function unaryLike(caller: string, fn: string, inputs: Float32Array[], out: Float32Array, before: number[] = []): void {
-  const n = inputs[0]!.length;
+/**
+ * Stage `inputs` (all of out's length n), run fn(...before, ...inputs, out, n) and deliver out,
+ * written over the first input's arena copy when it has one.
+ */
+function elementwise(caller: string, fn: string, names: string[], inputs: Float32Array[], out: Float32Array, before: number[] = []): void {
+  const n = out.length;
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (n === 0) return;
+  for (let i = 0; i < inputs.length; i++) checkNoPartialOverlap(caller, home, 'the output', out, names[i] as string, inputs[i] as Float32Array);
   const mark = rt.mark();
   try {
-    const at = inputs.map((a) => rt.put(a));
-    runBySize(rt, fn, [...before, ...at, at[0]!, n], n);
-    copyOut(rt, at[0]!, out);
+    const at = inputs.map((a) => stage(rt, home, a));
+    const o = outputAt(rt, home, out, scratchOf(home, inputs[0] as Float32Array, at[0] as number));
+    runBySize(rt, fn, [...before, ...at, o, n], n);
+    finishOutput(rt, home, out, o);
   } finally {
     rt.release(mark);
   }
@@ -81,7 +148,7 @@ export function reluWasm(x: Float32Array, y: Float32Array): void {
   const caller = 'reluWasm';
   checkFloat32(caller, 'x', x);
   checkFloat32(caller, 'y', y, x.length, 'as many as x');
-  unaryLike(caller, 'ew_relu', [x], y);
+  elementwise(caller, 'ew_relu', ['x'], [x], y);
 }
 
 /** dx = x > 0 ? dy : 0 (the gradient of relu at x; 0 where x is 0 or NaN). dx may be dy or x. */
@@ -90,16 +157,20 @@ export function reluBackwardWasm(x: Float32Array, dy: Float32Array, dx: Float32A
   checkFloat32(caller, 'x', x);
   checkFloat32(caller, 'dy', dy, x.length, 'as many as x');
   checkFloat32(caller, 'dx', dx, x.length, 'as many as x');
-  // the kernel writes over its third argument: stage dy first so dx lands on dy's copy
+  // ew_relu_backward reads (x, dy): dy is staged first, and dx lands on its arena copy
   const n = x.length;
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (n === 0) return;
+  checkNoPartialOverlap(caller, home, 'dx', dx, 'x', x);
+  checkNoPartialOverlap(caller, home, 'dx', dx, 'dy', dy);
   const mark = rt.mark();
   try {
-    const g = rt.put(dy);
-    const xs = rt.put(x);
-    runBySize(rt, 'ew_relu_backward', [xs, g, g, n], n);
-    copyOut(rt, g, dx);
+    const g = stage(rt, home, dy);
+    const xs = stage(rt, home, x);
+    const o = outputAt(rt, home, dx, scratchOf(home, dy, g));
+    runBySize(rt, 'ew_relu_backward', [xs, g, o, n], n);
+    finishOutput(rt, home, dx, o);
   } finally {
     rt.release(mark);
   }
@@ -111,7 +182,7 @@ export function addWasm(a: Float32Array, b: Float32Array, y: Float32Array): void
   checkFloat32(caller, 'a', a);
   checkFloat32(caller, 'b', b, a.length, 'as many as a');
   checkFloat32(caller, 'y', y, a.length, 'as many as a');
-  unaryLike(caller, 'ew_add', [a, b], y);
+  elementwise(caller, 'ew_add', ['a', 'b'], [a, b], y);
 }
 
 /** y = relu(a + b), the float32 sum rounded first. y may be a or b. */
@@ -120,7 +191,7 @@ export function addReluWasm(a: Float32Array, b: Float32Array, y: Float32Array): 
   checkFloat32(caller, 'a', a);
   checkFloat32(caller, 'b', b, a.length, 'as many as a');
   checkFloat32(caller, 'y', y, a.length, 'as many as a');
-  unaryLike(caller, 'ew_add_relu', [a, b], y);
+  elementwise(caller, 'ew_add_relu', ['a', 'b'], [a, b], y);
 }
 
 /** y = alpha·x + z, alpha rounded to float32, the product rounded before the sum. y may be x or z. */
@@ -130,5 +201,5 @@ export function axpyWasm(alpha: number, x: Float32Array, z: Float32Array, y: Flo
   checkFloat32(caller, 'x', x);
   checkFloat32(caller, 'z', z, x.length, 'as many as x');
   checkFloat32(caller, 'y', y, x.length, 'as many as x');
-  unaryLike(caller, 'ew_axpy', [x, z], y, [alpha]);
+  elementwise(caller, 'ew_axpy', ['x', 'z'], [x, z], y, [alpha]);
 }

@@ -1,6 +1,7 @@
 // BatchNorm on the WASM SIMD runtime (source kernels/wasm/src/bn.wat): normForward, normApply and
 // normBackward of kernels/cpu/norm.ts for the 'batch' layout (x[N, C, S], one set per channel),
-// on Float32Arrays, split over channels across the pool.
+// on Float32Arrays, split over channels across the pool. Arrays that already live in the wasm
+// memory are used in place, others are staged through the arena (stage() in elementwise.ts).
 //
 // The statistics are accumulated in f32x4 lanes over blocks of at most 1024 elements, each block
 // folded into f64 (the variance block by block as Σ (x − block mean)², merged with Chan's rule):
@@ -13,7 +14,7 @@
 // output passes no gradient, as autograd's relu.
 
 import type { NormLayout } from '../geometry.js';
-import { checkFloat32, checkSize, copyOut, runBySize, wasmRuntimeFor } from './elementwise.js';
+import { checkFloat32, checkNoPartialOverlap, checkSize, finishOutput, outputAt, runBySize, scratchOf, stage, wasmRuntimeFor } from './elementwise.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** The layouts these kernels handle: BatchNorm's ('batch'). */
@@ -51,9 +52,9 @@ function checkOptions(caller: string, opts: NormBackwardWasmOptions | undefined,
   if (opts.bias != null) checkFloat32(caller, 'opts.bias', opts.bias, C, 'C');
 }
 
-/** C floats: a copy of v, or `fill` everywhere when v is null (γ = 1, β = 0). */
-function putChannels(rt: WasmRuntime, v: Float32Array | null, C: number, fill: number): number {
-  if (v !== null) return rt.put(v);
+/** C floats: v (staged), or `fill` everywhere when v is null (γ = 1, β = 0). */
+function putChannels(rt: WasmRuntime, home: ArrayBufferLike, v: Float32Array | null, C: number, fill: number): number {
+  if (v !== null) return stage(rt, home, v);
   const at = rt.alloc(C * 4);
   rt.f32().fill(fill, at / 4, at / 4 + C);
   return at;
@@ -87,18 +88,22 @@ export function normForwardWasm(
   if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
   if (bias !== null) checkFloat32(caller, 'bias', bias, l.C, 'C');
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (l.C === 0) return;
+  checkNoPartialOverlap(caller, home, 'y', y, 'x', x);
   const mark = rt.mark();
   try {
-    const xs = rt.put(x); // y is written over it, channel by channel, after that channel's statistics
-    const ms = rt.alloc(l.C * 4);
-    const vs = rt.alloc(l.C * 4);
-    const gs = putChannels(rt, weight, l.C, 1);
-    const bs = putChannels(rt, bias, l.C, 0);
-    runBySize(rt, 'bn_forward_train', [xs, xs, ms, vs, gs, bs, l.N, l.C, l.S, eps, opts?.relu ? 1 : 0], n);
-    copyOut(rt, xs, y);
-    copyOut(rt, ms, mean);
-    copyOut(rt, vs, variance);
+    const xs = stage(rt, home, x);
+    // y may be written over x (its arena copy, or x itself): a channel is read in full before its y
+    const ys = outputAt(rt, home, y, scratchOf(home, x, xs));
+    const ms = outputAt(rt, home, mean);
+    const vs = outputAt(rt, home, variance);
+    const gs = putChannels(rt, home, weight, l.C, 1);
+    const bs = putChannels(rt, home, bias, l.C, 0);
+    runBySize(rt, 'bn_forward_train', [xs, ys, ms, vs, gs, bs, l.N, l.C, l.S, eps, opts?.relu ? 1 : 0], n);
+    finishOutput(rt, home, y, ys);
+    finishOutput(rt, home, mean, ms);
+    finishOutput(rt, home, variance, vs);
   } finally {
     rt.release(mark);
   }
@@ -128,16 +133,19 @@ export function normApplyWasm(
   if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
   if (bias !== null) checkFloat32(caller, 'bias', bias, l.C, 'C');
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (n === 0) return;
+  checkNoPartialOverlap(caller, home, 'y', y, 'x', x);
   const mark = rt.mark();
   try {
-    const xs = rt.put(x);
-    const ms = rt.put(mean);
-    const vs = rt.put(variance);
-    const gs = putChannels(rt, weight, l.C, 1);
-    const bs = putChannels(rt, bias, l.C, 0);
-    runBySize(rt, 'bn_apply', [xs, xs, ms, vs, gs, bs, l.N, l.C, l.S, eps, opts?.relu ? 1 : 0], n);
-    copyOut(rt, xs, y);
+    const xs = stage(rt, home, x);
+    const ys = outputAt(rt, home, y, scratchOf(home, x, xs));
+    const ms = stage(rt, home, mean);
+    const vs = stage(rt, home, variance);
+    const gs = putChannels(rt, home, weight, l.C, 1);
+    const bs = putChannels(rt, home, bias, l.C, 0);
+    runBySize(rt, 'bn_apply', [xs, ys, ms, vs, gs, bs, l.N, l.C, l.S, eps, opts?.relu ? 1 : 0], n);
+    finishOutput(rt, home, y, ys);
   } finally {
     rt.release(mark);
   }
@@ -178,22 +186,27 @@ export function normBackwardWasm(
   if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
   if (typeof batchStats !== 'boolean') throw new TypeError(`${caller}: batchStats must be a boolean, got ${typeof batchStats}`);
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (l.C === 0) return;
+  checkNoPartialOverlap(caller, home, 'gx', gx, 'gy', gy);
+  checkNoPartialOverlap(caller, home, 'gx', gx, 'x', x);
   const mark = rt.mark();
   try {
-    const gs = rt.put(gy); // gx is written over it: each element reads its own gy before the store
-    const xs = rt.put(x);
-    const ms = rt.put(mean);
-    const vs = rt.put(variance);
-    const ws = putChannels(rt, weight, l.C, 1);
+    const gs = stage(rt, home, gy);
+    // gx may be written over gy: each element reads its own gy (and x) before its store
+    const gxs = outputAt(rt, home, gx, scratchOf(home, gy, gs));
+    const xs = stage(rt, home, x);
+    const ms = stage(rt, home, mean);
+    const vs = stage(rt, home, variance);
+    const ws = putChannels(rt, home, weight, l.C, 1);
     const relu = opts?.relu === true;
-    const bs = relu ? putChannels(rt, opts?.bias ?? null, l.C, 0) : ws; // β is read only with relu
-    const gw = rt.alloc(l.C * 4);
-    const gb = rt.alloc(l.C * 4);
-    runBySize(rt, 'bn_backward', [xs, gs, ms, vs, ws, l.N, l.C, l.S, eps, batchStats ? 1 : 0, gs, gw, gb, bs, relu ? 1 : 0], n);
-    copyOut(rt, gs, gx);
-    copyOut(rt, gw, gWeight);
-    copyOut(rt, gb, gBias);
+    const bs = relu ? putChannels(rt, home, opts?.bias ?? null, l.C, 0) : ws; // β is read only with relu
+    const gw = outputAt(rt, home, gWeight);
+    const gb = outputAt(rt, home, gBias);
+    runBySize(rt, 'bn_backward', [xs, gs, ms, vs, ws, l.N, l.C, l.S, eps, batchStats ? 1 : 0, gxs, gw, gb, bs, relu ? 1 : 0], n);
+    finishOutput(rt, home, gx, gxs);
+    finishOutput(rt, home, gWeight, gw);
+    finishOutput(rt, home, gBias, gb);
   } finally {
     rt.release(mark);
   }

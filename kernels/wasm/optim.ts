@@ -5,9 +5,10 @@
 //   adamStepWasm  Adam (L2 term in the gradient) and AdamW (decoupled decay), amsgrad, maximize;
 //                 the bias corrections are worked out here, in float64, from the step count.
 // The arrays are staged into the arena, updated over the pool in one fused pass, and param and
-// the state buffers are copied back; grad is only read.
+// the state buffers are copied back; grad is only read. Arrays that already live in the wasm
+// memory are updated where they are (they must not share bytes).
 
-import { checkFloat32, copyOut, runBySize, wasmRuntimeFor } from './elementwise.js';
+import { checkFloat32, finishOutput, outputAt, runBySize, stage, wasmOffsetOf, wasmRuntimeFor } from './elementwise.js';
 
 /** torch.optim.SGD's hyper-parameters (nn/optim/sgd.ts's SGDOptions). */
 export interface SgdStepOptions {
@@ -37,6 +38,23 @@ function checkNumber(caller: string, name: string, v: number, ok: (v: number) =>
 
 function checkBoolean(caller: string, name: string, v: boolean): void {
   if (typeof v !== 'boolean') throw new TypeError(`${caller}: ${name} must be a boolean, got ${typeof v}`);
+}
+
+/**
+ * The arrays of one step that live in the wasm memory (used in place) must not share bytes: each
+ * is updated element by element from the others' old values.
+ */
+function checkSeparate(caller: string, home: ArrayBufferLike, arrays: Record<string, Float32Array | null>): void {
+  const placed = Object.entries(arrays).filter((e): e is [string, Float32Array] => e[1] !== null && wasmOffsetOf(home, e[1]) >= 0);
+  for (let i = 0; i < placed.length; i++) {
+    for (let j = i + 1; j < placed.length; j++) {
+      const [na, a] = placed[i]!;
+      const [nb, b] = placed[j]!;
+      if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength) {
+        throw new RangeError(`${caller}: ${na} and ${nb} share bytes of the wasm memory; each needs its own`);
+      }
+    }
+  }
 }
 
 // flag bits of sgd_step and adam_step (optim.wat)
@@ -82,6 +100,7 @@ export function sgdStepWasm(
   }
   const n = param.length;
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (n === 0) return;
   const flags =
     (hasMomentum ? SGD_MOMENTUM : 0) |
@@ -89,15 +108,16 @@ export function sgdStepWasm(
     (o.nesterov ? SGD_NESTEROV : 0) |
     (o.maximize ? SGD_MAXIMIZE : 0) |
     (o.weightDecay !== 0 ? SGD_DECAY : 0);
+  checkSeparate(caller, home, { param, grad, momentumBuffer: hasMomentum ? momentumBuffer : null });
   const mark = rt.mark();
   try {
-    const ps = rt.put(param);
-    const gs = rt.put(grad);
+    const ps = stage(rt, home, param);
+    const gs = stage(rt, home, grad);
     // the buffer's old values matter only after the first step
-    const bs = !hasMomentum ? ps : firstStep ? rt.alloc(n * 4) : rt.put(momentumBuffer!);
+    const bs = !hasMomentum ? ps : firstStep ? outputAt(rt, home, momentumBuffer!) : stage(rt, home, momentumBuffer!);
     runBySize(rt, 'sgd_step', [ps, gs, bs, n, o.lr, o.momentum, 1 - o.dampening, o.weightDecay, flags], 3 * n);
-    copyOut(rt, ps, param);
-    if (hasMomentum) copyOut(rt, bs, momentumBuffer!);
+    finishOutput(rt, home, param, ps);
+    if (hasMomentum) finishOutput(rt, home, momentumBuffer!, bs);
   } finally {
     rt.release(mark);
   }
@@ -139,28 +159,30 @@ export function adamStepWasm(
     checkFloat32(caller, 'maxExpAvgSq', maxExpAvgSq, n, 'as many as param');
   }
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (n === 0) return;
   const stepSize = o.lr / (1 - beta1 ** step);
   const bc2 = Math.sqrt(1 - beta2 ** step);
   const flags =
     (o.amsgrad ? ADAM_AMSGRAD : 0) | (o.decoupled ? ADAM_DECOUPLED : 0) | (o.maximize ? ADAM_MAXIMIZE : 0) | (o.weightDecay !== 0 ? ADAM_DECAY : 0);
+  checkSeparate(caller, home, { param, grad, expAvg, expAvgSq, maxExpAvgSq: o.amsgrad ? maxExpAvgSq : null });
   const mark = rt.mark();
   try {
-    const ps = rt.put(param);
-    const gs = rt.put(grad);
-    const ms = rt.put(expAvg);
-    const vs = rt.put(expAvgSq);
-    const xs = o.amsgrad ? rt.put(maxExpAvgSq!) : ps;
+    const ps = stage(rt, home, param);
+    const gs = stage(rt, home, grad);
+    const ms = stage(rt, home, expAvg);
+    const vs = stage(rt, home, expAvgSq);
+    const xs = o.amsgrad ? stage(rt, home, maxExpAvgSq!) : ps;
     runBySize(
       rt,
       'adam_step',
       [ps, gs, ms, vs, xs, n, beta1, beta2, 1 - beta1, 1 - beta2, o.eps, o.weightDecay, 1 - o.lr * o.weightDecay, stepSize, bc2, flags],
       4 * n,
     );
-    copyOut(rt, ps, param);
-    copyOut(rt, ms, expAvg);
-    copyOut(rt, vs, expAvgSq);
-    if (o.amsgrad) copyOut(rt, xs, maxExpAvgSq!);
+    finishOutput(rt, home, param, ps);
+    finishOutput(rt, home, expAvg, ms);
+    finishOutput(rt, home, expAvgSq, vs);
+    if (o.amsgrad) finishOutput(rt, home, maxExpAvgSq!, xs);
   } finally {
     rt.release(mark);
   }

@@ -1,6 +1,7 @@
 // 2-D pooling on the WASM SIMD runtime (source kernels/wasm/src/pool.wat): the kernels of
 // kernels/cpu/pool2d.ts on contiguous NCHW Float32Arrays (planes = N·C), split over planes across
-// the pool, with the same arguments and results:
+// the pool, with the same arguments and results (arrays that already live in the wasm memory are
+// used in place, others are staged through the arena: stage() in elementwise.ts):
 //   maxPool2dForwardWasm / maxPool2dBackwardWasm        (PyTorch's tie and NaN rules, int32 indices)
 //   avgPool2dForwardWasm / avgPool2dBackwardWasm        (countIncludePad, divisorOverride)
 //   adaptiveAvgPool2dForwardWasm / ...BackwardWasm      (SIMD for the global 1 x 1 case)
@@ -10,8 +11,7 @@
 // maxPool2dBackward adds it into the next plane.
 
 import type { AvgPoolOptions, PoolGeometry } from '../geometry.js';
-import { checkFloat32, checkSize, copyOut, runBySize, wasmRuntimeFor } from './elementwise.js';
-import type { WasmRuntime } from './runtime.js';
+import { checkFloat32, checkNoPartialOverlap, checkSize, finishOutput, outputAt, runBySize, stage, wasmRuntimeFor } from './elementwise.js';
 
 function checkGeometry(caller: string, p: PoolGeometry): void {
   if (p === null || typeof p !== 'object') throw new TypeError(`${caller}: p must be a PoolGeometry, got ${String(p)}`);
@@ -34,13 +34,6 @@ function checkAvgOptions(caller: string, o: AvgPoolOptions): void {
   checkSize(caller, 'o.divisorOverride', o.divisorOverride);
 }
 
-/** Stage an Int32Array (the runtime's put() takes floats). */
-function putInt32(rt: WasmRuntime, v: Int32Array): number {
-  const at = rt.alloc(v.byteLength);
-  rt.i32().set(v, at / 4);
-  return at;
-}
-
 /** Max pooling as maxPool2dForward: y = the window's max, idx = its flat h·w position in the plane. */
 export function maxPool2dForwardWasm(x: Float32Array, y: Float32Array, idx: Int32Array, p: PoolGeometry): void {
   const caller = 'maxPool2dForwardWasm';
@@ -50,20 +43,23 @@ export function maxPool2dForwardWasm(x: Float32Array, y: Float32Array, idx: Int3
   if (!(idx instanceof Int32Array)) throw new TypeError(`${caller}: idx must be an Int32Array, got ${String(idx)}`);
   if (idx.length !== y.length) throw new RangeError(`${caller}: idx must have ${y.length} elements (planes·oh·ow), got ${idx.length}`);
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (y.length === 0) return;
+  checkNoPartialOverlap(caller, home, 'y', y, 'x', x);
+  checkNoPartialOverlap(caller, home, 'idx', idx, 'x', x);
   const mark = rt.mark();
   try {
-    const xs = rt.put(x);
-    const ys = rt.alloc(y.byteLength);
-    const is = rt.alloc(idx.byteLength);
+    const xs = stage(rt, home, x);
+    const ys = outputAt(rt, home, y);
+    const is = outputAt(rt, home, idx);
     runBySize(
       rt,
       'pool_max_forward',
       [xs, ys, is, p.planes, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw],
       x.length + y.length,
     );
-    copyOut(rt, ys, y);
-    idx.set(rt.i32().subarray(is / 4, is / 4 + idx.length));
+    finishOutput(rt, home, y, ys);
+    finishOutput(rt, home, idx, is);
   } finally {
     rt.release(mark);
   }
@@ -78,14 +74,17 @@ export function maxPool2dBackwardWasm(dy: Float32Array, idx: Int32Array, dx: Flo
   if (!(idx instanceof Int32Array)) throw new TypeError(`${caller}: idx must be an Int32Array, got ${String(idx)}`);
   if (idx.length !== dy.length) throw new RangeError(`${caller}: idx must have ${dy.length} elements (planes·oh·ow), got ${idx.length}`);
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (dx.length === 0) return;
+  checkNoPartialOverlap(caller, home, 'dx', dx, 'dy', dy);
+  checkNoPartialOverlap(caller, home, 'dx', dx, 'idx', idx);
   const mark = rt.mark();
   try {
-    const gs = rt.put(dy);
-    const is = putInt32(rt, idx);
-    const xs = rt.alloc(dx.byteLength);
+    const gs = stage(rt, home, dy);
+    const is = stage(rt, home, idx);
+    const xs = outputAt(rt, home, dx);
     runBySize(rt, 'pool_max_backward', [gs, is, xs, p.planes, p.h * p.w, p.oh * p.ow], dx.length + dy.length);
-    copyOut(rt, xs, dx);
+    finishOutput(rt, home, dx, xs);
   } finally {
     rt.release(mark);
   }
@@ -99,18 +98,20 @@ export function avgPool2dForwardWasm(x: Float32Array, y: Float32Array, p: PoolGe
   checkFloat32(caller, 'x', x, p.planes * p.h * p.w, 'planes·h·w');
   checkFloat32(caller, 'y', y, p.planes * p.oh * p.ow, 'planes·oh·ow');
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (y.length === 0) return;
+  checkNoPartialOverlap(caller, home, 'y', y, 'x', x);
   const mark = rt.mark();
   try {
-    const xs = rt.put(x);
-    const ys = rt.alloc(y.byteLength);
+    const xs = stage(rt, home, x);
+    const ys = outputAt(rt, home, y);
     runBySize(
       rt,
       'pool_avg_forward',
       [xs, ys, p.planes, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, o.countIncludePad ? 1 : 0, o.divisorOverride],
       x.length + y.length,
     );
-    copyOut(rt, ys, y);
+    finishOutput(rt, home, y, ys);
   } finally {
     rt.release(mark);
   }
@@ -124,18 +125,20 @@ export function avgPool2dBackwardWasm(dy: Float32Array, dx: Float32Array, p: Poo
   checkFloat32(caller, 'dy', dy, p.planes * p.oh * p.ow, 'planes·oh·ow');
   checkFloat32(caller, 'dx', dx, p.planes * p.h * p.w, 'planes·h·w');
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (dx.length === 0) return;
+  checkNoPartialOverlap(caller, home, 'dx', dx, 'dy', dy);
   const mark = rt.mark();
   try {
-    const gs = rt.put(dy);
-    const xs = rt.alloc(dx.byteLength);
+    const gs = stage(rt, home, dy);
+    const xs = outputAt(rt, home, dx);
     runBySize(
       rt,
       'pool_avg_backward',
       [gs, xs, p.planes, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, o.countIncludePad ? 1 : 0, o.divisorOverride],
       dx.length + dy.length,
     );
-    copyOut(rt, xs, dx);
+    finishOutput(rt, home, dx, xs);
   } finally {
     rt.release(mark);
   }
@@ -157,13 +160,15 @@ export function adaptiveAvgPool2dForwardWasm(x: Float32Array, y: Float32Array, p
   checkFloat32(caller, 'x', x, planes * h * w, 'planes·h·w');
   checkFloat32(caller, 'y', y, planes * oh * ow, 'planes·oh·ow');
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (y.length === 0) return;
+  checkNoPartialOverlap(caller, home, 'y', y, 'x', x);
   const mark = rt.mark();
   try {
-    const xs = rt.put(x);
-    const ys = rt.alloc(y.byteLength);
+    const xs = stage(rt, home, x);
+    const ys = outputAt(rt, home, y);
     runBySize(rt, 'pool_adaptive_forward', [xs, ys, planes, h, w, oh, ow], x.length + y.length);
-    copyOut(rt, ys, y);
+    finishOutput(rt, home, y, ys);
   } finally {
     rt.release(mark);
   }
@@ -176,13 +181,15 @@ export function adaptiveAvgPool2dBackwardWasm(dy: Float32Array, dx: Float32Array
   checkFloat32(caller, 'dy', dy, planes * oh * ow, 'planes·oh·ow');
   checkFloat32(caller, 'dx', dx, planes * h * w, 'planes·h·w');
   const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (dx.length === 0) return;
+  checkNoPartialOverlap(caller, home, 'dx', dx, 'dy', dy);
   const mark = rt.mark();
   try {
-    const gs = rt.put(dy);
-    const xs = rt.alloc(dx.byteLength);
+    const gs = stage(rt, home, dy);
+    const xs = outputAt(rt, home, dx);
     runBySize(rt, 'pool_adaptive_backward', [gs, xs, planes, h, w, oh, ow], dx.length + dy.length);
-    copyOut(rt, xs, dx);
+    finishOutput(rt, home, dx, xs);
   } finally {
     rt.release(mark);
   }

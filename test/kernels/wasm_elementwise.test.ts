@@ -11,12 +11,14 @@
 // the reference bit for bit, NaN for NaN and −0 for +0. axpy rounds alpha to float32 first, where
 // the reference multiplies by the double alpha: the products differ by at most 2 ulps of |αx| and
 // the sums then by one more ulp of |αx| + |z|, so we allow 4·2^-24·(|αx| + |z|).
+// Arrays that already live in the wasm memory are used in place (zero-copy) and must give the
+// same bits as ordinary arrays, which are staged through the arena.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { binaryStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
-import { addReluWasm, addWasm, axpyWasm, MIN_PARALLEL_ELEMENTS, reluBackwardWasm, reluWasm } from '../../kernels/wasm/elementwise.js';
-import { getNumThreads, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { addReluWasm, addWasm, axpyWasm, MIN_PARALLEL_ELEMENTS, reluBackwardWasm, reluWasm, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
+import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
 
 const LENGTHS = [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 1001, 4099, 70001];
 const SPECIAL = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0];
@@ -135,6 +137,59 @@ for (const threads of [1, 2, 3]) {
     });
   });
 }
+
+/** Copies of `arrays` placed in the wasm memory (all allocated first: an allocation may grow it). */
+function inWasm(...arrays: Float32Array[]): Float32Array[] {
+  const rt = getWasm()!;
+  const at = arrays.map((a) => rt.alloc(a.byteLength));
+  return arrays.map((a, i) => {
+    const v = new Float32Array(rt.memory.buffer, at[i] as number, a.length);
+    v.set(a);
+    return v;
+  });
+}
+
+describe('wasm elementwise on arrays that live in the wasm memory (zero-copy)', () => {
+  it('x=[70001]: relu, relu backward, add in place and axpy read and write them where they are', () => {
+    const rt = getWasm()!;
+    const mark = rt.mark();
+    try {
+      const x0 = inputs(70001, 21);
+      const z0 = inputs(70001, 22);
+      const [x, z, y] = inWasm(x0, z0, new Float32Array(70001)) as [Float32Array, Float32Array, Float32Array];
+      reluWasm(x, y);
+      expectSame(y, relu(x0), 'relu');
+      reluBackwardWasm(x, z, y);
+      const expected = new Float32Array(70001);
+      const zero = Float32Array.of(0);
+      whereStrided(binary('gt', x0, zero, 0), [1], 0, z0, [1], 0, zero, [0], 0, [70001], expected);
+      expectSame(y, expected, 'relu backward');
+      addWasm(x, z, x); // in place, x <- x + z
+      expectSame(x, binary('add', x0, z0), 'add in place');
+      axpyWasm(0.5, z, z, y); // 0.5 is exact: bit-exact
+      expectSame(y, binary('add', binary('mul', z0, Float32Array.of(0.5), 0), z0), 'axpy');
+      // a mix: input in the memory, output an ordinary array
+      const out = new Float32Array(70001);
+      addReluWasm(z, z, out);
+      expectSame(out, relu(binary('add', z0, z0)), 'add+relu to an ordinary array');
+      // the memory did not grow meanwhile, so every call above found x, z, y in it (none was staged)
+      expect([x, z, y].map((a) => wasmOffsetOf(rt.memory.buffer, a) >= 0)).toEqual([true, true, true]);
+    } finally {
+      rt.release(mark);
+    }
+  });
+
+  it('an output that partly overlaps an input in the memory is an error', () => {
+    const rt = getWasm()!;
+    const mark = rt.mark();
+    try {
+      const [buf] = inWasm(new Float32Array(40)) as [Float32Array];
+      expect(() => reluWasm(buf.subarray(0, 32), buf.subarray(4, 36))).toThrow(/reluWasm: the output \(wasm bytes \d+\.\.\d+\) overlaps x .* without being the same array/);
+    } finally {
+      rt.release(mark);
+    }
+  });
+});
 
 describe('wasm elementwise argument errors', () => {
   it('names the argument, the expected and the actual value', () => {

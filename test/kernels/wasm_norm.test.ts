@@ -22,14 +22,16 @@
 // The fused ReLU ({ relu: true }) must equal the plain forward followed by max(·, 0) bit for bit,
 // and its backward the reference backward of where(y > 0, gy, 0) with y that forward's output (the
 // mask must agree exactly, or an error the size of gy would show), within the same tolerances.
+// Arrays that already live in the wasm memory are used in place (zero-copy) and must give the
+// same bits as ordinary arrays, which are staged through the arena.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import type { NormLayout } from '../../kernels/geometry.js';
 import { normApplyReference, normBackwardReference, normForwardReference } from '../../kernels/cpu/norm.js';
-import { MIN_PARALLEL_ELEMENTS } from '../../kernels/wasm/elementwise.js';
+import { MIN_PARALLEL_ELEMENTS, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
 import { normApplyWasm, normBackwardWasm, normForwardWasm, wasmNormSupports } from '../../kernels/wasm/norm.js';
-import { getNumThreads, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
 
 const U = 1e-5;
 
@@ -336,6 +338,49 @@ for (const threads of [1, 2, 3]) {
     });
   });
 }
+
+/** Copies of `arrays` placed in the wasm memory (all allocated first: an allocation may grow it). */
+function inWasm<T extends Float32Array | Int32Array>(...arrays: T[]): T[] {
+  const rt = getWasm()!;
+  const at = arrays.map((a) => rt.alloc(a.byteLength));
+  return arrays.map((a, i) => {
+    const v = (a instanceof Float32Array ? new Float32Array(rt.memory.buffer, at[i] as number, a.length) : new Int32Array(rt.memory.buffer, at[i] as number, a.length)) as T;
+    v.set(a as never);
+    return v;
+  });
+}
+
+describe('wasm BatchNorm on arrays that live in the wasm memory (zero-copy)', () => {
+  it('x=[4,5,3517]: forward in place (y = x), backward into gy, statistics and gradients in the memory', () => {
+    const rt = getWasm()!;
+    const mark = rt.mark();
+    try {
+      const c: Case = { N: 4, C: 5, S: 3517, offset: 2, affine: true };
+      const l = layout(c);
+      const { x: x0, gy: gy0, weight, bias } = data(c, 17);
+      const n = x0.length;
+      // the same computation on ordinary arrays (staged), to compare with
+      const y0 = new Float32Array(n);
+      const mean0 = new Float32Array(5);
+      const var0 = new Float32Array(5);
+      normForwardWasm(x0, l, 1e-5, weight, bias, y0, mean0, var0, { relu: true });
+      const gx0 = new Float32Array(n);
+      const gw0 = new Float32Array(5);
+      const gb0 = new Float32Array(5);
+      normBackwardWasm(x0, gy0, l, mean0, var0, 1e-5, weight, true, gx0, gw0, gb0, { relu: true, bias });
+
+      const [x, xKeep, gy, mean, variance, gw, gb, w] = inWasm(x0, x0, gy0, new Float32Array(5), new Float32Array(5), new Float32Array(5), new Float32Array(5), weight!);
+      normForwardWasm(x!, l, 1e-5, w!, bias, x!, mean!, variance!, { relu: true });
+      normBackwardWasm(xKeep!, gy!, l, mean!, variance!, 1e-5, w!, true, gy!, gw!, gb!, { relu: true, bias });
+      const same = (a: Float32Array, b: Float32Array): boolean => a.every((v, i) => Object.is(v, b[i]));
+      expect([same(x!, y0), same(mean!, mean0), same(variance!, var0)]).toEqual([true, true, true]);
+      expect([same(gy!, gx0), same(gw!, gw0), same(gb!, gb0)]).toEqual([true, true, true]);
+      expect(wasmOffsetOf(rt.memory.buffer, x!)).toBeGreaterThanOrEqual(0); // no growth: nothing was staged
+    } finally {
+      rt.release(mark);
+    }
+  });
+});
 
 describe('wasm BatchNorm arguments', () => {
   it('supports the batch layout only', () => {

@@ -11,15 +11,17 @@
 // |Δ| <= 2^-20·(|expected| + max|expected|·2^-4)
 // (the second term covers entries that cancel towards 0). NaN in a gradient must reach exactly the
 // entries it reaches in the reference (its own).
+// Arrays that already live in the wasm memory are used in place (zero-copy) and must give the
+// same bits as ordinary arrays, which are staged through the arena.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { tensor } from '../../index.js';
 import { optim } from '../../index.js';
 import type { Tensor } from '../../index.js';
-import { MIN_PARALLEL_ELEMENTS } from '../../kernels/wasm/elementwise.js';
+import { MIN_PARALLEL_ELEMENTS, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
 import { adamStepWasm, type SgdStepOptions, sgdStepWasm } from '../../kernels/wasm/optim.js';
-import { getNumThreads, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
 
 const LENGTHS = [1, 3, 4, 5, 17, 1001, 70001];
 const STEPS = 3;
@@ -153,6 +155,50 @@ for (const threads of [1, 2, 3]) {
     });
   });
 }
+
+/** Copies of `arrays` placed in the wasm memory (all allocated first: an allocation may grow it). */
+function inWasm<T extends Float32Array | Int32Array>(...arrays: T[]): T[] {
+  const rt = getWasm()!;
+  const at = arrays.map((a) => rt.alloc(a.byteLength));
+  return arrays.map((a, i) => {
+    const v = (a instanceof Float32Array ? new Float32Array(rt.memory.buffer, at[i] as number, a.length) : new Int32Array(rt.memory.buffer, at[i] as number, a.length)) as T;
+    v.set(a as never);
+    return v;
+  });
+}
+
+describe('wasm optimizer steps on arrays that live in the wasm memory (zero-copy)', () => {
+  it('n=70001: SGD and Adam update param and state where they are, as on ordinary arrays', () => {
+    const rt = getWasm()!;
+    const mark = rt.mark();
+    try {
+      const g = new Generator(3);
+      const p0 = normals(70001, g);
+      const g0 = normals(70001, g, 0.1);
+      const o: SgdStepOptions = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: true, maximize: false };
+      const pRef = p0.slice();
+      const bRef = new Float32Array(70001);
+      const [p, grad, b, q, m, v] = inWasm(p0, g0, new Float32Array(70001), p0, new Float32Array(70001), new Float32Array(70001));
+      for (const first of [true, false]) {
+        sgdStepWasm(pRef, g0, bRef, first, o);
+        sgdStepWasm(p!, grad!, b!, first, o);
+      }
+      const same = (a: Float32Array, c: Float32Array): boolean => a.every((x, i) => Object.is(x, c[i]));
+      expect([same(p!, pRef), same(b!, bRef)]).toEqual([true, true]);
+      const adam = { lr: 1e-3, betas: [0.9, 0.999] as const, eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, decoupled: true };
+      const qRef = p0.slice();
+      const mRef = new Float32Array(70001);
+      const vRef = new Float32Array(70001);
+      adamStepWasm(qRef, g0, mRef, vRef, null, 1, adam);
+      adamStepWasm(q!, grad!, m!, v!, null, 1, adam);
+      expect([same(q!, qRef), same(m!, mRef), same(v!, vRef)]).toEqual([true, true, true]);
+      expect(wasmOffsetOf(rt.memory.buffer, p!)).toBeGreaterThanOrEqual(0); // no growth: nothing was staged
+      expect(() => sgdStepWasm(p!, grad!, p!, false, o)).toThrow(/sgdStepWasm: param and momentumBuffer share bytes of the wasm memory/);
+    } finally {
+      rt.release(mark);
+    }
+  });
+});
 
 describe('wasm optimizer arguments', () => {
   const sgd: SgdStepOptions = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };

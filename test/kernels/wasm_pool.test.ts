@@ -16,6 +16,8 @@
 // - their backward adds float32(dy/divisor) where the reference adds the double quotient: one
 //   rounding per contribution, |Δ| <= 2^-20·Σ|dy|/divisor over the windows (the reference's backward
 //   of |dy|).
+// Arrays that already live in the wasm memory are used in place (zero-copy) and must give the
+// same bits as ordinary arrays, which are staged through the arena.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
@@ -36,7 +38,8 @@ import {
   maxPool2dBackwardWasm,
   maxPool2dForwardWasm,
 } from '../../kernels/wasm/pool.js';
-import { getNumThreads, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
 
 const U = 2 ** -24;
 
@@ -286,6 +289,49 @@ for (const threads of [1, 2, 3]) {
     }
   });
 }
+
+/** Copies of `arrays` placed in the wasm memory (all allocated first: an allocation may grow it). */
+function inWasm<T extends Float32Array | Int32Array>(...arrays: T[]): T[] {
+  const rt = getWasm()!;
+  const at = arrays.map((a) => rt.alloc(a.byteLength));
+  return arrays.map((a, i) => {
+    const v = (a instanceof Float32Array ? new Float32Array(rt.memory.buffer, at[i] as number, a.length) : new Int32Array(rt.memory.buffer, at[i] as number, a.length)) as T;
+    v.set(a as never);
+    return v;
+  });
+}
+
+describe('wasm pooling on arrays that live in the wasm memory (zero-copy)', () => {
+  it('max pool x=[6,112,112] forward and backward, adaptive average: inputs and outputs in the memory', () => {
+    const rt = getWasm()!;
+    const mark = rt.mark();
+    try {
+      const p = geometry(FIXED[1] as Spec, true);
+      const x0 = maxInput(p.planes * p.h * p.w, 3);
+      const out = p.planes * p.oh * p.ow;
+      const ry = new Float32Array(out);
+      const ridx = new Int32Array(out);
+      maxPool2dForward(x0, ry, ridx, p);
+      const dy0 = normals(out, 4);
+      const rdx = new Float32Array(x0.length);
+      maxPool2dBackward(dy0, ridx, rdx, p);
+      const [x, y, dy, dx, g] = inWasm(x0, new Float32Array(out), dy0, new Float32Array(x0.length).fill(5), new Float32Array(p.planes));
+      const [idx] = inWasm(new Int32Array(out));
+      maxPool2dForwardWasm(x!, y!, idx!, p);
+      expectExact(y!, ry, 'y');
+      expectExact(idx!, ridx, 'idx');
+      maxPool2dBackwardWasm(dy!, idx!, dx!, p);
+      expectExact(dx!, rdx, 'dx');
+      adaptiveAvgPool2dForwardWasm(dx!, g!, p.planes, p.h, p.w, 1, 1);
+      const rg = new Float64Array(p.planes);
+      adaptiveAvgPool2dForward(Float64Array.from(rdx), rg, p.planes, p.h, p.w, 1, 1);
+      expectWithin(g!, rg, Array.from(rg, () => 1e-6), 'global average');
+      expect(wasmOffsetOf(rt.memory.buffer, x!)).toBeGreaterThanOrEqual(0); // no growth: nothing was staged
+    } finally {
+      rt.release(mark);
+    }
+  });
+});
 
 describe('wasm pooling special cases and arguments', () => {
   it('x=[1,1,6]: NaN wins and the last NaN keeps it, ties go to the first position', () => {

@@ -32,7 +32,7 @@ export function conv2dDirect(x: FloatArray, wt: FloatArray, bias: FloatArray | n
       const c0 = Math.floor(o / og) * cg;
       for (let oy = 0; oy < p.oh; oy++) {
         for (let ox = 0; ox < p.ow; ox++) {
-          let s = bias ? (bias[o] as number) : 0;
+          let s = bias ? bias[o] : 0;
           for (let c = 0; c < cg; c++) {
             for (let i = 0; i < p.kh; i++) {
               const iy = oy * p.sh - p.pt + i * p.dh;
@@ -40,7 +40,7 @@ export function conv2dDirect(x: FloatArray, wt: FloatArray, bias: FloatArray | n
               for (let j = 0; j < p.kw; j++) {
                 const ix = ox * p.sw - p.pl + j * p.dw;
                 if (ix < 0 || ix >= p.w) continue;
-                s += (x[((n * p.c + c0 + c) * p.h + iy) * p.w + ix] as number) * (wt[((o * cg + c) * p.kh + i) * p.kw + j] as number);
+                s += x[((n * p.c + c0 + c) * p.h + iy) * p.w + ix] * wt[((o * cg + c) * p.kh + i) * p.kw + j];
               }
             }
           }
@@ -71,7 +71,7 @@ export function conv2dBackwardDirect(
       const c0 = Math.floor(o / og) * cg;
       for (let oy = 0; oy < p.oh; oy++) {
         for (let ox = 0; ox < p.ow; ox++) {
-          const g = dy[((n * p.o + o) * p.oh + oy) * p.ow + ox] as number;
+          const g = dy[((n * p.o + o) * p.oh + oy) * p.ow + ox];
           for (let c = 0; c < cg; c++) {
             for (let i = 0; i < p.kh; i++) {
               const iy = oy * p.sh - p.pt + i * p.dh;
@@ -81,8 +81,8 @@ export function conv2dBackwardDirect(
                 if (ix < 0 || ix >= p.w) continue;
                 const xi = ((n * p.c + c0 + c) * p.h + iy) * p.w + ix;
                 const wi = ((o * cg + c) * p.kh + i) * p.kw + j;
-                if (dx) dx[xi] = (dx[xi] as number) + g * (wt[wi] as number);
-                if (dw) dw[wi] = (dw[wi] as number) + g * (x[xi] as number);
+                if (dx) dx[xi] = dx[xi] + g * wt[wi];
+                if (dw) dw[wi] = dw[wi] + g * x[xi];
               }
             }
           }
@@ -99,7 +99,7 @@ export function conv2dBackwardBias(dy: FloatArray, db: FloatArray, p: ConvGeomet
     let s = 0;
     for (let n = 0; n < p.n; n++) {
       const base = (n * p.o + o) * plane;
-      for (let k = 0; k < plane; k++) s += dy[base + k] as number;
+      for (let k = 0; k < plane; k++) s += dy[base + k];
     }
     db[o] = s;
   }
@@ -141,7 +141,7 @@ export function im2col(x: Float64Array, xOff: number, cg: number, p: ConvGeometr
           }
           const src = plane + iy * p.w + xs;
           for (let ox = 0; ox < lo; ox++) cols[dst + ox] = 0;
-          for (let ox = lo; ox < hi; ox++) cols[dst + ox] = x[src + ox * p.sw] as number;
+          for (let ox = lo; ox < hi; ox++) cols[dst + ox] = x[src + ox * p.sw];
           for (let ox = hi; ox < p.ow; ox++) cols[dst + ox] = 0;
         }
       }
@@ -164,7 +164,7 @@ export function col2im(cols: Float64Array, cg: number, p: ConvGeometry, dx: Floa
           if (iy < 0 || iy >= p.h) continue;
           const src = row + oy * p.ow;
           const dst = plane + iy * p.w + xs;
-          for (let ox = lo; ox < hi; ox++) dx[dst + ox * p.sw] = (dx[dst + ox * p.sw] as number) + (cols[src + ox] as number);
+          for (let ox = lo; ox < hi; ox++) dx[dst + ox * p.sw] = dx[dst + ox * p.sw] + cols[src + ox];
         }
       }
     }
@@ -210,9 +210,9 @@ function addBias(y: Float64Array, bias: Float64Array, p: ConvGeometry): void {
   const L = p.oh * p.ow;
   for (let n = 0; n < p.n; n++) {
     for (let o = 0; o < p.o; o++) {
-      const b = bias[o] as number;
+      const b = bias[o];
       const base = (n * p.o + o) * L;
-      for (let k = 0; k < L; k++) y[base + k] = (y[base + k] as number) + b;
+      for (let k = 0; k < L; k++) y[base + k] = y[base + k] + b;
     }
   }
 }
@@ -287,19 +287,19 @@ export function conv2dDepthwise(x: Float64Array, wt: Float64Array, bias: Float64
     for (let o = 0; o < p.o; o++) {
       const plane = (n * p.c + Math.floor(o / m)) * p.h * p.w;
       const base = (n * p.o + o) * L;
-      y.fill(bias ? (bias[o] as number) : 0, base, base + L);
+      y.fill(bias ? bias[o] : 0, base, base + L);
       for (let i = 0; i < p.kh; i++) {
         for (let j = 0; j < p.kw; j++) {
-          const wv = wt[(o * p.kh + i) * p.kw + j] as number;
-          const lo = ranges[2 * j] as number;
-          const hi = ranges[2 * j + 1] as number;
+          const wv = wt[(o * p.kh + i) * p.kw + j];
+          const lo = ranges[2 * j];
+          const hi = ranges[2 * j + 1];
           const xs = j * p.dw - p.pl;
           for (let oy = 0; oy < p.oh; oy++) {
             const iy = oy * p.sh - p.pt + i * p.dh;
             if (iy < 0 || iy >= p.h) continue;
             const src = plane + iy * p.w + xs;
             const dst = base + oy * p.ow;
-            for (let ox = lo; ox < hi; ox++) y[dst + ox] = (y[dst + ox] as number) + wv * (x[src + ox * p.sw] as number);
+            for (let ox = lo; ox < hi; ox++) y[dst + ox] = y[dst + ox] + wv * x[src + ox * p.sw];
           }
         }
       }
@@ -326,9 +326,9 @@ export function conv2dDepthwiseBackward(
         for (let i = 0; i < p.kh; i++) {
           for (let j = 0; j < p.kw; j++) {
             const wi = (o * p.kh + i) * p.kw + j;
-            const wv = wt[wi] as number;
-            const lo = ranges[2 * j] as number;
-            const hi = ranges[2 * j + 1] as number;
+            const wv = wt[wi];
+            const lo = ranges[2 * j];
+            const hi = ranges[2 * j + 1];
             const xs = j * p.dw - p.pl;
             let sw = 0;
             for (let oy = 0; oy < p.oh; oy++) {
@@ -336,10 +336,10 @@ export function conv2dDepthwiseBackward(
               if (iy < 0 || iy >= p.h) continue;
               const src = plane + iy * p.w + xs;
               const gy = yBase + oy * p.ow;
-              if (dx) for (let ox = lo; ox < hi; ox++) dx[src + ox * p.sw] = (dx[src + ox * p.sw] as number) + wv * (dy[gy + ox] as number);
-              if (dw) for (let ox = lo; ox < hi; ox++) sw += (dy[gy + ox] as number) * (x[src + ox * p.sw] as number);
+              if (dx) for (let ox = lo; ox < hi; ox++) dx[src + ox * p.sw] = dx[src + ox * p.sw] + wv * dy[gy + ox];
+              if (dw) for (let ox = lo; ox < hi; ox++) sw += dy[gy + ox] * x[src + ox * p.sw];
             }
-            if (dw) dw[wi] = (dw[wi] as number) + sw;
+            if (dw) dw[wi] = dw[wi] + sw;
           }
         }
       }

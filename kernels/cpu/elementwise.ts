@@ -51,17 +51,17 @@ function coalesce(
   const ob: number[] = [];
   const oc: number[] = [];
   for (let d = shape.length - 1; d >= 0; d--) {
-    const n = shape[d] as number;
+    const n = shape[d];
     if (n === 1 && shape.length > 1) continue;
     const k = outShape.length - 1;
-    if (k >= 0 && sa[d] === oa[0]! * outShape[0]! && sb[d] === ob[0]! * outShape[0]! && sc[d] === oc[0]! * outShape[0]!) {
-      outShape[0]! *= n;
+    if (k >= 0 && sa[d] === oa[0] * outShape[0] && sb[d] === ob[0] * outShape[0] && sc[d] === oc[0] * outShape[0]) {
+      outShape[0] *= n;
       continue;
     }
     outShape.unshift(n);
-    oa.unshift(sa[d] as number);
-    ob.unshift(sb[d] as number);
-    oc.unshift(sc[d] as number);
+    oa.unshift(sa[d]);
+    ob.unshift(sb[d]);
+    oc.unshift(sc[d]);
   }
   if (outShape.length === 0 && shape.length > 0) return [[1], [0], [0], [0]];
   return [outShape, oa, ob, oc];
@@ -87,7 +87,7 @@ function forEachStrided3(
     row(0, 1, oa, 0, ob, 0, oc, 0);
     return;
   }
-  const inner = shape[nd - 1] as number;
+  const inner = shape[nd - 1];
   let total = 1;
   for (const s of shape) total *= s;
   if (total === 0) return;
@@ -95,20 +95,20 @@ function forEachStrided3(
   let pa = oa;
   let pb = ob;
   let pc = oc;
-  const da = sa[nd - 1] as number;
-  const db = sb[nd - 1] as number;
-  const dc = sc[nd - 1] as number;
+  const da = sa[nd - 1];
+  const db = sb[nd - 1];
+  const dc = sc[nd - 1];
   for (let out = 0; out < total; out += inner) {
     row(out, inner, pa, da, pb, db, pc, dc);
     for (let d = nd - 2; d >= 0; d--) {
       idx[d]++;
-      pa += sa[d] as number;
-      pb += sb[d] as number;
-      pc += sc[d] as number;
-      if ((idx[d] as number) < (shape[d] as number)) break;
-      pa -= (idx[d] as number) * (sa[d] as number);
-      pb -= (idx[d] as number) * (sb[d] as number);
-      pc -= (idx[d] as number) * (sc[d] as number);
+      pa += sa[d];
+      pb += sb[d];
+      pc += sc[d];
+      if (idx[d] < shape[d]) break;
+      pa -= idx[d] * sa[d];
+      pb -= idx[d] * sb[d];
+      pc -= idx[d] * sc[d];
       idx[d] = 0;
     }
   }
@@ -126,7 +126,7 @@ export function unaryStrided(
   const f = UNARY_OPS[op];
   const zeros = new Array<number>(shape.length).fill(0);
   forEachStrided3(shape, strides, offset, zeros, 0, zeros, 0, (o, n, pa, da) => {
-    for (let i = 0; i < n; i++, pa += da) out[o + i] = f(x[pa] as number);
+    for (let i = 0; i < n; i++, pa += da) out[o + i] = f(x[pa]);
   });
 }
 
@@ -146,19 +146,19 @@ export function binaryStrided(
   // Hot cases get their own loops so V8 sees one operation per loop.
   if (op === 'add') {
     forEachStrided3(shape, aStrides, aOffset, bStrides, bOffset, zeros, 0, (o, n, pa, da, pb, db) => {
-      for (let i = 0; i < n; i++, pa += da, pb += db) out[o + i] = (a[pa] as number) + (b[pb] as number);
+      for (let i = 0; i < n; i++, pa += da, pb += db) out[o + i] = a[pa] + b[pb];
     });
     return;
   }
   if (op === 'mul') {
     forEachStrided3(shape, aStrides, aOffset, bStrides, bOffset, zeros, 0, (o, n, pa, da, pb, db) => {
-      for (let i = 0; i < n; i++, pa += da, pb += db) out[o + i] = (a[pa] as number) * (b[pb] as number);
+      for (let i = 0; i < n; i++, pa += da, pb += db) out[o + i] = a[pa] * b[pb];
     });
     return;
   }
   const f = BINARY_OPS[op];
   forEachStrided3(shape, aStrides, aOffset, bStrides, bOffset, zeros, 0, (o, n, pa, da, pb, db) => {
-    for (let i = 0; i < n; i++, pa += da, pb += db) out[o + i] = f(a[pa] as number, b[pb] as number);
+    for (let i = 0; i < n; i++, pa += da, pb += db) out[o + i] = f(a[pa], b[pb]);
   });
 }
 
@@ -177,7 +177,7 @@ export function whereStrided(
   out: NumArray,
 ): void {
   forEachStrided3(shape, cStrides, cOffset, aStrides, aOffset, bStrides, bOffset, (o, n, pc, dc, pa, da, pb, db) => {
-    for (let i = 0; i < n; i++, pc += dc, pa += da, pb += db) out[o + i] = (cond[pc] as number) !== 0 ? (a[pa] as number) : (b[pb] as number);
+    for (let i = 0; i < n; i++, pc += dc, pa += da, pb += db) out[o + i] = cond[pc] !== 0 ? a[pa] : b[pb];
   });
 }
 
@@ -185,7 +185,7 @@ export function whereStrided(
 export function copyStrided(x: NumArray, shape: readonly number[], strides: readonly number[], offset: number, out: NumArray): void {
   const zeros = new Array<number>(shape.length).fill(0);
   forEachStrided3(shape, strides, offset, zeros, 0, zeros, 0, (o, n, pa, da) => {
-    for (let i = 0; i < n; i++, pa += da) out[o + i] = x[pa] as number;
+    for (let i = 0; i < n; i++, pa += da) out[o + i] = x[pa];
   });
 }
 
@@ -202,6 +202,6 @@ export function scatterAddStrided(
 ): void {
   const zeros = new Array<number>(shape.length).fill(0);
   forEachStrided3(shape, strides, offset, zeros, 0, zeros, 0, (o, n, pa, da) => {
-    for (let i = 0; i < n; i++, pa += da) out[pa] = (out[pa] as number) + (g[o + i] as number);
+    for (let i = 0; i < n; i++, pa += da) out[pa] = out[pa] + g[o + i];
   });
 }

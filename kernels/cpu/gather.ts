@@ -11,9 +11,9 @@ export function gatherForward(x: NumArray, n: number, index: Int32Array, outer: 
     for (let j = 0; j < m; j++) {
       for (let i = 0; i < inner; i++) {
         const p = (o * m + j) * inner + i;
-        const k = index[p] as number;
+        const k = index[p];
         if (k < 0 || k >= n) throw new RangeError(`index ${k} is out of bounds for dimension with size ${n}`);
-        out[p] = x[(o * n + k) * inner + i] as number;
+        out[p] = x[(o * n + k) * inner + i];
       }
     }
   }
@@ -25,8 +25,8 @@ export function gatherBackward(g: NumArray, index: Int32Array, outer: number, m:
     for (let j = 0; j < m; j++) {
       for (let i = 0; i < inner; i++) {
         const p = (o * m + j) * inner + i;
-        const q = (o * n + (index[p] as number)) * inner + i;
-        gx[q] = (gx[q] as number) + (g[p] as number);
+        const q = (o * n + index[p]) * inner + i;
+        gx[q] = gx[q] + g[p];
       }
     }
   }

@@ -30,10 +30,10 @@ export function gemmReference(g: GemmArgs): void {
     for (let j = 0; j < N; j++) {
       let sum = 0;
       for (let k = 0; k < K; k++) {
-        sum += (a[g.aOffset + i * g.aRowStride + k * g.aColStride] as number) * (b[g.bOffset + k * g.bRowStride + j * g.bColStride] as number);
+        sum += a[g.aOffset + i * g.aRowStride + k * g.aColStride] * b[g.bOffset + k * g.bRowStride + j * g.bColStride];
       }
       const ci = g.cOffset + i * g.ldc + j;
-      c[ci] = g.accumulate ? (c[ci] as number) + sum : sum;
+      c[ci] = g.accumulate ? c[ci] + sum : sum;
     }
   }
 }
@@ -63,7 +63,7 @@ function packPanelB(g: GemmArgs, pc: number, kc: number, jc: number, nc: number)
     const w = Math.min(NR, nc - j0);
     for (let k = 0; k < kc; k++) {
       const row = g.bOffset + (pc + k) * rs + (jc + j0) * cs;
-      for (let j = 0; j < NR; j++) packB[p++] = j < w ? (b[row + j * cs] as number) : 0;
+      for (let j = 0; j < NR; j++) packB[p++] = j < w ? b[row + j * cs] : 0;
     }
   }
 }
@@ -76,7 +76,7 @@ function packBlockA(g: GemmArgs, ic: number, mc: number, pc: number, kc: number)
     const h = Math.min(MR, mc - i0);
     for (let k = 0; k < kc; k++) {
       const col = g.aOffset + (ic + i0) * rs + (pc + k) * cs;
-      for (let i = 0; i < MR; i++) packA[p++] = i < h ? (a[col + i * rs] as number) : 0;
+      for (let i = 0; i < MR; i++) packA[p++] = i < h ? a[col + i * rs] : 0;
     }
   }
 }
@@ -90,8 +90,8 @@ function microKernel(kc: number, pa: number, pb: number, out: Float64Array): voi
   let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
   let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
   for (let k = 0; k < kc; k++, pa += 4, pb += 4) {
-    const a0 = A[pa] as number, a1 = A[pa + 1] as number, a2 = A[pa + 2] as number, a3 = A[pa + 3] as number;
-    const b0 = B[pb] as number, b1 = B[pb + 1] as number, b2 = B[pb + 2] as number, b3 = B[pb + 3] as number;
+    const a0 = A[pa], a1 = A[pa + 1], a2 = A[pa + 2], a3 = A[pa + 3];
+    const b0 = B[pb], b1 = B[pb + 1], b2 = B[pb + 2], b3 = B[pb + 3];
     c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
     c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
     c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
@@ -130,7 +130,7 @@ export function gemmBlocked(g: GemmArgs): void {
             // C tile += micro-tile (only the valid h×w corner at the edges)
             let cRow = cOffset + (ic + ir) * ldc + jc + jr;
             for (let i = 0; i < h; i++, cRow += ldc) {
-              for (let j = 0; j < w; j++) c[cRow + j] = (c[cRow + j] as number) + (tile[i * NR + j] as number);
+              for (let j = 0; j < w; j++) c[cRow + j] = c[cRow + j] + tile[i * NR + j];
             }
           }
         }

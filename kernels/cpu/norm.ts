@@ -32,22 +32,22 @@ export function normStatsReference(x: Floats, l: NormLayout, mean: Floats, varia
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const k = setOf(l, n, c);
-      for (let s = 0; s < S; s++) sum[k] += x[(n * C + c) * S + s] as number;
+      for (let s = 0; s < S; s++) sum[k] += x[(n * C + c) * S + s];
     }
   }
-  for (let k = 0; k < sum.length; k++) mean[k] = (sum[k] as number) / m;
+  for (let k = 0; k < sum.length; k++) mean[k] = sum[k] / m;
   const sq = new Float64Array(numSets(l));
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const k = setOf(l, n, c);
-      const mu = mean[k] as number;
+      const mu = mean[k];
       for (let s = 0; s < S; s++) {
-        const d = (x[(n * C + c) * S + s] as number) - mu;
+        const d = x[(n * C + c) * S + s] - mu;
         sq[k] += d * d;
       }
     }
   }
-  for (let k = 0; k < sq.length; k++) variance[k] = (sq[k] as number) / m;
+  for (let k = 0; k < sq.length; k++) variance[k] = sq[k] / m;
 }
 
 /**
@@ -68,12 +68,12 @@ export function normApplyReference(
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const k = setOf(l, n, c);
-      const r = 1 / Math.sqrt((variance[k] as number) + eps);
-      const gamma = weight ? (weight[c] as number) : 1;
-      const beta = bias ? (bias[c] as number) : 0;
+      const r = 1 / Math.sqrt(variance[k] + eps);
+      const gamma = weight ? weight[c] : 1;
+      const beta = bias ? bias[c] : 0;
       for (let s = 0; s < S; s++) {
         const i = (n * C + c) * S + s;
-        y[i] = ((x[i] as number) - (mean[k] as number)) * r * gamma + beta;
+        y[i] = (x[i] - mean[k]) * r * gamma + beta;
       }
     }
   }
@@ -123,8 +123,8 @@ export function normBackwardReference(
   const { N, C, S } = l;
   const m = setSize(l);
   const r = new Float64Array(numSets(l));
-  for (let k = 0; k < r.length; k++) r[k] = 1 / Math.sqrt((variance[k] as number) + eps);
-  const xhat = (i: number, k: number): number => ((x[i] as number) - (mean[k] as number)) * (r[k] as number);
+  for (let k = 0; k < r.length; k++) r[k] = 1 / Math.sqrt(variance[k] + eps);
+  const xhat = (i: number, k: number): number => (x[i] - mean[k]) * r[k];
   const A = new Float64Array(numSets(l));
   const B = new Float64Array(numSets(l));
   const gw = new Float64Array(C);
@@ -132,10 +132,10 @@ export function normBackwardReference(
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const k = setOf(l, n, c);
-      const gamma = weight ? (weight[c] as number) : 1;
+      const gamma = weight ? weight[c] : 1;
       for (let s = 0; s < S; s++) {
         const i = (n * C + c) * S + s;
-        const g = gy[i] as number;
+        const g = gy[i];
         gb[c] += g;
         gw[c] += g * xhat(i, k);
         A[k] += gamma * g;
@@ -146,19 +146,19 @@ export function normBackwardReference(
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const k = setOf(l, n, c);
-      const gamma = weight ? (weight[c] as number) : 1;
+      const gamma = weight ? weight[c] : 1;
       for (let s = 0; s < S; s++) {
         const i = (n * C + c) * S + s;
-        const g = gamma * (gy[i] as number);
+        const g = gamma * gy[i];
         gx[i] = batchStats
-          ? (r[k] as number) * (g - (A[k] as number) / m - (xhat(i, k) * (B[k] as number)) / m)
-          : (r[k] as number) * g;
+          ? r[k] * (g - A[k] / m - (xhat(i, k) * B[k]) / m)
+          : r[k] * g;
       }
     }
   }
   for (let c = 0; c < C; c++) {
-    gWeight[c] = gw[c] as number;
-    gBias[c] = gb[c] as number;
+    gWeight[c] = gw[c];
+    gBias[c] = gb[c];
   }
 }
 
@@ -180,14 +180,14 @@ export function normStats(x: Floats, l: NormLayout, mean: Floats, variance: Floa
       let sum = 0;
       for (let n = 0; n < N; n++) {
         const base = (n * C + c) * S;
-        for (let i = base; i < base + S; i++) sum += x[i] as number;
+        for (let i = base; i < base + S; i++) sum += x[i];
       }
       const mu = sum / m;
       let sq = 0;
       for (let n = 0; n < N; n++) {
         const base = (n * C + c) * S;
         for (let i = base; i < base + S; i++) {
-          const d = (x[i] as number) - mu;
+          const d = x[i] - mu;
           sq += d * d;
         }
       }
@@ -200,11 +200,11 @@ export function normStats(x: Floats, l: NormLayout, mean: Floats, variance: Floa
   for (let k = 0; k < sets; k++) {
     const base = k * m;
     let sum = 0;
-    for (let i = base; i < base + m; i++) sum += x[i] as number;
+    for (let i = base; i < base + m; i++) sum += x[i];
     const mu = sum / m;
     let sq = 0;
     for (let i = base; i < base + m; i++) {
-      const d = (x[i] as number) - mu;
+      const d = x[i] - mu;
       sq += d * d;
     }
     mean[k] = mu;
@@ -226,16 +226,16 @@ export function normApply(
   const { N, C, S } = l;
   if (l.axes === 'layer' && S === 1) {
     for (let n = 0; n < N; n++) {
-      const mu = mean[n] as number;
-      const r = 1 / Math.sqrt((variance[n] as number) + eps);
+      const mu = mean[n];
+      const r = 1 / Math.sqrt(variance[n] + eps);
       const base = n * C;
       if (weight && bias) {
-        for (let c = 0; c < C; c++) y[base + c] = ((x[base + c] as number) - mu) * r * (weight[c] as number) + (bias[c] as number);
+        for (let c = 0; c < C; c++) y[base + c] = (x[base + c] - mu) * r * weight[c] + bias[c];
       } else {
         for (let c = 0; c < C; c++) {
-          const gamma = weight ? (weight[c] as number) : 1;
-          const beta = bias ? (bias[c] as number) : 0;
-          y[base + c] = ((x[base + c] as number) - mu) * r * gamma + beta;
+          const gamma = weight ? weight[c] : 1;
+          const beta = bias ? bias[c] : 0;
+          y[base + c] = (x[base + c] - mu) * r * gamma + beta;
         }
       }
     }
@@ -244,10 +244,10 @@ export function normApply(
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const k = setOf(l, n, c);
-      const a = (weight ? (weight[c] as number) : 1) / Math.sqrt((variance[k] as number) + eps);
-      const b = (bias ? (bias[c] as number) : 0) - (mean[k] as number) * a;
+      const a = (weight ? weight[c] : 1) / Math.sqrt(variance[k] + eps);
+      const b = (bias ? bias[c] : 0) - mean[k] * a;
       const base = (n * C + c) * S;
-      for (let i = base; i < base + S; i++) y[i] = (x[i] as number) * a + b;
+      for (let i = base; i < base + S; i++) y[i] = x[i] * a + b;
     }
   }
 }
@@ -291,22 +291,22 @@ export function normBackward(
   const m = setSize(l);
   const sets = numSets(l);
   const r = new Float64Array(sets);
-  for (let k = 0; k < sets; k++) r[k] = 1 / Math.sqrt((variance[k] as number) + eps);
+  for (let k = 0; k < sets; k++) r[k] = 1 / Math.sqrt(variance[k] + eps);
   const A = new Float64Array(sets);
   const B = new Float64Array(sets);
   const gw = new Float64Array(C);
   const gb = new Float64Array(C);
   if (l.axes === 'layer' && S === 1) {
     for (let n = 0; n < N; n++) {
-      const mu = mean[n] as number;
-      const rn = r[n] as number;
+      const mu = mean[n];
+      const rn = r[n];
       const base = n * C;
       let a = 0;
       let b = 0;
       for (let c = 0; c < C; c++) {
-        const g = gy[base + c] as number;
-        const xh = ((x[base + c] as number) - mu) * rn;
-        const gamma = weight ? (weight[c] as number) : 1;
+        const g = gy[base + c];
+        const xh = (x[base + c] - mu) * rn;
+        const gamma = weight ? weight[c] : 1;
         gb[c] += g;
         gw[c] += g * xh;
         a += gamma * g;
@@ -315,25 +315,25 @@ export function normBackward(
       const q = batchStats ? (-rn * rn * b) / m : 0;
       const t = batchStats ? (-rn * a) / m : 0;
       for (let c = 0; c < C; c++) {
-        const p = rn * (weight ? (weight[c] as number) : 1);
-        gx[base + c] = p * (gy[base + c] as number) + q * ((x[base + c] as number) - mu) + t;
+        const p = rn * (weight ? weight[c] : 1);
+        gx[base + c] = p * gy[base + c] + q * (x[base + c] - mu) + t;
       }
     }
   } else {
     for (let n = 0; n < N; n++) {
       for (let c = 0; c < C; c++) {
         const k = setOf(l, n, c);
-        const mu = mean[k] as number;
+        const mu = mean[k];
         const base = (n * C + c) * S;
         let sg = 0;
         let sgd = 0;
         for (let i = base; i < base + S; i++) {
-          const g = gy[i] as number;
+          const g = gy[i];
           sg += g;
-          sgd += g * ((x[i] as number) - mu);
+          sgd += g * (x[i] - mu);
         }
-        const sgxhat = (r[k] as number) * sgd; // Σ gy·x̂ = r Σ gy·(x − μ)
-        const gamma = weight ? (weight[c] as number) : 1;
+        const sgxhat = r[k] * sgd; // Σ gy·x̂ = r Σ gy·(x − μ)
+        const gamma = weight ? weight[c] : 1;
         gb[c] += sg;
         gw[c] += sgxhat;
         A[k] += gamma * sg;
@@ -343,18 +343,18 @@ export function normBackward(
     for (let n = 0; n < N; n++) {
       for (let c = 0; c < C; c++) {
         const k = setOf(l, n, c);
-        const rk = r[k] as number;
-        const p = rk * (weight ? (weight[c] as number) : 1);
-        const q = batchStats ? (-rk * rk * (B[k] as number)) / m : 0;
-        const t = batchStats ? (-rk * (A[k] as number)) / m : 0;
-        const mu = mean[k] as number;
+        const rk = r[k];
+        const p = rk * (weight ? weight[c] : 1);
+        const q = batchStats ? (-rk * rk * B[k]) / m : 0;
+        const t = batchStats ? (-rk * A[k]) / m : 0;
+        const mu = mean[k];
         const base = (n * C + c) * S;
-        for (let i = base; i < base + S; i++) gx[i] = p * (gy[i] as number) + q * ((x[i] as number) - mu) + t;
+        for (let i = base; i < base + S; i++) gx[i] = p * gy[i] + q * (x[i] - mu) + t;
       }
     }
   }
   for (let c = 0; c < C; c++) {
-    gWeight[c] = gw[c] as number;
-    gBias[c] = gb[c] as number;
+    gWeight[c] = gw[c];
+    gBias[c] = gb[c];
   }
 }

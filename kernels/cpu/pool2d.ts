@@ -32,7 +32,7 @@ export function maxPool2dForward(x: FloatArray, y: FloatArray, idx: Int32Array, 
         for (let iy = y0; iy < y1; iy += p.dh) {
           for (let ix = x0; ix < x1; ix += p.dw) {
             const k = iy * p.w + ix;
-            const v = x[xb + k] as number;
+            const v = x[xb + k];
             if (v > best || v !== v) {
               best = v;
               bi = k;
@@ -52,8 +52,8 @@ export function maxPool2dBackward(dy: FloatArray, idx: Int32Array, dx: FloatArra
   const out = p.oh * p.ow;
   for (let q = 0; q < p.planes; q++) {
     for (let k = 0; k < out; k++) {
-      const t = q * plane + (idx[q * out + k] as number);
-      dx[t] = (dx[t] as number) + (dy[q * out + k] as number);
+      const t = q * plane + idx[q * out + k];
+      dx[t] = dx[t] + dy[q * out + k];
     }
   }
 }
@@ -87,7 +87,7 @@ export function avgPool2dForward(x: FloatArray, y: FloatArray, p: PoolGeometry, 
       for (let ox = 0; ox < p.ow; ox++) {
         const [y0, y1, x0, x1, div] = avgWindow(p, o, oy, ox);
         let s = 0;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) s += x[xb + iy * p.w + ix] as number;
+        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) s += x[xb + iy * p.w + ix];
         y[(q * p.oh + oy) * p.ow + ox] = y0 < y1 && x0 < x1 ? s / div : 0;
       }
     }
@@ -101,9 +101,9 @@ export function avgPool2dBackward(dy: FloatArray, dx: FloatArray, p: PoolGeometr
     for (let oy = 0; oy < p.oh; oy++) {
       for (let ox = 0; ox < p.ow; ox++) {
         const [y0, y1, x0, x1, div] = avgWindow(p, o, oy, ox);
-        const g = (dy[(q * p.oh + oy) * p.ow + ox] as number) / div;
+        const g = dy[(q * p.oh + oy) * p.ow + ox] / div;
         for (let iy = y0; iy < y1; iy++) {
-          for (let ix = x0; ix < x1; ix++) dx[xb + iy * p.w + ix] = (dx[xb + iy * p.w + ix] as number) + g;
+          for (let ix = x0; ix < x1; ix++) dx[xb + iy * p.w + ix] = dx[xb + iy * p.w + ix] + g;
         }
       }
     }
@@ -128,7 +128,7 @@ export function adaptiveAvgPool2dForward(x: FloatArray, y: FloatArray, planes: n
         const x0 = adaptiveStart(ox, w, ow);
         const x1 = adaptiveEnd(ox, w, ow);
         let s = 0;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) s += x[xb + iy * w + ix] as number;
+        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) s += x[xb + iy * w + ix];
         y[(q * oh + oy) * ow + ox] = s / ((y1 - y0) * (x1 - x0));
       }
     }
@@ -145,8 +145,8 @@ export function adaptiveAvgPool2dBackward(dy: FloatArray, dx: FloatArray, planes
       for (let ox = 0; ox < ow; ox++) {
         const x0 = adaptiveStart(ox, w, ow);
         const x1 = adaptiveEnd(ox, w, ow);
-        const g = (dy[(q * oh + oy) * ow + ox] as number) / ((y1 - y0) * (x1 - x0));
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) dx[xb + iy * w + ix] = (dx[xb + iy * w + ix] as number) + g;
+        const g = dy[(q * oh + oy) * ow + ox] / ((y1 - y0) * (x1 - x0));
+        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) dx[xb + iy * w + ix] = dx[xb + iy * w + ix] + g;
       }
     }
   }

@@ -26,7 +26,7 @@ export function reduceStrided(
   for (let d = nd - 1; d >= 0; d--) {
     if (!reduce[d]) {
       outStrides[d] = s;
-      s *= shape[d] as number;
+      s *= shape[d];
     }
   }
   const acc = new Float64Array(out.length).fill(IDENTITY[op]);
@@ -36,8 +36,8 @@ export function reduceStrided(
   let pin = offset;
   let pout = 0;
   for (let i = 0; i < total; i++) {
-    const v = x[pin] as number;
-    const cur = acc[pout] as number;
+    const v = x[pin];
+    const cur = acc[pout];
     if (op === 'sum') acc[pout] = cur + v;
     else if (op === 'prod') acc[pout] = cur * v;
     else if (op === 'max') {
@@ -45,15 +45,15 @@ export function reduceStrided(
     } else if (v < cur || v !== v) acc[pout] = v;
     for (let d = nd - 1; d >= 0; d--) {
       idx[d]++;
-      pin += strides[d] as number;
-      pout += outStrides[d] as number;
-      if ((idx[d] as number) < (shape[d] as number)) break;
-      pin -= (idx[d] as number) * (strides[d] as number);
-      pout -= (idx[d] as number) * (outStrides[d] as number);
+      pin += strides[d];
+      pout += outStrides[d];
+      if (idx[d] < shape[d]) break;
+      pin -= idx[d] * strides[d];
+      pout -= idx[d] * outStrides[d];
       idx[d] = 0;
     }
   }
-  for (let j = 0; j < out.length; j++) out[j] = acc[j] as number;
+  for (let j = 0; j < out.length; j++) out[j] = acc[j];
 }
 
 /**
@@ -71,10 +71,10 @@ export function argReduce(
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * n * inner + j;
-      let best = x[base] as number;
+      let best = x[base];
       let bi = 0;
       for (let k = 1; k < n && best === best; k++) {
-        const v = x[base + k * inner] as number;
+        const v = x[base + k * inner];
         if (v !== v || (op === 'argmax' ? v > best : v < best)) {
           best = v;
           bi = k;

@@ -16,15 +16,15 @@ export function softmaxForward(
       const base = o * n * inner + j;
       let m = -Infinity;
       for (let k = 0; k < n; k++) {
-        const v = x[base + k * inner] as number;
+        const v = x[base + k * inner];
         if (v > m || v !== v) m = v;
       }
       if (m === -Infinity) m = 0; // all -inf: keep exp(-inf - 0) = 0 rather than NaN from inf - inf
       let s = 0;
-      for (let k = 0; k < n; k++) s += Math.exp((x[base + k * inner] as number) - m);
+      for (let k = 0; k < n; k++) s += Math.exp(x[base + k * inner] - m);
       const logS = Math.log(s);
       for (let k = 0; k < n; k++) {
-        const z = (x[base + k * inner] as number) - m;
+        const z = x[base + k * inner] - m;
         out[base + k * inner] = log ? z - logS : Math.exp(z) / s;
       }
     }

@@ -37,7 +37,7 @@ export function dtypeOfArray(a: TypedArray): DType {
 /** Copy `src` into a fresh array of `dtype` (values converted as JS numbers; int32 truncates). */
 export function castArray(src: ArrayLike<number>, dtype: DType): TypedArray {
   const out = allocArray(dtype, src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i] as number;
+  for (let i = 0; i < src.length; i++) out[i] = src[i];
   return out;
 }
 

@@ -16,7 +16,7 @@ export function contiguousStrides(shape: Shape): number[] {
   let s = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     strides[d] = s;
-    s *= shape[d] as number;
+    s *= shape[d];
   }
   return strides;
 }
@@ -25,7 +25,7 @@ export function contiguousStrides(shape: Shape): number[] {
 export function isContiguous(shape: Shape, strides: readonly number[]): boolean {
   let expected = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
-    const size = shape[d] as number;
+    const size = shape[d];
     if (size === 1) continue;
     if (strides[d] !== expected) return false;
     expected *= size;
@@ -70,8 +70,8 @@ export function broadcastShapes(a: Shape, b: Shape, op: string, names: [string, 
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
-    const da = i < n - a.length ? 1 : (a[i - (n - a.length)] as number);
-    const db = i < n - b.length ? 1 : (b[i - (n - b.length)] as number);
+    const da = i < n - a.length ? 1 : a[i - (n - a.length)];
+    const db = i < n - b.length ? 1 : b[i - (n - b.length)];
     if (da !== db && da !== 1 && db !== 1) {
       throw new ShapeError(
         `${op}: the size of tensor '${names[0]}' (${da}) must match the size of tensor '${names[1]}' (${db}) ` +
@@ -89,7 +89,7 @@ export function broadcastStrides(shape: Shape, strides: readonly number[], outSh
   const out = new Array<number>(n).fill(0);
   const lead = n - shape.length;
   for (let d = 0; d < shape.length; d++) {
-    out[d + lead] = shape[d] === 1 && outShape[d + lead] !== 1 ? 0 : (strides[d] as number);
+    out[d + lead] = shape[d] === 1 && outShape[d + lead] !== 1 ? 0 : strides[d];
   }
   return out;
 }

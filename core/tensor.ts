@@ -105,7 +105,7 @@ export class Tensor {
   size(dim: number): number;
   size(dim?: number): number | readonly number[] {
     if (dim === undefined) return this.shape;
-    return this.shape[normalizeDim(dim, this.ndim, 'size')] as number;
+    return this.shape[normalizeDim(dim, this.ndim, 'size')];
   }
   isContiguous(): boolean {
     return isContiguous(this.shape, this.strides);
@@ -167,7 +167,7 @@ export class Tensor {
     const flat = this.toArray();
     if (this.ndim === 0) return flat[0];
     const build = (dim: number, base: number): unknown[] => {
-      const n = this.shape[dim] as number;
+      const n = this.shape[dim];
       const inner = numel(this.shape.slice(dim + 1));
       const out: unknown[] = [];
       for (let i = 0; i < n; i++) out.push(dim === this.ndim - 1 ? flat[base + i] : build(dim + 1, base + i * inner));
@@ -181,7 +181,7 @@ export class Tensor {
     if (this.numel() !== 1) {
       throw new ValueError(`item: a Tensor with ${this.numel()} elements (shape ${fmtShape(this.shape)}) cannot be converted to a number`);
     }
-    return this.toArray()[0] as number;
+    return this.toArray()[0];
   }
 
   /**

@@ -36,11 +36,11 @@ function positions(t: Tensor): number[] {
   const idx = new Array<number>(t.ndim).fill(0);
   for (let i = 0; i < n; i++) {
     let p = t.offset;
-    for (let d = 0; d < t.ndim; d++) p += (idx[d] as number) * (t.strides[d] as number);
+    for (let d = 0; d < t.ndim; d++) p += idx[d] * t.strides[d];
     pos[i] = p;
     for (let d = t.ndim - 1; d >= 0; d--) {
       idx[d]++;
-      if ((idx[d] as number) < (t.shape[d] as number)) break;
+      if (idx[d] < t.shape[d]) break;
       idx[d] = 0;
     }
   }
@@ -105,7 +105,7 @@ function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boole
     for (const { t } of checked) t.grad = null;
     let k = 0;
     outs.forEach((o, oi) => {
-      const n = outSizes[oi] as number;
+      const n = outSizes[oi];
       if (o.requiresGrad) backward(o, Tensor.fromArray(v.slice(k, k + n), o.shape), { retainGraph: true });
       k += n;
     });
@@ -115,20 +115,20 @@ function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boole
   /** Central difference of all outputs along direction u of input t. */
   const jvpNumeric = (t: Tensor, pos: number[], u: Float64Array): Float64Array => {
     const buf = t.storage.buffer as Float64Array;
-    const orig = pos.map((p) => buf[p] as number);
+    const orig = pos.map((p) => buf[p]);
     pos.forEach((p, j) => {
-      buf[p] = (orig[j] as number) + eps * (u[j] as number);
+      buf[p] = orig[j] + eps * u[j];
     });
     const plus = evaluate(fn, ins);
     pos.forEach((p, j) => {
-      buf[p] = (orig[j] as number) - eps * (u[j] as number);
+      buf[p] = orig[j] - eps * u[j];
     });
     const minus = evaluate(fn, ins);
     pos.forEach((p, j) => {
-      buf[p] = orig[j] as number;
+      buf[p] = orig[j];
     });
     const d = new Float64Array(plus.length);
-    for (let i = 0; i < d.length; i++) d[i] = ((plus[i] as number) - (minus[i] as number)) / (2 * eps);
+    for (let i = 0; i < d.length; i++) d[i] = (plus[i] - minus[i]) / (2 * eps);
     return d;
   };
 
@@ -145,10 +145,10 @@ function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boole
       const u = new Float64Array(t.numel()).map(() => gen.normal());
       const jv = jvpNumeric(t, positions(t), u);
       let numeric = 0;
-      for (let k = 0; k < nOut; k++) numeric += (v[k] as number) * (jv[k] as number);
+      for (let k = 0; k < nOut; k++) numeric += v[k] * jv[k];
       let analytic = 0;
       const g = jtv[c] as Float64Array;
-      for (let j = 0; j < u.length; j++) analytic += (g[j] as number) * (u[j] as number);
+      for (let j = 0; j < u.length; j++) analytic += g[j] * u[j];
       if (!(Math.abs(analytic - numeric) <= atol + rtol * Math.abs(numeric))) {
         return fail(
           `gradcheck (fast mode): mismatch for input ${i} (shape ${fmtShape(t.shape)}): projection vᵀJu analytic ${analytic} vs numeric ${numeric} (|diff| ${Math.abs(analytic - numeric)} > atol + rtol·|numeric| = ${atol + rtol * Math.abs(numeric)})`,
@@ -177,7 +177,7 @@ function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boole
       const col = jvpNumeric(t, pos, unit);
       for (let r = 0; r < nOut; r++) {
         const a = analytic[c][r][j];
-        const n = col[r] as number;
+        const n = col[r];
         const excess = Math.abs(a - n) - (atol + rtol * Math.abs(n));
         if (!(excess <= 0) && (!worst || !(excess <= worst.excess))) worst = { r, j, a, n, excess };
       }

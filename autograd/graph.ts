@@ -83,13 +83,13 @@ function topoOrder(root: GradNode): GradNode[] {
 /** a + b for two same-shaped gradients, straight through the backend (no graph). */
 function addGrads(a: Tensor, b: Tensor): Tensor {
   const [o] = a.backend.run('binary', [a.asInput(), b.asInput()], { op: 'add', dtype: a.dtype });
-  return Tensor.fromBuffer(a.backend, o!.buffer, o!.dtype, o!.shape);
+  return Tensor.fromBuffer(a.backend, o.buffer, o.dtype, o.shape);
 }
 
 /** A contiguous copy with its own buffer (converted to `dtype` if given). */
 function cloneGrad(t: Tensor, dtype = t.dtype): Tensor {
   const [o] = t.backend.run('copy', [t.asInput()], { dtype });
-  return Tensor.fromBuffer(t.backend, o!.buffer, o!.dtype, o!.shape);
+  return Tensor.fromBuffer(t.backend, o.buffer, o.dtype, o.shape);
 }
 
 /** A gradient in the dtype of the tensor it belongs to (torch casts them the same way). */

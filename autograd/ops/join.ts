@@ -25,8 +25,8 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   return record(out, 'cat', inputs, (g) => {
     let start = 0;
     return inputs.map((t) => {
-      const part = narrow(g, d, start, t.shape[d] as number);
-      start += t.shape[d] as number;
+      const part = narrow(g, d, start, t.shape[d]);
+      start += t.shape[d];
       return part;
     });
   });
@@ -74,7 +74,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normalizeDim(dim, x.ndim, 'indexSelect');
   if (index.ndim !== 1) throw new ShapeError(`indexSelect: argument 'index' must be 1-D, but got shape ${fmtShape(index.shape)}`);
   const shape = [...x.shape];
-  shape[d] = index.shape[0] as number;
-  const view = x.shape.map((_, k) => (k === d ? (index.shape[0] as number) : 1));
+  shape[d] = index.shape[0];
+  const view = x.shape.map((_, k) => (k === d ? index.shape[0] : 1));
   return gather(x, d, contiguous(expand(reshape(index, view), shape)));
 }

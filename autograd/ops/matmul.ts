@@ -26,7 +26,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   const A = a.ndim === 1 ? unsqueeze(a, 0) : a;
   const B = b.ndim === 1 ? unsqueeze(b, -1) : b;
-  const K = A.shape[A.ndim - 1] as number;
+  const K = A.shape[A.ndim - 1];
   if (B.shape[B.ndim - 2] !== K) {
     throw new ShapeError(
       `matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied ` +
@@ -34,8 +34,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     );
   }
   const batch = broadcastShapes(A.shape.slice(0, -2), B.shape.slice(0, -2), 'matmul (batch dims)');
-  const M = A.shape[A.ndim - 2] as number;
-  const N = B.shape[B.ndim - 1] as number;
+  const M = A.shape[A.ndim - 2];
+  const N = B.shape[B.ndim - 1];
   let out = batchedMatmul(expand(A, [...batch, M, K]), expand(B, [...batch, K, N]));
   if (a.ndim === 1) out = squeeze(out, -2);
   if (b.ndim === 1) out = squeeze(out, -1);

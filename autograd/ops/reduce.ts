@@ -42,7 +42,7 @@ export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   assertFloat(x.dtype, 'mean');
   const dims = resolveDims(x, dim, 'mean');
-  const n = dims.reduce((p, d) => p * (x.shape[d] as number), 1);
+  const n = dims.reduce((p, d) => p * x.shape[d], 1);
   return div(sum(x, dims, keepdim), n);
 }
 
@@ -77,7 +77,7 @@ export interface VarOptions {
 export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
   assertFloat(x.dtype, 'var');
   const dims = resolveDims(x, dim, 'var');
-  const n = dims.reduce((p, d) => p * (x.shape[d] as number), 1);
+  const n = dims.reduce((p, d) => p * x.shape[d], 1);
   const centered = sub(x, mean(x, dims, true));
   const ss = sum(mul(centered, centered), dims, opts.keepdim ?? false);
   return div(ss, Math.max(n - (opts.unbiased === false ? 0 : 1), 0));

@@ -95,8 +95,8 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (new Set(norm).size !== norm.length) throw new ValueError(`permute: repeated dim in 'dims' ${fmtShape(dims)}`);
   const out = makeView(
     x,
-    norm.map((d) => x.shape[d] as number),
-    norm.map((d) => x.strides[d] as number),
+    norm.map((d) => x.shape[d]),
+    norm.map((d) => x.strides[d]),
     x.offset,
   );
   const inverse = new Array<number>(norm.length);
@@ -131,14 +131,14 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const target: number[] = [];
   const strides: number[] = [];
   for (let d = 0; d < shape.length; d++) {
-    const want = shape[d] as number;
+    const want = shape[d];
     if (d < lead) {
       if (want < 0) throw new ValueError(`expand: the expanded size ${want} is not allowed in a leading, non-existing dimension ${d}`);
       target.push(want);
       strides.push(0);
       continue;
     }
-    const have = x.shape[d - lead] as number;
+    const have = x.shape[d - lead];
     const size = want === -1 ? have : want;
     if (size !== have && have !== 1) {
       throw new ShapeError(
@@ -146,7 +146,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
       );
     }
     target.push(size);
-    strides.push(size !== have ? 0 : (x.strides[d - lead] as number));
+    strides.push(size !== have ? 0 : x.strides[d - lead]);
   }
   checkShape(target, 'expand');
   const out = makeView(x, target, strides, x.offset);
@@ -162,7 +162,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   const shape = [...x.shape];
   const strides = [...x.strides];
   shape.splice(d, 0, 1);
-  strides.splice(d, 0, d < x.ndim ? (x.strides[d] as number) * (x.shape[d] as number) : 1);
+  strides.splice(d, 0, d < x.ndim ? x.strides[d] * x.shape[d] : 1);
   return record(makeView(x, shape, strides, x.offset), 'unsqueeze', [x], (g) => [reshape(g, x.shape)]);
 }
 
@@ -184,7 +184,7 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
 export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1): Tensor {
   const d = normalizeDim(dim, x.ndim, 'slice');
   if (!Number.isInteger(step) || step <= 0) throw new ValueError(`slice: argument 'step' must be a positive integer, but got ${step}`);
-  const n = x.shape[d] as number;
+  const n = x.shape[d];
   const clamp = (i: number): number => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
   const s = clamp(start);
   const e = Math.max(clamp(end ?? n), s);
@@ -192,19 +192,19 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   const shape = [...x.shape];
   shape[d] = len;
   const strides = [...x.strides];
-  strides[d] = (x.strides[d] as number) * step;
-  const out = makeView(x, shape, strides, x.offset + s * (x.strides[d] as number));
+  strides[d] = x.strides[d] * step;
+  const out = makeView(x, shape, strides, x.offset + s * x.strides[d]);
   // Where the slice sits inside a contiguous tensor of x's shape: the adjoint scatters there.
   const cs = contiguousStrides(x.shape);
   const gStrides = [...cs];
-  gStrides[d] = (cs[d] as number) * step;
-  return record(out, 'slice', [x], (g) => [run1('scatterView', [g], { shape: x.shape, strides: gStrides, offset: s * (cs[d] as number) })]);
+  gStrides[d] = cs[d] * step;
+  return record(out, 'slice', [x], (g) => [run1('scatterView', [g], { shape: x.shape, strides: gStrides, offset: s * cs[d] })]);
 }
 
 /** torch.narrow: `length` elements from `start` along `dim` (strict bounds). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   const d = normalizeDim(dim, x.ndim, 'narrow');
-  const n = x.shape[d] as number;
+  const n = x.shape[d];
   const s = start < 0 ? start + n : start;
   if (!Number.isInteger(length) || length < 0 || s < 0 || s + length > n) {
     throw new ValueError(`narrow: start (${start}) + length (${length}) exceeds dimension size (${n}) of dim ${dim}`);
@@ -215,7 +215,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 /** Index one position along `dim`, removing that dim (x[:, i] style). */
 export function select(x: Tensor, dim: number, index: number): Tensor {
   const d = normalizeDim(dim, x.ndim, 'select');
-  const n = x.shape[d] as number;
+  const n = x.shape[d];
   if (!Number.isInteger(index) || index < -n || index >= n) {
     throw new ValueError(`select: index ${index} out of range for tensor of size ${fmtShape(x.shape)} at dimension ${dim}`);
   }

@@ -38,7 +38,7 @@ export class PadShortcut extends Module {
     const extra = this.outPlanes - this.inPlanes;
     if (extra === 0) return sub;
     const before = Math.floor(extra / 2);
-    const pad = (c: number) => zeros([sub.shape[0] as number, c, sub.shape[2] as number, sub.shape[3] as number], { dtype: sub.dtype, device: sub.device });
+    const pad = (c: number) => zeros([sub.shape[0], c, sub.shape[2], sub.shape[3]], { dtype: sub.dtype, device: sub.device });
     const parts = before > 0 ? [pad(before), sub, pad(extra - before)] : [sub, pad(extra)];
     return cat(parts, 1);
   }

@@ -133,13 +133,13 @@ function formatSummary(s: ModelSummary, modelType: string): string {
     const label = `${'  '.repeat(r.depth - 1)}${r.name.split('.').pop()} (${r.type})`;
     table.push([label, JSON.stringify(r.outputShape), r.params ? commas(r.params) : '--', r.macs ? commas(r.macs) : '--']);
   }
-  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => (row[c] as string).length)));
-  const line = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ');
+  const widths = table[0].map((_, c) => Math.max(...table.map((row) => (row[c] as string).length)));
+  const line = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   ');
   const rule = '='.repeat(widths.reduce((a, b) => a + b, 0) + 3 * (widths.length - 1));
   return [
     `${modelType} summary`,
     rule,
-    line(table[0]!),
+    line(table[0]),
     rule,
     ...table.slice(1).map(line),
     rule,

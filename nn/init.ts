@@ -56,7 +56,7 @@ export function calculateFanInAndFanOut(t: Tensor): { fanIn: number; fanOut: num
   }
   let receptive = 1;
   for (const s of t.shape.slice(2)) receptive *= s;
-  return { fanIn: (t.shape[1] as number) * receptive, fanOut: (t.shape[0] as number) * receptive };
+  return { fanIn: t.shape[1] * receptive, fanOut: t.shape[0] * receptive };
 }
 
 /** Fill `t` with f(i) for each element in row-major order, in place. */

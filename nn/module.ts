@@ -265,7 +265,7 @@ export abstract class Module {
         let sumAbs = 0;
         let sumSq = 0;
         for (let i = 0; i < g.length; i++) {
-          const a = Math.abs(g[i] as number);
+          const a = Math.abs(g[i]);
           sumAbs += a;
           sumSq += a * a;
           if (a > info.maxAbs) info.maxAbs = a;

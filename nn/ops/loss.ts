@@ -42,7 +42,7 @@ const classDim = (x: Tensor): number => (x.ndim === 1 ? 0 : 1);
 
 /** weight [C] shaped to broadcast against x along the class dim. */
 function weightView(weight: Tensor, x: Tensor, op: string): Tensor {
-  const c = x.shape[classDim(x)] as number;
+  const c = x.shape[classDim(x)];
   if (weight.ndim !== 1 || weight.shape[0] !== c) {
     throw new ShapeError(`${op}: weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmtShape(weight.shape)}`);
   }
@@ -89,7 +89,7 @@ function nllTerms(x: Tensor, target: Tensor, weight: Tensor | null, ignoreIndex:
   if (target.ndim !== expected.length || target.shape.some((s, d) => s !== expected[d])) {
     throw new ShapeError(`${op}: expected target of size ${fmtShape(expected)} for input of size ${fmtShape(x.shape)}, but got target of size ${fmtShape(target.shape)}`);
   }
-  const c = x.shape[cd] as number;
+  const c = x.shape[cd];
   checkTargets(target, c, ignoreIndex, op);
   const valid = ne(target, ignoreIndex);
   const safe = where(eq(target, ignoreIndex), 0, target);
@@ -124,7 +124,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const weight = opts.weight ?? null;
   if (input.ndim < 1) throw new ShapeError(`${op}: input must have at least 1 dimension, but got a scalar`);
   const cd = classDim(input);
-  const c = input.shape[cd] as number;
+  const c = input.shape[cd];
   const wv = weight ? weightView(weight, input, op) : null;
   const logp = logSoftmax(input, cd);
 

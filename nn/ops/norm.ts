@@ -111,7 +111,7 @@ function ncs(op: string, x: Tensor): [number, number, number] {
   if (x.ndim < 2) {
     throw new ShapeError(`${op}: expected an input of shape [N, C, *] with at least 2 dimensions, but got ${fmtShape(x.shape)}`);
   }
-  return [x.shape[0] as number, x.shape[1] as number, numel(x.shape.slice(2))];
+  return [x.shape[0], x.shape[1], numel(x.shape.slice(2))];
 }
 
 function checkEps(op: string, eps: number): void {
@@ -356,7 +356,7 @@ export function composedInstanceNorm(
 }
 
 export function composedGroupNorm(x: Tensor, numGroups: number, weight: Tensor | null, bias: Tensor | null, opts: { eps?: number } = {}): Tensor {
-  const grouped = reshape(x, [x.shape[0] as number, numGroups, -1]);
+  const grouped = reshape(x, [x.shape[0], numGroups, -1]);
   const [mu, sigma2] = composedStats(grouped, [2]);
   const xhat = reshape(composedNormalize(grouped, mu, sigma2, opts.eps ?? DEFAULT_EPS), x.shape);
   return composedAffine(xhat, weight, bias, channelShape(x));

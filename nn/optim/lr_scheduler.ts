@@ -66,7 +66,7 @@ export abstract class LRScheduler implements Scheduler {
       values = this.closedFormLr();
     }
     this.optimizer.paramGroups.forEach((g, i) => {
-      g.lr = values[i] as number;
+      g.lr = values[i];
     });
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
@@ -145,7 +145,7 @@ export class CosineAnnealingLR extends LRScheduler {
       return this.baseLrs.map((b) => etaMin + ((b - etaMin) * (1 + Math.cos((t * Math.PI) / T))) / 2);
     }
     if ((t - 1 - T) % (2 * T) === 0) {
-      return lrs.map((lr, i) => lr + ((this.baseLrs[i] as number) - etaMin) * (1 - Math.cos(Math.PI / T)) / 2);
+      return lrs.map((lr, i) => lr + (this.baseLrs[i] - etaMin) * (1 - Math.cos(Math.PI / T)) / 2);
     }
     return lrs.map((lr) => ((1 + Math.cos((Math.PI * t) / T)) / (1 + Math.cos((Math.PI * (t - 1)) / T))) * (lr - etaMin) + etaMin);
   }

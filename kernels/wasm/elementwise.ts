@@ -151,7 +151,10 @@ export function reluWasm(x: Float32Array, y: Float32Array): void {
   elementwise(caller, 'ew_relu', ['x'], [x], y);
 }
 
-/** dx = x > 0 ? dy : 0 (the gradient of relu at x; 0 where x is 0 or NaN). dx may be dy or x. */
+/**
+ * dx = x > 0 ? dy : 0 (the gradient of relu at x; 0 where x is 0 or NaN). dx may be dy or x.
+ * relu's output y can stand in for x: y > 0 exactly where x > 0.
+ */
 export function reluBackwardWasm(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
   const caller = 'reluBackwardWasm';
   checkFloat32(caller, 'x', x);

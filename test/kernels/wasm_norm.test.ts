@@ -304,6 +304,30 @@ for (const threads of [1, 2, 3]) {
       }
     });
 
+    it('empty sets x=[0,3,5] and x=[2,3,0]: statistics NaN (0/0) as the reference, gradients of γ and β 0', () => {
+      for (const [N, S] of [
+        [0, 5],
+        [2, 0],
+      ] as const) {
+        const l: NormLayout = { axes: 'batch', N, C: 3, S, groups: 1 };
+        const mean = new Float32Array(3);
+        const variance = new Float32Array(3);
+        normForwardWasm(new Float32Array(0), l, 1e-5, null, null, new Float32Array(0), mean, variance);
+        const rm = new Float64Array(3);
+        const rv = new Float64Array(3);
+        normForwardReference(new Float64Array(0), l, 1e-5, null, null, new Float64Array(0), rm, rv);
+        expect([Array.from(mean, Number.isNaN), Array.from(variance, Number.isNaN)]).toEqual([Array.from(rm, Number.isNaN), Array.from(rv, Number.isNaN)]);
+        expect(Array.from(mean, Number.isNaN)).toEqual([true, true, true]);
+        const gw = Float32Array.of(9, 9, 9);
+        const gb = Float32Array.of(9, 9, 9);
+        normBackwardWasm(new Float32Array(0), new Float32Array(0), l, Float32Array.of(0, 0, 0), Float32Array.of(1, 1, 1), 1e-5, null, true, new Float32Array(0), gw, gb);
+        expect([Array.from(gw), Array.from(gb)]).toEqual([
+          [0, 0, 0],
+          [0, 0, 0],
+        ]);
+      }
+    });
+
     it('x=[2,3,50]: a constant channel has variance 0 and y = β', () => {
       const c: Case = { N: 2, C: 3, S: 50, offset: 0, affine: true };
       const { x, weight, bias } = data(c, 9);

@@ -1,6 +1,6 @@
 // The WASM SIMD optimizer steps (kernels/wasm/optim.ts, source kernels/wasm/src/optim.wat) against
 // the optimizers themselves (nn/optim: SGD, Adam, AdamW, which follow torch 1.13 with tensor ops),
-// three steps in a row on float32 parameters, on 1, 2 and 3 threads. Lengths 1, 3, 4, 5, 17, 1001
+// three steps in a row on float32 parameters, on 1, 2 and 3 threads. Lengths 0, 1, 3, 4, 5, 17, 1001
 // and 70001 (past MIN_PARALLEL_ELEMENTS: the pool splits it) cover the four-wide loop, its scalar
 // tail and uneven thread shares.
 //
@@ -23,7 +23,7 @@ import { MIN_PARALLEL_ELEMENTS, wasmOffsetOf } from '../../kernels/wasm/elementw
 import { adamStepWasm, type SgdStepOptions, sgdStepWasm } from '../../kernels/wasm/optim.js';
 import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
 
-const LENGTHS = [1, 3, 4, 5, 17, 1001, 70001];
+const LENGTHS = [0, 1, 3, 4, 5, 17, 1001, 70001];
 const STEPS = 3;
 
 function normals(n: number, g: Generator, scale = 1): Float32Array {

@@ -343,6 +343,20 @@ describe('wasm pooling special cases and arguments', () => {
     expect([Number.isNaN(y[0] as number), y[1], Array.from(idx)]).toEqual([true, 5, [2, 3]]);
   });
 
+  it('0 planes: every kernel accepts the empty batch', () => {
+    const p: PoolGeometry = { planes: 0, h: 4, w: 4, oh: 2, ow: 2, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, dh: 1, dw: 1 };
+    const e = new Float32Array(0);
+    const none = new Int32Array(0);
+    expect(() => {
+      maxPool2dForwardWasm(e, e, none, p);
+      maxPool2dBackwardWasm(e, none, e, p);
+      avgPool2dForwardWasm(e, e, p, { countIncludePad: true, divisorOverride: 0 });
+      avgPool2dBackwardWasm(e, e, p, { countIncludePad: false, divisorOverride: 0 });
+      adaptiveAvgPool2dForwardWasm(e, e, 0, 4, 4, 1, 1);
+      adaptiveAvgPool2dBackwardWasm(e, e, 0, 4, 4, 1, 1);
+    }).not.toThrow();
+  });
+
   it('errors name the argument, the expected and the actual value', () => {
     const p: PoolGeometry = { planes: 2, h: 4, w: 4, oh: 2, ow: 2, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, dh: 1, dw: 1 };
     const x = new Float32Array(32);

@@ -11,10 +11,15 @@
 //   dx[c, ry + sh·u, rx + sw·v] = Σ_o Σ_{i∈I(ry), j∈J(rx)} dy[o, u + a_i, v + b_j] · w[o, c, i, j]
 // where I(ry) are the taps i with (ry + pt − i·dh) ≡ 0 (mod sh), a_i = (ry + pt − i·dh) / sh (and
 // likewise J, b_j along the columns): each phase is a stride-1 correlation with its own taps.
+//
+// Inputs are copied into the wasm arena and outputs copied back, except arrays that already are
+// views of the wasm memory (tensors stored there), which the kernels read and write in place
+// (an output sharing bytes with an input is refused).
 
 import type { ConvGeometry } from '../geometry.js';
+import { finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
 import { describeWasm, getWasm, type WasmRuntime } from './runtime.js';
-import { DIRECT_FIELDS, DW_BLOCK, DW_TAPS, DWEIGHT_FIELDS, PASS_FIELDS } from './src/gconv.gen.js';
+import { DIRECT_FIELDS, DW_BLOCK, DW_TAPS, DW_UNROLL_MAX, DWEIGHT_FIELDS, FLAT_ALIGN, PASS_FIELDS } from './src/gconv.gen.js';
 
 export interface GroupedConvOptions {
   /** Use the relaxed-SIMD twin (fused multiply-add); an error where it is unavailable (rt.relaxed false). */
@@ -77,30 +82,38 @@ function kernelName(rt: WasmRuntime, fn: string, base: string, opts: GroupedConv
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 const posMod = (a: number, m: number): number => ((a % m) + m) % m;
 
-/** Staged planes: PH rows of S phases of PK floats, source placed at (padT, padL). */
+/**
+ * Staged planes (see src/gconv.gen.ts): per channel, sh·sw sub-planes of `rows` × `pk` floats;
+ * source (iy, ix) at padded (iy + padT, ix + padL).
+ */
 interface Staging {
+  sh: number;
+  sw: number;
   rows: number;
-  phases: number;
   pk: number;
   padT: number;
   padL: number;
-  /** bytes per staged plane */
+  /** bytes per sub-plane */
+  sub: number;
+  /** bytes per channel (all sub-planes) */
   plane: number;
-  /** bytes per staged row (all phases) */
-  row: number;
+  /** bytes of the staged region for k channels, with room for the last tile's reads past the end */
+  bytes: number;
 }
 
-function staging(rows: number, phases: number, pk: number, padT: number, padL: number): Staging {
-  const row = phases * pk * 4;
-  return { rows, phases, pk, padT, padL, row, plane: rows * row };
+function staging(k: number, sh: number, sw: number, rows: number, pk: number, padT: number, padL: number): Staging {
+  const sub = rows * pk * 4;
+  const plane = sh * sw * sub;
+  // a tile reads at most pk + FLAT_ALIGN floats past the last sub-plane (the junk columns of
+  // the last row and the last tile's overhang)
+  return { sh, sw, rows, pk, padT, padL, sub, plane, bytes: roundUp(k * plane + (pk + FLAT_ALIGN) * 4, 64) };
 }
 
 /** The staged x of the forward and the weight gradient: every output pixel's window inside it. */
-function inputStaging(p: ConvGeometry): Staging {
-  const rows = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-  // output columns up to ⌈ow/4⌉·4 − 1 are read (the last vector of a row), plus the kernel's reach
-  const pk = roundUp(Math.max(p.ow, 1), 4) + Math.floor(((p.kw - 1) * p.dw) / p.sw);
-  return staging(rows, p.sw, pk, p.pt, p.pl);
+function inputStaging(p: ConvGeometry, cg: number): Staging {
+  const rows = p.oh + Math.floor(((p.kh - 1) * p.dh) / p.sh);
+  const pk = p.ow + Math.floor(((p.kw - 1) * p.dw) / p.sw);
+  return staging(cg, p.sh, p.sw, rows, pk, p.pt, p.pl);
 }
 
 /** Byte offsets of x's taps (c, i, j), c < cg, in the staged planes, in w's [c][i][j] order. */
@@ -111,12 +124,24 @@ function inputTaps(p: ConvGeometry, st: Staging, cg: number, padTo: number): Int
   for (let c = 0; c < cg; c++) {
     for (let i = 0; i < p.kh; i++) {
       for (let j = 0; j < p.kw; j++) {
+        const row = i * p.dh;
         const col = j * p.dw;
-        tab[t++] = c * st.plane + i * p.dh * st.row + ((col % p.sw) * st.pk + Math.floor(col / p.sw)) * 4;
+        const subPlane = (row % p.sh) * p.sw + (col % p.sw);
+        tab[t++] = c * st.plane + subPlane * st.sub + (Math.floor(row / p.sh) * st.pk + Math.floor(col / p.sw)) * 4;
       }
     }
   }
   return tab;
+}
+
+/** The staging fields of a descriptor, for planes of `src` (k channels per group, rows × cols). */
+function stageFields(st: Staging, k: number, src: number, srcPlanes: number, rows: number, cols: number, scratch: number, perThread: number): Record<string, number> {
+  const plane = rows * cols * 4;
+  return {
+    src, srcImage: srcPlanes * plane, srcGroup: k * plane, srcPlane: plane, srcRows: rows, srcCols: cols, k,
+    stPlane: st.plane, stSH: st.sh, stSW: st.sw, stRows: st.rows, stPK: st.pk, stSub: st.sub, stPadT: st.padT, stPadL: st.padL, stBytes: st.bytes,
+    scratch, scratchPerThread: perThread,
+  };
 }
 
 /** The output blocks of a group of m channels, as the kernel walks them: 4s, then a 2, then a 1. */
@@ -152,11 +177,10 @@ interface Pass {
   kt: number;
   w: number;
   wGroup: number;
+  /** output rows (of the phase) */
   rows: number;
-  cols: number;
-  srcRow: number;
+  /** byte offset of the pass's first output row in an output plane */
   outOff: number;
-  outRow: number;
 }
 
 /** Writes a descriptor (fields in `order`, then the passes) into the arena; returns its offset. */
@@ -181,23 +205,34 @@ function putInts(rt: WasmRuntime, words: Int32Array): number {
   return at;
 }
 
-/** alloc + copy in, with `slack` spare bytes after the data (zeroed) for vector reads past the end. */
-function putWithSlack(rt: WasmRuntime, src: Float32Array, slack: number): number {
-  const at = rt.alloc(src.byteLength + slack);
-  const f = rt.f32();
-  f.set(src, at / 4);
-  f.fill(0, at / 4 + src.length, (at + src.byteLength + slack) / 4);
-  return at;
+/**
+ * Resident arrays (views of the wasm memory, see stage() in ./elementwise.js) are used in place,
+ * so an output that shares bytes with an input would be read after being overwritten: refused.
+ */
+function checkDisjoint(fn: string, home: ArrayBufferLike, outs: Record<string, Float32Array | null>, ins: Record<string, Float32Array | null>): void {
+  for (const [outName, out] of Object.entries(outs)) {
+    const o = out ? wasmOffsetOf(home, out) : -1;
+    if (o < 0 || !out) continue;
+    for (const [inName, input] of Object.entries(ins)) {
+      const i = input ? wasmOffsetOf(home, input) : -1;
+      if (i < 0 || !input) continue;
+      if (o < i + input.byteLength && i < o + out.byteLength) {
+        throw new RangeError(`${fn}: ${outName} (wasm bytes ${o}..${o + out.byteLength}) overlaps ${inName} (bytes ${i}..${i + input.byteLength})`);
+      }
+    }
+  }
+}
+
+/** Where an output is written (in place when resident, else the arena) and how to deliver it. */
+function stageOut(rt: WasmRuntime, home: ArrayBufferLike, a: Float32Array): { at: number; finish(): void } {
+  const at = outputAt(rt, home, a);
+  return { at, finish: () => finishOutput(rt, home, a, at) };
 }
 
 function zeros(rt: WasmRuntime, count: number): number {
   const at = rt.alloc(count * 4);
   rt.f32().fill(0, at / 4, at / 4 + count);
   return at;
-}
-
-function copyOut(rt: WasmRuntime, at: number, dst: Float32Array): void {
-  dst.set(rt.f32().subarray(at / 4, at / 4 + dst.length));
 }
 
 const F32_BITS = new Float32Array(1);
@@ -223,53 +258,52 @@ export function groupedConv2dForwardWasm(
   const p = geom;
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
-  const T = p.kh * p.kw;
+  const kt = cg * p.kh * p.kw;
   checkArray(fn, 'x', x, p.n * p.c * p.h * p.w);
-  checkArray(fn, 'w', w, p.o * cg * T);
+  checkArray(fn, 'w', w, p.o * kt);
   if (bias !== null) checkArray(fn, 'bias', bias, p.o);
   checkArray(fn, 'y', y, p.n * p.o * p.oh * p.ow);
   const rt = runtime(fn);
   const kernel = kernelName(rt, fn, 'gconv_direct', opts);
   if (y.length === 0) return;
-  const st = inputStaging(p);
-  const kt = cg * T;
+  const st = inputStaging(p, cg);
+  const planeB = roundUp(p.oh * st.pk, FLAT_ALIGN) * 4;
+  const perThread = st.bytes + 4 * planeB;
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
+  checkDisjoint(fn, home, { y }, { x, w, bias });
   const mark = rt.mark();
   try {
-    const xAt = rt.put(x);
-    const yAt = rt.alloc(y.byteLength);
-    const biasAt = bias ? rt.put(bias) : zeros(rt, p.o);
-    const wAt = rt.put(packWeights(p.groups, og, kt, (g, o, t) => w[(g * og + o) * kt + t]!));
-    const tabAt = putInts(rt, inputTaps(p, st, cg, 1));
-    const perThread = roundUp(cg * st.plane, 64);
+    const xAt = stage(rt, home, x);
+    const out = stageOut(rt, home, y);
+    const biasAt = bias ? stage(rt, home, bias) : zeros(rt, p.o);
+    const pass: Pass = {
+      tab: putInts(rt, inputTaps(p, st, cg, 1)),
+      kt,
+      w: rt.put(packWeights(p.groups, og, kt, (g, o, t) => w[(g * og + o) * kt + t]!)),
+      wGroup: og * kt * 4,
+      rows: p.oh,
+      outOff: 0,
+    };
     const scratch = rt.alloc(perThread * rt.threads);
     const plane = p.oh * p.ow * 4;
-    const pass: Pass = { tab: tabAt, kt, w: wAt, wGroup: og * kt * 4, rows: p.oh, cols: p.ow, srcRow: p.sh * st.row, outOff: 0, outRow: p.ow * 4 };
     const d = putDescriptor(
       rt,
       DIRECT_FIELDS,
       {
-        ...inputFields(p, st, xAt, cg),
+        ...stageFields(st, cg, xAt, p.c, p.h, p.w, scratch, perThread),
         n: p.n, groups: p.groups, m: og, blocks: directBlocks(og).length,
-        scratch, scratchPerThread: perThread, tmpPhase: 0,
-        out: yAt, outImage: p.o * plane, outGroup: og * plane, outChan: plane,
+        phaseB: 4 * planeB, planeB,
+        out: out.at, outImage: p.o * plane, outGroup: og * plane, outChan: plane,
         bias: biasAt, lo: f32Bits(opts?.relu ? 0 : -Infinity),
         passes: 1, outPhases: 1, outW: p.ow, outRowStep: p.ow * 4,
       },
       [pass],
     );
     rt.run(kernel, [d]);
-    copyOut(rt, yAt, y);
+    out.finish();
   } finally {
     rt.release(mark);
   }
-}
-
-/** The staging fields of a descriptor that stages x (forward and weight gradient). */
-function inputFields(p: ConvGeometry, st: Staging, xAt: number, cg: number): Record<string, number> {
-  return {
-    src: xAt, srcImage: p.c * p.h * p.w * 4, srcGroup: cg * p.h * p.w * 4, srcPlane: p.h * p.w * 4, srcRows: p.h, srcCols: p.w, k: cg,
-    stPlane: st.plane, stRows: st.rows, stPhases: st.phases, stPK: st.pk, stPadT: st.padT, stPadL: st.padL,
-  };
 }
 
 // ---- input gradient ----------------------------------------------------------------------------
@@ -290,6 +324,11 @@ function phaseTaps(r: number, pad: number, k: number, d: number, s: number): Pha
   return taps;
 }
 
+/** The phases along one axis: count of output positions r + s·u < size, and their taps. */
+function axisPhases(size: number, s: number, pad: number, k: number, d: number): { count: number; taps: PhaseTap[] }[] {
+  return Array.from({ length: s }, (_, r) => ({ count: Math.max(0, Math.ceil((size - r) / s)), taps: phaseTaps(r, pad, k, d, s) }));
+}
+
 /** dx = ∂L/∂x given dy = ∂L/∂y: the transposed convolution (dx [n, c, h, w] overwritten). */
 export function groupedConv2dBackwardInputWasm(
   dy: Float32Array,
@@ -303,9 +342,8 @@ export function groupedConv2dBackwardInputWasm(
   const p = geom;
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
-  const T = p.kh * p.kw;
   checkArray(fn, 'dy', dy, p.n * p.o * p.oh * p.ow);
-  checkArray(fn, 'w', w, p.o * cg * T);
+  checkArray(fn, 'w', w, p.o * cg * p.kh * p.kw);
   checkArray(fn, 'dx', dx, p.n * p.c * p.h * p.w);
   const rt = runtime(fn);
   const kernel = kernelName(rt, fn, 'gconv_direct', opts);
@@ -314,82 +352,73 @@ export function groupedConv2dBackwardInputWasm(
     dx.fill(0);
     return;
   }
-  // the phases: rows ry (U of them each), columns rx (V each), and their taps
-  const rowPhases = Array.from({ length: p.sh }, (_, ry) => ({ count: Math.max(0, Math.ceil((p.h - ry) / p.sh)), taps: phaseTaps(ry, p.pt, p.kh, p.dh, p.sh) }));
-  const colPhases = Array.from({ length: p.sw }, (_, rx) => ({ count: Math.max(0, Math.ceil((p.w - rx) / p.sw)), taps: phaseTaps(rx, p.pl, p.kw, p.dw, p.sw) }));
-  // the staged dy: padded so that every tap of every phase reads inside it
-  let padT = 0;
-  let padL = 0;
-  for (const ph of rowPhases) for (const t of ph.taps) if (ph.count > 0) padT = Math.max(padT, -t.shift);
-  for (const ph of colPhases) for (const t of ph.taps) if (ph.count > 0) padL = Math.max(padL, -t.shift);
-  let rows = 1;
-  let pk = 4;
-  for (const ph of rowPhases) for (const t of ph.taps) if (ph.count > 0) rows = Math.max(rows, ph.count + t.shift + padT);
-  for (const ph of colPhases) for (const t of ph.taps) if (ph.count > 0) pk = Math.max(pk, Math.max(ph.count, 4) + t.shift + padL);
-  const st = staging(rows, 1, pk, padT, padL);
+  const rowPhases = axisPhases(p.h, p.sh, p.pt, p.kh, p.dh);
+  const colPhases = axisPhases(p.w, p.sw, p.pl, p.kw, p.dw);
+  // dy staged with enough zeros around that every tap of every phase reads inside it:
+  // phase output (u, v) with tap shifts (a, b) reads staged dy (u + a + padT, v + b + padL)
+  const live = <T extends { count: number; taps: PhaseTap[] }>(ph: T[]): PhaseTap[][] => ph.filter((q) => q.count > 0).map((q) => q.taps);
+  const shifts = (ph: { count: number; taps: PhaseTap[] }[]): number[] => live(ph).flat().map((t) => t.shift);
+  const padT = Math.max(0, ...shifts(rowPhases).map((a) => -a));
+  const padL = Math.max(0, ...shifts(colPhases).map((b) => -b));
+  const reach = (ph: { count: number; taps: PhaseTap[] }[], pad: number): number =>
+    Math.max(1, ...ph.filter((q) => q.count > 0).flatMap((q) => q.taps.map((t) => q.count + t.shift + pad)));
+  const st = staging(og, 1, 1, reach(rowPhases, padT), reach(colPhases, padL), padT, padL);
+  const maxRows = Math.max(...rowPhases.map((q) => q.count));
+  const planeB = roundUp(maxRows * st.pk, FLAT_ALIGN) * 4;
+  const perThread = st.bytes + p.sw * 4 * planeB;
 
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
+  checkDisjoint(fn, home, { dx }, { dy, w });
   const mark = rt.mark();
   try {
-    const dyAt = rt.put(dy);
-    const dxAt = rt.alloc(dx.byteLength);
+    const dyAt = stage(rt, home, dy);
+    const out = stageOut(rt, home, dx);
     const biasAt = zeros(rt, p.c);
     const passes: Pass[] = [];
-    let maxPhase = 0;
-    for (let ry = 0; ry < p.sh; ry++) {
-      for (let rx = 0; rx < p.sw; rx++) {
-        const rp = rowPhases[ry]!;
-        const cp = colPhases[rx]!;
-        // taps (o, i, j), o outermost, with their offsets into the staged dy planes
+    rowPhases.forEach((rp, ry) => {
+      for (const cp of colPhases) {
+        // taps (o, i, j), o outermost, as offsets into the staged dy planes
         const taps: { o: number; i: number; j: number }[] = [];
         const offsets: number[] = [];
         for (let o = 0; o < og; o++) {
-          for (const ti of rp.taps) {
-            for (const tj of cp.taps) {
-              taps.push({ o, i: ti.k, j: tj.k });
-              offsets.push(o * st.plane + (ti.shift + padT) * st.row + (tj.shift + padL) * 4);
+          for (const a of rp.taps) {
+            for (const b of cp.taps) {
+              taps.push({ o, i: a.k, j: b.k });
+              offsets.push(o * st.plane + ((a.shift + padT) * st.pk + b.shift + padL) * 4);
             }
           }
         }
-        const kt = taps.length;
-        const packed = packWeights(p.groups, cg, kt, (g, c, t) => {
+        const packed = packWeights(p.groups, cg, taps.length, (g, c, t) => {
           const tap = taps[t]!;
           return w[(((g * og + tap.o) * cg + c) * p.kh + tap.i) * p.kw + tap.j]!;
         });
         passes.push({
           tab: putInts(rt, Int32Array.from(offsets)),
-          kt,
+          kt: taps.length,
           w: rt.put(packed),
-          wGroup: cg * kt * 4,
+          wGroup: cg * taps.length * 4,
           rows: rp.count,
-          cols: cp.count,
-          srcRow: st.row,
-          outOff: (ry * p.w + rx) * 4,
-          outRow: p.sh * p.w * 4,
+          outOff: ry * p.w * 4,
         });
-        maxPhase = Math.max(maxPhase, rp.count * cp.count);
       }
-    }
-    const tmpPhase = p.sw > 1 ? roundUp(4 * maxPhase * 4, 64) : 0;
-    const perThread = roundUp(og * st.plane, 64) + p.sw * tmpPhase;
+    });
     const scratch = rt.alloc(perThread * rt.threads);
     const plane = p.h * p.w * 4;
-    const dyPlane = p.oh * p.ow * 4;
     const d = putDescriptor(
       rt,
       DIRECT_FIELDS,
       {
+        ...stageFields(st, og, dyAt, p.o, p.oh, p.ow, scratch, perThread),
         n: p.n, groups: p.groups, m: cg, blocks: directBlocks(cg).length,
-        src: dyAt, srcImage: p.o * dyPlane, srcGroup: og * dyPlane, srcPlane: dyPlane, srcRows: p.oh, srcCols: p.ow, k: og,
-        stPlane: st.plane, stRows: st.rows, stPhases: 1, stPK: st.pk, stPadT: st.padT, stPadL: st.padL,
-        scratch, scratchPerThread: perThread, tmpPhase,
-        out: dxAt, outImage: p.c * plane, outGroup: cg * plane, outChan: plane,
+        phaseB: 4 * planeB, planeB,
+        out: out.at, outImage: p.c * plane, outGroup: cg * plane, outChan: plane,
         bias: biasAt, lo: f32Bits(-Infinity),
         passes: passes.length, outPhases: p.sw, outW: p.w, outRowStep: p.sh * p.w * 4,
       },
       passes,
     );
     rt.run(kernel, [d]);
-    copyOut(rt, dxAt, dx);
+    out.finish();
   } finally {
     rt.release(mark);
   }
@@ -410,42 +439,43 @@ export function groupedConv2dBackwardWeightWasm(
   const p = geom;
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
-  const T = p.kh * p.kw;
+  const kt = cg * p.kh * p.kw;
   checkArray(fn, 'dy', dy, p.n * p.o * p.oh * p.ow);
   checkArray(fn, 'x', x, p.n * p.c * p.h * p.w);
-  checkArray(fn, 'dw', dw, p.o * cg * T);
+  checkArray(fn, 'dw', dw, p.o * kt);
   const db = opts?.db ?? null;
   if (db !== null) checkArray(fn, 'opts.db', db, p.o);
   const rt = runtime(fn);
   const kernel = kernelName(rt, fn, 'gconv_dweight', opts);
-  if (p.n === 0 || p.oh === 0 || p.ow === 0) {
+  if (dy.length === 0) {
     dw.fill(0);
     db?.fill(0);
     return;
   }
-  const st = inputStaging(p);
-  const kt = cg * T;
+  const st = inputStaging(p, cg);
+  // dY staged flat like the forward's output: oh rows of pk floats, zero past ow
+  const dysPlane = roundUp(roundUp(p.oh * st.pk, 4 * DW_UNROLL_MAX) * 4, 64);
+  const perThread = st.bytes + DW_BLOCK * dysPlane;
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
+  checkDisjoint(fn, home, { dw, 'opts.db': db }, { dy, x });
   const mark = rt.mark();
   try {
-    // the last vector of a row reads up to 3 floats past dy's end (masked off)
-    const dyAt = putWithSlack(rt, dy, 16);
-    const xAt = rt.put(x);
-    const dwAt = rt.alloc(dw.byteLength);
-    const dbAt = db ? rt.alloc(db.byteLength) : 0;
+    const dyAt = stage(rt, home, dy);
+    const xAt = stage(rt, home, x);
+    const dwOut = stageOut(rt, home, dw);
+    const dbOut = db ? stageOut(rt, home, db) : null;
     const tabAt = putInts(rt, inputTaps(p, st, cg, DW_TAPS));
-    const perThread = roundUp(cg * st.plane, 64);
     const scratch = rt.alloc(perThread * rt.threads);
     const dyPlane = p.oh * p.ow * 4;
     const d = putDescriptor(rt, DWEIGHT_FIELDS, {
-      ...inputFields(p, st, xAt, cg),
+      ...stageFields(st, cg, xAt, p.c, p.h, p.w, scratch, perThread),
       n: p.n, groups: p.groups, m: og, blocks: Math.ceil(og / DW_BLOCK),
-      scratch, scratchPerThread: perThread,
-      dy: dyAt, dyImage: p.o * dyPlane, dyGroup: og * dyPlane, dyChan: dyPlane, oh: p.oh, ow: p.ow, srcRow: p.sh * st.row,
-      tab: tabAt, kt, dw: dwAt, db: dbAt,
+      dysPlane, dy: dyAt, dyImage: p.o * dyPlane, dyGroup: og * dyPlane, dyChan: dyPlane, oh: p.oh, ow: p.ow,
+      tab: tabAt, kt, dw: dwOut.at, db: dbOut?.at ?? 0,
     });
     rt.run(kernel, [d]);
-    copyOut(rt, dwAt, dw);
-    if (db) copyOut(rt, dbAt, db);
+    dwOut.finish();
+    dbOut?.finish();
   } finally {
     rt.release(mark);
   }

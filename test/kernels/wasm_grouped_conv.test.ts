@@ -219,6 +219,51 @@ for (const nt of [1, 2]) {
   });
 }
 
+describe('wasm grouped conv: arrays that live in the wasm memory', () => {
+  it('are read and written in place, with the same results as copied ones', () => {
+    const rt = runtime();
+    const c: Case = { x: [2, 8, 9, 7], w: [8, 2, 3, 3], s: [2, 1], pad: [1, 1, 1, 1], g: 4, bias: true };
+    const p = geometry(c);
+    const t = truth(c, 77);
+    const y = new Float32Array(t.y.length);
+    const dx = new Float32Array(t.dx.length);
+    const dw = new Float32Array(t.dw.length);
+    const db = new Float32Array(p.o);
+    groupedConv2dForwardWasm(t.x, t.w, t.bias, y, p);
+    groupedConv2dBackwardInputWasm(t.dy, t.w, dx, p);
+    groupedConv2dBackwardWeightWasm(t.dy, t.x, dw, p, { db });
+    const mark = rt.mark();
+    try {
+      // views of the memory: the arena allocations stay below the wrappers' own (stack order)
+      const view = (src: Float32Array | number): Float32Array => {
+        const n = typeof src === 'number' ? src : src.length;
+        const at = rt.alloc(n * 4);
+        const v = new Float32Array(rt.memory.buffer, at, n);
+        if (typeof src !== 'number') v.set(src);
+        else v.fill(Number.NaN);
+        return v;
+      };
+      const [x, w, bias, dy] = [view(t.x), view(t.w), view(t.bias!), view(t.dy)];
+      const [y2, dx2, dw2, db2] = [view(y.length), view(dx.length), view(dw.length), view(p.o)];
+      groupedConv2dForwardWasm(x, w, bias, y2, p);
+      groupedConv2dBackwardInputWasm(dy, w, dx2, p);
+      groupedConv2dBackwardWeightWasm(dy, x, dw2, p, { db: db2 });
+      expect(Array.from(y2)).toEqual(Array.from(y));
+      expect(Array.from(dx2)).toEqual(Array.from(dx));
+      expect(Array.from(dw2)).toEqual(Array.from(dw));
+      expect(Array.from(db2)).toEqual(Array.from(db));
+      // an output sharing bytes with an input would be read after being overwritten
+      const xy = new Float32Array(rt.memory.buffer, x.byteOffset + 8, y.length);
+      expect(() => groupedConv2dForwardWasm(x, w, bias, xy, p)).toThrow(/groupedConv2dForwardWasm: y \(wasm bytes \d+\.\.\d+\) overlaps x/);
+      expect(() => groupedConv2dBackwardWeightWasm(dy, x, dw2, p, { db: new Float32Array(rt.memory.buffer, dy.byteOffset, p.o) })).toThrow(
+        /opts.db \(wasm bytes \d+\.\.\d+\) overlaps dy/,
+      );
+    } finally {
+      rt.release(mark);
+    }
+  });
+});
+
 describe('wasm grouped conv: arguments', () => {
   const c: Case = { x: [1, 4, 5, 5], w: [4, 2, 3, 3], pad: [1, 1, 1, 1], g: 2 };
   const p = geometry(c);

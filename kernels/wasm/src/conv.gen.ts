@@ -120,6 +120,13 @@ function runs(): string {
       (br $s))))`;
 }
 
+/** min / max of two locals, inline (a select, no call); `tmp` holds an expression's value first. */
+function imin(a: string, tmp: string, bExpr?: string): string {
+  if (bExpr === undefined) return `(select (local.get $${a}) (local.get $${tmp}) (i32.lt_s (local.get $${a}) (local.get $${tmp})))`;
+  return `(select (local.get $${a}) (local.tee $${tmp} ${bExpr}) (i32.lt_s (local.get $${a}) (local.get $${tmp})))`;
+}
+const imax = (a: string, b: string): string => `(select (local.get $${a}) (local.get $${b}) (i32.gt_s (local.get $${a}) (local.get $${b})))`;
+
 const PATCH_FIELDS = ['h', 'w', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl', 'dh', 'dw', 'ow'] as const;
 
 /**
@@ -132,12 +139,14 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
   const gather = name === '$im2col';
   const onPadding = gather ? '(call $zero_run (local.get $d) (local.get $cnt))' : '';
   const segment = gather
-    ? `(call $zero_run (local.get $d) (i32.sub (local.get $a) (local.get $oxA)))
+    ? `(if (i32.gt_s (local.get $a) (local.get $oxA))
+              (then (call $zero_run (local.get $d) (i32.sub (local.get $a) (local.get $oxA)))))
             (call $copy_run (i32.add (local.get $src) (i32.shl (i32.mul (local.get $a) (local.get $sw)) (i32.const 2)))
                             (i32.add (local.get $d) (i32.shl (i32.sub (local.get $a) (local.get $oxA)) (i32.const 2)))
                             (i32.sub (local.get $b) (local.get $a)) (local.get $sw))
-            (call $zero_run (i32.add (local.get $d) (i32.shl (i32.sub (local.get $b) (local.get $oxA)) (i32.const 2)))
-                            (i32.sub (local.get $oxB) (local.get $b)))`
+            (if (i32.gt_s (local.get $oxB) (local.get $b))
+              (then (call $zero_run (i32.add (local.get $d) (i32.shl (i32.sub (local.get $b) (local.get $oxA)) (i32.const 2)))
+                                    (i32.sub (local.get $oxB) (local.get $b)))))`
     : `(call $add_run (i32.add (local.get $d) (i32.shl (i32.sub (local.get $a) (local.get $oxA)) (i32.const 2)))
                            (i32.add (local.get $src) (i32.shl (i32.mul (local.get $a) (local.get $sw)) (i32.const 2)))
                            (i32.sub (local.get $b) (local.get $a)) (local.get $sw))`;
@@ -149,8 +158,11 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
     (local $r i32) (local $c i32) (local $i i32) (local $j i32) (local $taps i32) (local $plane i32)
     (local $xs i32) (local $lo i32) (local $hi i32) (local $l i32) (local $oy i32) (local $oxA i32) (local $oxB i32)
     (local $cnt i32) (local $iy i32) (local $a i32) (local $b i32) (local $d i32) (local $src i32)
+    (local $oy0 i32) (local $ox0 i32) (local $left i32)
     ${loadGeom(PATCH_FIELDS)}
     (local.set $taps (i32.mul (local.get $kh) (local.get $kw)))
+    (local.set $oy0 (i32.div_u (local.get $l0) (local.get $ow)))
+    (local.set $ox0 (i32.sub (local.get $l0) (i32.mul (local.get $oy0) (local.get $ow))))
     (local.set $r (local.get $r0))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_s (local.get $r) (local.get $r1)))
@@ -169,26 +181,31 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
       (local.set $lo (call $min (local.get $lo) (local.get $ow)))
       (local.set $hi (call $max (call $min (local.get $hi) (local.get $ow)) (local.get $lo)))
       (local.set $d (i32.add (local.get $cols) (i32.shl (i32.mul (i32.sub (local.get $r) (local.get $r0)) (local.get $ld)) (i32.const 2))))
+      ;; segments: output row oy from column oxA, first at (oy0, ox0); iy follows oy in steps of sh
       (local.set $l (local.get $l0))
+      (local.set $oxA (local.get $ox0))
+      (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy0) (local.get $sh)) (local.get $pt)) (i32.mul (local.get $i) (local.get $dh))))
       (block $segs_done (loop $segs
         (br_if $segs_done (i32.ge_s (local.get $l) (local.get $l1)))
-        (local.set $oy (i32.div_u (local.get $l) (local.get $ow)))
-        (local.set $oxA (i32.sub (local.get $l) (i32.mul (local.get $oy) (local.get $ow))))
-        (local.set $oxB (call $min (local.get $ow) (i32.add (local.get $oxA) (i32.sub (local.get $l1) (local.get $l)))))
-        (local.set $cnt (i32.sub (local.get $oxB) (local.get $oxA)))
-        (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $pt))
-                                (i32.mul (local.get $i) (local.get $dh))))
-        (if (i32.or (i32.lt_s (local.get $iy) (i32.const 0)) (i32.ge_s (local.get $iy) (local.get $h)))
-          (then ${onPadding})
-          (else
-            (local.set $a (call $min (call $max (local.get $lo) (local.get $oxA)) (local.get $oxB)))
-            (local.set $b (call $max (call $min (local.get $hi) (local.get $oxB)) (local.get $a)))
+        (local.set $cnt (i32.sub (local.get $ow) (local.get $oxA)))
+        (local.set $cnt ${imin('cnt', 'left', '(i32.sub (local.get $l1) (local.get $l))')})
+        (local.set $oxB (i32.add (local.get $oxA) (local.get $cnt)))
+        (if (i32.lt_u (local.get $iy) (local.get $h))
+          (then
+            ;; a = clamp(lo, oxA, oxB), b = clamp(hi, a, oxB)
+            (local.set $a ${imax('lo', 'oxA')})
+            (local.set $a ${imin('a', 'oxB')})
+            (local.set $b ${imin('hi', 'oxB')})
+            (local.set $b ${imax('b', 'a')})
             ;; src = &x[c, iy, xs] (column 0 of the tap; ox = a is at a·sw past it)
             (local.set $src (i32.add (local.get $plane)
                                      (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $xs)) (i32.const 2))))
-            ${segment}))
+            ${segment})
+          (else ${onPadding}))
         (local.set $d (i32.add (local.get $d) (i32.shl (local.get $cnt) (i32.const 2))))
         (local.set $l (i32.add (local.get $l) (local.get $cnt)))
+        (local.set $oxA (i32.const 0))
+        (local.set $iy (i32.add (local.get $iy) (local.get $sh)))
         (br $segs)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))`;

@@ -229,13 +229,29 @@ function microKernel(relaxed: boolean): string {
   const step = [0, 1, 2, 3]
     .map((r) => `(local.set $c${r}0 ${madd(`a${r}`, 'b0', `c${r}0`)}) (local.set $c${r}1 ${madd(`a${r}`, 'b1', `c${r}1`)})`)
     .join('\n          ');
-  const fullRow = (r: number): string => `
-        (local.set $v0 (local.get $c${r}0))
-        (local.set $v1 (local.get $c${r}1))
-        (call $epilogue8 (local.get $c) (local.get $mode) (local.get $v0) (local.get $v1)
-          (local.get $brow) (local.get $bcol))
-        (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-        (local.set $brow (i32.add (local.get $brow) (i32.const 4)))`;
+  // full-tile write-back of row r: C = acc (mode 1), C += acc (mode 0), or the whole epilogue
+  const rowAt = (r: number): string => (r === 0 ? '(local.get $c)' : `(local.get $c${r}ptr)`);
+  const storeRow = (r: number): string =>
+    `(v128.store ${rowAt(r)} (local.get $c${r}0)) (v128.store offset=16 ${rowAt(r)} (local.get $c${r}1))`;
+  const addRow = (r: number): string =>
+    `(v128.store ${rowAt(r)} (f32x4.add (v128.load ${rowAt(r)}) (local.get $c${r}0)))
+          (v128.store offset=16 ${rowAt(r)} (f32x4.add (v128.load offset=16 ${rowAt(r)}) (local.get $c${r}1)))`;
+  const epilogueRow = (r: number): string =>
+    `(call $epilogue8 ${rowAt(r)} (local.get $mode) (local.get $c${r}0) (local.get $c${r}1)
+            (i32.add (local.get $brow) (i32.const ${4 * r})) (local.get $bcol))`;
+  const rows = (f: (r: number) => string): string => [0, 1, 2, 3].map(f).join('\n          ');
+  const fullTile = `
+        (local.set $c1ptr (i32.add (local.get $c) (local.get $ldc)))
+        (local.set $c2ptr (i32.add (local.get $c1ptr) (local.get $ldc)))
+        (local.set $c3ptr (i32.add (local.get $c2ptr) (local.get $ldc)))
+        (if (i32.eq (local.get $mode) (i32.const 1)) (then
+          ${rows(storeRow)}
+          (return)))
+        (if (i32.eqz (local.get $mode)) (then
+          ${rows(addRow)}
+          (return)))
+        ${rows(epilogueRow)}
+        (return)`;
   return `
   ;; C[0..4, 0..8] row at c: v = (overwrite ? 0 : C) + acc (+ brow[0]) (+ bcol[0..8]), ReLU, store
   (func $epilogue8 (param $c i32) (param $mode i32) (param $v0 v128) (param $v1 v128) (param $brow i32) (param $bcol i32)
@@ -277,7 +293,7 @@ function microKernel(relaxed: boolean): string {
                (param $h i32) (param $w i32) (param $mode i32) (param $brow i32) (param $bcol i32) (param $tile i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $b0 v128) (local $b1 v128)
     ${ACC.map((n) => `(local $${n} v128)`).join(' ')}
-    (local $v0 v128) (local $v1 v128) (local $i i32) (local $j i32) (local $row i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $c1ptr i32) (local $c2ptr i32) (local $c3ptr i32)
     (if (i32.gt_s (local.get $kc) (i32.const 0))
       (then
         (loop $k
@@ -293,8 +309,7 @@ function microKernel(relaxed: boolean): string {
           (local.set $kc (i32.sub (local.get $kc) (i32.const 1)))
           (br_if $k (local.get $kc)))))
     (if (i32.and (i32.eq (local.get $h) ${i32(MR)}) (i32.eq (local.get $w) ${i32(NR)}))
-      (then ${[0, 1, 2, 3].map(fullRow).join('')}
-        (return)))
+      (then ${fullTile}))
     ;; partial tile: spill the accumulators, write back only rows < h and columns < w
     ${ACC.map((n, q) => `(v128.store offset=${16 * q} (local.get $tile) (local.get $${n}))`).join('\n    ')}
     (block $rows_done (loop $rows
@@ -368,8 +383,8 @@ function gemmSerial(): string {
                 (i32.add (local.get $cBlock) (i32.add (i32.mul (local.get $ir) (local.get $ldc4))
                                                       (i32.shl (local.get $jr) (i32.const 2))))
                 (local.get $ldc4)
-                (call $min ${i32(MR)} (i32.sub (local.get $mc) (local.get $ir)))
-                (call $min ${i32(NR)} (i32.sub (local.get $nc) (local.get $jr)))
+                (select ${i32(MR)} (i32.sub (local.get $mc) (local.get $ir)) (i32.ge_s (i32.sub (local.get $mc) (local.get $ir)) ${i32(MR)}))
+                (select ${i32(NR)} (i32.sub (local.get $nc) (local.get $jr)) (i32.ge_s (i32.sub (local.get $nc) (local.get $jr)) ${i32(NR)}))
                 (local.get $mode)
                 (i32.add (local.get $brow) (i32.shl (i32.add (local.get $ic) (local.get $ir)) (i32.const 2)))
                 (i32.add (local.get $bcol) (i32.shl (i32.add (local.get $jc) (local.get $jr)) (i32.const 2)))

@@ -18,20 +18,18 @@
 
 import type { ConvGeometry } from '../geometry.js';
 import { finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
-import { describeWasm, getWasm, type WasmRuntime } from './runtime.js';
+import { kernelName, requireWasm, runSized, threadsFor, type WasmKernelOptions } from './gemm.js';
+import type { WasmRuntime } from './runtime.js';
 import { DIRECT_FIELDS, DW_BLOCK, DW_TAPS, DW_UNROLL_MAX, DWEIGHT_FIELDS, FLAT_ALIGN, PASS_FIELDS } from './src/gconv.gen.js';
 
-export interface GroupedConvOptions {
-  /** Use the relaxed-SIMD twin (fused multiply-add); an error where it is unavailable (rt.relaxed false). */
-  relaxed?: boolean;
-}
+export type GroupedConvOptions = WasmKernelOptions;
 
-export interface GroupedConvForwardOptions extends GroupedConvOptions {
+export interface GroupedConvForwardOptions extends WasmKernelOptions {
   /** y = max(conv + bias, 0). */
   relu?: boolean;
 }
 
-export interface GroupedConvWeightOptions extends GroupedConvOptions {
+export interface GroupedConvWeightOptions extends WasmKernelOptions {
   /** Also db[o] = Σ_{n, oy, ox} dy[n, o, oy, ox], in the same pass. */
   db?: Float32Array | null;
 }
@@ -63,18 +61,6 @@ function checkArray(fn: string, name: string, a: unknown, length: number): asser
     throw new Error(`${fn}: ${name} must be a Float32Array, got ${a === null ? 'null' : (a as object)?.constructor?.name ?? typeof a}`);
   }
   if (a.length !== length) throw new Error(`${fn}: ${name} must have ${length} elements, got ${a.length}`);
-}
-
-function runtime(fn: string): WasmRuntime {
-  const rt = getWasm();
-  if (rt === null) throw new Error(`${fn}: ${describeWasm()}`);
-  return rt;
-}
-
-function kernelName(rt: WasmRuntime, fn: string, base: string, opts: GroupedConvOptions | undefined): string {
-  if (opts?.relaxed !== true) return base;
-  if (!rt.relaxed) throw new Error(`${fn}: opts.relaxed is true but relaxed SIMD is not available here (${describeWasm()})`);
-  return `${base}_relaxed`;
 }
 
 // ---- layouts ---------------------------------------------------------------------------------
@@ -258,12 +244,13 @@ export function groupedConv2dForwardWasm(
   const p = geom;
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
+  const macs = p.n * p.o * p.oh * p.ow * cg * p.kh * p.kw;
   const kt = cg * p.kh * p.kw;
   checkArray(fn, 'x', x, p.n * p.c * p.h * p.w);
   checkArray(fn, 'w', w, p.o * kt);
   if (bias !== null) checkArray(fn, 'bias', bias, p.o);
   checkArray(fn, 'y', y, p.n * p.o * p.oh * p.ow);
-  const rt = runtime(fn);
+  const rt = requireWasm(fn);
   const kernel = kernelName(rt, fn, 'gconv_direct', opts);
   if (y.length === 0) return;
   const st = inputStaging(p, cg);
@@ -284,7 +271,7 @@ export function groupedConv2dForwardWasm(
       rows: p.oh,
       outOff: 0,
     };
-    const scratch = rt.alloc(perThread * rt.threads);
+    const scratch = rt.alloc(perThread * threadsFor(rt, macs));
     const plane = p.oh * p.ow * 4;
     const d = putDescriptor(
       rt,
@@ -299,7 +286,7 @@ export function groupedConv2dForwardWasm(
       },
       [pass],
     );
-    rt.run(kernel, [d]);
+    runSized(rt, kernel, [d], macs);
     out.finish();
   } finally {
     rt.release(mark);
@@ -342,10 +329,11 @@ export function groupedConv2dBackwardInputWasm(
   const p = geom;
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
+  const macs = p.n * p.o * p.oh * p.ow * cg * p.kh * p.kw;
   checkArray(fn, 'dy', dy, p.n * p.o * p.oh * p.ow);
   checkArray(fn, 'w', w, p.o * cg * p.kh * p.kw);
   checkArray(fn, 'dx', dx, p.n * p.c * p.h * p.w);
-  const rt = runtime(fn);
+  const rt = requireWasm(fn);
   const kernel = kernelName(rt, fn, 'gconv_direct', opts);
   if (dx.length === 0) return;
   if (dy.length === 0) {
@@ -402,7 +390,7 @@ export function groupedConv2dBackwardInputWasm(
         });
       }
     });
-    const scratch = rt.alloc(perThread * rt.threads);
+    const scratch = rt.alloc(perThread * threadsFor(rt, macs));
     const plane = p.h * p.w * 4;
     const d = putDescriptor(
       rt,
@@ -417,7 +405,7 @@ export function groupedConv2dBackwardInputWasm(
       },
       passes,
     );
-    rt.run(kernel, [d]);
+    runSized(rt, kernel, [d], macs);
     out.finish();
   } finally {
     rt.release(mark);
@@ -439,13 +427,14 @@ export function groupedConv2dBackwardWeightWasm(
   const p = geom;
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
+  const macs = p.n * p.o * p.oh * p.ow * cg * p.kh * p.kw;
   const kt = cg * p.kh * p.kw;
   checkArray(fn, 'dy', dy, p.n * p.o * p.oh * p.ow);
   checkArray(fn, 'x', x, p.n * p.c * p.h * p.w);
   checkArray(fn, 'dw', dw, p.o * kt);
   const db = opts?.db ?? null;
   if (db !== null) checkArray(fn, 'opts.db', db, p.o);
-  const rt = runtime(fn);
+  const rt = requireWasm(fn);
   const kernel = kernelName(rt, fn, 'gconv_dweight', opts);
   if (dy.length === 0) {
     dw.fill(0);
@@ -465,7 +454,7 @@ export function groupedConv2dBackwardWeightWasm(
     const dwOut = stageOut(rt, home, dw);
     const dbOut = db ? stageOut(rt, home, db) : null;
     const tabAt = putInts(rt, inputTaps(p, st, cg, DW_TAPS));
-    const scratch = rt.alloc(perThread * rt.threads);
+    const scratch = rt.alloc(perThread * threadsFor(rt, macs));
     const dyPlane = p.oh * p.ow * 4;
     const d = putDescriptor(rt, DWEIGHT_FIELDS, {
       ...stageFields(st, cg, xAt, p.c, p.h, p.w, scratch, perThread),
@@ -473,7 +462,7 @@ export function groupedConv2dBackwardWeightWasm(
       dysPlane, dy: dyAt, dyImage: p.o * dyPlane, dyGroup: og * dyPlane, dyChan: dyPlane, oh: p.oh, ow: p.ow,
       tab: tabAt, kt, dw: dwOut.at, db: dbOut?.at ?? 0,
     });
-    rt.run(kernel, [d]);
+    runSized(rt, kernel, [d], macs);
     dwOut.finish();
     dbOut?.finish();
   } finally {

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { conv2dBackwardBias, conv2dBackwardDirect, conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
+import { wasmTuning } from '../../kernels/wasm/gemm.js';
 import {
   groupedConv2dBackwardInputWasm,
   groupedConv2dBackwardWeightWasm,
@@ -181,12 +182,16 @@ const VARIANTS = runtime().relaxed ? [false, true] : [false];
 
 for (const nt of [1, 2]) {
   describe(`wasm grouped conv on ${nt} thread${nt > 1 ? 's' : ''}`, () => {
-    let previous = 1;
+    let previous = { threads: 1, minParallelMacs: 0 };
     beforeAll(() => {
-      previous = getNumThreads();
+      previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
       setNumThreads(nt);
+      wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
     });
-    afterAll(() => setNumThreads(previous));
+    afterAll(() => {
+      setNumThreads(previous.threads);
+      wasmTuning.minParallelMacs = previous.minParallelMacs;
+    });
 
     for (const relaxed of VARIANTS) {
       CASES.forEach((c, i) => {

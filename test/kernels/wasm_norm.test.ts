@@ -5,7 +5,8 @@
 // Shapes x[N, C, S]: batch 1, S = 1 (BatchNorm1d: 1024 runs per block), odd S, S just past the
 // 1024-element block (1030) and several blocks per run (3000), C not a multiple of the thread
 // count, and [4, 5, 3517] (70340 elements, past MIN_PARALLEL_ELEMENTS, so the pool splits the 5
-// channels). Means far from 0 (offset 100 at spread ~1) test the blocked two-pass variance.
+// channels); the train forward also runs on [16, 2, 32768] (half a million elements per set).
+// Means far from 0 (offset 100 at spread ~1) test the blocked two-pass variance.
 //
 // Tolerances, per element, with u = 2^-24 and mean|x|, σ per channel:
 // - A piece is summed in 8 f32 lanes of at most 128 terms, everything beyond in f64, so a sum is
@@ -98,6 +99,36 @@ function expectWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, to
 
 const channelOf = (c: Case, i: number): number => Math.floor(i / c.S) % c.C;
 
+/** normForwardWasm against normForwardReference in float64, with the tolerances above. */
+function checkTrainForward(c: Case, seed: number): void {
+  const l = layout(c);
+  const n = c.N * c.C * c.S;
+  const { x, weight, bias } = data(c, seed);
+  const y = new Float32Array(n);
+  const mean = new Float32Array(c.C);
+  const variance = new Float32Array(c.C);
+  normForwardWasm(x, l, 1e-5, weight, bias, y, mean, variance);
+  const ry = new Float64Array(n);
+  const rm = new Float64Array(c.C);
+  const rv = new Float64Array(c.C);
+  normForwardReference(Float64Array.from(x), l, 1e-5, f64(weight), f64(bias), ry, rm, rv);
+  const absX = channelMeanAbs(c, (i) => x[i] as number);
+  expectWithin(mean, rm, (ch) => U * (absX[ch] as number) + 2 ** -24 * Math.abs(rm[ch] as number), 'mean');
+  expectWithin(variance, rv, (ch) => U * (rv[ch] as number) + 1e-30, 'variance');
+  expectWithin(
+    y,
+    ry,
+    (i) => {
+      const ch = channelOf(c, i);
+      const sigma = Math.sqrt((rv[ch] as number) + 1e-5);
+      const gamma = weight ? Math.abs(weight[ch] as number) : 1;
+      const xhat = ((x[i] as number) - (rm[ch] as number)) / sigma;
+      return U * (gamma * (Math.abs(xhat) + (absX[ch] as number) / sigma) + (bias ? Math.abs(bias[ch] as number) : 0));
+    },
+    'y',
+  );
+}
+
 for (const threads of [1, 2, 3]) {
   describe(`wasm BatchNorm, ${threads} thread(s)`, () => {
     let saved = 1;
@@ -111,37 +142,14 @@ for (const threads of [1, 2, 3]) {
       expect(4 * 5 * 3517).toBeGreaterThan(MIN_PARALLEL_ELEMENTS);
     });
 
+    it('train forward x=[16,2,32768]: sets of 524288 elements, mean 100', () => checkTrainForward({ N: 16, C: 2, S: 32768, offset: 100, affine: true }, 99));
+
     CASES.forEach((c, k) => {
       const l = layout(c);
       const n = c.N * c.C * c.S;
       const m = c.N * c.S;
 
-      it(`train forward ${name(c)}: mean, variance and y`, () => {
-        const { x, weight, bias } = data(c, 100 + k);
-        const y = new Float32Array(n);
-        const mean = new Float32Array(c.C);
-        const variance = new Float32Array(c.C);
-        normForwardWasm(x, l, 1e-5, weight, bias, y, mean, variance);
-        const ry = new Float64Array(n);
-        const rm = new Float64Array(c.C);
-        const rv = new Float64Array(c.C);
-        normForwardReference(Float64Array.from(x), l, 1e-5, f64(weight), f64(bias), ry, rm, rv);
-        const absX = channelMeanAbs(c, (i) => x[i] as number);
-        expectWithin(mean, rm, (ch) => U * (absX[ch] as number) + 2 ** -24 * Math.abs(rm[ch] as number), 'mean');
-        expectWithin(variance, rv, (ch) => U * (rv[ch] as number) + 1e-30, 'variance');
-        expectWithin(
-          y,
-          ry,
-          (i) => {
-            const ch = channelOf(c, i);
-            const sigma = Math.sqrt((rv[ch] as number) + 1e-5);
-            const gamma = weight ? Math.abs(weight[ch] as number) : 1;
-            const xhat = ((x[i] as number) - (rm[ch] as number)) / sigma;
-            return U * (gamma * (Math.abs(xhat) + (absX[ch] as number) / sigma) + (bias ? Math.abs(bias[ch] as number) : 0));
-          },
-          'y',
-        );
-      });
+      it(`train forward ${name(c)}: mean, variance and y`, () => checkTrainForward(c, 100 + k));
 
       it(`eval forward ${name(c)}: y from given statistics`, () => {
         const { x, weight, bias } = data(c, 200 + k);

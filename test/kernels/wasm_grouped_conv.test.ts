@@ -35,7 +35,7 @@ interface Case {
   /** [o, c/groups, kh, kw] */
   w: [number, number, number, number];
   s?: [number, number];
-  /** top, bottom, left, right */
+  /** top, bottom, left, right (bottom / right may be negative: they only set oh / ow) */
   pad?: [number, number, number, number];
   d?: [number, number];
   g: number;
@@ -86,6 +86,10 @@ const CASES: Case[] = [
   // asymmetric padding: the bottom / right padding implied by oh / ow differs from the top / left
   { x: [1, 4, 9, 11], w: [8, 2, 5, 5], s: [2, 2], pad: [2, 0, 0, 3], g: 2, bias: true },
   { x: [2, 6, 8, 7], w: [6, 1, 3, 3], pad: [0, 2, 2, 0], g: 6 },
+  // oh / ow smaller than the input allows (a negative bottom / right "padding" crops), and top /
+  // left padding wider than the kernel's reach
+  { x: [1, 3, 7, 9], w: [6, 1, 3, 3], pad: [0, -4, 2, -3], g: 3, bias: true },
+  { x: [1, 2, 4, 4], w: [2, 1, 2, 2], s: [3, 3], pad: [4, 3, 5, 2], g: 2 },
   // kernel 5×5 and 7×7, stride 3, padding wider than the kernel's reach, stride wider than the kernel
   { x: [1, 6, 10, 10], w: [6, 1, 5, 5], pad: [2, 2, 2, 2], g: 6, bias: true },
   { x: [2, 12, 11, 17], w: [9, 4, 7, 7], s: [3, 2], pad: [3, 3, 3, 3], g: 3, relu: true },

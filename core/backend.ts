@@ -24,10 +24,6 @@ export interface KernelOutput<B = unknown> {
   readonly shape: readonly number[];
 }
 
-
-/** Untyped attrs, for code that forwards any kernel's attrs (the typed map is core/kernel_names.ts). */
-export type KernelAttrs = Readonly<Record<string, unknown>>;
-
 export interface Backend<B = unknown> {
   readonly device: Device;
   /** One line saying what actually runs (e.g. "cpu: TypeScript typed-array kernels"). */

@@ -1,7 +1,8 @@
 // Convolution ladder on the layers ResNet and ResNeXt spend their time in (float32 inputs): the
 // issue's three batch-8 layers (dense 3×3, ResNeXt grouped, depthwise), then batch-1 layers.
 // Rungs: the direct 7-loop reference, im2col + blocked GEMM, the depthwise kernel (when groups =
-// C), the WASM grouped kernel (few channels per group) on 1..n threads, the public F.conv2d as the registry picks and pinned to each registered 'conv2d' variant
+// C), the WASM SIMD im2col + GEMM kernel and grouped kernel (few channels per group; plain and
+// relaxed FMA) on 1..n threads, the public F.conv2d as the registry picks and pinned to each registered 'conv2d' variant
 // that supports the layer, and the GPU backend's conv2d when it has one. The TypeScript kernel
 // rungs run on float64 copies, as their adapter does.
 import {
@@ -16,6 +17,7 @@ import { peerVariants } from '../peers/index.js';
 import { cpuInput, registryOpRungs } from '../registry.js';
 import { wasmKernelRungs } from '../wasm_kernels.js';
 import { groupedConv2dForwardWasm, groupedConvSupports } from '../../kernels/wasm/grouped_conv.js';
+import { conv2dForwardWasm } from '../../kernels/wasm/conv.js';
 import type { Suite, SuiteContext, Variant, Workload } from '../types.js';
 import { gpuVariant } from '../variants.js';
 
@@ -99,6 +101,12 @@ export function convWorkload(c: ConvCase, ctx: SuiteContext): Workload {
   if (ctx.backends.has('cpu')) {
     variants.push(kernelVariant('direct', conv2dDirect, x, w, p, once), kernelVariant('im2col', conv2dIm2col, x, w, p));
     if (c.groups === p.c && p.c > 1) variants.push(kernelVariant('depthwise', conv2dDepthwise, x, w, p));
+    variants.push(
+      ...wasmKernelRungs(ctx, 'im2col', 'kernels/wasm/conv.ts', () => {
+        const y = new Float32Array(outSize);
+        return { run: (relaxed) => conv2dForwardWasm(x32, w32, null, y, p, { relaxed }), output: () => y };
+      }, true),
+    );
     if (groupedConvSupports(p)) {
       variants.push(
         ...wasmKernelRungs(ctx, 'grouped', 'kernels/wasm/grouped_conv.ts', () => {

@@ -1,10 +1,13 @@
 // GEMM ladder: C = A·B for square float32 matrices (gemm 1024 is the issue's SGEMM 1024). Rungs:
-// the reference triple loop, the blocked register-tiled kernel, the public `matmul` op as the
+// the reference triple loop, the blocked register-tiled kernel, the WASM SIMD SGEMM (plain and
+// relaxed FMA) on 1..n threads, the public `matmul` op as the
 // registry picks (kernel + tensor overhead) and pinned to each registered 'matmul' variant, and
 // the GPU backend's 'matmul' when asked for. Peers get the same A and B.
 import { gemmBlocked, gemmReference, type GemmArgs } from '../../kernels/cpu/gemm.js';
 import { randnF32, spreadIndices } from '../data.js';
+import { sgemmWasm } from '../../kernels/wasm/gemm.js';
 import { cpuInput, registryOpRungs } from '../registry.js';
+import { wasmKernelRungs } from '../wasm_kernels.js';
 import { gpuVariant } from '../variants.js';
 import { peerVariants } from '../peers/index.js';
 import type { Expected, Suite, SuiteContext, Variant, Workload } from '../types.js';
@@ -65,6 +68,11 @@ export function gemmWorkload(n: number, ctx: SuiteContext, opts: GemmSuiteOption
         ...(n > REF_FULL && n <= REF_ONCE ? { checkOnly: `seconds a call at ${n}³ (5-15 s here)` } : {}),
       }),
       gemmKernelVariant('blocked', gemmBlocked, M, N, K, a, b),
+      ...wasmKernelRungs(ctx, 'sgemm', 'kernels/wasm/gemm.ts', () => {
+        const c = new Float32Array(M * N);
+        const g = { M, N, K, a, aOffset: 0, aRowStride: K, aColStride: 1, b, bOffset: 0, bRowStride: N, bColStride: 1, c, cOffset: 0, ldc: N };
+        return { run: (relaxed) => sgemmWasm(g, { relaxed }), output: () => c };
+      }, true),
       ...registryOpRungs(
         ctx,
         'matmul op',

@@ -16,10 +16,11 @@
 import { describeWasm, getWasm, type WasmRuntime } from './runtime.js';
 
 /**
- * Work below this many elements runs on the calling thread: a round trip through the pool costs
- * more than streaming 256 KiB on one core.
+ * minParallelElements: work below this many elements runs on the calling thread, since a round
+ * trip through the pool costs more than streaming 256 KiB on one core. Mutable so that tests can
+ * send every size through the pool (and a bench can probe the cut-off).
  */
-export const MIN_PARALLEL_ELEMENTS = 1 << 16;
+export const wasmMemoryTuning = { minParallelElements: 1 << 16 };
 
 /** The runtime, or an error naming the caller and why WebAssembly SIMD is unavailable. */
 export function wasmRuntimeFor(caller: string): WasmRuntime {
@@ -28,9 +29,9 @@ export function wasmRuntimeFor(caller: string): WasmRuntime {
   return rt;
 }
 
-/** fn on the pool, or on this thread alone when it touches fewer than MIN_PARALLEL_ELEMENTS. */
+/** fn on the pool, or on this thread alone when it touches fewer than minParallelElements. */
 export function runBySize(rt: WasmRuntime, fn: string, args: readonly number[], elements: number): void {
-  if (elements < MIN_PARALLEL_ELEMENTS) rt.runSingle(fn, args);
+  if (elements < wasmMemoryTuning.minParallelElements) rt.runSingle(fn, args);
   else rt.run(fn, args);
 }
 

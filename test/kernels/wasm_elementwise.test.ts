@@ -2,9 +2,9 @@
 // against the TS kernels of kernels/cpu/elementwise.ts on float32 arrays, on 1, 2 and 3 threads.
 //
 // Lengths straddle every edge of the loops and the thread split: 0, 1, 3..9 (the 8-wide body, the
-// single f32x4 and the scalar tail), 15..17 (one 16-float block), odd thousands, and 70001 (past
-// MIN_PARALLEL_ELEMENTS, so the pool runs it, cut at whole 16-float blocks). Inputs mix random
-// values with NaN, ±inf, ±0.
+// single f32x4 and the scalar tail), 15..17 (one 16-float block), odd thousands, and 70001. With
+// 2 and 3 threads every length goes through the pool (wasmMemoryTuning.minParallelElements = 0),
+// cut at whole 16-float blocks. Inputs mix random values with NaN, ±inf, ±0.
 //
 // Tolerances. relu, its backward, add and add+relu are single float32 operations (a sum of two
 // floats taken in double and rounded once is the correctly rounded float32 sum), so they must match
@@ -17,7 +17,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { binaryStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
-import { addReluWasm, addWasm, axpyWasm, MIN_PARALLEL_ELEMENTS, reluBackwardWasm, reluWasm, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
+import { addReluWasm, addWasm, axpyWasm, reluBackwardWasm, reluWasm, wasmMemoryTuning, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
 import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
 
 const LENGTHS = [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 1001, 4099, 70001];
@@ -59,15 +59,19 @@ const binary = (op: 'add' | 'mul' | 'gt', a: Float32Array, b: Float32Array, bStr
 for (const threads of [1, 2, 3]) {
   describe(`wasm elementwise, ${threads} thread(s)`, () => {
     let saved = 1;
+    let savedCut = 0;
     beforeAll(() => {
       saved = getNumThreads();
       setNumThreads(threads);
+      // every size through the pool, so small odd shapes are split among the threads too
+      savedCut = wasmMemoryTuning.minParallelElements;
+      wasmMemoryTuning.minParallelElements = 0;
     });
-    afterAll(() => setNumThreads(saved));
+    afterAll(() => {
+      setNumThreads(saved);
+      wasmMemoryTuning.minParallelElements = savedCut;
+    });
 
-    it('the big case really goes through the pool', () => {
-      expect(70001).toBeGreaterThan(MIN_PARALLEL_ELEMENTS);
-    });
 
     for (const n of LENGTHS) {
       it(`relu x=[${n}] equals unaryStrided('relu') bit for bit (NaN kept, -0 -> +0)`, () => {

@@ -3,8 +3,9 @@
 //
 // Geometries: the ResNet stem's max pool (3x3, stride 2, padding 1) on odd and even planes,
 // stride 1 (the four-wide SIMD path with contiguous loads), stride 3 (scalar only), dilation,
-// ceil-mode edges, batch 1, and random geometries; the largest cases (70000+ elements) go through
-// the pool. Inputs hold NaN, -inf and many ties (values on a grid of 1/4) for the max rules.
+// ceil-mode edges, batch 1, and random geometries; with 2 and 3 threads every case goes through the
+// pool (minParallelElements = 0), planes split among threads. Inputs hold NaN, -inf and many ties
+// (values on a grid of 1/4) for the max rules.
 //
 // Tolerances (u = 2^-24):
 // - max pooling selects, so y, idx and the backward (whose sums are taken in the same order as the
@@ -39,7 +40,7 @@ import {
   maxPool2dForwardWasm,
 } from '../../kernels/wasm/pool.js';
 import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
-import { wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
+import { wasmMemoryTuning, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
 
 const U = 2 ** -24;
 
@@ -255,11 +256,18 @@ const AVG_OPTIONS: AvgPoolOptions[] = [
 for (const threads of [1, 2, 3]) {
   describe(`wasm pooling, ${threads} thread(s)`, () => {
     let saved = 1;
+    let savedCut = 0;
     beforeAll(() => {
       saved = getNumThreads();
       setNumThreads(threads);
+      // every size through the pool, so small odd shapes are split among the threads too
+      savedCut = wasmMemoryTuning.minParallelElements;
+      wasmMemoryTuning.minParallelElements = 0;
     });
-    afterAll(() => setNumThreads(saved));
+    afterAll(() => {
+      setNumThreads(saved);
+      wasmMemoryTuning.minParallelElements = savedCut;
+    });
 
     FIXED.forEach((c, k) => {
       const pm = geometry(c, true);

@@ -7,7 +7,7 @@ import { Tensor } from '../../core/tensor.js';
 import { record } from '../graph.js';
 import { type TensorLike, makeView, run1, sumToShape, toTensor } from './dispatch.js';
 
-type BinaryKernelOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum';
+type BinaryKernelOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'reluBackward';
 type CompareOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
 /** x as `dtype` (copied only when it differs) viewed with `shape`: broadcast dims get stride 0. */
@@ -174,7 +174,8 @@ export function sign(x: Tensor): Tensor {
 /** relu(x) = max(x, 0); d relu = 1 where x > 0 else 0 */
 export function relu(x: Tensor): Tensor {
   const out = unaryKernel('relu', x);
-  return record(out, 'relu', [x], (g) => [where(gt(x, 0), g, 0)]);
+  // dx = g · [x > 0] (0 at x = 0 and for NaN, as torch), one fused pass
+  return record(out, 'relu', [x], (g) => [binaryKernel('reluBackward', x, g, g.dtype, g.dtype)]);
 }
 
 /** σ(x) = 1/(1+e^-x); dσ = σ(1-σ) */

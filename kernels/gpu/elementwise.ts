@@ -13,7 +13,7 @@ import { type StridedOperand, kernelFunction, lit, stridedPositions } from './so
 export type GpuUnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'relu' | 'sigmoid' | 'tanh' | 'sign' | 'reciprocal';
 export type GpuBinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'reluBackward';
 
 // tanh x = sign(x)·(1 - e)/(1 + e) with e = exp(-2|x|); for |x| < 0.1 the series
 // x - x³/3 + 2x⁵/15 - 17x⁷/315 (next term < 1e-10 relative).
@@ -56,6 +56,7 @@ export const GPU_BINARY: Record<GpuBinaryOp, string> = {
   le: '(a <= b ? 1.0 : 0.0)',
   gt: '(a > b ? 1.0 : 0.0)',
   ge: '(a >= b ? 1.0 : 0.0)',
+  reluBackward: '(a > 0.0 ? b : 0.0)',
 };
 
 const operand = (name: string, strides: readonly number[]): StridedOperand => ({ pos: `p${name}`, offsetArg: `${name}Off`, strides });

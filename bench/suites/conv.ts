@@ -1,10 +1,10 @@
 // Convolution ladder on the layers ResNet and ResNeXt spend their time in (float32 inputs): the
 // issue's three batch-8 layers (dense 3×3, ResNeXt grouped, depthwise), then batch-1 layers.
 // Rungs: the direct 7-loop reference, im2col + blocked GEMM, the depthwise kernel (when groups =
-// C), the WASM SIMD im2col + GEMM kernel and grouped kernel (few channels per group; plain and
-// relaxed FMA) on 1..n threads, the public F.conv2d as the registry picks and pinned to each registered 'conv2d' variant
-// that supports the layer, and the GPU backend's conv2d when it has one. The TypeScript kernel
-// rungs run on float64 copies, as their adapter does.
+// C), the public F.conv2d as the registry picks and pinned to each registered 'conv2d' variant
+// that supports the layer, the WASM SIMD im2col + GEMM and grouped (few channels per group)
+// kernels called directly (plain and relaxed FMA) on 1..n threads, and the GPU backend's conv2d
+// when it has one. The TypeScript kernel rungs run on float64 copies, as their adapter does.
 import {
   conv2dDepthwise,
   conv2dDirect,
@@ -101,6 +101,8 @@ export function convWorkload(c: ConvCase, ctx: SuiteContext): Workload {
   if (ctx.backends.has('cpu')) {
     variants.push(kernelVariant('direct', conv2dDirect, x, w, p, once), kernelVariant('im2col', conv2dIm2col, x, w, p));
     if (c.groups === p.c && p.c > 1) variants.push(kernelVariant('depthwise', conv2dDepthwise, x, w, p));
+    const call = { kernel: 'conv2d', inputs: [cpuInput(x32, c.x), cpuInput(w32, c.w)], attrs: { geom: p } } as const;
+    variants.push(...registryOpRungs(ctx, 'F.conv2d', call, inputs, (t, ops) => ops.F.conv2d(t[0]!, t[1]!, null, opts), (v) => (v.rank === 0 ? once : {})));
     variants.push(
       ...wasmKernelRungs(ctx, 'im2col', 'kernels/wasm/conv.ts', () => {
         const y = new Float32Array(outSize);
@@ -115,8 +117,6 @@ export function convWorkload(c: ConvCase, ctx: SuiteContext): Workload {
         }, true),
       );
     }
-    const call = { kernel: 'conv2d', inputs: [cpuInput(x32, c.x), cpuInput(w32, c.w)], attrs: { geom: p } } as const;
-    variants.push(...registryOpRungs(ctx, 'F.conv2d', call, inputs, (t, ops) => ops.F.conv2d(t[0]!, t[1]!, null, opts), (v) => (v.rank === 0 ? once : {})));
   }
   if (ctx.backends.has('gpu')) {
     const v = gpuVariant('gpu conv2d', inputs, (t, ops) => ops.F.conv2d(t[0]!, t[1]!, null, opts));

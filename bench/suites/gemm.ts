@@ -1,8 +1,8 @@
 // GEMM ladder: C = A·B for square float32 matrices (gemm 1024 is the issue's SGEMM 1024). Rungs:
-// the reference triple loop, the blocked register-tiled kernel, the WASM SIMD SGEMM (plain and
-// relaxed FMA) on 1..n threads, the public `matmul` op as the
-// registry picks (kernel + tensor overhead) and pinned to each registered 'matmul' variant, and
-// the GPU backend's 'matmul' when asked for. Peers get the same A and B.
+// the reference triple loop, the blocked register-tiled kernel, the public `matmul` op as the
+// registry picks (kernel + tensor overhead) and pinned to each registered 'matmul' variant, the
+// WASM SIMD SGEMM called directly (plain and relaxed FMA) on 1..n threads, and the GPU backend's
+// 'matmul' when asked for. Peers get the same A and B.
 import { gemmBlocked, gemmReference, type GemmArgs } from '../../kernels/cpu/gemm.js';
 import { randnF32, spreadIndices } from '../data.js';
 import { sgemmWasm } from '../../kernels/wasm/gemm.js';
@@ -68,11 +68,6 @@ export function gemmWorkload(n: number, ctx: SuiteContext, opts: GemmSuiteOption
         ...(n > REF_FULL && n <= REF_ONCE ? { checkOnly: `seconds a call at ${n}³ (5-15 s here)` } : {}),
       }),
       gemmKernelVariant('blocked', gemmBlocked, M, N, K, a, b),
-      ...wasmKernelRungs(ctx, 'sgemm', 'kernels/wasm/gemm.ts', () => {
-        const c = new Float32Array(M * N);
-        const g = { M, N, K, a, aOffset: 0, aRowStride: K, aColStride: 1, b, bOffset: 0, bRowStride: N, bColStride: 1, c, cOffset: 0, ldc: N };
-        return { run: (relaxed) => sgemmWasm(g, { relaxed }), output: () => c };
-      }, true),
       ...registryOpRungs(
         ctx,
         'matmul op',
@@ -82,6 +77,11 @@ export function gemmWorkload(n: number, ctx: SuiteContext, opts: GemmSuiteOption
         // the triple loop through the API: as slow as the reference rung, checked once at most
         (v) => (v.rank > 0 ? {} : n > REF_ONCE ? { skip: `reference loops at ${n}³ take minutes` } : n > REF_FULL ? { checkOnly: `seconds a call at ${n}³` } : {}),
       ),
+      ...wasmKernelRungs(ctx, 'sgemm', 'kernels/wasm/gemm.ts', () => {
+        const c = new Float32Array(M * N);
+        const g = { M, N, K, a, aOffset: 0, aRowStride: K, aColStride: 1, b, bOffset: 0, bRowStride: N, bColStride: 1, c, cOffset: 0, ldc: N };
+        return { run: (relaxed) => sgemmWasm(g, { relaxed }), output: () => c };
+      }, true),
     );
     variants.push(...(opts.extraVariants?.(M, N, K, a, b) ?? []));
   }

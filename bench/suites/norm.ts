@@ -1,10 +1,10 @@
 // Normalisation forward and backward on a ResNet-sized activation x[8, 64, 56, 56] (the size) (float32),
 // one workload per kind of axes. Memory-bound, so the throughput is GB/s of the bytes a call
 // must move: forward reads x and writes y, backward reads x and gy and writes gx. Rungs: the
-// reference loops, the fused two-pass kernels, the WASM BatchNorm kernels (batch axes) on 1..n
-// threads, and from the kernel registry: (forward) the
-// public F.*Norm op as the registry picks and pinned to each 'normForward' variant, (backward)
-// the backend's 'normBackward' pinned to each of its variants.
+// reference loops, the fused two-pass kernels, from the kernel registry (forward) the public
+// F.*Norm op as the registry picks and pinned to each 'normForward' variant, (backward) the
+// backend's 'normBackward' pinned to each of its variants, then the WASM BatchNorm kernels
+// called directly (batch axes) on 1..n threads.
 import {
   normBackward,
   normBackwardReference,

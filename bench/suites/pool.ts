@@ -1,7 +1,8 @@
 // Pooling: ResNet's stem max-pool and a 2×2 average pool (float32, GB/s of x read + y written).
-// pool2d.ts has one kernel per kind (it is the reference), so the ladder is the kernel, the WASM
-// kernel on 1..n threads, the public F op as the registry picks and pinned to each registered variant of its kernel, and the
-// GPU when its backend has the kernel; the peers run the same pooling.
+// pool2d.ts has one kernel per kind (it is the reference), so the ladder is the kernel, the
+// public F op as the registry picks and pinned to each registered variant of its kernel, the
+// WASM kernel called directly on 1..n threads, and the GPU when its backend has the kernel; the
+// peers run the same pooling.
 import {
   avgPool2dForward,
   maxPool2dForward,
@@ -64,13 +65,6 @@ function poolWorkload(c: PoolCase, ctx: SuiteContext): Workload {
         return { run: () => run(c, x, y, idx, p), output: () => y };
       },
     });
-    variants.push(
-      ...wasmKernelRungs(ctx, `${c.kind}Pool`, 'kernels/wasm/pool.ts', () => {
-        const y = new Float32Array(outSize);
-        const idx = new Int32Array(outSize);
-        return { run: () => (c.kind === 'max' ? maxPool2dForwardWasm(x, y, idx, p) : avgPool2dForwardWasm(x, y, p, AVG)), output: () => y };
-      }),
-    );
     const label = `F.${c.kind}Pool2d`;
     const host = [{ data: x, shape: [...c.x] }];
     const xIn = [cpuInput(x, c.x)];
@@ -78,6 +72,13 @@ function poolWorkload(c: PoolCase, ctx: SuiteContext): Workload {
       ...(c.kind === 'max'
         ? registryOpRungs(ctx, label, { kernel: 'maxPool2d', inputs: xIn, attrs: { geom: p } }, host, op)
         : registryOpRungs(ctx, label, { kernel: 'avgPool2d', inputs: xIn, attrs: { geom: p, options: AVG } }, host, op)),
+    );
+    variants.push(
+      ...wasmKernelRungs(ctx, `${c.kind}Pool`, 'kernels/wasm/pool.ts', () => {
+        const y = new Float32Array(outSize);
+        const idx = new Int32Array(outSize);
+        return { run: () => (c.kind === 'max' ? maxPool2dForwardWasm(x, y, idx, p) : avgPool2dForwardWasm(x, y, p, AVG)), output: () => y };
+      }),
     );
   }
   if (ctx.backends.has('gpu')) {

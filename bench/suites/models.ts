@@ -28,8 +28,10 @@ type Net = ReturnType<typeof api.models.resnet18>;
 const CLASSES = 1000;
 // Logits of float32 runs against the float64 forward: ~50 layers of float32 sums of up to 4608
 // products in different orders (our WASM FMA tiles, XNNPACK, MLAS) plus BN folded into the
-// weights by the peers give ~1e-5 of the largest logit; a wrong layer is off by O(1) of it.
-const LOGIT_TOL = 1e-3;
+// weights by the peers. Measured on ResNet-50 here: 1e-7 (ours, TS kernels), 4e-7
+// (onnxruntime), 1.3e-6 (tfjs-wasm) of the largest logit; 1e-4 leaves room for other summation
+// orders and still catches a layer that is off by a percent.
+const LOGIT_TOL = 1e-4;
 
 function finiteCheck(size: number) {
   return (got: ArrayLike<number>): number => {

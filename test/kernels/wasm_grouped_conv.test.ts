@@ -96,8 +96,9 @@ const CASES: Case[] = [
   { x: [1, 4, 5, 6], w: [4, 2, 1, 1], pad: [1, 2, 1, 1], g: 2 },
   { x: [1, 4, 7, 7], w: [4, 1, 1, 1], s: [2, 2], g: 4, bias: true },
   { x: [1, 4, 9, 9], w: [8, 1, 3, 3], s: [4, 4], pad: [1, 1, 1, 1], g: 4 },
-  // 16 channels per group (the most groupedConvSupports accepts), 3 outputs per group
+  // 16 and 32 channels per group (the most groupedConvSupports accepts), 3 and 5 outputs per group
   { x: [1, 32, 6, 7], w: [6, 16, 3, 3], pad: [1, 1, 1, 1], g: 2, bias: true },
+  { x: [2, 64, 5, 6], w: [10, 32, 3, 3], s: [2, 2], pad: [1, 1, 1, 1], g: 2, relu: true },
 ];
 
 interface Truth {
@@ -280,11 +281,11 @@ describe('wasm grouped conv: arguments', () => {
   const w = new Float32Array(72);
   const y = new Float32Array(100);
 
-  it('groupedConvSupports: grouped or depthwise with at most 16 channels per group', () => {
+  it('groupedConvSupports: grouped or depthwise with at most 32 channels per group', () => {
     expect(groupedConvSupports(p)).toBe(true);
     expect(groupedConvSupports({ ...p, c: 128, o: 128, groups: 128 })).toBe(true);
-    expect(groupedConvSupports({ ...p, c: 32, groups: 2 })).toBe(true);
-    expect(groupedConvSupports({ ...p, c: 34, groups: 2 })).toBe(false);
+    expect(groupedConvSupports({ ...p, c: 64, groups: 2 })).toBe(true);
+    expect(groupedConvSupports({ ...p, c: 66, groups: 2 })).toBe(false);
     expect(groupedConvSupports({ ...p, groups: 1 })).toBe(false);
   });
 

@@ -51,7 +51,7 @@ async function useBackend(tf: Tf, backend: TfBackend): Promise<string> {
   if (backend === 'cpu') return `tfjs-core ${tf.version_core} cpu`;
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const mt = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
-  return `tfjs-core ${tf.version_core} wasm${simd ? ' SIMD' : ''}${mt ? ' threaded' : ''}`;
+  return `tfjs-core ${tf.version_core} wasm${simd ? ' SIMD' : ''}${mt ? ' threaded' : ', 1 thread (tfjs turns its threaded build off in Node)'}`;
 }
 
 /** A prepared tfjs computation: `build` makes the input tensors, `call` the timed op. */
@@ -188,7 +188,6 @@ export function tfjsModelVariant(backend: TfBackend, graph: () => { g: ModelGrap
     kind: 'peer',
     backend: `tfjs ${backend}`,
     threads: 1,
-    note: 'one thread: tfjs-backend-wasm disables its threaded build in Node',
     async prepare() {
       const tf = await loadTf();
       const { g, x } = graph();

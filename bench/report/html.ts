@@ -1,6 +1,7 @@
 // A self-contained HTML report: one hand-written SVG bar chart per suite (log-scale throughput,
 // since a ladder spans orders of magnitude), the full table, machine info, and the JSON itself
 // embedded for reuse. No scripts, fonts or files from elsewhere.
+import { baseName } from '../threads.js';
 import type { VariantResult } from '../types.js';
 import { fmtHz, fmtMs, fmtNum, fmtThroughput } from './format.js';
 import { medianMs, rate, type Report } from './model.js';
@@ -9,7 +10,7 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 
 // resgrad rungs in blues (darker = further up the ladder), peers in warm colours
 const RUNG_COLOURS = ['#9ecae1', '#6baed6', '#3182bd', '#08519c', '#08306b'];
-const PEER_COLOURS: Record<string, string> = { 'tfjs-cpu': '#fdae6b', 'tfjs-wasm': '#e6550d', onnxruntime: '#756bb1' };
+const PEER_COLOURS: Record<string, string> = { 'tfjs-cpu': '#fdae6b', 'tfjs-wasm': '#e6550d', onnxruntime: '#756bb1', pytorch: '#c51b8a' };
 
 /** What the chart plots for a result: GFLOP/s, GB/s, or calls/s, and its unit. */
 function value(r: VariantResult): [number | undefined, string] {
@@ -38,7 +39,7 @@ function chart(suite: string, rs: readonly VariantResult[]): string {
     y += rowH;
     for (const r of rs.filter((q) => q.workload === wl)) {
       if (r.kind === 'resgrad' && !rungIndex.has(r.variant)) rungIndex.set(r.variant, rungIndex.size);
-      const colour = r.kind === 'resgrad' ? RUNG_COLOURS[Math.min(rungIndex.get(r.variant) as number, RUNG_COLOURS.length - 1)] : (PEER_COLOURS[r.variant] ?? '#969696');
+      const colour = r.kind === 'resgrad' ? RUNG_COLOURS[Math.min(rungIndex.get(r.variant) as number, RUNG_COLOURS.length - 1)] : (PEER_COLOURS[baseName(r.variant)] ?? '#969696');
       parts.push(`<text x="${left - 6}" y="${y + 12}" class="lbl" text-anchor="end">${esc(r.variant)}</text>`);
       const [v] = value(r);
       if (r.status === 'wrong') {

@@ -81,10 +81,7 @@ function peerRow(rs: readonly VariantResult[], peer: string, t: number): Variant
   const rows = rs.filter((r) => r.kind === 'peer' && baseName(r.variant) === peer);
   if (rows.length === 0) return `no ${peer} row (run with --peers)`;
   const atT = rows.filter((r) => r.threads === t);
-  if (atT.length === 0) {
-    const note = rows.find((r) => r.note)?.note;
-    return `${peer} ran at ${[...new Set(rows.map((r) => r.threads))].map(plural).join(', ')} only${note ? ` (${note})` : ''}`;
-  }
+  if (atT.length === 0) return `${peer} ran at ${[...new Set(rows.map((r) => r.threads))].map(plural).join(', ')} only (${(rows[0] as VariantResult).backend})`;
   const row = atT.find(timed);
   if (row) return row;
   const r = atT[0] as VariantResult;

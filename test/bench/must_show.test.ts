@@ -39,7 +39,7 @@ const RESULTS: VariantResult[] = [
   // conv 3×3 b8: tfjs-wasm has one thread only
   row(CONV, 'F.conv2d', 'resgrad', 1, 50),
   row(CONV, 'F.conv2d 2t', 'resgrad', 2, 30),
-  row(CONV, 'tfjs-wasm', 'peer', 1, 80, { note: 'one thread in Node' }),
+  row(CONV, 'tfjs-wasm', 'peer', 1, 80, { backend: 'tfjs wasm, 1 thread' }),
   // depthwise: no peers in this run; grouped conv: not in the run at all
   row(DW, 'F.conv2d', 'resgrad', 1, 20),
   row(DW, 'F.conv2d 2t', 'resgrad', 2, 12),
@@ -94,7 +94,7 @@ describe('bench peer ratios (Must show)', () => {
       expect(l.text).toContain('not measured');
       return l.reason;
     };
-    expect(why('conv 3×3', 2, 'tfjs-wasm')).toBe('tfjs-wasm ran at 1 thread only (one thread in Node)');
+    expect(why('conv 3×3', 2, 'tfjs-wasm')).toBe('tfjs-wasm ran at 1 thread only (tfjs wasm, 1 thread)');
     expect(why('ResNeXt grouped', 1, 'onnxruntime')).toBe('workload not in this run (filtered out, or --quick)');
     expect(why('depthwise', 2, 'onnxruntime')).toBe('no onnxruntime row (run with --peers)');
     expect(why('ResNet-50', 2, 'onnxruntime')).toMatch(/^no resgrad row at 2 threads \(rows at 1/);

@@ -102,10 +102,12 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const workloads: Workload[] = [];
-  // A filter that names a suite picks whole suites; otherwise every suite is built and its
-  // workloads filtered by name (e.g. --filter 512).
-  const named = SUITES.filter((s) => filters?.some((f) => s.name.toLowerCase().includes(f) || f.startsWith(`${s.name} `)));
-  for (const s of named.length ? named : SUITES) {
+  // When every filter names a suite ("gemm", "gemm 512"), only those suites are built; otherwise
+  // every suite is built and its workloads filtered by name (e.g. --filter 512 or "gemm 1024,b8").
+  const namesSuite = (f: string) => (s: Suite) => s.name.toLowerCase().includes(f) || f.startsWith(`${s.name} `);
+  const named = SUITES.filter((s) => filters?.some((f) => namesSuite(f)(s)));
+  const onlyNamed = filters !== null && filters.every((f) => SUITES.some(namesSuite(f)));
+  for (const s of onlyNamed ? named : SUITES) {
     for (const w of await s.workloads(ctx)) if (matches(filters, s, w)) workloads.push(w);
   }
   if (values.list) {

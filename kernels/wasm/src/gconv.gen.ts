@@ -35,6 +35,10 @@
 // reduced across lanes at the end of each image. Threads own output channels, so no partial sums
 // need merging; a thread stages each image of a group once for all its blocks of that group.
 //
+// Non-finite values: like any im2col kernel, the padding zeros (and junk columns) are multiplied
+// in, so an infinite weight (forward, dX) or input (dW) can give NaN where conv2dDirect, which
+// skips the padding, gives ±∞ or a finite number.
+//
 // Both entry points read their sizes from a descriptor (an i32 table in the arena, fields named
 // below) rather than thirty arguments. Pointers are byte offsets into the shared memory.
 

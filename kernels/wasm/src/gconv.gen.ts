@@ -166,20 +166,21 @@ function stageFunc(): string {
         ${inc('ix', 1)}
         ${inc('ph', 1)}
         (if (i32.eq ${get('ph')} ${get('sw')}) (then ${set('ph', i32(0))} ${inc('k', 1)}))`)}`;
-  const deinterleave2 = `
-      ;; sw = 2: eight source floats -> four even columns to phase 0, four odd ones to phase 1,
-      ;; from the first even Q on
-      ${set('ix', get('ix0'))}
-      (if (i32.and ${add(get('ix'), get('padL'))} (i32.const 1)) (then
-        (f32.store ${add(get('drow'), add(get('sub'), shl2(`(i32.shr_u ${add(get('ix'), get('padL'))} (i32.const 1))`)))} (f32.load ${add(get('srow'), shl2(get('ix')))}))
-        ${inc('ix', 1)}))
-      ${whileLoop('pairs', `(i32.le_s ${add(get('ix'), i32(8))} ${get('ix1')})`, `
+  // sw = 2: eight source floats from column ix: the four at even offsets have Q's parity (phase
+  // Q mod 2, index Q div 2 on), the four at odd offsets the other phase (from index (Q + 1) div 2)
+  const group2 = `
+        ${set('q', add(get('ix'), get('padL')))}
         ${set('a', `(v128.load ${add(get('srow'), shl2(get('ix')))})`)}
         ${set('b', `(v128.load offset=16 ${add(get('srow'), shl2(get('ix')))})`)}
-        ${set('q', add(get('drow'), shl2(`(i32.shr_u ${add(get('ix'), get('padL'))} (i32.const 1))`)))}
-        (v128.store ${get('q')} ${shuffle32(get('a'), get('b'), [0, 2, 4, 6])})
-        (v128.store ${add(get('q'), get('sub'))} ${shuffle32(get('a'), get('b'), [1, 3, 5, 7])})
-        ${inc('ix', 8)}`)}`;
+        (v128.store ${add(add(get('drow'), `(select ${get('sub')} (i32.const 0) (i32.and ${get('q')} (i32.const 1)))`), shl2(`(i32.shr_u ${get('q')} (i32.const 1))`))}
+                    ${shuffle32(get('a'), get('b'), [0, 2, 4, 6])})
+        (v128.store ${add(add(get('drow'), `(select (i32.const 0) ${get('sub')} (i32.and ${get('q')} (i32.const 1)))`), shl2(`(i32.shr_u ${add(get('q'), i32(1))} (i32.const 1))`))}
+                    ${shuffle32(get('a'), get('b'), [1, 3, 5, 7])})`;
+  const deinterleave2 = `
+      ;; groups of eight, the last one ending at the row's end (overlapping, same values)
+      ${whileLoop('pairs', `(i32.le_s ${add(get('ix'), i32(8))} ${get('ix1')})`, `${group2} ${inc('ix', 8)}`)}
+      (if (i32.and (i32.lt_s ${get('ix')} ${get('ix1')}) (i32.ge_s (i32.sub ${get('ix1')} ${get('ix0')}) (i32.const 8))) (then
+        ${set('ix', `(i32.sub ${get('ix1')} (i32.const 8))`)} ${group2} ${set('ix', get('ix1'))}))`;
   return `
   (func $stage (param $src i32) (param $splane i32) (param $rows i32) (param $cols i32) (param $C i32)
                (param $dst i32) (param $dplane i32) (param $sh i32) (param $sw i32) (param $PH i32) (param $PK i32)
@@ -222,6 +223,13 @@ function stageFunc(): string {
  * ix < W. sw = 1 is a copy, sw = 2 a zip of two phases.
  */
 function unflattenFunc(): string {
+  // output columns ix .. ix + 7 for sw = 2: column ix is phase (ix mod 2) at index ix div 2, column
+  // ix + 1 the other phase at (ix + 1) div 2, and so on alternating: a zip of two loads
+  const zipAt = `
+                ${set('a', `(v128.load ${add(add(get('s0'), `(select ${get('phaseB')} (i32.const 0) (i32.and ${get('ix')} (i32.const 1)))`), shl2(`(i32.shr_u ${get('ix')} (i32.const 1))`))})`)}
+                ${set('b', `(v128.load ${add(add(get('s0'), `(select (i32.const 0) ${get('phaseB')} (i32.and ${get('ix')} (i32.const 1)))`), shl2(`(i32.shr_u ${add(get('ix'), i32(1))} (i32.const 1))`))})`)}
+                (v128.store ${add(get('drow'), shl2(get('ix')))} ${shuffle32(get('a'), get('b'), [0, 4, 1, 5])})
+                (v128.store offset=16 ${add(get('drow'), shl2(get('ix')))} ${shuffle32(get('a'), get('b'), [2, 6, 3, 7])})`;
   // the remaining columns one at a time: phase rx = ix mod sw and index v = ix div sw carried along
   const rest = `
             ${set('rx', `(i32.rem_u ${get('ix')} ${get('sw')})`)}
@@ -234,7 +242,7 @@ function unflattenFunc(): string {
   return `
   (func $unflatten (param $tmp i32) (param $phaseB i32) (param $planeB i32) (param $rowB i32) (param $ob i32) (param $U i32)
                    (param $W i32) (param $sw i32) (param $dst i32) (param $chan i32) (param $rowStep i32)
-    (local $o i32) (local $u i32) (local $ix i32) (local $rx i32) (local $v i32) (local $drow i32) (local $s0 i32) (local $s1 i32)
+    (local $o i32) (local $u i32) (local $ix i32) (local $rx i32) (local $v i32) (local $drow i32) (local $s0 i32)
     (local $a v128) (local $b v128) ${COPY_LOCALS}
     ${whileLoop('chan', `(i32.lt_s ${get('o')} ${get('ob')})`, `
       ${set('u', i32(0))}
@@ -246,14 +254,11 @@ function unflattenFunc(): string {
           (then ${copyInline(get('drow'), get('s0'), get('W'), 'cp')})
           (else
             (if (i32.eq ${get('sw')} (i32.const 2)) (then
-              ;; four floats of each phase -> eight neighbouring columns
-              ${set('s1', add(get('s0'), get('phaseB')))}
-              ${whileLoop('zip', `(i32.le_s ${add(get('ix'), i32(8))} ${get('W')})`, `
-                ${set('a', `(v128.load ${add(get('s0'), `(i32.shl ${get('ix')} (i32.const 1))`)})`)}
-                ${set('b', `(v128.load ${add(get('s1'), `(i32.shl ${get('ix')} (i32.const 1))`)})`)}
-                (v128.store ${add(get('drow'), shl2(get('ix')))} ${shuffle32(get('a'), get('b'), [0, 4, 1, 5])})
-                (v128.store offset=16 ${add(get('drow'), shl2(get('ix')))} ${shuffle32(get('a'), get('b'), [2, 6, 3, 7])})
-                ${inc('ix', 8)}`)}))
+              ;; four floats of each phase -> eight neighbouring columns, the last eight ending at
+              ;; the row's end (overlapping, same values)
+              ${whileLoop('zip', `(i32.le_s ${add(get('ix'), i32(8))} ${get('W')})`, `${zipAt} ${inc('ix', 8)}`)}
+              (if (i32.and (i32.lt_s ${get('ix')} ${get('W')}) (i32.ge_s ${get('W')} (i32.const 8))) (then
+                ${set('ix', `(i32.sub ${get('W')} (i32.const 8))`)} ${zipAt} ${set('ix', get('W'))}))))
             ${rest}))
         ${inc('u', 1)}`)}
       ${inc('o', 1)}`)})`;

@@ -1,5 +1,5 @@
 // Grouped and depthwise convolution on the WASM SIMD kernels of src/gconv.gen.ts: direct
-// convolution vectorised over output pixels, for few channels per group (ResNeXt's 4 or 8,
+// convolution vectorised over output pixels, for few channels per group (ResNeXt's 4 to 32,
 // depthwise's 1), forward and both gradients, on float32 NCHW / OIHW arrays. Same meaning as
 // kernels/cpu/conv2d.ts (conv2dDirect, conv2dBackwardDirect, conv2dBackwardBias); outputs are
 // overwritten.
@@ -37,8 +37,8 @@ export interface GroupedConvWeightOptions extends WasmKernelOptions {
 /**
  * Channels per group up to which the direct kernel is the one to use. Measured against the wasm
  * im2col + GEMM conv (one thread, ResNeXt-50's grouped 3×3 layers, Cg = 4..32, batch 1 and 8):
- * the direct kernel was 1.4-2.4x faster up to Cg = 16 and about even to 1.5x at Cg = 32 (even
- * at batch 1 on 7×7); beyond, a group is a GEMM big enough to pack well.
+ * the direct kernel was 1.2-2.4x faster up to Cg = 16 and 0.9-1.5x at Cg = 32 (about even at
+ * batch 1 on 7×7, ahead at batch 8); beyond, a group is a GEMM big enough to pack well.
  */
 export const GROUPED_MAX_CHANNELS_PER_GROUP = 32;
 

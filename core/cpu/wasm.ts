@@ -3,17 +3,33 @@
 // run on the thread pool (setNumThreads / RESGRAD_NUM_THREADS). Each registers with a rank above
 // the TypeScript variants, so a float32 call takes the WASM path wherever the runtime loaded;
 // where it did not (no SIMD, no SharedArrayBuffer), supports() says no and nothing changes.
-import { allocOutput } from '../allocator.js';
-import type { KernelAttrMap } from '../kernel_names.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
+import { conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
+import { addWasm, reluBackwardWasm, reluWasm } from '../../kernels/wasm/elementwise.js';
+import { sgemmWasm } from '../../kernels/wasm/gemm.js';
 import {
   groupedConv2dBackwardInputWasm,
   groupedConv2dBackwardWeightWasm,
   groupedConv2dForwardWasm,
   groupedConvSupports,
 } from '../../kernels/wasm/grouped_conv.js';
-import { getWasm } from '../../kernels/wasm/runtime.js';
+import { normApplyWasm, normBackwardWasm, normForwardWasm, wasmNormSupports } from '../../kernels/wasm/norm.js';
+import {
+  adaptiveAvgPool2dBackwardWasm,
+  adaptiveAvgPool2dForwardWasm,
+  avgPool2dBackwardWasm,
+  avgPool2dForwardWasm,
+  maxPool2dBackwardWasm,
+  maxPool2dForwardWasm,
+} from '../../kernels/wasm/pool.js';
+import { describeWasm, getWasm } from '../../kernels/wasm/runtime.js';
+import { allocOutput } from '../allocator.js';
+import type { KernelAttrMap } from '../kernel_names.js';
+import { isContiguous } from '../shape.js';
+import { batchedMatmul } from './matmul.js';
 import { type CpuInput, type CpuOutput, registerCpuVariant } from './registry.js';
+
+export { describeWasm };
 
 /** The runtime loaded (SIMD and shared memory exist here). */
 export const wasmAvailable = (): boolean => getWasm() !== null;
@@ -21,6 +37,7 @@ export const wasmAvailable = (): boolean => getWasm() !== null;
 export const wasmRelaxed = (): boolean => getWasm()?.relaxed ?? false;
 
 const allF32 = (inputs: readonly CpuInput[]): boolean => inputs.every((t) => t.dtype === 'float32');
+const dense = (t: CpuInput): boolean => isContiguous(t.shape, t.strides);
 
 /** A contiguous float32 input as exactly its elements (a view, no copy). */
 function f32(t: CpuInput): Float32Array {
@@ -72,14 +89,185 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
   });
 }
 
-registerWasmConv(
-  'wasm-grouped',
-  'WASM SIMD direct convolution for few channels per group (depthwise, ResNeXt), f32x4 over output pixels, threads over planes',
-  40,
-  groupedConvSupports,
-  {
-    forward: (x, w, b, y, p) => groupedConv2dForwardWasm(x, w, b, y, p, { relaxed: wasmRelaxed() }),
-    backwardInput: (dy, w, dx, p) => groupedConv2dBackwardInputWasm(dy, w, dx, p, { relaxed: wasmRelaxed() }),
-    backwardWeight: (dy, x, dw, p) => groupedConv2dBackwardWeightWasm(dy, x, dw, p, { relaxed: wasmRelaxed() }),
+// Each WASM conv comes twice: plain SIMD128 and the relaxed-SIMD twin whose micro-kernels use a
+// fused multiply-add (f32x4.relaxed_madd). The FMA twin ranks higher and exists only where the
+// engine validates relaxed SIMD; the plain one is the fallback (and both are tested).
+for (const relaxed of [false, true]) {
+  const tag = relaxed ? '-fma' : '';
+  const only = relaxed ? wasmRelaxed : () => true;
+  const o = { relaxed };
+  registerWasmConv(
+    `wasm-im2col${tag}`,
+    `WASM SIMD im2col + packed 4x8 GEMM${relaxed ? ' (relaxed FMA)' : ''}, col2im backward, threads over pixels or channels`,
+    30 + (relaxed ? 1 : 0),
+    () => only(),
+    {
+      forward: (x, w, b, y, p) => conv2dForwardWasm(x, w, b, y, p, o),
+      backwardInput: (dy, w, dx, p) => conv2dBackwardInputWasm(dy, w, dx, p, o),
+      backwardWeight: (dy, x, dw, p) => conv2dBackwardWeightWasm(dy, x, dw, p, o),
+    },
+  );
+  registerWasmConv(
+    `wasm-grouped${tag}`,
+    `WASM SIMD direct convolution for few channels per group (depthwise, ResNeXt)${relaxed ? ' (relaxed FMA)' : ''}, threads over planes`,
+    40 + (relaxed ? 1 : 0),
+    (p) => only() && groupedConvSupports(p),
+    {
+      forward: (x, w, b, y, p) => groupedConv2dForwardWasm(x, w, b, y, p, o),
+      backwardInput: (dy, w, dx, p) => groupedConv2dBackwardInputWasm(dy, w, dx, p, o),
+      backwardWeight: (dy, x, dw, p) => groupedConv2dBackwardWeightWasm(dy, x, dw, p, o),
+    },
+  );
+
+  // ---- matmul: one packed SGEMM per batch entry, A and B read through their strides
+  registerCpuVariant('matmul', {
+    name: `wasm-simd${tag}`,
+    about: `WASM SIMD packed, cache-blocked SGEMM, 4x8 f32x4 micro-kernel${relaxed ? ' (relaxed FMA)' : ''}, float32 accumulation`,
+    rank: 30 + (relaxed ? 1 : 0),
+    supports: (inputs) => allF32(inputs) && wasmAvailable() && only(),
+    run: ([a, b]) => batchedMatmul(a, b, (g) => sgemmWasm(g as Parameters<typeof sgemmWasm>[0], o)),
+  });
+}
+
+// ---- BatchNorm (the 'batch' layout; LN, IN, GN keep the TypeScript kernels)
+
+const bnOk = (inputs: readonly CpuInput[], a: KernelAttrMap['normForward']) => allF32(inputs) && inputs.every(dense) && wasmAvailable() && wasmNormSupports(a);
+const BN_ABOUT = 'WASM SIMD BatchNorm: f32x4 sums folded into float64 per block, threads over channels';
+
+registerCpuVariant('normForward', {
+  name: 'wasm', about: BN_ABOUT, rank: 30, supports: bnOk,
+  run: (inputs, a) => {
+    const x = inputs[0];
+    let next = 1;
+    const weight = a.hasWeight ? f32(inputs[next++]) : null;
+    const bias = a.hasBias ? f32(inputs[next++]) : null;
+    const y = newF32(a.N * a.C * a.S);
+    const mean = newF32(a.C);
+    const variance = newF32(a.C);
+    normForwardWasm(f32(x), a, a.eps, weight, bias, y, mean, variance);
+    return [out(y, [...x.shape]), out(mean, [a.C]), out(variance, [a.C])];
   },
-);
+});
+
+registerCpuVariant('normApply', {
+  name: 'wasm', about: BN_ABOUT, rank: 30, supports: bnOk,
+  run: (inputs, a) => {
+    const [x, mean, variance] = inputs;
+    let next = 3;
+    const weight = a.hasWeight ? f32(inputs[next++]) : null;
+    const bias = a.hasBias ? f32(inputs[next++]) : null;
+    const y = newF32(a.N * a.C * a.S);
+    normApplyWasm(f32(x), a, f32(mean), f32(variance), a.eps, weight, bias, y);
+    return [out(y, [...x.shape])];
+  },
+});
+
+registerCpuVariant('normBackward', {
+  name: 'wasm', about: BN_ABOUT, rank: 30, supports: bnOk,
+  run: (inputs, a) => {
+    const [x, gy, mean, variance] = inputs;
+    const weight = a.hasWeight ? f32(inputs[4]) : null;
+    const gx = newF32(a.N * a.C * a.S);
+    const gWeight = newF32(a.C);
+    const gBias = newF32(a.C);
+    normBackwardWasm(f32(x), f32(gy), a, f32(mean), f32(variance), a.eps, weight, a.batchStats, gx, gWeight, gBias);
+    return [out(gx, [...x.shape]), out(gWeight, [a.C]), out(gBias, [a.C])];
+  },
+});
+
+// ---- pooling (planes of contiguous NCHW)
+
+const POOL_ABOUT = 'WASM SIMD pooling, threads over planes';
+const poolOk = (inputs: readonly CpuInput[]) => inputs.every((t) => t.dtype !== 'float64') && allF32(inputs.slice(0, 1)) && wasmAvailable();
+
+/** The int32 indices input as exactly its elements. */
+function i32(t: CpuInput): Int32Array {
+  let n = 1;
+  for (const v of t.shape) n *= v;
+  return (t.buffer as Int32Array).subarray(t.offset, t.offset + n);
+}
+
+registerCpuVariant('maxPool2d', {
+  name: 'wasm', about: POOL_ABOUT, rank: 30, supports: poolOk,
+  run: ([x], { geom: p }) => {
+    const y = newF32(p.planes * p.oh * p.ow);
+    const idx = new Int32Array(p.planes * p.oh * p.ow);
+    maxPool2dForwardWasm(f32(x), y, idx, p);
+    const shape = [x.shape[0], x.shape[1], p.oh, p.ow];
+    return [out(y, shape), { buffer: idx, dtype: 'int32', shape }];
+  },
+});
+
+registerCpuVariant('maxPool2dBackward', {
+  name: 'wasm', about: POOL_ABOUT, rank: 30, supports: poolOk,
+  run: ([dy, idx], { geom: p, inputShape }) => {
+    const dx = newF32(p.planes * p.h * p.w);
+    maxPool2dBackwardWasm(f32(dy), i32(idx), dx, p);
+    return [out(dx, [...inputShape])];
+  },
+});
+
+registerCpuVariant('avgPool2d', {
+  name: 'wasm', about: POOL_ABOUT, rank: 30, supports: poolOk,
+  run: ([x], { geom: p, options }) => {
+    const y = newF32(p.planes * p.oh * p.ow);
+    avgPool2dForwardWasm(f32(x), y, p, options);
+    return [out(y, [x.shape[0], x.shape[1], p.oh, p.ow])];
+  },
+});
+
+registerCpuVariant('avgPool2dBackward', {
+  name: 'wasm', about: POOL_ABOUT, rank: 30, supports: poolOk,
+  run: ([dy], { geom: p, options, inputShape }) => {
+    const dx = newF32(p.planes * p.h * p.w);
+    avgPool2dBackwardWasm(f32(dy), dx, p, options);
+    return [out(dx, [...inputShape])];
+  },
+});
+
+registerCpuVariant('adaptiveAvgPool2d', {
+  name: 'wasm', about: POOL_ABOUT, rank: 30, supports: poolOk,
+  run: ([x], { oh, ow }) => {
+    const [n, c, h, w] = x.shape;
+    const y = newF32(n * c * oh * ow);
+    adaptiveAvgPool2dForwardWasm(f32(x), y, n * c, h, w, oh, ow);
+    return [out(y, [n, c, oh, ow])];
+  },
+});
+
+registerCpuVariant('adaptiveAvgPool2dBackward', {
+  name: 'wasm', about: POOL_ABOUT, rank: 30, supports: poolOk,
+  run: ([dy], { inputShape }) => {
+    const [n, c, h, w] = inputShape;
+    const [, , oh, ow] = dy.shape;
+    const dx = newF32(n * c * h * w);
+    adaptiveAvgPool2dBackwardWasm(f32(dy), dx, n * c, h, w, oh, ow);
+    return [out(dx, [n, c, h, w])];
+  },
+});
+
+// ---- elementwise: the memory-bound ops of a training step (relu, its backward, the residual add)
+// on dense float32 operands of one shape; broadcasts, strided views and other ops stay in TypeScript.
+
+const EW_ABOUT = 'WASM SIMD elementwise on dense float32, threads over chunks';
+const WASM_BINARY = { add: addWasm, reluBackward: reluBackwardWasm } as const;
+
+registerCpuVariant('unary', {
+  name: 'wasm', about: EW_ABOUT, rank: 30,
+  supports: ([x], a) => a.op === 'relu' && x.dtype === 'float32' && dense(x) && wasmAvailable(),
+  run: ([x]) => {
+    const y = newF32(f32(x).length);
+    reluWasm(f32(x), y);
+    return [out(y, [...x.shape])];
+  },
+});
+
+registerCpuVariant('binary', {
+  name: 'wasm', about: EW_ABOUT, rank: 30,
+  supports: (inputs, a) => a.op in WASM_BINARY && a.dtype === 'float32' && allF32(inputs) && inputs.every(dense) && wasmAvailable(),
+  run: ([x, y], a) => {
+    const z = newF32(f32(x).length);
+    WASM_BINARY[a.op as keyof typeof WASM_BINARY](f32(x), f32(y), z);
+    return [out(z, [...x.shape])];
+  },
+});

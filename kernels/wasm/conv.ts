@@ -9,7 +9,7 @@
 
 import type { ConvGeometry } from '../geometry.js';
 import { CONV_BIAS, CONV_GEOMETRY_FIELDS, CONV_RELU, CONV_SPLIT_CHANNELS, GEMM_SCRATCH_BYTES } from './src/conv.gen.js';
-import { checkCount, kernelName, requireWasm, runSized, threadsFor, type WasmKernelOptions } from './gemm.js';
+import { checkCount, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
 
 export interface ConvForwardWasmOptions extends WasmKernelOptions {
@@ -77,7 +77,7 @@ function runConv(rt: WasmRuntime, fn: string, p: ConvGeometry, args: readonly nu
   const mark = rt.mark();
   try {
     const geom = putGeometry(rt, p);
-    const scratch = rt.alloc(threadsFor(rt, macs) * s.perThread);
+    const scratch = rt.alloc(scratchThreads(macs) * s.perThread);
     runSized(rt, fn, [geom, ...args, s.P, scratch, s.perThread], macs);
   } finally {
     rt.release(mark);

@@ -8,7 +8,7 @@
 // data already in wasm memory (byte offsets), which is what other wasm kernels build on.
 
 import { GEMM_ACCUMULATE, GEMM_BIAS_COL, GEMM_BIAS_ROW, GEMM_RELU, GEMM_SCRATCH_BYTES } from './src/gemm.gen.js';
-import { describeWasm, getWasm, type WasmRuntime } from './runtime.js';
+import { describeWasm, getNumThreads, getWasm, type WasmRuntime } from './runtime.js';
 
 export interface WasmKernelOptions {
   /** Use the relaxed-SIMD twin (fused multiply-add); an error where it is unavailable (rt.relaxed false). */
@@ -42,9 +42,18 @@ export function runSized(rt: WasmRuntime, fn: string, args: readonly number[], m
   else rt.run(fn, args);
 }
 
-/** Threads the next runSized() call uses (for sizing per-thread scratch). */
+/** Threads the next runSized() call uses, as far as it is known now (for choosing a work split). */
 export function threadsFor(rt: WasmRuntime, macs: number): number {
   return macs < wasmTuning.minParallelMacs ? 1 : rt.threads;
+}
+
+/**
+ * Threads to size per-thread scratch for: at least as many as the next runSized() call can use.
+ * In a page, workers that become ready between rt.threads and run() join that run, so scratch is
+ * sized for every thread asked for (getNumThreads() bounds what run() uses), never fewer.
+ */
+export function scratchThreads(macs: number): number {
+  return macs < wasmTuning.minParallelMacs ? 1 : getNumThreads();
 }
 
 export function checkCount(caller: string, name: string, v: number): void {
@@ -92,7 +101,7 @@ export function gemmPtr(rt: WasmRuntime, g: GemmPtrArgs, opts?: WasmKernelOption
   const macs = g.M * g.N * g.K;
   const mark = rt.mark();
   try {
-    const scratch = rt.alloc(threadsFor(rt, macs) * GEMM_SCRATCH_BYTES);
+    const scratch = rt.alloc(scratchThreads(macs) * GEMM_SCRATCH_BYTES);
     runSized(
       rt,
       fn,

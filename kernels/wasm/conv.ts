@@ -71,18 +71,26 @@ function putGeometry(rt: WasmRuntime, p: ConvGeometry): number {
   return at;
 }
 
-/** Runs a conv entry point with the geometry and per-thread scratch appended as it expects. */
-function runConv(rt: WasmRuntime, fn: string, p: ConvGeometry, args: readonly number[], macs: number): void {
+/**
+ * Runs a conv entry point: args, then the piece size P (pixels), the block size `chunk` (the
+ * entry point's unit of work), a zeroed work counter and the per-thread scratch.
+ */
+function runConv(rt: WasmRuntime, fn: string, p: ConvGeometry, args: readonly number[], macs: number, P: number, chunk: number): void {
   const s = sizes(p);
   const mark = rt.mark();
   try {
     const geom = putGeometry(rt, p);
+    const counter = rt.alloc(64);
+    rt.i32()[counter / 4] = 0;
     const scratch = rt.alloc(scratchThreads(macs) * s.perThread);
-    runSized(rt, fn, [geom, ...args, s.P, scratch, s.perThread], macs);
+    runSized(rt, fn, [geom, ...args, P, chunk, counter, scratch, s.perThread], macs);
   } finally {
     rt.release(mark);
   }
 }
+
+/** ceil(a / b) */
+const cdiv = (a: number, b: number): number => Math.ceil(a / b);
 
 // ---- pointer level (byte offsets into rt's memory) -------------------------------------------
 
@@ -98,9 +106,13 @@ export function conv2dForwardPtr(
   const fn = kernelName(rt, caller, 'conv_fwd', opts);
   const s = sizes(p);
   const macs = s.yLen * s.Kg;
-  const split = splitChannels(p, threadsFor(rt, macs)) ? CONV_SPLIT_CHANNELS : 0;
-  const flags = (t.bias !== undefined ? CONV_BIAS : 0) | (opts?.relu ? CONV_RELU : 0) | split;
-  runConv(rt, fn, p, [t.x, t.w, t.bias ?? 0, t.y, flags], macs);
+  const nt = threadsFor(rt, macs);
+  const byChannels = splitChannels(p, nt);
+  // enough pieces for every thread to take two (a batch-1 image of few pixels is cut finer)
+  let P = s.P;
+  if (!byChannels && p.n * cdiv(s.L, P) < 2 * nt) P = Math.max(8, roundUp(cdiv(s.L, cdiv(2 * nt, p.n)), 8));
+  const flags = (t.bias !== undefined ? CONV_BIAS : 0) | (opts?.relu ? CONV_RELU : 0) | (byChannels ? CONV_SPLIT_CHANNELS : 0);
+  runConv(rt, fn, p, [t.x, t.w, t.bias ?? 0, t.y, flags], macs, P, 0);
 }
 
 /**
@@ -124,7 +136,11 @@ export function conv2dBackwardInputPtr(rt: WasmRuntime, t: { dy: number; w: numb
   checkConvGeometry(caller, p);
   const fn = kernelName(rt, caller, 'conv_bwd_input', opts);
   const s = sizes(p);
-  runConv(rt, fn, p, [t.dy, t.w, t.dx], s.yLen * s.Kg);
+  const macs = s.yLen * s.Kg;
+  // blocks of input channels: one per (image, group) on one thread, else about 3 per thread
+  const nt = threadsFor(rt, macs);
+  const chunk = nt === 1 ? s.cg : cdiv(s.cg, Math.min(s.cg, cdiv(3 * nt, p.n * p.groups)));
+  runConv(rt, fn, p, [t.dy, t.w, t.dx], macs, s.P, chunk);
 }
 
 /** dw = ∂L/∂w from dy and x. */
@@ -133,7 +149,11 @@ export function conv2dBackwardWeightPtr(rt: WasmRuntime, t: { dy: number; x: num
   checkConvGeometry(caller, p);
   const fn = kernelName(rt, caller, 'conv_bwd_weight', opts);
   const s = sizes(p);
-  runConv(rt, fn, p, [t.dy, t.x, t.dw], s.yLen * s.Kg);
+  const macs = s.yLen * s.Kg;
+  // blocks of dW columns (8-aligned): the whole group on one thread, else about 3 per thread
+  const nt = threadsFor(rt, macs);
+  const chunk = nt === 1 ? s.Kg : Math.min(s.Kg, roundUp(cdiv(s.Kg, cdiv(3 * nt, p.groups)), 8));
+  runConv(rt, fn, p, [t.dy, t.x, t.dw], macs, s.P, chunk);
 }
 
 /** db[o] = Σ dy[:, o, :, :]. */

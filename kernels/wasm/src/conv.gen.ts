@@ -11,18 +11,19 @@
 //              db[o] = Σ_n Σ_l dY[n, o, l]
 // col2im is im2col's adjoint: it adds each entry back into the pixel it was read from.
 //
-// Work split (each thread writes only its own part of the output; no locks):
-//   forward: the n·L output pixels, cut into nt contiguous runs (multiples of 8); a thread walks
-//     its run in pieces of at most P pixels of one image: im2col of the piece (Kg×len, stays in
-//     cache), then Og×len×Kg GEMM with bias and ReLU fused in its write-back. With few pixels
-//     and many channels (late ResNet stages at batch 1) every thread packing all of W would cost
-//     more than the GEMM saves, so the caller may ask to split the output channels instead:
-//     each thread then im2cols every piece but packs and multiplies only its rows of W.
-//   backward input: the n·C (image, input channel) pairs; the cols rows of a channel scatter only
-//     into that channel's plane, so a thread owns whole planes of dX.
-//   backward weight: the C·kh·kw columns of dW (rows of cols); a thread im2cols only its rows,
-//     for every image, and accumulates its columns of dW over the batch.
-//   bias: the O output channels.
+// Work split. Each piece of work writes its own part of the output (no locks); threads take
+// pieces from an atomic counter (the JS side zeroes it) until none is left, so a thread that a
+// busy core slows down simply takes fewer pieces:
+//   forward: pieces of at most P output pixels of one image: im2col of the piece (Kg×len, stays
+//     in cache), then the Og×len×Kg GEMM with bias and ReLU fused in its write-back. With few
+//     pixels and many channels (late ResNet stages at batch 1) every thread packing all of W
+//     would cost more than the GEMM saves, so the caller may ask to split the output channels
+//     instead: each thread then walks every piece for its own rows of W (a static split).
+//   backward input: (image, group, block of input channels); the cols rows of a channel scatter
+//     only into that channel's plane, so a block owns whole planes of dX.
+//   backward weight: (group, block of columns of dW = rows of cols); a block im2cols only its
+//     rows, for every image, and accumulates its columns of dW over the batch.
+//   bias: the O output channels, split statically.
 // A 1×1, stride-1, unpadded convolution needs no im2col: each image's [C, H·W] block is cols.
 //
 // Geometry arrives as 16 i32s in memory, in CONV_GEOMETRY_FIELDS order.
@@ -238,15 +239,20 @@ const get = (name: string): string => `(local.get $${name})`;
 const mul = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
 const add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
 
+/** The next chunk of work for this thread: an atomic ticket from the counter at $counter. */
+const nextChunk = '(i32.atomic.rmw.add (local.get $counter) (i32.const 1))';
+
 function forward(suffix: string): string {
   return `
-  ;; conv_fwd: y = conv(x, w) (+ bias) (ReLU) for thread tid's share: a run of output pixels, or
-  ;; with CONV_SPLIT_CHANNELS a range of whole 4-row slivers of output channels (in every group)
+  ;; conv_fwd: y = conv(x, w) (+ bias) (ReLU). The work is the n·ceil(L/P) pieces of P output
+  ;; pixels of one image; threads take pieces from the counter until none is left. With
+  ;; CONV_SPLIT_CHANNELS each thread instead walks every piece for its own range of whole 4-row
+  ;; slivers of output channels (in every group).
   (func (export "conv_fwd${suffix}") (param $tid i32) (param $nt i32) (param $geom i32)
         (param $x i32) (param $wt i32) (param $bias i32) (param $y i32) (param $flags i32)
-        (param $P i32) (param $scratch i32) (param $perThread i32)
+        (param $P i32) (param $chunk i32) (param $counter i32) (param $scratch i32) (param $perThread i32)
     ${geomLocals(ALL)} ${derivedLocals}
-    (local $T i32) (local $pos i32) (local $end i32) (local $img i32) (local $l0 i32) (local $len i32)
+    (local $ppi i32) (local $chunks i32) (local $q i32) (local $byChannels i32) (local $img i32) (local $l0 i32) (local $len i32)
     (local $g i32) (local $xg i32) (local $B i32) (local $rsb i32) (local $gflags i32)
     (local $o0 i32) (local $o1 i32) (local $tiles i32) (local $og0 i32)
     ${loadGeom(ALL)}
@@ -254,30 +260,27 @@ function forward(suffix: string): string {
     (local.set $gflags (i32.or (select (i32.const ${GEMM_BIAS_ROW}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_BIAS})))
                                (select (i32.const ${GEMM_RELU}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_RELU})))))
     (if (local.get $pointwise) (then (local.set $P (local.get $L))))
-    (local.set $T (i32.mul (local.get $n) (local.get $L)))
-    (if (i32.and (local.get $flags) (i32.const ${CONV_SPLIT_CHANNELS}))
+    (if (i32.eqz (local.get $L)) (then (return)))
+    (local.set $ppi (i32.div_u (i32.add (local.get $L) (i32.sub (local.get $P) (i32.const 1))) (local.get $P)))
+    (local.set $chunks (i32.mul (local.get $n) (local.get $ppi)))
+    (local.set $byChannels (i32.ne (i32.and (local.get $flags) (i32.const ${CONV_SPLIT_CHANNELS})) (i32.const 0)))
+    (if (local.get $byChannels)
       (then
-        ;; all pixels, output channels [o0, o1) of each group
         (local.set $tiles (i32.div_u (i32.add (local.get $og) (i32.const 3)) (i32.const 4)))
         (local.set $o0 (i32.shl (call $part (local.get $tiles) (local.get $tid) (local.get $nt)) (i32.const 2)))
         (local.set $o1 (call $min (local.get $og)
                                   (i32.shl (call $part (local.get $tiles) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)) (i32.const 2))))
-        (local.set $pos (i32.const 0))
-        (local.set $end (select (local.get $T) (i32.const 0) (i32.lt_s (local.get $o0) (local.get $o1)))))
+        (if (i32.ge_s (local.get $o0) (local.get $o1)) (then (return)))
+        (local.set $q (i32.const 0)))
       (else
-        ;; all output channels, pixels [pos, end) (multiples of 8 but for the last thread's end)
         (local.set $o0 (i32.const 0))
         (local.set $o1 (local.get $og))
-        (local.set $pos (i32.and (call $part (local.get $T) (local.get $tid) (local.get $nt)) (i32.const -8)))
-        (local.set $end (select (local.get $T)
-                                (i32.and (call $part (local.get $T) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)) (i32.const -8))
-                                (i32.eq (i32.add (local.get $tid) (i32.const 1)) (local.get $nt))))))
+        (local.set $q ${nextChunk})))
     (block $done (loop $pieces
-      (br_if $done (i32.ge_s (local.get $pos) (local.get $end)))
-      (local.set $img (i32.div_u (local.get $pos) (local.get $L)))
-      (local.set $l0 (i32.sub (local.get $pos) (i32.mul (local.get $img) (local.get $L))))
-      (local.set $len (call $min (call $min (local.get $P) (i32.sub (local.get $L) (local.get $l0)))
-                                 (i32.sub (local.get $end) (local.get $pos))))
+      (br_if $done (i32.ge_u (local.get $q) (local.get $chunks)))
+      (local.set $img (i32.div_u (local.get $q) (local.get $ppi)))
+      (local.set $l0 (i32.mul (i32.sub (local.get $q) (i32.mul (local.get $img) (local.get $ppi))) (local.get $P)))
+      (local.set $len (call $min (local.get $P) (i32.sub (local.get $L) (local.get $l0))))
       (local.set $g (i32.const 0))
       (loop $groups_loop
         (local.set $xg ${at(get('x'), mul(add(mul(get('img'), get('c')), mul(get('g'), get('cg'))), get('hw')))})
@@ -299,32 +302,36 @@ function forward(suffix: string): string {
           (local.get $gflags) ${at(get('bias'), get('og0'))} (i32.const 0) (local.get $gs))
         (local.set $g (i32.add (local.get $g) (i32.const 1)))
         (br_if $groups_loop (i32.lt_s (local.get $g) (local.get $groups))))
-      (local.set $pos (i32.add (local.get $pos) (local.get $len)))
+      (local.set $q (select (i32.add (local.get $q) (i32.const 1)) ${nextChunk} (local.get $byChannels)))
       (br $pieces))))`;
 }
 
 function backwardInput(suffix: string): string {
   return `
-  ;; conv_bwd_input: dx = col2im(W_gᵀ · dY_g) for thread tid's (image, input channel) planes
+  ;; conv_bwd_input: dx = col2im(W_gᵀ · dY_g). The work is (image, group, block of $chunk input
+  ;; channels): the cols rows of a channel scatter only into its own plane of dX, so a block owns
+  ;; its planes. Threads take blocks from the counter until none is left.
   (func (export "conv_bwd_input${suffix}") (param $tid i32) (param $nt i32) (param $geom i32)
-        (param $dy i32) (param $wt i32) (param $dx i32) (param $P i32) (param $scratch i32) (param $perThread i32)
+        (param $dy i32) (param $wt i32) (param $dx i32)
+        (param $P i32) (param $chunk i32) (param $counter i32) (param $scratch i32) (param $perThread i32)
     ${geomLocals(ALL)} ${derivedLocals}
-    (local $u i32) (local $u1 i32) (local $img i32) (local $ch i32) (local $g i32) (local $cl i32) (local $nch i32)
+    (local $bpg i32) (local $chunks i32) (local $q i32) (local $rest i32)
+    (local $img i32) (local $ch i32) (local $g i32) (local $cl i32) (local $nch i32)
     (local $dxp i32) (local $dyg i32) (local $wA i32) (local $rows i32) (local $l0 i32) (local $len i32)
     ${loadGeom(ALL)}
     ${derived()}
-    (local.set $u (call $part (i32.mul (local.get $n) (local.get $c)) (local.get $tid) (local.get $nt)))
-    (local.set $u1 (call $part (i32.mul (local.get $n) (local.get $c)) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
-    (block $done (loop $units
-      (br_if $done (i32.ge_s (local.get $u) (local.get $u1)))
-      (local.set $img (i32.div_u (local.get $u) (local.get $c)))
-      (local.set $ch (i32.sub (local.get $u) (i32.mul (local.get $img) (local.get $c))))
-      (local.set $g (i32.div_u (local.get $ch) (local.get $cg)))
-      (local.set $cl (i32.sub (local.get $ch) (i32.mul (local.get $g) (local.get $cg))))
-      ;; channels [ch, ch + nch): up to the end of the group and of this thread's units
-      (local.set $nch (i32.sub (call $min (i32.sub (local.get $u1) (i32.mul (local.get $img) (local.get $c)))
-                                          (i32.mul (i32.add (local.get $g) (i32.const 1)) (local.get $cg)))
-                               (local.get $ch)))
+    ;; bpg blocks per (image, group); block q = ((img·groups) + g)·bpg + b
+    (local.set $bpg (i32.div_u (i32.add (local.get $cg) (i32.sub (local.get $chunk) (i32.const 1))) (local.get $chunk)))
+    (local.set $chunks (i32.mul (i32.mul (local.get $n) (local.get $groups)) (local.get $bpg)))
+    (local.set $q ${nextChunk})
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $q) (local.get $chunks)))
+      (local.set $img (i32.div_u (local.get $q) (i32.mul (local.get $groups) (local.get $bpg))))
+      (local.set $rest (i32.sub (local.get $q) (i32.mul (local.get $img) (i32.mul (local.get $groups) (local.get $bpg)))))
+      (local.set $g (i32.div_u (local.get $rest) (local.get $bpg)))
+      (local.set $cl (i32.mul (i32.sub (local.get $rest) (i32.mul (local.get $g) (local.get $bpg))) (local.get $chunk)))
+      (local.set $nch (call $min (local.get $chunk) (i32.sub (local.get $cg) (local.get $cl))))
+      (local.set $ch (i32.add (i32.mul (local.get $g) (local.get $cg)) (local.get $cl)))
       (local.set $dxp ${at(get('dx'), mul(add(mul(get('img'), get('c')), get('ch')), get('hw')))})
       (local.set $dyg ${at(get('dy'), mul(add(mul(get('img'), get('o')), mul(get('g'), get('og'))), get('L')))})
       ;; (W_gᵀ)[kk, oo] = w[(g·Og + oo)·Kg + cl·taps + kk]: row stride 1, column stride Kg
@@ -348,29 +355,34 @@ function backwardInput(suffix: string): string {
                           (local.get $l0) (i32.add (local.get $l0) (local.get $len)) (local.get $cols) (local.get $len))
             (local.set $l0 (i32.add (local.get $l0) (local.get $len)))
             (br $pieces)))))
-      (local.set $u (i32.add (local.get $u) (local.get $nch)))
-      (br $units))))`;
+      (local.set $q ${nextChunk})
+      (br $blocks))))`;
 }
 
 function backwardWeight(suffix: string): string {
   return `
-  ;; conv_bwd_weight: dW_g[:, r] = Σ_n dY_g · cols_gᵀ[:, r] for thread tid's columns r of dW
+  ;; conv_bwd_weight: dW_g[:, r] = Σ_n dY_g · cols_gᵀ[:, r]. The work is (group, block of $chunk
+  ;; columns r of dW, i.e. rows of cols): a block im2cols only its rows, for every image, and
+  ;; accumulates its columns of dW over the batch. Threads take blocks from the counter.
   (func (export "conv_bwd_weight${suffix}") (param $tid i32) (param $nt i32) (param $geom i32)
-        (param $dy i32) (param $x i32) (param $dwt i32) (param $P i32) (param $scratch i32) (param $perThread i32)
+        (param $dy i32) (param $x i32) (param $dwt i32)
+        (param $P i32) (param $chunk i32) (param $counter i32) (param $scratch i32) (param $perThread i32)
     ${geomLocals(ALL)} ${derivedLocals}
-    (local $r i32) (local $r1 i32) (local $g i32) (local $rl i32) (local $rEnd i32) (local $nr i32)
+    (local $bpg i32) (local $chunks i32) (local $q i32)
+    (local $g i32) (local $rl i32) (local $rEnd i32) (local $nr i32)
     (local $dwp i32) (local $img i32) (local $xg i32) (local $dyg i32) (local $l0 i32) (local $len i32)
     (local $B i32) (local $csb i32) (local $gflags i32)
     ${loadGeom(ALL)}
     ${derived()}
     (if (local.get $pointwise) (then (local.set $P (local.get $L))))
-    (local.set $r (call $part (i32.mul (local.get $groups) (local.get $Kg)) (local.get $tid) (local.get $nt)))
-    (local.set $r1 (call $part (i32.mul (local.get $groups) (local.get $Kg)) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
-    (block $done (loop $segments
-      (br_if $done (i32.ge_s (local.get $r) (local.get $r1)))
-      (local.set $g (i32.div_u (local.get $r) (local.get $Kg)))
-      (local.set $rl (i32.sub (local.get $r) (i32.mul (local.get $g) (local.get $Kg))))
-      (local.set $rEnd (call $min (i32.sub (local.get $r1) (i32.mul (local.get $g) (local.get $Kg))) (local.get $Kg)))
+    (local.set $bpg (i32.div_u (i32.add (local.get $Kg) (i32.sub (local.get $chunk) (i32.const 1))) (local.get $chunk)))
+    (local.set $chunks (i32.mul (local.get $groups) (local.get $bpg)))
+    (local.set $q ${nextChunk})
+    (block $done (loop $blocks
+      (br_if $done (i32.ge_u (local.get $q) (local.get $chunks)))
+      (local.set $g (i32.div_u (local.get $q) (local.get $bpg)))
+      (local.set $rl (i32.mul (i32.sub (local.get $q) (i32.mul (local.get $g) (local.get $bpg))) (local.get $chunk)))
+      (local.set $rEnd (call $min (i32.add (local.get $rl) (local.get $chunk)) (local.get $Kg)))
       (local.set $nr (i32.sub (local.get $rEnd) (local.get $rl)))
       (local.set $dwp ${at(get('dwt'), add(mul(mul(get('g'), get('og')), get('Kg')), get('rl')))})
       (local.set $gflags (i32.const 0))
@@ -407,8 +419,8 @@ function backwardWeight(suffix: string): string {
         (then (call $gemm_serial (local.get $og) (local.get $nr) (i32.const 0) (local.get $dy) (i32.const 0) (i32.const 0)
                 (local.get $x) (i32.const 0) (i32.const 0) (local.get $dwp) (local.get $Kg) (i32.const 0)
                 (i32.const 0) (i32.const 0) (local.get $gs))))
-      (local.set $r (i32.add (local.get $rEnd) (i32.mul (local.get $g) (local.get $Kg))))
-      (br $segments))))`;
+      (local.set $q ${nextChunk})
+      (br $blocks))))`;
 }
 
 function backwardBias(): string {

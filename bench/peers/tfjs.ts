@@ -51,7 +51,7 @@ async function useBackend(tf: Tf, backend: TfBackend): Promise<string> {
   if (backend === 'cpu') return `tfjs-core ${tf.version_core} cpu`;
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const mt = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
-  return `tfjs-core ${tf.version_core} wasm${simd ? ' SIMD' : ''}${mt ? ' threaded' : ', 1 thread (tfjs turns its threaded build off in Node)'}`;
+  return `tfjs-core ${tf.version_core} wasm${simd ? ' SIMD' : ''}${mt ? ' threaded' : ', 1 thread: tfjs turns its threaded build off in Node'}`;
 }
 
 /** A prepared tfjs computation: `build` makes the input tensors, `call` the timed op. */

@@ -188,6 +188,7 @@ export function tfjsModelVariant(backend: TfBackend, graph: () => { g: ModelGrap
     kind: 'peer',
     backend: `tfjs ${backend}`,
     threads: 1,
+    note: 'built from our module tree and weights, BN folded',
     async prepare() {
       const tf = await loadTf();
       const { g, x } = graph();

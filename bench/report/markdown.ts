@@ -17,11 +17,11 @@ export function renderMarkdown(report: Report): string {
     const rs = report.results.filter((r) => r.workload === wl);
     const ref = rs.find((r) => r.reference);
     const refMs = ref ? medianMs(ref) : undefined;
-    out.push('', `## ${wl}`, '', '| variant | backend | threads | status | first call | median | ops/s ± rme | throughput | vs ref | notes |', '|---|---|--:|---|--:|--:|--:|--:|--:|---|');
+    out.push('', `## ${wl}`, '', '| variant | backend | threads | status | first call | median | ops/s ± rme | throughput | vs ref | check error | notes |', '|---|---|--:|---|--:|--:|--:|--:|--:|--:|---|');
     for (const r of rs) {
       const ms = medianMs(r);
       const notes = [r.reason, r.note].filter(Boolean).join('; ');
-      const row = [r.variant, r.backend, String(r.threads), r.status === 'wrong' ? 'WRONG' : r.status, fmtMs(r.firstCallMs), fmtMs(ms), fmtHz(r), fmtThroughput(r), refMs && ms ? `${fmtNum(refMs / ms)}×` : '', notes];
+      const row = [r.variant, r.backend, String(r.threads), r.status === 'wrong' ? 'WRONG' : r.status, fmtMs(r.firstCallMs), fmtMs(ms), fmtHz(r), fmtThroughput(r), refMs && ms ? `${fmtNum(refMs / ms)}×` : '', r.error !== undefined ? r.error.toExponential(1) : '', notes];
       out.push(`| ${row.map(cell).join(' | ')} |`);
     }
   }

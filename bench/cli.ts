@@ -106,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
   // every suite is built and its workloads filtered by name (e.g. --filter 512 or "gemm 1024,b8").
   const namesSuite = (f: string) => (s: Suite) => s.name.toLowerCase().includes(f) || f.startsWith(`${s.name} `);
   const named = SUITES.filter((s) => filters?.some((f) => namesSuite(f)(s)));
-  const onlyNamed = filters !== null && filters.every((f) => SUITES.some(namesSuite(f)));
+  const onlyNamed = filters?.every((f) => SUITES.some(namesSuite(f))) ?? false;
   for (const s of onlyNamed ? named : SUITES) {
     for (const w of await s.workloads(ctx)) if (matches(filters, s, w)) workloads.push(w);
   }

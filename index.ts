@@ -15,6 +15,8 @@ export { ResgradError, ShapeError, DTypeError, ValueError, AutogradError, Device
 export { initGpu, type GpuOptions } from './core/gpu/init.js';
 export { GpuBackend, type GpuMode } from './core/gpu/device.js';
 export { tidy, gpuScope, keep } from './core/scope.js';
+export { setNumThreads, getNumThreads } from './kernels/wasm/runtime.js';
+export * as variants from './core/cpu/variants.js';
 export { noGrad, withGradEnabled, isGradEnabled } from './autograd/graph.js';
 export {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where,

@@ -5,11 +5,11 @@ import { type DType, type TypedArray, allocArray } from './dtype.js';
 
 export interface Allocator {
   readonly name: string;
-  /** A zero-filled array of `size` elements of `dtype`. */
-  alloc(dtype: DType, size: number): TypedArray;
+  /** An array of `size` elements of `dtype`: zero-filled, unless `zeroed` is false (the caller overwrites every element). */
+  alloc(dtype: DType, size: number, zeroed?: boolean): TypedArray;
 }
 
-export const heapAllocator: Allocator = { name: 'heap', alloc: allocArray };
+export const heapAllocator: Allocator = { name: 'heap', alloc: (dtype, size) => allocArray(dtype, size) };
 
 let current: Allocator = heapAllocator;
 
@@ -23,7 +23,7 @@ export function getAllocator(): Allocator {
   return current;
 }
 
-/** A kernel output of `size` elements from the current allocator. */
-export function allocOutput(dtype: DType, size: number): TypedArray {
-  return current.alloc(dtype, size);
+/** A kernel output of `size` elements from the current allocator (zeroed unless `zeroed` is false). */
+export function allocOutput(dtype: DType, size: number, zeroed = true): TypedArray {
+  return current.alloc(dtype, size, zeroed);
 }

@@ -3,17 +3,52 @@
 // files (core/cpu/*.ts) that add them as variants to the table in core/cpu/registry.ts.
 import { allocOutput } from './allocator.js';
 import { type Backend, registerBackend } from './backend.js';
-import type { DType, TypedArray } from './dtype.js';
+import { type DType, type TypedArray, allocArray } from './dtype.js';
 import { cpuVariants, selectCpuVariant } from './cpu/registry.js';
+import { adoptIntoScope } from './scope.js';
+import type { Storage, Tensor } from './tensor.js';
 
-export const cpuBackend: Backend<TypedArray> = {
+/**
+ * Memory beyond the JS heap that CPU buffers may live in (the WASM heap, core/cpu/wasm.ts): it
+ * owns some buffers and must be told when one is released. Tensors on such buffers are adopted by
+ * the open tidy() scope, which releases them at its end; a buffer that outlives every scope is
+ * moved to an ordinary array (settle), since nothing would release it after that.
+ */
+export interface CpuMemory {
+  owns(buffer: TypedArray): boolean;
+  free(buffer: TypedArray): void;
+}
+
+let memory: CpuMemory | null = null;
+let describeFast: () => string = () => '';
+
+export function setCpuMemory(m: CpuMemory | null): void {
+  memory = m;
+}
+
+/** What the fast variants run on, for describe() (set by core/cpu/wasm.ts). */
+export function setCpuFastPath(describe: () => string): void {
+  describeFast = describe;
+}
+
+export const cpuBackend: Backend<TypedArray> & { adopt(t: Tensor): void; settle(s: Storage<TypedArray>): void } = {
   device: 'cpu',
-  describe: () => 'cpu: TypeScript kernels on typed arrays',
+  describe: () => `cpu: TypeScript kernels on typed arrays${describeFast() ? `; float32 on ${describeFast()}` : ''}`,
   allocate: (dtype: DType, size: number) => allocOutput(dtype, size),
   upload: (data: TypedArray) => data,
   download: async (buffer: TypedArray) => buffer,
   readSync: (buffer: TypedArray) => buffer,
-  release: () => {},
+  release: (buffer) => memory?.free(buffer),
+  adopt: (t) => {
+    if (memory?.owns(t.storage.buffer as TypedArray)) adoptIntoScope(t);
+  },
+  settle: (s) => {
+    if (!memory?.owns(s.buffer)) return;
+    const copy = allocArray(s.dtype, s.buffer.length);
+    copy.set(s.buffer as never);
+    memory.free(s.buffer);
+    s.buffer = copy;
+  },
   hasKernel: (name) => cpuVariants(name).length > 0,
   run: (name, inputs, attrs) => selectCpuVariant(name, inputs, attrs).run(inputs, attrs),
 };

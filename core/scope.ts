@@ -1,7 +1,10 @@
 // Scopes: tidy(fn) frees what fn made and did not hand back (tfjs's tidy, in our terms).
-// Device-neutral: a backend whose buffers need freeing (the gpu) has an adopt(tensor) method,
-// which Tensor.fromBuffer calls for every tensor born on it and which hands the tensor to
-// adoptIntoScope. CPU tensors are never adopted: the garbage collector frees typed arrays.
+// Device-neutral: a backend whose buffers need freeing has an adopt(tensor) method, which
+// Tensor.fromBuffer calls for every tensor born on it and which hands the tensor to
+// adoptIntoScope: the gpu adopts every tensor; the cpu those whose storage lives in the WASM heap
+// (made inside a scope: core/cpu/wasm.ts), the others being ordinary typed arrays the garbage
+// collector frees. A backend may also have settle(storage), called for what survives the
+// outermost scope: the cpu moves such storage out of the WASM heap (nothing would free it later).
 //
 // When fn returns, the storage of every tensor born in the scope is released, except
 //  - the tensors fn returns (a tensor, or arrays / plain objects of them), with their .grad;
@@ -22,6 +25,11 @@ interface Scope {
 }
 const scopes: Scope[] = [];
 const keptStorages = new WeakSet<Storage>();
+
+/** How many tidy() scopes are open now (0: none). */
+export function scopeDepth(): number {
+  return scopes.length;
+}
 
 /** Called by a device backend for every tensor born on it (from its adopt()): the innermost open scope owns it. */
 export function adoptIntoScope(tensor: Tensor): void {
@@ -73,7 +81,9 @@ function endScope(scope: Scope, result: unknown): void {
     survivors.add(t.storage);
     if (t.grad) survivors.add(t.grad.storage);
     if (t.gradFn?.backward) {
-      parent?.born.push(...scope.born); // a live graph: its closures may hold any of these
+      // a live graph: its closures may hold any of these
+      if (parent) parent.born.push(...scope.born);
+      else for (const b of scope.born) settle(b.storage);
       return;
     }
   }
@@ -88,7 +98,13 @@ function endScope(scope: Scope, result: unknown): void {
     }
   }
   for (const t of scope.born) {
-    if (survivors.has(t.storage) || keptStorages.has(t.storage)) parent?.born.push(t);
-    else t.storage.release();
+    if (!(survivors.has(t.storage) || keptStorages.has(t.storage))) t.storage.release();
+    else if (parent) parent.born.push(t);
+    else settle(t.storage);
   }
+}
+
+/** The outermost scope is over and `s` lives on: let its backend move it where the GC frees it. */
+function settle(s: Storage): void {
+  (s.backend as { settle?(s: Storage): void }).settle?.(s);
 }

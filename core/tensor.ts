@@ -200,7 +200,15 @@ export class Tensor {
     const s = src.device === this.device ? src : Tensor.fromArray(src.toArray(), src.shape, this.backend);
     const view = new Tensor(s.storage, this.shape, broadcastStrides(s.shape, s.strides, this.shape), s.offset);
     const [out] = this.backend.run('copy', [view.asInput()], { dtype: this.dtype });
-    this.storage.swap((out as { buffer: unknown }).buffer);
+    if (this.device === 'cpu' && !this.storage.isReleased) {
+      // on the cpu the values are written into the storage's own array, which keeps living where
+      // it was made (a parameter's array stays an ordinary one even when assigned inside tidy())
+      (this.storage.buffer as TypedArray).set(out.buffer as never);
+      this.backend.release(out.buffer);
+      this.storage.version++;
+    } else {
+      this.storage.swap(out.buffer);
+    }
     return this;
   }
 

@@ -2,6 +2,7 @@
 import { binaryStrided, copyStrided, scatterAddStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
 import { type CpuOutput, registerCpuKernel } from './registry.js';
 import { allocOutput } from '../allocator.js';
+import { allocArray } from '../dtype.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { contiguousStrides, numel } from '../shape.js';
 
@@ -40,7 +41,7 @@ registerCpuKernel('where', ([c, a, b]) => {
 // scatterView: the adjoint of a view. out = zeros(attrs.shape); out[view] += g.
 registerCpuKernel('scatterView', ([g], attrs) => {
   const o = out(g.dtype, attrs.shape);
-  const gc = allocOutput(g.dtype, numel(g.shape));
+  const gc = allocArray(g.dtype, numel(g.shape));
   copyStrided(g.buffer, g.shape, g.strides, g.offset, gc);
   scatterAddStrided(gc, g.shape, attrs.strides, attrs.offset, o.buffer);
   return [o];
@@ -56,7 +57,7 @@ registerCpuKernel('cat', (xs, attrs) => {
   const os = contiguousStrides(shape);
   let start = 0;
   for (const x of xs) {
-    const tmp = allocOutput(x.dtype, numel(x.shape));
+    const tmp = allocArray(x.dtype, numel(x.shape));
     copyStrided(x.buffer, x.shape, x.strides, x.offset, tmp);
     scatterAddStrided(tmp, x.shape, os, start * os[dim], o.buffer);
     start += x.shape[dim];

@@ -18,6 +18,7 @@ import {
 import { numSets } from '../../kernels/geometry.js';
 import { type CpuInput, registerCpuVariant } from './registry.js';
 import { allocOutput } from '../allocator.js';
+import { allocArray } from '../dtype.js';
 import { copyStrided } from '../../kernels/cpu/elementwise.js';
 import { isContiguous, numel } from '../shape.js';
 
@@ -28,7 +29,7 @@ function dense(t: CpuInput): Floats {
   const n = numel(t.shape);
   const buf = t.buffer as Floats;
   if (isContiguous(t.shape, t.strides)) return t.offset === 0 && buf.length === n ? buf : buf.subarray(t.offset, t.offset + n);
-  const out = allocOutput(t.dtype, n) as Floats;
+  const out = allocArray(t.dtype, n) as Floats;
   copyStrided(buf, t.shape, t.strides, t.offset, out);
   return out;
 }

@@ -22,8 +22,14 @@ import {
   maxPool2dBackwardWasm,
   maxPool2dForwardWasm,
 } from '../../kernels/wasm/pool.js';
+import { type AdamStepOptions, type SgdStepOptions, adamStepWasm, sgdStepWasm } from '../../kernels/wasm/optim.js';
 import { describeWasm, getWasm } from '../../kernels/wasm/runtime.js';
-import { allocOutput } from '../allocator.js';
+import type { Tensor } from '../tensor.js';
+import { allocOutput, setAllocator } from '../allocator.js';
+import { setCpuFastPath, setCpuMemory } from '../cpu_backend.js';
+import { allocArray } from '../dtype.js';
+import { scopeDepth } from '../scope.js';
+import { WasmHeap } from './wasm_heap.js';
 import type { KernelAttrMap } from '../kernel_names.js';
 import { isContiguous } from '../shape.js';
 import { batchedMatmul } from './matmul.js';
@@ -46,7 +52,46 @@ function f32(t: CpuInput): Float32Array {
   return (t.buffer as Float32Array).subarray(t.offset, t.offset + n);
 }
 
-const newF32 = (n: number): Float32Array => allocOutput('float32', n) as Float32Array;
+// Every WASM kernel overwrites all of its output: no need to zero it first.
+const newF32 = (n: number): Float32Array => allocOutput('float32', n, false) as Float32Array;
+
+// ---- tensor storage in the WASM memory (core/cpu/wasm_heap.ts) ---------------------------------
+// Inside a tidy() scope, float32 and int32 kernel outputs are blocks of the WASM heap, read and
+// written in place by the WASM kernels; the scope frees them at its end. Elsewhere, plain arrays.
+
+let heap: WasmHeap | null | undefined;
+
+/** The heap, made on first use; null where the WASM runtime is unavailable. */
+export function wasmHeap(): WasmHeap | null {
+  if (heap === undefined) {
+    const rt = getWasm();
+    heap = rt === null ? null : new WasmHeap(rt);
+  }
+  return heap;
+}
+
+setAllocator({
+  name: 'wasm heap inside tidy() scopes, js heap elsewhere',
+  alloc(dtype, size, zeroed = true) {
+    if (scopeDepth() > 0 && dtype !== 'float64') {
+      const block = wasmHeap()?.alloc(dtype, size);
+      if (block) {
+        if (zeroed) block.fill(0);
+        return block;
+      }
+    }
+    return allocArray(dtype, size);
+  },
+});
+
+setCpuFastPath(() => (wasmAvailable() ? describeWasm() : ''));
+
+setCpuMemory({
+  owns: (buffer) => heap?.holds(buffer) ?? false,
+  free: (buffer) => {
+    heap?.free(buffer);
+  },
+});
 const out = (buffer: Float32Array, shape: number[]): CpuOutput => ({ buffer, dtype: 'float32', shape });
 
 // ---- convolution --------------------------------------------------------------------------
@@ -271,3 +316,42 @@ registerCpuVariant('binary', {
     return [out(z, [...x.shape])];
   },
 });
+
+// ---- optimizer steps: one fused pass per parameter, in place ----------------------------------
+
+/** t's elements when it is a dense float32 cpu tensor covering its whole storage; else null. */
+function wholeF32(t: Tensor | null): Float32Array | null {
+  if (t === null || t.device !== 'cpu' || t.dtype !== 'float32' || !t.isContiguous() || t.offset !== 0 || t.storage.size !== t.numel()) return null;
+  return t.storage.buffer as Float32Array;
+}
+
+/** How many parameter updates took the fused path (for tests that must prove they did). */
+export const fusedSteps = { sgd: 0, adam: 0 };
+
+/**
+ * One torch SGD step on p (and its momentum buffer) by the fused WASM kernel, when p, its grad
+ * and the buffer are dense float32 cpu tensors; false (nothing done) otherwise.
+ */
+export function fusedSgdStep(p: Tensor, buf: Tensor | null, firstStep: boolean, o: SgdStepOptions): boolean {
+  const param = wholeF32(p);
+  const grad = wholeF32(p.grad);
+  const mom = wholeF32(buf);
+  if (!wasmAvailable() || param === null || grad === null || (buf !== null && mom === null)) return false;
+  sgdStepWasm(param, grad, mom, firstStep, o);
+  fusedSteps.sgd++;
+  p.storage.version++;
+  if (buf) buf.storage.version++;
+  return true;
+}
+
+/** One Adam/AdamW step by the fused WASM kernel (as fusedSgdStep); `step` counts from 1. */
+export function fusedAdamStep(p: Tensor, expAvg: Tensor, expAvgSq: Tensor, maxExpAvgSq: Tensor | null, step: number, o: AdamStepOptions): boolean {
+  const arrays = [wholeF32(p), wholeF32(p.grad), wholeF32(expAvg), wholeF32(expAvgSq)];
+  const maxSq = wholeF32(maxExpAvgSq);
+  if (!wasmAvailable() || arrays.some((a) => a === null) || (maxExpAvgSq !== null && maxSq === null)) return false;
+  const [param, grad, m, v] = arrays as Float32Array[];
+  adamStepWasm(param, grad, m, v, maxSq, step, o);
+  fusedSteps.adam++;
+  for (const t of [p, expAvg, expAvgSq, maxExpAvgSq]) if (t) t.storage.version++;
+  return true;
+}

@@ -62,13 +62,14 @@ export function checkSize(caller: string, name: string, v: number, min = 0): voi
 // first, and an output is copied back out of it afterwards. `home` is rt.memory.buffer as the
 // wrapper found it on entry: staging may grow the memory, which gives memory.buffer a new object,
 // and the decisions must not change halfway through a call. (A view made before an earlier growth
-// sits on an older buffer object and is staged like an ordinary array: correct, only slower.)
+// sits on an older buffer object of the same memory: rt.owns() knows them all, so it is read in
+// place too.)
 
 type Staged = Float32Array | Int32Array;
 
 /** a's byte offset in the wasm memory whose buffer is `home`, or -1 when it lives elsewhere. */
 export function wasmOffsetOf(home: ArrayBufferLike, a: Staged): number {
-  return a.buffer === home ? a.byteOffset : -1;
+  return a.buffer === home || getWasm()?.owns(a.buffer) ? a.byteOffset : -1;
 }
 
 /** Where a kernel reads `a`: its own bytes when it lives in the memory, else a copy in the arena. */

@@ -50,6 +50,14 @@ export interface WasmRuntime {
   release(mark: number): void;
   /** alloc + copy src in; returns the byte offset. */
   put(src: Float32Array): number;
+  /**
+   * Take `bytes` (64-byte aligned) out of the arena for good — for memory managed by someone else
+   * (tensor storage: core/cpu/wasm_heap.ts) — or return -1 when a mark is open (the arena is not
+   * at its floor). The scratch arena then starts above the reserved region.
+   */
+  reserve(bytes: number): number;
+  /** Is `buffer` this memory's buffer (the current one, or one from before a growth)? */
+  owns(buffer: ArrayBufferLike): boolean;
   has(fn: string): boolean;
   /** fn(tid, nt, ...args) on `threads` threads, the caller being tid 0; returns when all are done. */
   run(fn: string, args: readonly number[]): void;
@@ -175,6 +183,10 @@ class Runtime implements WasmRuntime {
   private readonly names: string[] = [];
   private readonly modules: WebAssembly.Module[];
   private top = CONTROL_BYTES;
+  /** The arena's floor: everything below is the control region or reserved for good. */
+  private floor = CONTROL_BYTES;
+  /** Every buffer object memory.buffer has handed out (one per growth): views on any of them alias the memory. */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
   private viewBuffer: ArrayBufferLike | undefined;
   private f32View = new Float32Array(0);
   private i32View = new Int32Array(0);
@@ -241,6 +253,7 @@ class Runtime implements WasmRuntime {
     const buffer = this.memory.buffer;
     if (buffer !== this.viewBuffer) {
       this.viewBuffer = buffer;
+      this.buffers.add(buffer);
       this.f32View = new Float32Array(buffer);
       this.i32View = new Int32Array(buffer);
     }
@@ -279,8 +292,21 @@ class Runtime implements WasmRuntime {
     return this.top;
   }
 
+  reserve(bytes: number): number {
+    if (this.top !== this.floor) return -1;
+    const offset = this.alloc(bytes);
+    this.floor = this.top;
+    return offset;
+  }
+
+  owns(buffer: ArrayBufferLike): boolean {
+    if (buffer === this.viewBuffer) return true;
+    this.refreshViews();
+    return this.buffers.has(buffer);
+  }
+
   release(mark: number): void {
-    if (!Number.isInteger(mark) || mark < CONTROL_BYTES) throw new WasmError(`release: mark must be a value returned by mark(), got ${String(mark)}`);
+    if (!Number.isInteger(mark) || mark < this.floor) throw new WasmError(`release: mark must be a value returned by mark(), got ${String(mark)}`);
     if (mark > this.top) {
       throw new WasmError(
         `release: mark ${mark} is above the arena top ${this.top}: an enclosing mark was already released (release marks innermost first)`,

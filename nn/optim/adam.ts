@@ -9,6 +9,7 @@
 import { ValueError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import { zerosLike } from '../../core/creation.js';
+import { fusedAdamStep } from '../../core/cpu/wasm.js';
 import { keep } from '../../core/scope.js';
 import { noGrad } from '../../autograd/graph.js';
 import { add, div, maximum, mul, neg, sqrt } from '../../autograd/ops/elementwise.js';
@@ -21,6 +22,8 @@ export interface AdamOptions {
   weightDecay: number;
   amsgrad: boolean;
   maximize: boolean;
+  /** One fused WASM pass per dense float32 cpu parameter (torch's `fused`); false: op by op. */
+  fused: boolean;
 }
 
 interface AdamState {
@@ -57,6 +60,9 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
           this.state.set(p, st);
         }
         st.step += 1;
+        const o = { lr, betas: group.betas, eps, weightDecay, amsgrad, maximize, decoupled: this.decoupled };
+        if (amsgrad) st.maxExpAvgSq ??= keep(zerosLike(p));
+        if (group.fused && fusedAdamStep(p, st.expAvg, st.expAvgSq, st.maxExpAvgSq, st.step, o)) continue;
         if (weightDecay !== 0) {
           if (this.decoupled) p.assign(mul(p, 1 - lr * weightDecay));
           else g = add(g, mul(p, weightDecay));
@@ -82,7 +88,7 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
 export class Adam extends AdamBase {
   protected readonly decoupled = false;
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...opts });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, fused: true, ...opts });
   }
 }
 
@@ -90,6 +96,6 @@ export class Adam extends AdamBase {
 export class AdamW extends AdamBase {
   protected readonly decoupled = true;
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...opts });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, fused: true, ...opts });
   }
 }

@@ -9,6 +9,8 @@ import type { Tensor } from '../../core/tensor.js';
 import { noGrad } from '../../autograd/graph.js';
 import { add, mul, neg } from '../../autograd/ops/elementwise.js';
 import { clone } from '../../autograd/ops/views.js';
+import { zerosLike } from '../../core/creation.js';
+import { fusedSgdStep } from '../../core/cpu/wasm.js';
 import { keep } from '../../core/scope.js';
 import { type ParamGroup, type Params, Optimizer } from './optimizer.js';
 
@@ -19,6 +21,11 @@ export interface SGDOptions {
   weightDecay: number;
   nesterov: boolean;
   maximize: boolean;
+  /**
+   * Update dense float32 cpu parameters in one fused WASM pass (torch's `fused`). Default: on
+   * where it applies; false forces the op-by-op path (the reference the fused one is tested on).
+   */
+  fused: boolean;
 }
 
 interface SGDState {
@@ -27,7 +34,7 @@ interface SGDState {
 
 export class SGD extends Optimizer<SGDOptions, SGDState> {
   constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
-    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...opts });
+    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, fused: true, ...opts });
   }
 
   protected override validate(g: SGDOptions): void {
@@ -42,6 +49,7 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
     noGrad(() => {
       for (const p of group.params) {
         if (!p.grad) continue;
+        if (group.fused && this.fusedStep(p, group)) continue;
         let d = maximize ? neg(p.grad) : p.grad;
         if (weightDecay !== 0) d = add(d, mul(p, weightDecay));
         if (momentum !== 0) {
@@ -58,5 +66,14 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
         p.assign(add(p, mul(d, -lr)));
       }
     });
+  }
+
+  /** The same update in one WASM pass over p, its grad and its buffer; false where it does not apply. */
+  private fusedStep(p: Tensor, group: ParamGroup<SGDOptions>): boolean {
+    const st = this.state.get(p);
+    const buf = group.momentum === 0 ? null : (st?.momentumBuffer ?? keep(zerosLike(p)));
+    if (!fusedSgdStep(p, buf, st === undefined, group)) return false;
+    if (buf && st === undefined) this.state.set(p, { momentumBuffer: buf });
+    return true;
   }
 }

@@ -87,7 +87,7 @@ function checkSgd(n: number, o: SgdStepOptions, seed: number, nanAt = -1): void 
   const grads = Array.from({ length: STEPS }, () => normals(n, g, 0.1));
   if (nanAt >= 0) (grads[1] as Float32Array)[nanAt] = Number.NaN;
   const p = param(start);
-  const opt = new optim.SGD([p], o);
+  const opt = new optim.SGD([p], { ...o, fused: false }); // the op-by-op path is the reference
   const theta = start.slice();
   const buf = new Float32Array(n);
   for (let s = 0; s < STEPS; s++) {
@@ -107,7 +107,8 @@ function checkAdam(n: number, o: AdamCase, seed: number, nanAt = -1): void {
   if (nanAt >= 0) (grads[1] as Float32Array)[nanAt] = Number.NaN;
   const p = param(start);
   const { decoupled, ...opts } = o;
-  const opt = decoupled ? new optim.AdamW([p], opts) : new optim.Adam([p], opts);
+  const ref = { ...opts, fused: false }; // the op-by-op path is the reference
+  const opt = decoupled ? new optim.AdamW([p], ref) : new optim.Adam([p], ref);
   const theta = start.slice();
   const m = new Float32Array(n);
   const v = new Float32Array(n);

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { F, type Tensor, io, models, nn } from '../../index.js';
+import { F, type Tensor, io, models, type nn } from '../../index.js';
 import { expectClose } from '../helpers/assert.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -2,6 +2,7 @@
 // test/oracle/gen_optim.py), plus argument checks and the optimizer API.
 import { describe, expect, it } from 'vitest';
 import { type DType, type Tensor, ValueError, nn, optim, tensor } from '../../index.js';
+import { fusedSteps } from '../../core/cpu/wasm.js';
 import { expectClose } from '../helpers/assert.js';
 import { type EncodedTensor, type OracleCase, dec, loadFixture } from '../helpers/oracle.js';
 
@@ -141,4 +142,38 @@ describe('optimizer API', () => {
     expect(opt.paramGroups[1]?.betas).toEqual([0.9, 0.999]);
     expect(() => opt.addParamGroup({ params: [a] })).toThrow(/more than one parameter group/);
   });
+});
+
+describe('fused (WASM, one pass) and op-by-op optimizer steps agree on float32 parameters', () => {
+  // Same float32 arithmetic in a different order (the fused kernel keeps intermediates in
+  // registers; the op path rounds each op's result): a few ulps per step, 1e-5 relative over 5 steps.
+  const cases: [string, (ps: Tensor[], fused: boolean) => { step(): void; zeroGrad(): void }][] = [
+    ['SGD momentum nesterov wd', (ps, fused) => new optim.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-2, fused })],
+    ['SGD dampening maximize', (ps, fused) => new optim.SGD(ps, { lr: 0.05, momentum: 0.5, dampening: 0.3, maximize: true, fused })],
+    ['SGD plain', (ps, fused) => new optim.SGD(ps, { lr: 0.1, fused })],
+    ['Adam amsgrad wd', (ps, fused) => new optim.Adam(ps, { lr: 0.01, amsgrad: true, weightDecay: 1e-2, fused })],
+    ['AdamW', (ps, fused) => new optim.AdamW(ps, { lr: 0.01, fused })],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name}: 5 steps of a 4-5-3 MLP`, () => {
+      const run = (fused: boolean): Float32Array[] => {
+        const w1 = tensor(Float32Array.from({ length: 20 }, (_, i) => Math.sin(i + 1)), { shape: [5, 4], requiresGrad: true });
+        const w2 = tensor(Float32Array.from({ length: 15 }, (_, i) => Math.cos(i + 2)), { shape: [3, 5], requiresGrad: true });
+        const x = tensor(Float32Array.from({ length: 8 }, (_, i) => (i % 3) - 1), { shape: [2, 4] });
+        const opt = make([w1, w2], fused);
+        for (let s = 0; s < 5; s++) {
+          opt.zeroGrad();
+          x.matmul(w1.t()).tanh().matmul(w2.t()).square().sum().backward();
+          opt.step();
+        }
+        return [w1, w2].map((w) => w.toArray() as Float32Array);
+      };
+      const before = fusedSteps.sgd + fusedSteps.adam;
+      const a = run(true);
+      expect(fusedSteps.sgd + fusedSteps.adam - before, 'parameter updates on the fused path').toBe(10);
+      const b = run(false);
+      expect(fusedSteps.sgd + fusedSteps.adam - before, 'fused: false stays op by op').toBe(10);
+      for (const [i, w] of a.entries()) expectClose(w, b[i] as Float32Array, { atol: 1e-6, rtol: 1e-5, label: `param ${i}` });
+    });
+  }
 });

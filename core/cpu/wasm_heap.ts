@@ -1,0 +1,108 @@
+// Tensor storage inside the WASM memory. A float32 (or int32) kernel output allocated here is a
+// view of the shared memory, so the next WASM kernel reads it where it is — no copy in, no copy
+// out — and the pool's threads see it too. Only outputs made inside a tidy() scope live here:
+// the scope knows when they die (core/scope.ts releases them at its end), so their blocks go
+// back to the heap at once and are reused by the next step. Outside any scope the garbage
+// collector is the only one who knows, and it does not tell a synchronous loop, so those
+// outputs stay ordinary typed arrays.
+//
+// The heap: slabs reserved from the WASM arena (rt.reserve), carved by a bump pointer; a freed
+// block goes on a free list for its exact size (64-byte multiples). A training step allocates
+// the same sizes every time, so after the first step every request is met from a free list:
+// no new pages, no page faults, no zero-filling by the OS. Blocks are never returned to the
+// arena (a WASM memory cannot shrink); `budgetBytes` caps what the heap may take, and beyond it
+// allocations fall back to ordinary arrays.
+import type { WasmRuntime } from '../../kernels/wasm/runtime.js';
+
+const ALIGN = 64;
+const SLAB_BYTES = 64 << 20;
+
+export interface WasmHeapStats {
+  /** Bytes reserved from the WASM memory (slabs). */
+  reservedBytes: number;
+  /** Bytes in live blocks. */
+  liveBytes: number;
+  liveBlocks: number;
+  /** Blocks on the free lists. */
+  freeBlocks: number;
+}
+
+export class WasmHeap {
+  /** The most the heap reserves in all (default 1 GiB); allocations past it return null. */
+  budgetBytes = 1 << 30;
+  private readonly freeLists = new Map<number, number[]>();
+  /** byte offset -> block bytes, for every live block (a release of anything else is ignored). */
+  private readonly live = new Map<number, number>();
+  private slabAt = 0;
+  private slabEnd = 0;
+  private reserved = 0;
+  private liveBytes = 0;
+
+  constructor(private readonly rt: WasmRuntime) {}
+
+  /** A block of `bytes` bytes (rounded up to 64) as a byte offset, or -1 when the budget or the arena says no. */
+  allocBytes(bytes: number): number {
+    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    const list = this.freeLists.get(size);
+    let at = list?.pop() ?? -1;
+    if (at < 0) at = this.carve(size);
+    if (at < 0) return -1;
+    this.live.set(at, size);
+    this.liveBytes += size;
+    return at;
+  }
+
+  private carve(size: number): number {
+    if (this.slabEnd - this.slabAt < size) {
+      const slab = Math.max(SLAB_BYTES, size);
+      if (this.reserved + slab > this.budgetBytes) return -1;
+      const at = this.rt.reserve(slab);
+      if (at < 0) return -1;
+      this.reserved += slab;
+      // the rest of the old slab stays unused: slabs are big and sizes repeat, so it is small
+      this.slabAt = at;
+      this.slabEnd = at + slab;
+    }
+    const at = this.slabAt;
+    this.slabAt += size;
+    return at;
+  }
+
+  /** Give the block at `offset` back; false if there is no live block there. */
+  freeBytes(offset: number): boolean {
+    const size = this.live.get(offset);
+    if (size === undefined) return false;
+    this.live.delete(offset);
+    this.liveBytes -= size;
+    let list = this.freeLists.get(size);
+    if (list === undefined) {
+      list = [];
+      this.freeLists.set(size, list);
+    }
+    list.push(offset);
+    return true;
+  }
+
+  /** Is `a` a live block of this heap? */
+  holds(a: ArrayBufferView): boolean {
+    return this.rt.owns(a.buffer) && this.live.has(a.byteOffset);
+  }
+
+  /** A Float32Array or Int32Array of n elements in a new block (not zeroed), or null. */
+  alloc(kind: 'float32' | 'int32', n: number): Float32Array | Int32Array | null {
+    const at = this.allocBytes(n * 4);
+    if (at < 0) return null;
+    return kind === 'float32' ? this.rt.f32().subarray(at / 4, at / 4 + n) : this.rt.i32().subarray(at / 4, at / 4 + n);
+  }
+
+  /** Return `a`'s block to the heap; false if `a` is not a live block here. */
+  free(a: ArrayBufferView): boolean {
+    return this.rt.owns(a.buffer) && this.freeBytes(a.byteOffset);
+  }
+
+  stats(): WasmHeapStats {
+    let freeBlocks = 0;
+    for (const list of this.freeLists.values()) freeBlocks += list.length;
+    return { reservedBytes: this.reserved, liveBytes: this.liveBytes, liveBlocks: this.live.size, freeBlocks };
+  }
+}

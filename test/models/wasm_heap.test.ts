@@ -1,0 +1,93 @@
+// Tensor storage in the WASM heap (core/cpu/wasm_heap.ts): inside tidy() float32 kernel outputs
+// are blocks of the WASM memory that the WASM kernels read in place. The contract tested here:
+// a training loop in tidy() gives bit-identical parameters to the same loop without it, frees
+// every block each step (live bytes back to zero, reserved bytes flat after the first step),
+// hands back returned / kept tensors as ordinary arrays, and refuses to read what it freed.
+import { describe, expect, it } from 'vitest';
+import { wasmHeap } from '../../core/cpu/wasm.js';
+import { WasmHeap } from '../../core/cpu/wasm_heap.js';
+import { getWasm } from '../../kernels/wasm/runtime.js';
+import { F, type Tensor, keep, manualSeed, models, optim, randint, randn, tidy } from '../../index.js';
+
+function train(steps: number, scoped: boolean, onStep?: () => void): Float32Array[] {
+  manualSeed(5);
+  const model = models.cifarResNet(8).train();
+  const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
+  const x = randn([4, 3, 16, 16]);
+  const y = randint(0, 10, [4]);
+  const step = () => {
+    opt.zeroGrad();
+    const loss = F.crossEntropy(model.forward(x) as Tensor, y);
+    loss.backward();
+    opt.step();
+    return loss.detach();
+  };
+  for (let i = 0; i < steps; i++) {
+    const loss = scoped ? tidy(step) : step();
+    expect(Number.isFinite(loss.item())).toBe(true);
+    onStep?.();
+  }
+  return model.parameters().map((p) => p.toArray() as Float32Array);
+}
+
+describe('tensor storage in the WASM heap', () => {
+  it('a training loop inside tidy() equals the loop without it, bit for bit, and frees every block', () => {
+    const heap = wasmHeap() as WasmHeap;
+    expect(heap).not.toBeNull();
+    const reserved: number[] = [];
+    const scoped = train(6, true, () => {
+      const s = heap.stats();
+      expect(s.liveBytes, 'bytes still live after a step').toBe(0);
+      reserved.push(s.reservedBytes);
+    });
+    expect(reserved[0]).toBeGreaterThan(0);
+    expect(new Set(reserved.slice(1)).size, `reserved bytes per step ${reserved}`).toBe(1);
+    const plain = train(6, false);
+    for (const [i, p] of plain.entries()) expect(scoped[i], `parameter ${i}`).toEqual(p);
+  });
+
+  it('what tidy() returns or keeps comes back as ordinary arrays; what it drops is disposed', () => {
+    const rt = getWasm();
+    let dropped: Tensor | undefined;
+    let kept: Tensor | undefined;
+    const out = tidy(() => {
+      const a = randn([64, 64]);
+      const b = a.matmul(a).relu();
+      dropped = b.add(b);
+      kept = keep(b.mul(2));
+      expect(rt?.owns((b.storage.buffer as Float32Array).buffer)).toBe(true);
+      return b;
+    });
+    for (const t of [out, kept as Tensor]) {
+      expect(rt?.owns((t.storage.buffer as Float32Array).buffer)).toBe(false);
+      expect(t.toArray().every(Number.isFinite)).toBe(true);
+    }
+    expect([...(kept as Tensor).toArray()]).toEqual([...out.toArray()].map((v) => v * 2));
+    expect(() => (dropped as Tensor).toArray()).toThrow(/disposed/);
+    expect(wasmHeap()?.stats().liveBytes).toBe(0);
+  });
+
+  it('outside tidy() outputs are ordinary arrays (nothing would free a heap block)', () => {
+    const t = randn([32, 32]).relu();
+    expect(getWasm()?.owns((t.storage.buffer as Float32Array).buffer)).toBe(false);
+  });
+
+  it('a heap keeps its budget: past it, alloc says null and outputs fall back to ordinary arrays', () => {
+    const rt = getWasm();
+    if (rt === null) throw new Error('wasm runtime unavailable');
+    const h = new WasmHeap(rt);
+    h.budgetBytes = 0;
+    expect(h.alloc('float32', 16)).toBeNull();
+    h.budgetBytes = 1 << 30;
+    const a = h.alloc('float32', 10) as Float32Array;
+    const b = h.alloc('int32', 10) as Int32Array;
+    expect(a.byteOffset % 64).toBe(0);
+    expect(b.byteOffset - a.byteOffset).toBe(64);
+    expect(h.free(a)).toBe(true);
+    expect(h.free(a)).toBe(false); // a double free is refused, not a corrupt free list
+    expect(h.free(new Float32Array(10))).toBe(false);
+    const c = h.alloc('float32', 16) as Float32Array; // the same 64-byte size class: a's block again
+    expect(c.byteOffset).toBe(a.byteOffset);
+    expect(h.stats()).toMatchObject({ liveBlocks: 2, liveBytes: 128, freeBlocks: 0 });
+  });
+});

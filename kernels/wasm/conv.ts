@@ -34,9 +34,10 @@ function sizes(p: ConvGeometry) {
   const Kg = cg * p.kh * p.kw;
   const L = p.oh * p.ow;
   const pointwise = p.kh === 1 && p.kw === 1 && p.sh === 1 && p.sw === 1 && p.pt === 0 && p.pl === 0 && p.oh === p.h && p.ow === p.w;
-  // pixels per piece: as many as the budget allows (at least MIN_PIECE), then evened out so that
-  // an image splits into equal pieces (1024 pixels with room for 904 -> 2 × 512, not 904 + 120)
-  const most = Math.max(MIN_PIECE, Math.floor(COLS_BUDGET_FLOATS / Kg / 8) * 8);
+  // pixels per piece: as many as the budget allows (at least MIN_PIECE; a whole image when x is
+  // cols), then evened out so that an image splits into equal pieces (1024 pixels with room for
+  // 904 -> 2 × 512, not 904 + 120)
+  const most = pointwise ? Math.max(8, roundUp(L, 8)) : Math.max(MIN_PIECE, Math.floor(COLS_BUDGET_FLOATS / Kg / 8) * 8);
   const P = Math.max(8, roundUp(Math.ceil(L / Math.max(1, Math.ceil(L / most))), 8));
   const perThread = GEMM_SCRATCH_BYTES + (pointwise ? 0 : roundUp(Kg * P * 4, 64));
   return { cg, og, Kg, L, P, perThread, xLen: p.n * p.c * p.h * p.w, yLen: p.n * p.o * L, wLen: p.o * Kg };

@@ -245,6 +245,23 @@ for (const nt of [1, 2, 3]) {
   });
 }
 
+describe('wasm conv: an empty batch', () => {
+  it('n = 0: nothing to write forward; dW and db are empty sums (zeros), 1×1 and 3×3', () => {
+    for (const k of [1, 3]) {
+      const geom = geometryOf({ x: [0, 4, 5, 5], w: [6, 4, k, k], pad: [1, 1, 1, 1].map(() => (k - 1) / 2) as [number, number, number, number] });
+      const w = new Float32Array(6 * 4 * k * k).fill(1);
+      conv2dForwardWasm(new Float32Array(0), w, null, new Float32Array(0), geom);
+      conv2dBackwardInputWasm(new Float32Array(0), w, new Float32Array(0), geom);
+      const dw = new Float32Array(w.length).fill(Number.NaN);
+      conv2dBackwardWeightWasm(new Float32Array(0), new Float32Array(0), dw, geom);
+      expect([...dw].every((v) => v === 0), `dw k=${k}`).toBe(true);
+      const db = new Float32Array(6).fill(Number.NaN);
+      conv2dBackwardBiasWasm(new Float32Array(0), db, geom);
+      expect([...db]).toEqual([0, 0, 0, 0, 0, 0]);
+    }
+  });
+});
+
 describe('wasm conv: argument errors name the argument, the expected and the actual value', () => {
   const geom = geometryOf({ x: [2, 4, 5, 5], w: [6, 2, 3, 3], groups: 2 });
   const x = new Float32Array(2 * 4 * 25);

@@ -259,7 +259,6 @@ function forward(suffix: string): string {
     ${derived()}
     (local.set $gflags (i32.or (select (i32.const ${GEMM_BIAS_ROW}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_BIAS})))
                                (select (i32.const ${GEMM_RELU}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_RELU})))))
-    (if (local.get $pointwise) (then (local.set $P (local.get $L))))
     (if (i32.eqz (local.get $L)) (then (return)))
     (local.set $ppi (i32.div_u (i32.add (local.get $L) (i32.sub (local.get $P) (i32.const 1))) (local.get $P)))
     (local.set $chunks (i32.mul (local.get $n) (local.get $ppi)))

@@ -65,7 +65,7 @@ let heap: WasmHeap | null | undefined;
 export function wasmHeap(): WasmHeap | null {
   if (heap === undefined) {
     const rt = getWasm();
-    heap = rt === null ? null : new WasmHeap(rt);
+    heap = rt === null || !rt.shared ? null : new WasmHeap(rt); // an unshared memory detaches views on growth
   }
   return heap;
 }

@@ -39,6 +39,11 @@ export interface WasmRuntime {
   readonly memory: WebAssembly.Memory;
   /** Relaxed-SIMD modules are loaded (their exports end in `_relaxed`). */
   readonly relaxed: boolean;
+  /**
+   * The memory is shared (threads possible; typed-array views survive growth). Unshared where the
+   * host has no SharedArrayBuffer: one thread, and growth detaches every view made before it.
+   */
+  readonly shared: boolean;
   /** A view over the whole memory; made anew after growth, so never keep one across alloc(). */
   f32(): Float32Array;
   i32(): Int32Array;
@@ -192,6 +197,8 @@ class Runtime implements WasmRuntime {
   private i32View = new Int32Array(0);
   private pool: WorkerPool | undefined;
 
+  readonly shared: boolean;
+
   constructor(
     readonly memory: WebAssembly.Memory,
     modules: { module: WebAssembly.Module; relaxed: boolean }[],
@@ -199,6 +206,7 @@ class Runtime implements WasmRuntime {
     private readonly threading: { spawn: SpawnWorker; blocking: boolean } | { reason: string },
   ) {
     this.relaxed = relaxed;
+    this.shared = typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
     this.modules = modules.map((m) => m.module);
     for (const module of this.modules) {
       const instance = new WebAssembly.Instance(module, { env: { memory } });
@@ -377,13 +385,53 @@ function describeValue(v: unknown): string {
 let runtime: Runtime | null | undefined;
 let unavailable = '';
 
-function load(): Runtime | null {
+/**
+ * The same module importing an unshared memory: the import's limits flag 0x03 (maximum, shared)
+ * becomes 0x01 (maximum). For hosts without SharedArrayBuffer (a page that is not cross-origin
+ * isolated), where the runtime then runs single-threaded. Atomic instructions stay valid on an
+ * unshared memory. Our modules import exactly one thing, the memory (the build checks it).
+ */
+export function unshareMemoryImport(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const out = bytes.slice();
+  const leb = (p: number): [number, number] => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = out[p++] as number;
+      v |= (b & 0x7f) << shift;
+      shift += 7;
+      if (b < 0x80) return [v >>> 0, p];
+    }
+  };
+  let p = 8; // magic + version
+  while (p < out.length) {
+    const id = out[p++] as number;
+    const [size, body] = leb(p);
+    if (id === 2) {
+      let [count, q] = leb(body);
+      for (; count > 0; count--) {
+        const [modLen, q1] = leb(q);
+        const [fieldLen, q2] = leb(q1 + modLen);
+        q = q2 + fieldLen;
+        const kind = out[q++] as number;
+        if (kind !== 2) throw new WasmError(`unshareMemoryImport: expected only a memory import, found import kind ${kind}`);
+        if (out[q] === 0x03) out[q] = 0x01;
+        return out;
+      }
+    }
+    p = body + size;
+  }
+  throw new WasmError('unshareMemoryImport: the module imports no memory');
+}
+
+function load(opts: { shared?: boolean } = {}): Runtime | null {
   if (typeof WebAssembly !== 'object') return fail('no WebAssembly');
-  if (typeof SharedArrayBuffer !== 'function') return fail('no SharedArrayBuffer (a page must be cross-origin isolated: COOP/COEP headers)');
+  const shared = (opts.shared ?? true) && typeof SharedArrayBuffer === 'function';
   const relaxedSimd = enableRelaxedSimd();
   const modules: { module: WebAssembly.Module; relaxed: boolean }[] = [];
   for (const m of wasmModules) {
-    const bytes = decodeBase64(m.base64);
+    const raw = decodeBase64(m.base64);
+    const bytes = shared ? raw : unshareMemoryImport(raw);
     if (m.relaxed && !relaxedSimd) continue;
     if (!WebAssembly.validate(bytes)) {
       if (m.relaxed) continue;
@@ -393,12 +441,18 @@ function load(): Runtime | null {
   }
   let memory: WebAssembly.Memory;
   try {
-    memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true });
+    memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared });
   } catch (e) {
-    return fail(`cannot create a shared WebAssembly.Memory: ${describeError(e)}`);
+    return fail(`cannot create a${shared ? ' shared' : 'n'} WebAssembly.Memory: ${describeError(e)}`);
   }
   const relaxed = relaxedSimd && modules.some((m) => m.relaxed);
-  return new Runtime(memory, modules, relaxed, threadSupport());
+  const threads = shared ? threadSupport() : { reason: 'no SharedArrayBuffer (a page must be cross-origin isolated: COOP/COEP headers)' };
+  return new Runtime(memory, modules, relaxed, threads);
+}
+
+/** A runtime of its own (not the one getWasm() shares), e.g. over an unshared memory for a test. */
+export function createWasmRuntime(opts: { shared?: boolean } = {}): WasmRuntime | null {
+  return load(opts);
 }
 
 function fail(reason: string): null {

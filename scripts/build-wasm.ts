@@ -115,9 +115,12 @@ export async function assemble(source: WasmSource): Promise<BuiltWasmModule> {
   const features = { simd: true, threads: true, bulk_memory: true, relaxed_simd: relaxed };
   // The file name goes into wabt's messages, so a syntax error reads `kernels/wasm/src/x.wat:12:5: error: ...`.
   const label = source.file.endsWith('.wat') ? source.file : `${source.file} (module ${source.name})`;
+  // wabt.js reads a string's UTF-16 code units as bytes, so a non-ASCII character (a '⌊' in a
+  // comment: U+230A) became other bytes, even a newline ending the comment early. It gets UTF-8.
+  const text = new TextEncoder().encode(source.wat);
   let bytes: Uint8Array;
   try {
-    const parsed = wabt.parseWat(label, source.wat, features) as unknown as ValidatingModule;
+    const parsed = wabt.parseWat(label, text, features) as unknown as ValidatingModule;
     try {
       parsed.validate(features);
       // Names in the binary make traps and profiles show function names instead of indices.

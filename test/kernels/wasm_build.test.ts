@@ -123,3 +123,13 @@ describe('wasm build: errors name the file and the rule', () => {
     );
   });
 });
+
+describe('non-ASCII text in WAT', () => {
+  it("a comment with '⌊' (U+230A, whose low byte is a newline) assembles to the same bytes as without it", async () => {
+    const { assemble } = await import('../../scripts/build-wasm.js');
+    const body = '(func (export "t_x") (param i32 i32) (result i32) local.get 0))';
+    const plain = await assemble({ name: 't', file: 't.wat', wat: `(module (import "env" "memory" (memory 1 65536 shared))\n${body}` });
+    const fancy = await assemble({ name: 't', file: 't.wat', wat: `(module (import "env" "memory" (memory 1 65536 shared))\n;; ⌊x⌋ · α\n${body}` });
+    expect([...fancy.bytes]).toEqual([...plain.bytes]);
+  });
+});

@@ -4,12 +4,24 @@
 // operands (dW) and row sums (db). Same meaning as kernels/cpu/conv2d.ts (conv2dDirect,
 // conv2dBackwardDirect, conv2dBackwardBias), in float32; outputs are overwritten, not accumulated.
 //
-// The *Wasm functions stage Float32Arrays through the arena and copy the output back; the *Ptr
-// functions run on data already in wasm memory (byte offsets).
+// The *Wasm functions take Float32Arrays: views on the runtime's memory (tensors of the CPU
+// backend's WASM heap) are used in place, anything else is staged through the arena and the
+// output copied back. The *Ptr functions run on byte offsets into wasm memory.
 
 import type { ConvGeometry } from '../geometry.js';
 import { CONV_BIAS, CONV_GEOMETRY_FIELDS, CONV_RELU, CONV_SPLIT_CHANNELS, GEMM_SCRATCH_BYTES } from './src/conv.gen.js';
-import { checkCount, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
+import {
+  checkCount,
+  inWasmMemory,
+  kernelName,
+  overlapsInPlace,
+  requireWasm,
+  runSized,
+  scratchThreads,
+  stageIn,
+  threadsFor,
+  type WasmKernelOptions,
+} from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
 
 export interface ConvForwardWasmOptions extends WasmKernelOptions {
@@ -170,14 +182,22 @@ export function conv2dBackwardBiasPtr(rt: WasmRuntime, t: { dy: number; db: numb
 
 // ---- typed arrays ---------------------------------------------------------------------------
 
-/** Stages inputs, runs body on their offsets, copies `out` back; everything in one arena mark. */
-function staged(rt: WasmRuntime, inputs: (Float32Array | null)[], out: Float32Array, outLen: number, body: (ptrs: number[], out: number) => void): void {
+/**
+ * Runs body on the inputs' and the output's byte offsets in wasm memory: each where it is (a view
+ * on the runtime's memory) or staged through the arena (inputs copied in, the output copied back),
+ * all inside one arena mark (see gemm.ts: inWasmMemory).
+ */
+function staged(rt: WasmRuntime, inputs: (Float32Array | null)[], out: Float32Array, body: (ptrs: number[], out: number) => void): void {
   const mark = rt.mark();
   try {
-    const ptrs = inputs.map((a) => (a === null ? -1 : rt.put(a)));
-    const o = rt.alloc(outLen * 4);
+    // where everything is, decided before anything is copied into the arena
+    const inPlace = inWasmMemory(rt, out) !== undefined && !overlapsInPlace(rt, out, inputs);
+    const present = inputs.filter((a): a is Float32Array => a !== null);
+    const offsets = stageIn(rt, present);
+    const ptrs = inputs.map((a) => (a === null ? -1 : (offsets[present.indexOf(a)] as number)));
+    const o = inPlace ? out.byteOffset : rt.alloc(out.byteLength);
     body(ptrs, o);
-    out.set(rt.f32().subarray(o / 4, o / 4 + outLen));
+    if (!inPlace) out.set(rt.f32().subarray(o / 4, o / 4 + out.length));
   } finally {
     rt.release(mark);
   }
@@ -201,7 +221,7 @@ export function conv2dForwardWasm(
   checkArray(caller, 'y', y, s.yLen, 'n·o·oh·ow');
   const rt = requireWasm(caller);
   kernelName(rt, caller, 'conv_fwd', opts);
-  staged(rt, [x.subarray(0, s.xLen), w.subarray(0, s.wLen), bias?.subarray(0, geom.o) ?? null], y, s.yLen, ([px, pw, pb], py) => {
+  staged(rt, [x.subarray(0, s.xLen), w.subarray(0, s.wLen), bias?.subarray(0, geom.o) ?? null], y.subarray(0, s.yLen), ([px, pw, pb], py) => {
     conv2dForwardPtr(rt, { x: px!, w: pw!, bias: pb === -1 ? undefined : pb, y: py }, geom, opts);
   });
 }
@@ -216,7 +236,7 @@ export function conv2dBackwardInputWasm(dy: Float32Array, w: Float32Array, dx: F
   checkArray(caller, 'dx', dx, s.xLen, 'n·c·h·w');
   const rt = requireWasm(caller);
   kernelName(rt, caller, 'conv_bwd_input', opts);
-  staged(rt, [dy.subarray(0, s.yLen), w.subarray(0, s.wLen)], dx, s.xLen, ([pdy, pw], pdx) => {
+  staged(rt, [dy.subarray(0, s.yLen), w.subarray(0, s.wLen)], dx.subarray(0, s.xLen), ([pdy, pw], pdx) => {
     conv2dBackwardInputPtr(rt, { dy: pdy!, w: pw!, dx: pdx }, geom, opts);
   });
 }
@@ -231,7 +251,7 @@ export function conv2dBackwardWeightWasm(dy: Float32Array, x: Float32Array, dw: 
   checkArray(caller, 'dw', dw, s.wLen, 'o·(c/groups)·kh·kw');
   const rt = requireWasm(caller);
   kernelName(rt, caller, 'conv_bwd_weight', opts);
-  staged(rt, [dy.subarray(0, s.yLen), x.subarray(0, s.xLen)], dw, s.wLen, ([pdy, px], pdw) => {
+  staged(rt, [dy.subarray(0, s.yLen), x.subarray(0, s.xLen)], dw.subarray(0, s.wLen), ([pdy, px], pdw) => {
     conv2dBackwardWeightPtr(rt, { dy: pdy!, x: px!, dw: pdw }, geom, opts);
   });
 }
@@ -244,7 +264,7 @@ export function conv2dBackwardBiasWasm(dy: Float32Array, db: Float32Array, geom:
   checkArray(caller, 'dy', dy, s.yLen, 'n·o·oh·ow');
   checkArray(caller, 'db', db, geom.o, 'o');
   const rt = requireWasm(caller);
-  staged(rt, [dy.subarray(0, s.yLen)], db, geom.o, ([pdy], pdb) => {
+  staged(rt, [dy.subarray(0, s.yLen)], db.subarray(0, geom.o), ([pdy], pdb) => {
     conv2dBackwardBiasPtr(rt, { dy: pdy!, db: pdb }, geom);
   });
 }

@@ -114,6 +114,40 @@ export function gemmPtr(rt: WasmRuntime, g: GemmPtrArgs, opts?: WasmKernelOption
 }
 
 // ---- typed arrays --------------------------------------------------------------------------
+// A Float32Array that already lives in the runtime's (shared) memory, such as a tensor of the
+// CPU backend's WASM heap, is used where it is: its byte offset goes to the kernel, and an output
+// there is written in place. Anything else is copied into the arena and the output copied back.
+// An in-place output that overlaps an in-place input is staged instead (the kernels do not work
+// in place). With an unshared memory growth detaches views, so everything is staged there.
+
+/**
+ * Byte offset of arr when it is a view on rt's shared memory below the arena's top (memory that
+ * someone holds: reserved, or allocated under an open mark), else undefined. A view on free arena
+ * space is not used in place: the kernel's own scratch could land on it.
+ */
+export function inWasmMemory(rt: WasmRuntime, arr: Float32Array): number | undefined {
+  return rt.shared && rt.owns(arr.buffer) && arr.byteOffset + arr.byteLength <= rt.mark() ? arr.byteOffset : undefined;
+}
+
+/**
+ * The byte offsets of arrays in rt's memory: each where it is, or a copy in the arena (release with
+ * the caller's mark). All are located before anything is copied, so that a copy cannot land on an
+ * array that was still to be located.
+ */
+export function stageIn(rt: WasmRuntime, arrays: readonly Float32Array[]): number[] {
+  const where = arrays.map((a) => inWasmMemory(rt, a));
+  return arrays.map((a, i) => where[i] ?? rt.put(a));
+}
+
+/** Whether out (in place in wasm memory) shares bytes with any of the inputs that are in place there too. */
+export function overlapsInPlace(rt: WasmRuntime, out: Float32Array, inputs: readonly (Float32Array | null | undefined)[]): boolean {
+  const o = inWasmMemory(rt, out);
+  if (o === undefined) return false;
+  return inputs.some((a) => {
+    const p = a == null ? undefined : inWasmMemory(rt, a);
+    return p !== undefined && p < o + out.byteLength && o < p + a!.byteLength;
+  });
+}
 
 /** kernels/cpu/gemm.ts's GemmArgs on Float32Arrays, plus the fused epilogue. */
 export interface SgemmWasmArgs {
@@ -184,14 +218,19 @@ export function sgemmWasm(g: SgemmWasmArgs, opts?: WasmKernelOptions): void {
   const mark = rt.mark();
   try {
     // Only the span each operand touches is staged (from its first to its last element).
-    const a = rt.put(g.a.subarray(g.aOffset, aEnd));
-    const b = rt.put(g.b.subarray(g.bOffset, bEnd));
-    // C's span comes in when it is read (accumulate) or when it has gaps between rows that the
-    // copy back must leave as they were.
+    const aSpan = g.a.subarray(g.aOffset, aEnd);
+    const bSpan = g.b.subarray(g.bOffset, bEnd);
+    const rowSpan = g.rowBias?.subarray(0, M);
+    const colSpan = g.colBias?.subarray(0, N);
+    // C in place, or its span staged: copied in when it is read (accumulate) or when it has gaps
+    // between rows that the copy back must leave as they were (decided before anything is copied)
     const cSpan = g.c.subarray(g.cOffset, cEnd);
-    const c = g.accumulate || (M > 1 && g.ldc !== N) ? rt.put(cSpan) : rt.alloc(cSpan.byteLength);
-    const rowBias = g.rowBias != null ? rt.put(g.rowBias.subarray(0, M)) : undefined;
-    const colBias = g.colBias != null ? rt.put(g.colBias.subarray(0, N)) : undefined;
+    const inPlace = inWasmMemory(rt, cSpan) !== undefined && !overlapsInPlace(rt, cSpan, [aSpan, bSpan, rowSpan, colSpan]);
+    const inputs = [aSpan, bSpan, ...(rowSpan ? [rowSpan] : []), ...(colSpan ? [colSpan] : [])];
+    const [a, b, ...biases] = stageIn(rt, inputs) as [number, number, ...number[]];
+    const rowBias = rowSpan ? biases[0] : undefined;
+    const colBias = colSpan ? biases[rowSpan ? 1 : 0] : undefined;
+    const c = inPlace ? cSpan.byteOffset : g.accumulate || (M > 1 && g.ldc !== N) ? rt.put(cSpan) : rt.alloc(cSpan.byteLength);
     gemmPtr(
       rt,
       {
@@ -203,7 +242,7 @@ export function sgemmWasm(g: SgemmWasmArgs, opts?: WasmKernelOptions): void {
       },
       opts,
     );
-    cSpan.set(rt.f32().subarray(c / 4, c / 4 + cSpan.length));
+    if (!inPlace) cSpan.set(rt.f32().subarray(c / 4, c / 4 + cSpan.length));
   } finally {
     rt.release(mark);
   }

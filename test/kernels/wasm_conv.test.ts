@@ -9,7 +9,7 @@
 // stays below ~sqrt(T)·2^-24·S; we allow (sqrt(T) + 2)·2^-23·S. T is Kg = C/groups·kh·kw for y,
 // O/groups·kh·kw for dX, n·oh·ow for dW and db.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { conv2dBackwardBias, conv2dBackwardDirect, conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
@@ -244,6 +244,50 @@ for (const nt of [1, 2, 3]) {
     }
   });
 }
+
+describe('wasm conv: arrays that already live in wasm memory', () => {
+  const spec: Spec = { x: [2, 6, 7, 8], w: [6, 6, 3, 3], pad: [1, 1, 1, 1] }; // y has x's shape
+  const view = (rt: WasmRuntime, a: Float32Array): Float32Array => {
+    const v = new Float32Array(rt.memory.buffer, rt.alloc(a.byteLength), a.length);
+    v.set(a);
+    return v;
+  };
+  it('forward and backward read and write in place (nothing copied into the arena)', () => {
+    const rt = runtime();
+    const p = prepare(spec, 77);
+    const m = rt.mark();
+    const put = vi.spyOn(rt, 'put');
+    try {
+      const [x, w, b, dy] = [p.x, p.w, p.b, p.dy].map((a) => view(rt, a)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      const [y, dx, dw, db] = [p.y.length, p.x.length, p.w.length, p.geom.o].map((n) => view(rt, new Float32Array(n).fill(Number.NaN))) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      conv2dForwardWasm(x, w, b, y, p.geom);
+      conv2dBackwardInputWasm(dy, w, dx, p.geom);
+      conv2dBackwardWeightWasm(dy, x, dw, p.geom);
+      conv2dBackwardBiasWasm(dy, db, p.geom);
+      expect(put, 'nothing is copied into the arena').not.toHaveBeenCalled();
+      const L = p.geom.oh * p.geom.ow;
+      expectWithin('y', y, p.y, p.yAbs, 6 * 9 + 1);
+      expectWithin('dx', dx, p.dx, p.dxAbs, 6 * 9);
+      expectWithin('dw', dw, p.dw, p.dwAbs, 2 * L);
+      expectWithin('db', db, p.db, p.dbAbs, 2 * L);
+    } finally {
+      put.mockRestore();
+      rt.release(m);
+    }
+  });
+  it('y on the same memory as x (same shape): staged, so x is read before y is written', () => {
+    const rt = runtime();
+    const p = prepare(spec, 77);
+    const m = rt.mark();
+    try {
+      const x = view(rt, p.x);
+      conv2dForwardWasm(x, p.w, p.b, x, p.geom);
+      expectWithin('y', x, p.y, p.yAbs, 6 * 9 + 1);
+    } finally {
+      rt.release(m);
+    }
+  });
+});
 
 describe('wasm conv: an empty batch', () => {
   it('n = 0: nothing to write forward; dW and db are empty sums (zeros), 1×1 and 3×3', () => {

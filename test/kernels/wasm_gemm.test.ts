@@ -13,7 +13,7 @@
 // (The fused multiply-add of the relaxed kernel rounds fewer times, so it is inside the same
 // bound.) ReLU is 1-Lipschitz, so it does not widen the error.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { gemmReference } from '../../kernels/cpu/gemm.js';
 import { gemmPtr, sgemmWasm, wasmTuning } from '../../kernels/wasm/gemm.js';
@@ -255,6 +255,96 @@ for (const nt of [1, 2, 3]) {
     }
   });
 }
+
+describe('wasm gemm: arrays that already live in wasm memory', () => {
+  const M = 9;
+  const K = 13;
+  const N = 13;
+  const g = new Generator(21);
+  /** v filled in place with normal samples (v.map would make a copy outside wasm memory) */
+  const fill = (v: Float32Array): Float32Array => {
+    for (let i = 0; i < v.length; i++) v[i] = g.normal();
+    return v;
+  };
+  /** float64 C0 + A·B (+ rowBias) for row-major A (M×K), B (K×N), C (ldc) */
+  function expected(a: Float32Array, b: Float32Array, c0: Float32Array, ldc: number, rowBias?: Float32Array): Float64Array {
+    const ref = Float64Array.from(c0);
+    gemmReference({ M, N, K, a: Float64Array.from(a), aOffset: 0, aRowStride: K, aColStride: 1, b: Float64Array.from(b), bOffset: 0, bRowStride: N, bColStride: 1, c: ref, cOffset: 0, ldc, accumulate: true });
+    if (rowBias) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) ref[i * ldc + j] = (ref[i * ldc + j] as number) + (rowBias[i] as number);
+    return ref;
+  }
+  const view = (rt: WasmRuntime, at: number, n: number): Float32Array => new Float32Array(rt.memory.buffer, at, n);
+
+  it('reads A, B and the bias in place and writes C in place (gaps between rows of C untouched)', () => {
+    const rt = runtime();
+    const m = rt.mark();
+    try {
+      const ldc = N + 3;
+      const a = fill(view(rt, rt.alloc(M * K * 4), M * K));
+      const b = fill(view(rt, rt.alloc(K * N * 4), K * N));
+      const bias = fill(view(rt, rt.alloc(M * 4), M));
+      const c = fill(view(rt, rt.alloc(M * ldc * 4), M * ldc));
+      const c0 = c.slice();
+      const want = expected(a, b, c0, ldc, bias);
+      const top = rt.mark();
+      const put = vi.spyOn(rt, 'put');
+      try {
+        sgemmWasm({ M, N, K, a, aOffset: 0, aRowStride: K, aColStride: 1, b, bOffset: 0, bRowStride: N, bColStride: 1, c, cOffset: 0, ldc, accumulate: true, rowBias: bias });
+        expect(put, 'nothing is copied into the arena').not.toHaveBeenCalled();
+      } finally {
+        put.mockRestore();
+      }
+      expect(rt.mark(), 'the arena is released').toBe(top);
+      for (let i = 0; i < M * ldc; i++) {
+        if (i % ldc < N) expect(Math.abs((c[i] as number) - (want[i] as number)), `C[${i}]`).toBeLessThan(1e-4);
+        else expect(c[i], `gap ${i}`).toBe(c0[i]);
+      }
+    } finally {
+      rt.release(m);
+    }
+  });
+
+  it('C on the same memory as A (C = C + C·B, K = N = 300 > KC): staged, so A is read before C is written', () => {
+    // in place, the second K slice would pack columns of A that the first slice already added to
+    const rt = runtime();
+    const m = rt.mark();
+    try {
+      const n = 300;
+      const a = fill(view(rt, rt.alloc(M * n * 4), M * n));
+      const b = fill(view(rt, rt.alloc(n * n * 4), n * n));
+      const want = Float64Array.from(a);
+      gemmReference({ M, N: n, K: n, a: Float64Array.from(a), aOffset: 0, aRowStride: n, aColStride: 1, b: Float64Array.from(b), bOffset: 0, bRowStride: n, bColStride: 1, c: want, cOffset: 0, ldc: n, accumulate: true });
+      sgemmWasm({ M, N: n, K: n, a, aOffset: 0, aRowStride: n, aColStride: 1, b, bOffset: 0, bRowStride: n, bColStride: 1, c: a, cOffset: 0, ldc: n, accumulate: true });
+      for (let i = 0; i < M * n; i++) expect(Math.abs((a[i] as number) - (want[i] as number)), `C[${i}]`).toBeLessThan(1e-3);
+    } finally {
+      rt.release(m);
+    }
+  });
+
+  it('a view on free arena space (above the top) is copied, not used in place', () => {
+    const rt = runtime();
+    const m = rt.mark();
+    try {
+      const a = fill(view(rt, rt.alloc(M * K * 4), M * K));
+      // b and c sit where the kernel's staging and scratch will be allocated
+      const free = rt.mark();
+      const b = fill(view(rt, free + 64, K * N));
+      const c = new Float32Array(rt.memory.buffer, free + 64 + K * N * 4 + 64, M * N);
+      const bCopy = b.slice();
+      const want = expected(a, bCopy, new Float32Array(M * N), N);
+      const put = vi.spyOn(rt, 'put');
+      try {
+        sgemmWasm({ M, N, K, a, aOffset: 0, aRowStride: K, aColStride: 1, b, bOffset: 0, bRowStride: N, bColStride: 1, c, cOffset: 0, ldc: N });
+        expect(put, 'b is copied (a is used in place)').toHaveBeenCalledTimes(1);
+      } finally {
+        put.mockRestore();
+      }
+      for (let i = 0; i < M * N; i++) expect(Math.abs((c[i] as number) - (want[i] as number)), `C[${i}]`).toBeLessThan(1e-4);
+    } finally {
+      rt.release(m);
+    }
+  });
+});
 
 describe('wasm gemm: argument errors name the argument, the expected and the actual value', () => {
   const ok = () => ({

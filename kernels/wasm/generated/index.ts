@@ -10,6 +10,7 @@ import { gemm_relaxed } from './gemm.relaxed.js';
 import { optim } from './optim.js';
 import { pool } from './pool.js';
 import { util } from './util.js';
+import { winograd } from './winograd.js';
 
 export interface GeneratedWasmModule {
   /** Module name: 'util', 'gemm', 'gemm.relaxed'. */
@@ -23,4 +24,4 @@ export interface GeneratedWasmModule {
   readonly base64: string;
 }
 
-export const wasmModules: readonly GeneratedWasmModule[] = [bn, conv, conv_relaxed, ew, gconv, gconv_relaxed, gemm, gemm_relaxed, optim, pool, util];
+export const wasmModules: readonly GeneratedWasmModule[] = [bn, conv, conv_relaxed, ew, gconv, gconv_relaxed, gemm, gemm_relaxed, optim, pool, util, winograd];

@@ -1,0 +1,297 @@
+// Generator of the Winograd module: the input and output transforms of F(2×2, 3×3) convolution
+// (kernels/wasm/winograd.ts runs them around 16 packed SGEMMs; docs/winograd.md explains the math).
+//
+// For a 4×4 input tile d (rows i, columns j) and a 3×3 filter g, the 2×2 output tile is
+//   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+// with
+//   Bᵀ = [1  0 −1  0]    G = [ 1    0    0 ]    Aᵀ = [1 1  1  0]
+//        [0  1  1  0]        [ ½    ½    ½ ]         [0 1 −1 −1]
+//        [0 −1  1  0]        [ ½   −½    ½ ]
+//        [0  1  0 −1]        [ 0    0    1 ]
+// Over channels the elementwise product becomes, for each of the 16 positions ξ of the 4×4
+// transformed tile, a GEMM M_ξ (O × tiles) = U_ξ (O × C) · V_ξ (C × tiles).
+//
+// Layouts (floats, byte offsets passed in):
+//   V[ξ][c][t] and M[ξ][o][t], t = (img·th + ty)·tw4 + tx, where th = ⌈oh/2⌉ tile rows and
+//   tw4 = ⌈ow/2⌉ rounded up to 4 tile columns: every row of tiles is whole groups of four, so
+//   each f32x4 holds 4 horizontally adjacent tiles and is stored whole (the extra tiles of an odd
+//   width read padding zeros, and their outputs are never written).
+//
+// wino_input: one unit of work = one (image, channel) plane. The plane is first copied into the
+//   thread's scratch with its padding made explicit (hp = 2·th + 2 rows, wp = 2·tw4 + 2 columns,
+//   zeros outside the image; negative padding simply skips rows/columns), so the transform itself
+//   has no edge cases. Tiles start every 2 columns: for 4 adjacent tiles the column j values are
+//   the floats 2k + j (k = 0..3) of the padded row, which two f32x4 loads and an even/odd
+//   shuffle deliver.
+// wino_output: one unit = one (image, output channel) plane: the 16 M values of 4 adjacent tiles,
+//   Aᵀ m A, + bias, ReLU, and the 2×2 results interleaved back into two rows of 8 output floats
+//   (stored whole inside the image, lane by lane at its right edge).
+// Units are split statically among the threads (each writes whole planes of V or of y: no two
+// threads write the same bytes).
+
+/** wino_output flags. */
+export const WINO_BIAS = 1;
+export const WINO_RELU = 2;
+
+const get = (n: string): string => `(local.get $${n})`;
+const i32 = (n: number): string => `(i32.const ${n})`;
+
+/** i8x16.shuffle of two f32x4 picking float lanes (0-3 from a, 4-7 from b). */
+function shuffle32(a: string, b: string, lanes: readonly number[]): string {
+  const bytes = lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+  return `(i8x16.shuffle ${bytes.join(' ')} ${a} ${b})`;
+}
+
+const add = (a: string, b: string): string => `(f32x4.add ${a} ${b})`;
+const sub = (a: string, b: string): string => `(f32x4.sub ${a} ${b})`;
+
+function helpers(): string {
+  return `
+  ;; floor(n · tid / nt) without overflowing i32
+  (func $part (param $n i32) (param $tid i32) (param $nt i32) (result i32)
+    (i32.wrap_i64 (i64.div_u (i64.mul (i64.extend_i32_u (local.get $n)) (i64.extend_i32_u (local.get $tid)))
+                             (i64.extend_i32_u (local.get $nt)))))
+  ;; dst[0..n) = 0
+  (func $zero (param $dst i32) (param $n i32)
+    (block $v_done (loop $v
+      (br_if $v_done (i32.lt_s (local.get $n) (i32.const 4)))
+      (v128.store (local.get $dst) (v128.const i32x4 0 0 0 0))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+      (br $v)))
+    (block $s_done (loop $s
+      (br_if $s_done (i32.le_s (local.get $n) (i32.const 0)))
+      (f32.store (local.get $dst) (f32.const 0))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $s))))
+  ;; dst[0..n) = src[0..n)
+  (func $copy (param $src i32) (param $dst i32) (param $n i32)
+    (block $v_done (loop $v
+      (br_if $v_done (i32.lt_s (local.get $n) (i32.const 4)))
+      (v128.store (local.get $dst) (v128.load (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+      (br $v)))
+    (block $s_done (loop $s
+      (br_if $s_done (i32.le_s (local.get $n) (i32.const 0)))
+      (f32.store (local.get $dst) (f32.load (local.get $src)))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $s))))
+  ;; The h×w plane at src into dst as hp×wp with dst[r][k] = src[r − pt][k − pl] (0 outside src).
+  (func $pad_plane (param $src i32) (param $dst i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
+                   (param $hp i32) (param $wp i32)
+    (local $r i32) (local $sr i32) (local $c0 i32) (local $c1 i32)
+    ;; the columns that come from src: [c0, c1) = [max(0, pl), min(wp, w + pl))
+    (local.set $c0 (select (local.get $pl) (i32.const 0) (i32.gt_s (local.get $pl) (i32.const 0))))
+    (local.set $c1 (i32.add (local.get $w) (local.get $pl)))
+    (if (i32.gt_s (local.get $c1) (local.get $wp)) (then (local.set $c1 (local.get $wp))))
+    (if (i32.lt_s (local.get $c1) (local.get $c0)) (then (local.set $c1 (local.get $c0))))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_s (local.get $r) (local.get $hp)))
+      (local.set $sr (i32.sub (local.get $r) (local.get $pt)))
+      (if (i32.or (i32.lt_s (local.get $sr) (i32.const 0)) (i32.ge_s (local.get $sr) (local.get $h)))
+        (then (call $zero (local.get $dst) (local.get $wp)))
+        (else
+          (call $zero (local.get $dst) (local.get $c0))
+          (call $copy
+            (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $sr) (local.get $w)) (i32.sub (local.get $c0) (local.get $pl))) (i32.const 2)))
+            (i32.add (local.get $dst) (i32.shl (local.get $c0) (i32.const 2)))
+            (i32.sub (local.get $c1) (local.get $c0)))
+          (call $zero (i32.add (local.get $dst) (i32.shl (local.get $c1) (i32.const 2))) (i32.sub (local.get $wp) (local.get $c1)))))
+      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $wp) (i32.const 2))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))`;
+}
+
+/**
+ * V = Bᵀ d B for the 4 adjacent tiles whose top-left input float is at $p (padded rows $rs bytes
+ * apart), stored at $out + ξ·$vs (ξ = 4i + k).
+ */
+function inputTile(): string {
+  const lines: string[] = [];
+  for (let r = 0; r < 4; r++) {
+    const row = r === 0 ? get('p') : `(i32.add ${get('p')} ${r === 1 ? get('rs') : `(i32.mul ${get('rs')} ${i32(r)})`})`;
+    lines.push(`(local.set $ra (v128.load ${row}))`);
+    lines.push(`(local.set $rb (v128.load offset=16 ${row}))`);
+    lines.push(`(local.set $rc (v128.load offset=8 ${row}))`);
+    lines.push(`(local.set $rd (v128.load offset=24 ${row}))`);
+    // column j of the 4 tiles: floats 2k + j (k = 0..3)
+    lines.push(`(local.set $d0 ${shuffle32(get('ra'), get('rb'), [0, 2, 4, 6])})`);
+    lines.push(`(local.set $d1 ${shuffle32(get('ra'), get('rb'), [1, 3, 5, 7])})`);
+    lines.push(`(local.set $d2 ${shuffle32(get('rc'), get('rd'), [0, 2, 4, 6])})`);
+    lines.push(`(local.set $d3 ${shuffle32(get('rc'), get('rd'), [1, 3, 5, 7])})`);
+    // (d B) row r: d0 − d2, d1 + d2, d2 − d1, d1 − d3
+    lines.push(`(local.set $t${r}0 ${sub(get('d0'), get('d2'))})`);
+    lines.push(`(local.set $t${r}1 ${add(get('d1'), get('d2'))})`);
+    lines.push(`(local.set $t${r}2 ${sub(get('d2'), get('d1'))})`);
+    lines.push(`(local.set $t${r}3 ${sub(get('d1'), get('d3'))})`);
+  }
+  // Bᵀ (d B), column k: rows t0 − t2, t1 + t2, t2 − t1, t1 − t3
+  for (let k = 0; k < 4; k++) {
+    const t = (r: number): string => get(`t${r}${k}`);
+    const rows = [sub(t(0), t(2)), add(t(1), t(2)), sub(t(2), t(1)), sub(t(1), t(3))];
+    rows.forEach((v, i) => {
+      const xi = 4 * i + k;
+      const at = xi === 0 ? get('out') : `(i32.add ${get('out')} ${xi === 1 ? get('vs') : `(i32.mul ${get('vs')} ${i32(xi)})`})`;
+      lines.push(`(v128.store ${at} ${v})`);
+    });
+  }
+  return lines.join('\n            ');
+}
+
+function inputEntry(): string {
+  const tLocals = Array.from({ length: 16 }, (_, i) => `(local $t${i >> 2}${i & 3} v128)`).join(' ');
+  return `
+  ;; wino_input: V[ξ][c][t] = (Bᵀ d B)_ξ for every tile t of images [0, nimg) of x (NCHW, c×h×w planes).
+  (func (export "wino_input") (param $tid i32) (param $nt i32)
+        (param $x i32) (param $v i32) (param $scratch i32) (param $perThread i32)
+        (param $nimg i32) (param $c i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
+        (param $th i32) (param $tw4 i32)
+    (local $u i32) (local $u1 i32) (local $img i32) (local $ch i32) (local $buf i32)
+    (local $hp i32) (local $wp i32) (local $rs i32) (local $T i32) (local $vs i32)
+    (local $ty i32) (local $tx i32) (local $p i32) (local $out i32)
+    (local $ra v128) (local $rb v128) (local $rc v128) (local $rd v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
+    ${tLocals}
+    (local.set $buf (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
+    (local.set $hp (i32.add (i32.shl (local.get $th) (i32.const 1)) (i32.const 2)))
+    (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const 1)) (i32.const 2)))
+    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    (local.set $T (i32.mul (i32.mul (local.get $nimg) (local.get $th)) (local.get $tw4)))
+    (local.set $vs (i32.shl (i32.mul (local.get $c) (local.get $T)) (i32.const 2)))
+    (local.set $u (call $part (i32.mul (local.get $nimg) (local.get $c)) (local.get $tid) (local.get $nt)))
+    (local.set $u1 (call $part (i32.mul (local.get $nimg) (local.get $c)) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+    (block $units_done (loop $units
+      (br_if $units_done (i32.ge_s (local.get $u) (local.get $u1)))
+      (local.set $img (i32.div_u (local.get $u) (local.get $c)))
+      (local.set $ch (i32.rem_u (local.get $u) (local.get $c)))
+      (call $pad_plane
+        (i32.add (local.get $x) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $h) (local.get $w))) (i32.const 2)))
+        (local.get $buf) (local.get $h) (local.get $w) (local.get $pt) (local.get $pl) (local.get $hp) (local.get $wp))
+      (local.set $ty (i32.const 0))
+      (block $rows_done (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $th)))
+        ;; V[0][ch][(img·th + ty)·tw4]
+        (local.set $out (i32.add (local.get $v)
+          (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $T))
+                            (i32.mul (i32.add (i32.mul (local.get $img) (local.get $th)) (local.get $ty)) (local.get $tw4)))
+                   (i32.const 2))))
+        (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 1)) (local.get $rs))))
+        (local.set $tx (i32.const 0))
+        (block $cols_done (loop $cols
+          (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+            ${inputTile()}
+          (local.set $p (i32.add (local.get $p) (i32.const 32)))
+          (local.set $out (i32.add (local.get $out) (i32.const 16)))
+          (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+          (br $cols)))
+        (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+        (br $rows)))
+      (local.set $u (i32.add (local.get $u) (i32.const 1)))
+      (br $units))))`;
+}
+
+/** Y = Aᵀ m A (+ bias, ReLU) for the 4 adjacent tiles whose M values start at $src (ξ stride $ms), into rows of y. */
+function outputTile(): string {
+  const lines: string[] = [];
+  const m = (xi: number): string =>
+    `(v128.load ${xi === 0 ? get('src') : `(i32.add ${get('src')} ${xi === 1 ? get('ms') : `(i32.mul ${get('ms')} ${i32(xi)})`})`})`;
+  // (Aᵀ m) rows, column k: s0k = m0k + m1k + m2k, s1k = m1k − m2k − m3k
+  for (let k = 0; k < 4; k++) {
+    lines.push(`(local.set $m0 ${m(k)}) (local.set $m1 ${m(4 + k)}) (local.set $m2 ${m(8 + k)}) (local.set $m3 ${m(12 + k)})`);
+    lines.push(`(local.set $s0${k} ${add(add(get('m0'), get('m1')), get('m2'))})`);
+    lines.push(`(local.set $s1${k} ${sub(sub(get('m1'), get('m2')), get('m3'))})`);
+  }
+  for (let a = 0; a < 2; a++) {
+    const s = (k: number): string => get(`s${a}${k}`);
+    // (Aᵀ m) A: ya0 = sa0 + sa1 + sa2, ya1 = sa1 − sa2 − sa3; + bias; ReLU when asked
+    lines.push(`(local.set $y0 ${add(add(add(s(0), s(1)), s(2)), get('bv'))})`);
+    lines.push(`(local.set $y1 ${add(sub(sub(s(1), s(2)), s(3)), get('bv'))})`);
+    lines.push(`(if ${get('relu')} (then
+              (local.set $y0 (f32x4.max (local.get $y0) (v128.const f32x4 0 0 0 0)))
+              (local.set $y1 (f32x4.max (local.get $y1) (v128.const f32x4 0 0 0 0)))))`);
+    // output row 2ty + a, columns 2tx .. 2tx + 7: y0[0] y1[0] y0[1] y1[1] | y0[2] y1[2] y0[3] y1[3]
+    lines.push(`(local.set $lo ${shuffle32(get('y0'), get('y1'), [0, 4, 1, 5])})`);
+    lines.push(`(local.set $hi ${shuffle32(get('y0'), get('y1'), [2, 6, 3, 7])})`);
+    const lanes = [0, 1, 2, 3].map((j) => `(if (i32.gt_s ${get('left')} ${i32(j)}) (then (f32.store offset=${4 * j} ${get('dst')} (f32x4.extract_lane ${j} ${get('lo')}))))`);
+    const lanesHi = [0, 1, 2, 3].map((j) => `(if (i32.gt_s ${get('left')} ${i32(4 + j)}) (then (f32.store offset=${16 + 4 * j} ${get('dst')} (f32x4.extract_lane ${j} ${get('hi')}))))`);
+    lines.push(`(if (i32.lt_s (i32.add (local.get $oy) ${i32(a)}) (local.get $oh))
+            (then
+              (if (i32.ge_s ${get('left')} (i32.const 8))
+                (then (v128.store ${get('dst')} ${get('lo')}) (v128.store offset=16 ${get('dst')} ${get('hi')}))
+                (else ${lanes.join(' ')} ${lanesHi.join(' ')}))))`);
+    if (a === 0) lines.push(`(local.set $dst (i32.add ${get('dst')} (i32.shl ${get('ow')} (i32.const 2))))`);
+  }
+  return lines.join('\n            ');
+}
+
+function outputEntry(): string {
+  return `
+  ;; wino_output: y[img][o] = Aᵀ M A (+ bias[o]) (ReLU) for images [0, nimg), y NCHW with o×oh×ow planes.
+  (func (export "wino_output") (param $tid i32) (param $nt i32)
+        (param $m i32) (param $y i32) (param $bias i32) (param $flags i32)
+        (param $nimg i32) (param $o i32) (param $oh i32) (param $ow i32) (param $th i32) (param $tw4 i32)
+    (local $u i32) (local $u1 i32) (local $img i32) (local $ch i32) (local $T i32) (local $ms i32)
+    (local $relu i32) (local $plane i32) (local $ty i32) (local $tx i32) (local $oy i32) (local $left i32)
+    (local $src i32) (local $dst i32)
+    (local $bv v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128)
+    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
+    (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
+    (local $y0 v128) (local $y1 v128) (local $lo v128) (local $hi v128)
+    (local.set $T (i32.mul (i32.mul (local.get $nimg) (local.get $th)) (local.get $tw4)))
+    (local.set $ms (i32.shl (i32.mul (local.get $o) (local.get $T)) (i32.const 2)))
+    (local.set $relu (i32.and (local.get $flags) ${i32(WINO_RELU)}))
+    (local.set $u (call $part (i32.mul (local.get $nimg) (local.get $o)) (local.get $tid) (local.get $nt)))
+    (local.set $u1 (call $part (i32.mul (local.get $nimg) (local.get $o)) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+    (block $units_done (loop $units
+      (br_if $units_done (i32.ge_s (local.get $u) (local.get $u1)))
+      (local.set $img (i32.div_u (local.get $u) (local.get $o)))
+      (local.set $ch (i32.rem_u (local.get $u) (local.get $o)))
+      (local.set $bv (v128.const i32x4 0 0 0 0))
+      (if (i32.and (local.get $flags) ${i32(WINO_BIAS)})
+        (then (local.set $bv (v128.load32_splat (i32.add (local.get $bias) (i32.shl (local.get $ch) (i32.const 2)))))))
+      (local.set $plane (i32.add (local.get $y) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2))))
+      (local.set $ty (i32.const 0))
+      (block $rows_done (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $th)))
+        (local.set $oy (i32.shl (local.get $ty) (i32.const 1)))
+        ;; M[0][ch][(img·th + ty)·tw4]
+        (local.set $src (i32.add (local.get $m)
+          (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $T))
+                            (i32.mul (i32.add (i32.mul (local.get $img) (local.get $th)) (local.get $ty)) (local.get $tw4)))
+                   (i32.const 2))))
+        (local.set $tx (i32.const 0))
+        (block $cols_done (loop $cols
+          (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+          ;; output columns left in this row from 2tx on (may be <= 0 for the padding tiles)
+          (local.set $left (i32.sub (local.get $ow) (i32.shl (local.get $tx) (i32.const 1))))
+          (local.set $dst (i32.add (local.get $plane)
+            (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $ow)) (i32.shl (local.get $tx) (i32.const 1))) (i32.const 2))))
+            ${outputTile()}
+          (local.set $src (i32.add (local.get $src) (i32.const 16)))
+          (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+          (br $cols)))
+        (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+        (br $rows)))
+      (local.set $u (i32.add (local.get $u) (i32.const 1)))
+      (br $units))))`;
+}
+
+export function moduleText(): string {
+  return `;; generated by kernels/wasm/src/winograd.gen.ts
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+${helpers()}
+${inputEntry()}
+${outputEntry()})
+`;
+}
+
+/** The module `winograd` (scripts/build-wasm.ts). */
+export function generate(): string {
+  return moduleText();
+}

@@ -1,0 +1,243 @@
+// Winograd F(2×2, 3×3) convolution on the WASM SIMD kernels (source kernels/wasm/src/winograd.gen.ts;
+// the math, and when it pays, in docs/winograd.md). Same meaning as kernels/cpu/conv2d.ts for a
+// 3×3, stride-1, undilated, ungrouped convolution (NCHW, weight [O, C, 3, 3], cross-correlation,
+// any top/left padding, bottom/right implied by oh/ow), in float32; outputs are overwritten.
+//
+//   forward      y  = Aᵀ [ U_ξ · V_ξ ]_ξ A (+ bias) (ReLU)   U = G g Gᵀ (16×O×C),  V = Bᵀ d B (16×C×tiles)
+//   input grad   dx = the same convolution of dy, padded by 2 − pt / 2 − pl, with the weights
+//                flipped (w[o, c, 2 − i, 2 − j]) and transposed (O and C swapped):
+//                  dx[c, iy, ix] = Σ_{o, i, j} dy[o, iy − (2 − pt) + i, ix − (2 − pl) + j] · w[o, c, 2 − i, 2 − j]
+//                which holds for any padding, asymmetric or larger than 2 (negative padding there
+//                just skips rows/columns of dy).
+//
+// Per chunk of images: wino_input (threads split (image, channel) planes), then the 16 GEMMs
+// M_ξ = U_ξ · V_ξ on the packed SGEMM (gemmPtr, threaded inside), then wino_output (threads split
+// (image, output channel) planes). Chunks keep V and M within CHUNK_BYTES of arena.
+// The weight transform (O·C·9 inputs, negligible next to the rest) runs here in JavaScript.
+
+import type { ConvGeometry } from '../geometry.js';
+import { checkConvGeometry } from './conv.js';
+import { checkNoPartialOverlap, finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
+import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, type WasmKernelOptions } from './gemm.js';
+import type { WasmRuntime } from './runtime.js';
+import { WINO_BIAS, WINO_RELU } from './src/winograd.gen.js';
+
+export interface WinogradForwardOptions extends WasmKernelOptions {
+  /** y = max(conv + bias, 0). */
+  relu?: boolean;
+}
+
+/** Arena bytes for V and M of one chunk of images (at least one image per chunk). */
+const CHUNK_BYTES = 24 << 20;
+
+/**
+ * winogradSupports: below these sizes the im2col kernel is at least as fast (measured, see
+ * docs/winograd.md): with few channels the 16 GEMMs have K = C too short to amortise packing,
+ * and the transforms (memory-bound, 16/4 = 4× the input and output traffic) dominate.
+ */
+export const winogradTuning = { minChannelProduct: 256, minOutputPixels: 16 };
+
+/** Is this a convolution the Winograd kernels compute (3×3, stride 1, dilation 1, groups 1)? */
+function computable(p: ConvGeometry): boolean {
+  return p.kh === 3 && p.kw === 3 && p.sh === 1 && p.sw === 1 && p.dh === 1 && p.dw === 1 && p.groups === 1;
+}
+
+/** True where the Winograd kernels compute this convolution and should beat im2col. */
+export function winogradSupports(p: ConvGeometry): boolean {
+  return computable(p) && p.c * p.o >= winogradTuning.minChannelProduct && p.oh * p.ow >= winogradTuning.minOutputPixels;
+}
+
+function checkGeometry(caller: string, p: ConvGeometry): void {
+  checkConvGeometry(caller, p);
+  const want = { kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, groups: 1 } as const;
+  for (const [f, v] of Object.entries(want) as [keyof typeof want, number][]) {
+    if (p[f] !== v) throw new RangeError(`${caller}: geom.${f} must be ${v} (Winograd F(2x2,3x3) covers 3x3 stride-1 undilated ungrouped convolution), got ${p[f]}`);
+  }
+}
+
+function checkArray(caller: string, name: string, arr: unknown, needed: number, what: string): asserts arr is Float32Array {
+  if (!(arr instanceof Float32Array)) {
+    throw new TypeError(`${caller}: ${name} must be a Float32Array, got ${arr === null ? 'null' : typeof arr === 'object' ? arr.constructor.name : typeof arr}`);
+  }
+  if (arr.length < needed) throw new RangeError(`${caller}: ${name} must hold ${what} = ${needed} floats, got ${arr.length}`);
+}
+
+/** ⌈a/b⌉ */
+const cdiv = (a: number, b: number): number => Math.ceil(a / b);
+
+/**
+ * U[ξ][r][k] = (G g Gᵀ)_ξ into the arena (16·rows·cols floats), g = filter(r, k) as 9 floats
+ * (row-major 3×3). G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
+ */
+function transformWeights(rt: WasmRuntime, rows: number, cols: number, filter: (r: number, k: number, out: Float64Array) => void): number {
+  const at = rt.alloc(16 * rows * cols * 4);
+  const u = rt.f32();
+  const base = at / 4;
+  const plane = rows * cols;
+  const g = new Float64Array(9);
+  const gg = new Float64Array(12); // G g: 4×3
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols; k++) {
+      filter(r, k, g);
+      for (let j = 0; j < 3; j++) {
+        const g0 = g[j] as number;
+        const g1 = g[3 + j] as number;
+        const g2 = g[6 + j] as number;
+        gg[j] = g0;
+        gg[3 + j] = 0.5 * (g0 + g1 + g2);
+        gg[6 + j] = 0.5 * (g0 - g1 + g2);
+        gg[9 + j] = g2;
+      }
+      const off = base + r * cols + k;
+      for (let i = 0; i < 4; i++) {
+        const a0 = gg[3 * i] as number;
+        const a1 = gg[3 * i + 1] as number;
+        const a2 = gg[3 * i + 2] as number;
+        u[off + (4 * i) * plane] = a0;
+        u[off + (4 * i + 1) * plane] = 0.5 * (a0 + a1 + a2);
+        u[off + (4 * i + 2) * plane] = 0.5 * (a0 - a1 + a2);
+        u[off + (4 * i + 3) * plane] = a2;
+      }
+    }
+  }
+  return at;
+}
+
+/** One Winograd convolution on wasm memory: cin×h×w planes in, cout×oh×ow planes out. */
+interface Plan {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  oh: number;
+  ow: number;
+  pt: number;
+  pl: number;
+}
+
+function runWinograd(
+  rt: WasmRuntime,
+  t: { input: number; u: number; bias?: number; output: number },
+  q: Plan,
+  relu: boolean,
+  opts: WasmKernelOptions | undefined,
+): void {
+  const th = cdiv(q.oh, 2);
+  const tw4 = cdiv(cdiv(q.ow, 2), 4) * 4;
+  const tilesPerImage = th * tw4;
+  const perImage = 16 * tilesPerImage * (q.cin + q.cout) * 4;
+  const chunk = Math.max(1, Math.min(q.n, Math.floor(CHUNK_BYTES / perImage)));
+  const hp = 2 * th + 2;
+  const wp = 2 * tw4 + 2;
+  const perThread = cdiv(hp * wp * 4, 64) * 64;
+  const flags = (t.bias !== undefined ? WINO_BIAS : 0) | (relu ? WINO_RELU : 0);
+  const mark = rt.mark();
+  try {
+    const macsPerImage = tilesPerImage * 16 * q.cin * q.cout;
+    const scratch = rt.alloc(scratchThreads(macsPerImage * chunk) * perThread);
+    const v = rt.alloc(16 * q.cin * tilesPerImage * chunk * 4);
+    const m = rt.alloc(16 * q.cout * tilesPerImage * chunk * 4);
+    for (let i0 = 0; i0 < q.n; i0 += chunk) {
+      const nimg = Math.min(chunk, q.n - i0);
+      const T = nimg * tilesPerImage;
+      const macs = macsPerImage * nimg;
+      const input = t.input + i0 * q.cin * q.h * q.w * 4;
+      const output = t.output + i0 * q.cout * q.oh * q.ow * 4;
+      runSized(rt, 'wino_input', [input, v, scratch, perThread, nimg, q.cin, q.h, q.w, q.pt, q.pl, th, tw4], macs);
+      for (let xi = 0; xi < 16; xi++) {
+        gemmPtr(
+          rt,
+          {
+            M: q.cout, N: T, K: q.cin,
+            a: t.u + xi * q.cout * q.cin * 4, aRowStride: q.cin, aColStride: 1,
+            b: v + xi * q.cin * T * 4, bRowStride: T, bColStride: 1,
+            c: m + xi * q.cout * T * 4, ldc: T,
+          },
+          opts,
+        );
+      }
+      runSized(rt, 'wino_output', [m, output, t.bias ?? 0, flags, nimg, q.cout, q.oh, q.ow, th, tw4], macs);
+    }
+  } finally {
+    rt.release(mark);
+  }
+}
+
+/** y = conv(x, w) + bias (bias may be null), then ReLU if opts.relu; y is overwritten. */
+export function winogradConv2dForwardWasm(
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+  geom: ConvGeometry,
+  opts?: WinogradForwardOptions,
+): void {
+  const caller = 'winogradConv2dForwardWasm';
+  checkGeometry(caller, geom);
+  const p = geom;
+  const xLen = p.n * p.c * p.h * p.w;
+  const yLen = p.n * p.o * p.oh * p.ow;
+  checkArray(caller, 'x', x, xLen, 'n·c·h·w');
+  checkArray(caller, 'w', w, p.o * p.c * 9, 'o·c·3·3');
+  if (bias !== null) checkArray(caller, 'bias', bias, p.o, 'o');
+  checkArray(caller, 'y', y, yLen, 'n·o·oh·ow');
+  const rt = requireWasm(caller);
+  kernelName(rt, caller, 'gemm_f32', opts); // the relaxed check, before any work
+  if (yLen === 0) return;
+  const home = rt.memory.buffer;
+  const ys = y.subarray(0, yLen);
+  const xs = x.subarray(0, xLen);
+  checkNoPartialOverlap(caller, home, 'y', ys, 'x', xs);
+  const mark = rt.mark();
+  try {
+    const px = stage(rt, home, xs);
+    const pb = bias === null ? undefined : stage(rt, home, bias.subarray(0, p.o));
+    const u = transformWeights(rt, p.o, p.c, (o, c, g) => {
+      for (let k = 0; k < 9; k++) g[k] = w[(o * p.c + c) * 9 + k] as number;
+    });
+    // y over x itself: chunk k's output would overwrite later chunks' input, so it goes to the arena
+    const same = wasmOffsetOf(home, ys) === px;
+    const py = same ? rt.alloc(yLen * 4) : outputAt(rt, home, ys);
+    runWinograd(rt, { input: px, u, bias: pb, output: py }, { n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl }, opts?.relu === true, opts);
+    if (same) ys.set(rt.f32().subarray(py / 4, py / 4 + yLen));
+    else finishOutput(rt, home, ys, py);
+  } finally {
+    rt.release(mark);
+  }
+}
+
+/** dx = ∂L/∂x for dy = ∂L/∂y; dx is overwritten. */
+export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: ConvGeometry, opts?: WasmKernelOptions): void {
+  const caller = 'winogradConv2dBackwardInputWasm';
+  checkGeometry(caller, geom);
+  const p = geom;
+  const xLen = p.n * p.c * p.h * p.w;
+  const yLen = p.n * p.o * p.oh * p.ow;
+  checkArray(caller, 'dy', dy, yLen, 'n·o·oh·ow');
+  checkArray(caller, 'w', w, p.o * p.c * 9, 'o·c·3·3');
+  checkArray(caller, 'dx', dx, xLen, 'n·c·h·w');
+  const rt = requireWasm(caller);
+  kernelName(rt, caller, 'gemm_f32', opts);
+  if (xLen === 0) return;
+  const home = rt.memory.buffer;
+  const dxs = dx.subarray(0, xLen);
+  const dys = dy.subarray(0, yLen);
+  checkNoPartialOverlap(caller, home, 'dx', dxs, 'dy', dys);
+  const mark = rt.mark();
+  try {
+    const pdy = stage(rt, home, dys);
+    // U'[ξ][c][o] from w'[c][o][i][j] = w[o][c][2 − i][2 − j]
+    const u = transformWeights(rt, p.c, p.o, (c, o, g) => {
+      const base = (o * p.c + c) * 9;
+      for (let k = 0; k < 9; k++) g[k] = w[base + 8 - k] as number;
+    });
+    const same = wasmOffsetOf(home, dxs) === pdy; // dx over dy itself: as in the forward
+    const pdx = same ? rt.alloc(xLen * 4) : outputAt(rt, home, dxs);
+    runWinograd(rt, { input: pdy, u, output: pdx }, { n: p.n, cin: p.o, h: p.oh, w: p.ow, cout: p.c, oh: p.h, ow: p.w, pt: 2 - p.pt, pl: 2 - p.pl }, false, opts);
+    if (same) dxs.set(rt.f32().subarray(pdx / 4, pdx / 4 + xLen));
+    else finishOutput(rt, home, dxs, pdx);
+  } finally {
+    rt.release(mark);
+  }
+}

@@ -1,0 +1,258 @@
+// Winograd F(2×2, 3×3) convolution in WASM SIMD (kernels/wasm/winograd.ts): forward (bias, ReLU)
+// and input gradient, on 1 and 2 threads, plain and relaxed-FMA GEMM, against conv2dDirect /
+// conv2dBackwardDirect run in float64 on the same float32 inputs (the truth).
+//
+// Tolerance, per element: S is the same sum over absolute values (the direct kernel on |x|, |w|,
+// |b|) and T the number of products in the element (9·C forward, 9·O for dx). The im2col test
+// (wasm_conv.test.ts) allows (√T + 2)·2⁻²³·S for float32 sums of T products. Winograd rounds
+// transformed values instead of the products themselves: each output is a signed sum of products
+// of (Bᵀ d B) and (G g Gᵀ) entries, and summing those with absolute values weighs the direct
+// products by up to (8/3)² ≈ 7.1 (per dimension, y₀ = m₀ + m₁ + m₂ reaches 8 half- or unit-weight
+// products of g and d where the direct sum has 3), so the same rounding argument, on magnitudes
+// up to 7.1·S, gives a tolerance 8× the im2col one. Any indexing mistake shows as errors of the
+// order of S itself, far above it.
+//
+// Accuracy next to im2col: on each geometry the largest error relative to S must be within 6× the
+// im2col WASM kernel's (conv.ts) on the same data, plus one float32 ulp of S (measured: 0.5-4.3×,
+// the high end on tiny sums where both errors are a few ulps).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Generator } from '../../core/random.js';
+import { conv2dBackwardDirect, conv2dDirect } from '../../kernels/cpu/conv2d.js';
+import type { ConvGeometry } from '../../kernels/geometry.js';
+import { conv2dBackwardInputWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
+import { wasmTuning } from '../../kernels/wasm/gemm.js';
+import { describeWasm, getNumThreads, getWasm, setNumThreads, type WasmRuntime } from '../../kernels/wasm/runtime.js';
+import { winogradConv2dBackwardInputWasm, winogradConv2dForwardWasm, winogradSupports } from '../../kernels/wasm/winograd.js';
+
+function runtime(): WasmRuntime {
+  const rt = getWasm();
+  if (rt === null) throw new Error(`no wasm runtime in Node: ${describeWasm()}`);
+  return rt;
+}
+
+interface Spec {
+  /** n, c, h, w */
+  x: [number, number, number, number];
+  o: number;
+  /** top, bottom, left, right */
+  pad: [number, number, number, number];
+}
+
+function geometryOf(s: Spec): ConvGeometry {
+  const [n, c, h, w] = s.x;
+  const [pt, pb, pl, pr] = s.pad;
+  return { n, c, h, w, o: s.o, kh: 3, kw: 3, sh: 1, sw: 1, pt, pl, dh: 1, dw: 1, groups: 1, oh: h + pt + pb - 2, ow: w + pl + pr - 2 };
+}
+
+const name = (s: Spec): string => `x=[${s.x}] w=[${s.o},${s.x[1]},3,3] p=${s.pad.join(',')}`;
+
+const SPECS: Spec[] = [
+  { x: [1, 1, 1, 1], o: 1, pad: [1, 1, 1, 1] }, // 1×1 image, batch 1
+  { x: [1, 3, 2, 2], o: 5, pad: [1, 1, 1, 1] },
+  { x: [2, 3, 3, 3], o: 2, pad: [0, 0, 0, 0] }, // 'valid': a single output pixel
+  { x: [1, 5, 5, 7], o: 6, pad: [1, 1, 1, 1] },
+  { x: [2, 7, 7, 5], o: 3, pad: [2, 2, 2, 2] }, // pad 2: outputs larger than inputs
+  { x: [1, 6, 7, 7], o: 9, pad: [0, 0, 0, 0] }, // 'valid', odd output 5×5
+  { x: [2, 3, 6, 9], o: 5, pad: [1, 0, 2, 1] }, // asymmetric
+  { x: [1, 2, 8, 5], o: 3, pad: [0, 2, 1, 0] }, // asymmetric the other way
+  { x: [1, 4, 6, 5], o: 3, pad: [3, 1, 0, 3] }, // padding past 2 (dx reads dy with negative padding)
+  { x: [1, 5, 31, 31], o: 7, pad: [1, 1, 1, 1] }, // odd 31×31, several tile groups per row
+  { x: [3, 16, 10, 12], o: 12, pad: [1, 1, 1, 1] },
+  { x: [2, 33, 9, 17], o: 20, pad: [1, 1, 1, 1] },
+  { x: [1, 300, 6, 6], o: 5, pad: [1, 1, 1, 1] }, // K = C = 300 > the GEMM's KC (256)
+];
+
+function randomSpecs(count: number, seed: number): Spec[] {
+  const g = new Generator(seed);
+  const r = (lo: number, hi: number): number => g.integer(lo, hi + 1);
+  const out: Spec[] = [];
+  while (out.length < count) {
+    const s: Spec = { x: [r(1, 3), r(1, 9), r(1, 13), r(1, 13)], o: r(1, 9), pad: [r(0, 3), r(0, 3), r(0, 3), r(0, 3)] };
+    const geo = geometryOf(s);
+    if (geo.oh > 0 && geo.ow > 0) out.push(s);
+  }
+  return out;
+}
+
+interface Prepared {
+  geom: ConvGeometry;
+  x: Float32Array;
+  w: Float32Array;
+  b: Float32Array;
+  dy: Float32Array;
+  /** float64 truths (without bias) and their sums over absolute values */
+  y: Float64Array;
+  yAbs: Float64Array;
+  dx: Float64Array;
+  dxAbs: Float64Array;
+}
+
+function prepare(s: Spec, seed: number): Prepared {
+  const geom = geometryOf(s);
+  const g = new Generator(seed);
+  const fill = (n: number): Float32Array => Float32Array.from({ length: n }, () => g.normal());
+  const x = fill(geom.n * geom.c * geom.h * geom.w);
+  const w = fill(geom.o * geom.c * 9);
+  const b = fill(geom.o);
+  const dy = fill(geom.n * geom.o * geom.oh * geom.ow);
+  const f64 = (a: Float32Array, abs = false): Float64Array => Float64Array.from(a, abs ? Math.abs : (v) => v);
+  const y = new Float64Array(dy.length);
+  const yAbs = new Float64Array(dy.length);
+  conv2dDirect(f64(x), f64(w), null, y, geom);
+  conv2dDirect(f64(x, true), f64(w, true), null, yAbs, geom);
+  const dx = new Float64Array(x.length);
+  const dxAbs = new Float64Array(x.length);
+  conv2dBackwardDirect(f64(dy), f64(x), f64(w), dx, null, geom);
+  conv2dBackwardDirect(f64(dy, true), f64(x, true), f64(w, true), dxAbs, null, geom);
+  return { geom, x, w, b, dy, y, yAbs, dx, dxAbs };
+}
+
+/** Largest |got − want| / S over the elements (S floored at the smallest normal float32). */
+function worstRelative(got: Float32Array, want: ArrayLike<number>, abs: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const e = Math.abs((got[i] as number) - (want[i] as number)) / Math.max(abs[i] as number, 2 ** -126);
+    if (!(e <= worst)) worst = e; // NaN (an element never written) wins
+  }
+  return worst;
+}
+
+function expectWithin(label: string, got: Float32Array, want: ArrayLike<number>, abs: ArrayLike<number>, terms: number): void {
+  expect(got.length, `${label} length`).toBe(want.length);
+  const perS = 8 * (Math.sqrt(terms) + 2) * 2 ** -23;
+  for (let i = 0; i < got.length; i++) {
+    const tol = perS * (abs[i] as number);
+    if (!(Math.abs((got[i] as number) - (want[i] as number)) <= tol)) {
+      throw new Error(`${label}: element ${i} is ${got[i]}, expected ${want[i]} (tolerance ${tol})`);
+    }
+  }
+}
+
+/** Winograd's worst relative error is within 6× im2col's on the same data (+ one ulp of S). */
+function expectNearIm2col(label: string, wino: number, im2col: number): void {
+  if (!(wino <= 6 * im2col + 2 ** -23)) throw new Error(`${label}: Winograd error ${wino / 2 ** -23} ulps of S, im2col ${im2col / 2 ** -23}`);
+}
+
+function check(s: Spec, seed: number, bias: boolean, relu: boolean, relaxed: boolean): void {
+  const p = prepare(s, seed);
+  const { geom } = p;
+  const label = `${name(s)}${relaxed ? ' relaxed' : ''}`;
+  // outputs start as NaN so that an element the kernel forgets to write fails the comparison
+  const y = new Float32Array(p.dy.length).fill(Number.NaN);
+  winogradConv2dForwardWasm(p.x, p.w, bias ? p.b : null, y, geom, { relu, relaxed });
+  const L = geom.oh * geom.ow;
+  const want = Float64Array.from(p.y);
+  const abs = Float64Array.from(p.yAbs);
+  for (let i = 0; i < want.length; i++) {
+    const o = Math.floor(i / L) % geom.o;
+    if (bias) {
+      want[i] = (want[i] as number) + (p.b[o] as number);
+      abs[i] = (abs[i] as number) + Math.abs(p.b[o] as number);
+    }
+    if (relu) want[i] = Math.max(want[i] as number, 0);
+  }
+  expectWithin(`${label} y${bias ? ' +b' : ''}${relu ? ' relu' : ''}`, y, want, abs, 9 * geom.c + 1);
+  const ref = new Float32Array(y.length);
+  conv2dForwardWasm(p.x, p.w, bias ? p.b : null, ref, geom, { relu, relaxed });
+  expectNearIm2col(`${label} y vs im2col`, worstRelative(y, want, abs), worstRelative(ref, want, abs));
+
+  const dx = new Float32Array(p.x.length).fill(Number.NaN);
+  winogradConv2dBackwardInputWasm(p.dy, p.w, dx, geom, { relaxed });
+  expectWithin(`${label} dx`, dx, p.dx, p.dxAbs, 9 * geom.o);
+  const refDx = new Float32Array(dx.length);
+  conv2dBackwardInputWasm(p.dy, p.w, refDx, geom, { relaxed });
+  expectNearIm2col(`${label} dx vs im2col`, worstRelative(dx, p.dx, p.dxAbs), worstRelative(refDx, p.dx, p.dxAbs));
+}
+
+const VARIANTS = runtime().relaxed ? [false, true] : [false];
+const RANDOM = randomSpecs(16, 11);
+
+for (const nt of [1, 2]) {
+  describe(`wasm winograd on ${nt} thread${nt > 1 ? 's' : ''}`, () => {
+    let previous = { threads: 1, minParallelMacs: 0 };
+    beforeAll(() => {
+      previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
+      setNumThreads(nt);
+      wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
+    });
+    afterAll(() => {
+      setNumThreads(previous.threads);
+      wasmTuning.minParallelMacs = previous.minParallelMacs;
+    });
+    for (const relaxed of VARIANTS) {
+      const kind = relaxed ? 'relaxed' : 'plain';
+      SPECS.forEach((s, i) => {
+        it(`${kind}: conv2d ${name(s)} forward${i % 2 === 0 ? ' +bias' : ''}${i % 3 !== 1 ? ' relu' : ''} and input gradient`, () => {
+          check(s, 30 + i, i % 2 === 0, i % 3 !== 1, relaxed);
+        });
+      });
+      it(`${kind}: ${RANDOM.length} random geometries (batch 1-3, odd sizes, padding 0-3 per side)`, () => {
+        RANDOM.forEach((s, i) => {
+          check(s, 300 + i, i % 3 !== 0, i % 2 === 0, relaxed);
+        });
+      });
+    }
+  });
+}
+
+describe('wasm winograd: arrays that live in the wasm memory', () => {
+  it('reads x and writes y in place, also when y is x itself (and dx is dy)', () => {
+    const rt = runtime();
+    const s: Spec = { x: [3, 4, 7, 6], o: 4, pad: [1, 1, 1, 1] }; // same shape in and out
+    const p = prepare(s, 7);
+    const at = rt.reserve(p.x.length * 4 * 2);
+    expect(at, 'reserve needs the arena at its floor').toBeGreaterThanOrEqual(0);
+    const inMemory = new Float32Array(rt.memory.buffer, at, p.x.length);
+    const out = new Float32Array(rt.memory.buffer, at + p.x.length * 4, p.x.length);
+    inMemory.set(p.x);
+    winogradConv2dForwardWasm(inMemory, p.w, null, out, p.geom);
+    expectWithin('y in memory', out, p.y, p.yAbs, 9 * p.geom.c);
+    winogradConv2dForwardWasm(inMemory, p.w, null, inMemory, p.geom);
+    expectWithin('y over x', inMemory, p.y, p.yAbs, 9 * p.geom.c);
+    inMemory.set(p.dy);
+    winogradConv2dBackwardInputWasm(inMemory, p.w, inMemory, p.geom);
+    expectWithin('dx over dy', inMemory, p.dx, p.dxAbs, 9 * p.geom.o);
+  });
+});
+
+describe('wasm winograd: where it applies', () => {
+  const g = (c: number, o: number, hw: number, extra: Partial<ConvGeometry> = {}): ConvGeometry => ({
+    ...geometryOf({ x: [8, c, hw, hw], o, pad: [1, 1, 1, 1] }),
+    ...extra,
+  });
+  it('winogradSupports: 3×3 stride 1 with enough channels and pixels; never strided, dilated, grouped or other kernels', () => {
+    expect(winogradSupports(g(16, 16, 32))).toBe(true);
+    expect(winogradSupports(g(32, 32, 16))).toBe(true);
+    expect(winogradSupports(g(64, 64, 8))).toBe(true);
+    expect(winogradSupports(g(64, 64, 56))).toBe(true);
+    expect(winogradSupports(g(3, 16, 32))).toBe(false); // the RGB stem: too few channels
+    expect(winogradSupports(g(64, 64, 2))).toBe(false); // too few output pixels
+    expect(winogradSupports(g(64, 64, 8, { sh: 2, sw: 2, oh: 4, ow: 4 }))).toBe(false);
+    expect(winogradSupports(g(64, 64, 8, { dh: 2, dw: 2, oh: 6, ow: 6 }))).toBe(false);
+    expect(winogradSupports(g(64, 64, 8, { groups: 2 }))).toBe(false);
+    expect(winogradSupports(g(64, 64, 8, { kh: 1, kw: 1, pt: 0, pl: 0 }))).toBe(false);
+  });
+});
+
+describe('wasm winograd: argument errors name the argument, the expected and the actual value', () => {
+  const geom = geometryOf({ x: [2, 4, 5, 5], o: 6, pad: [1, 1, 1, 1] });
+  const x = new Float32Array(2 * 4 * 25);
+  const w = new Float32Array(6 * 4 * 9);
+  const y = new Float32Array(2 * 6 * 25);
+  it('rejects short arrays, unsupported geometry and wrong types', () => {
+    expect(() => winogradConv2dForwardWasm(x.subarray(1), w, null, y, geom)).toThrow(/winogradConv2dForwardWasm: x must hold n·c·h·w = 200 floats, got 199/);
+    expect(() => winogradConv2dForwardWasm(x, w.subarray(2), null, y, geom)).toThrow(/w must hold o·c·3·3 = 216 floats, got 214/);
+    expect(() => winogradConv2dForwardWasm(x, w, new Float32Array(5), y, geom)).toThrow(/bias must hold o = 6 floats, got 5/);
+    expect(() => winogradConv2dBackwardInputWasm(y, w, new Float32Array(3), geom)).toThrow(/winogradConv2dBackwardInputWasm: dx must hold n·c·h·w = 200 floats, got 3/);
+    expect(() => winogradConv2dForwardWasm(x, w, null, y, { ...geom, sh: 2 })).toThrow(/geom.sh must be 1 .*got 2/);
+    expect(() => winogradConv2dBackwardInputWasm(y, w, x, { ...geom, kh: 5 })).toThrow(/geom.kh must be 3 .*got 5/);
+    expect(() => winogradConv2dForwardWasm(x, w, null, y, { ...geom, groups: 2 })).toThrow(/geom.groups must be 1 .*got 2/);
+    expect(() => winogradConv2dForwardWasm(Array.from(x) as unknown as Float32Array, w, null, y, geom)).toThrow(/x must be a Float32Array, got Array/);
+  });
+  it('refuses relaxed where it is unavailable', () => {
+    const call = () => winogradConv2dForwardWasm(x, w, null, y, geom, { relaxed: true });
+    if (runtime().relaxed) expect(call).not.toThrow();
+    else expect(call).toThrow(/opts.relaxed is true but relaxed SIMD is not available/);
+  });
+});

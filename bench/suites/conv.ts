@@ -2,9 +2,10 @@
 // issue's three batch-8 layers (dense 3×3, ResNeXt grouped, depthwise), then batch-1 layers.
 // Rungs: the direct 7-loop reference, im2col + blocked GEMM, the depthwise kernel (when groups =
 // C), the public F.conv2d as the registry picks and pinned to each registered 'conv2d' variant
-// that supports the layer, the WASM SIMD im2col + GEMM and grouped (few channels per group)
-// kernels called directly (plain and relaxed FMA) on 1..n threads, and the GPU backend's conv2d
-// when it has one. The TypeScript kernel rungs run on float64 copies, as their adapter does.
+// that supports the layer, the WASM SIMD im2col + GEMM, Winograd F(2x2,3x3) (3×3 stride 1) and
+// grouped (few channels per group) kernels called directly (plain and relaxed FMA) on 1..n
+// threads, and the GPU backend's conv2d when it has one. The TypeScript kernel rungs run on
+// float64 copies, as their adapter does.
 import {
   conv2dDepthwise,
   conv2dDirect,
@@ -18,6 +19,7 @@ import { cpuInput, registryOpRungs } from '../registry.js';
 import { wasmKernelRungs } from '../wasm_kernels.js';
 import { groupedConv2dForwardWasm, groupedConvSupports } from '../../kernels/wasm/grouped_conv.js';
 import { conv2dForwardWasm } from '../../kernels/wasm/conv.js';
+import { winogradConv2dForwardWasm, winogradSupports } from '../../kernels/wasm/winograd.js';
 import type { Suite, SuiteContext, Variant, Workload } from '../types.js';
 import { gpuVariant } from '../variants.js';
 
@@ -109,6 +111,14 @@ export function convWorkload(c: ConvCase, ctx: SuiteContext): Workload {
         return { run: (relaxed) => conv2dForwardWasm(x32, w32, null, y, p, { relaxed }), output: () => y };
       }, true),
     );
+    if (winogradSupports(p)) {
+      variants.push(
+        ...wasmKernelRungs(ctx, 'winograd', 'kernels/wasm/winograd.ts', () => {
+          const y = new Float32Array(outSize);
+          return { run: (relaxed) => winogradConv2dForwardWasm(x32, w32, null, y, p, { relaxed }), output: () => y };
+        }, true),
+      );
+    }
     if (groupedConvSupports(p)) {
       variants.push(
         ...wasmKernelRungs(ctx, 'grouped', 'kernels/wasm/grouped_conv.ts', () => {

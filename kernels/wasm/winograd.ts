@@ -10,17 +10,21 @@
 //                which holds for any padding, asymmetric or larger than 2 (negative padding there
 //                just skips rows/columns of dy).
 //
-// Per chunk of images: wino_input (threads split (image, channel) planes), then the 16 GEMMs
-// M_ξ = U_ξ · V_ξ on the packed SGEMM (gemmPtr, threaded inside), then wino_output (threads split
-// (image, output channel) planes). Chunks keep V and M within CHUNK_BYTES of arena.
+// Two ways to run it (winogradTuning.fused):
+//   fused (default): wino_fwd, one call; each thread takes blocks of tile rows of one image from an
+//     atomic counter and runs input transform, the 16 GEMMs M_ξ = U_ξ · V_ξ (the packed SGEMM's
+//     serial core, embedded) and output transform on them, V and M in its own scratch (cache).
+//   phased: per chunk of images, wino_input (threads split (image, channel) planes), the 16 GEMMs
+//     on the threaded packed SGEMM (gemmPtr), wino_output (threads split (image, output channel)
+//     planes); V and M of a whole chunk go through memory (CHUNK_BYTES of arena).
 // The weight transform (O·C·9 inputs, negligible next to the rest) runs here in JavaScript.
 
 import type { ConvGeometry } from '../geometry.js';
 import { checkConvGeometry } from './conv.js';
 import { checkNoPartialOverlap, finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
-import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, type WasmKernelOptions } from './gemm.js';
+import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
-import { WINO_BIAS, WINO_RELU } from './src/winograd.gen.js';
+import { GEMM_SCRATCH_BYTES, WINO_BIAS, WINO_RELU } from './src/winograd.gen.js';
 
 export interface WinogradForwardOptions extends WasmKernelOptions {
   /** y = max(conv + bias, 0). */
@@ -35,7 +39,17 @@ const CHUNK_BYTES = 24 << 20;
  * docs/winograd.md): with few channels the 16 GEMMs have K = C too short to amortise packing,
  * and the transforms (memory-bound, 16/4 = 4× the input and output traffic) dominate.
  */
-export const winogradTuning = { minChannelProduct: 256, minOutputPixels: 16 };
+export const winogradTuning = {
+  minChannelProduct: 256,
+  minOutputPixels: 16,
+  /**
+   * fused: each thread runs input transform, 16 serial GEMMs and output transform on its own
+   * blocks of about blockTiles tiles (wino_fwd; V and M stay in cache); otherwise three phases over
+   * chunks of whole images with the threaded gemmPtr between them (kept for comparison and tests).
+   */
+  fused: true,
+  blockTiles: 256,
+};
 
 /** Is this a convolution the Winograd kernels compute (3×3, stride 1, dilation 1, groups 1)? */
 function computable(p: ConvGeometry): boolean {
@@ -123,6 +137,53 @@ function runWinograd(
   relu: boolean,
   opts: WasmKernelOptions | undefined,
 ): void {
+  if (winogradTuning.fused) runFused(rt, t, q, relu, opts);
+  else runPhased(rt, t, q, relu, opts);
+}
+
+/** wino_fwd: per-thread blocks of tile rows, taken from an atomic counter. */
+function runFused(
+  rt: WasmRuntime,
+  t: { input: number; u: number; bias?: number; output: number },
+  q: Plan,
+  relu: boolean,
+  opts: WasmKernelOptions | undefined,
+): void {
+  const fn = kernelName(rt, 'winograd', 'wino_fwd', opts);
+  const th = cdiv(q.oh, 2);
+  const tw4 = cdiv(cdiv(q.ow, 2), 4) * 4;
+  const macs = q.n * th * tw4 * 16 * q.cin * q.cout;
+  const nt = threadsFor(rt, macs);
+  let brows = Math.max(1, Math.min(th, Math.floor(winogradTuning.blockTiles / tw4)));
+  // at least two blocks per thread where the batch allows it
+  if (q.n * cdiv(th, brows) < 2 * nt) brows = Math.max(1, cdiv(th, cdiv(2 * nt, q.n)));
+  const wp = 2 * tw4 + 2;
+  const perThread = GEMM_SCRATCH_BYTES + 16 * (q.cin + q.cout) * brows * tw4 * 4 + cdiv((2 * brows + 2) * wp * 4, 64) * 64;
+  const flags = (t.bias !== undefined ? WINO_BIAS : 0) | (relu ? WINO_RELU : 0);
+  const mark = rt.mark();
+  try {
+    const counter = rt.alloc(64);
+    rt.i32()[counter / 4] = 0;
+    const scratch = rt.alloc(scratchThreads(macs) * cdiv(perThread, 64) * 64);
+    runSized(
+      rt,
+      fn,
+      [t.input, t.u, t.bias ?? 0, t.output, flags, q.n, q.cin, q.h, q.w, q.cout, q.oh, q.ow, q.pt, q.pl, th, tw4, brows, counter, scratch, cdiv(perThread, 64) * 64],
+      macs,
+    );
+  } finally {
+    rt.release(mark);
+  }
+}
+
+/** wino_input, 16 × gemmPtr, wino_output over chunks of whole images. */
+function runPhased(
+  rt: WasmRuntime,
+  t: { input: number; u: number; bias?: number; output: number },
+  q: Plan,
+  relu: boolean,
+  opts: WasmKernelOptions | undefined,
+): void {
   const th = cdiv(q.oh, 2);
   const tw4 = cdiv(cdiv(q.ow, 2), 4) * 4;
   const tilesPerImage = th * tw4;
@@ -183,7 +244,7 @@ export function winogradConv2dForwardWasm(
   if (bias !== null) checkArray(caller, 'bias', bias, p.o, 'o');
   checkArray(caller, 'y', y, yLen, 'n·o·oh·ow');
   const rt = requireWasm(caller);
-  kernelName(rt, caller, 'gemm_f32', opts); // the relaxed check, before any work
+  kernelName(rt, caller, 'wino_fwd', opts); // the relaxed check, before any work
   if (yLen === 0) return;
   const home = rt.memory.buffer;
   const ys = y.subarray(0, yLen);
@@ -218,7 +279,7 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
   checkArray(caller, 'w', w, p.o * p.c * 9, 'o·c·3·3');
   checkArray(caller, 'dx', dx, xLen, 'n·c·h·w');
   const rt = requireWasm(caller);
-  kernelName(rt, caller, 'gemm_f32', opts);
+  kernelName(rt, caller, 'wino_fwd', opts);
   if (xLen === 0) return;
   const home = rt.memory.buffer;
   const dxs = dx.subarray(0, xLen);

@@ -1,6 +1,7 @@
 // Winograd F(2×2, 3×3) convolution in WASM SIMD (kernels/wasm/winograd.ts): forward (bias, ReLU)
 // and input gradient, on 1 and 2 threads, plain and relaxed-FMA GEMM, against conv2dDirect /
-// conv2dBackwardDirect run in float64 on the same float32 inputs (the truth).
+// conv2dBackwardDirect run in float64 on the same float32 inputs (the truth); fused (per-thread
+// blocks, large and small) and phased (three threaded passes) alike.
 //
 // Tolerance, per element: S is the same sum over absolute values (the direct kernel on |x|, |w|,
 // |b|) and T the number of products in the element (9·C forward, 9·O for dx). The im2col test
@@ -23,7 +24,7 @@ import type { ConvGeometry } from '../../kernels/geometry.js';
 import { conv2dBackwardInputWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
 import { wasmTuning } from '../../kernels/wasm/gemm.js';
 import { describeWasm, getNumThreads, getWasm, setNumThreads, type WasmRuntime } from '../../kernels/wasm/runtime.js';
-import { winogradConv2dBackwardInputWasm, winogradConv2dForwardWasm, winogradSupports } from '../../kernels/wasm/winograd.js';
+import { winogradConv2dBackwardInputWasm, winogradConv2dForwardWasm, winogradSupports, winogradTuning } from '../../kernels/wasm/winograd.js';
 
 function runtime(): WasmRuntime {
   const rt = getWasm();
@@ -168,32 +169,45 @@ function check(s: Spec, seed: number, bias: boolean, relu: boolean, relaxed: boo
 const VARIANTS = runtime().relaxed ? [false, true] : [false];
 const RANDOM = randomSpecs(16, 11);
 
+/** The ways to run it: fused blocks of ~256 tiles, fused blocks of one or two tile rows (many blocks per image, a short last one), three phases. */
+const MODES = [
+  { name: 'fused', fused: true, blockTiles: 256 },
+  { name: 'fused small blocks', fused: true, blockTiles: 8 },
+  { name: 'phased', fused: false, blockTiles: 256 },
+];
+
 for (const nt of [1, 2]) {
-  describe(`wasm winograd on ${nt} thread${nt > 1 ? 's' : ''}`, () => {
-    let previous = { threads: 1, minParallelMacs: 0 };
-    beforeAll(() => {
-      previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
-      setNumThreads(nt);
-      wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
-    });
-    afterAll(() => {
-      setNumThreads(previous.threads);
-      wasmTuning.minParallelMacs = previous.minParallelMacs;
-    });
-    for (const relaxed of VARIANTS) {
-      const kind = relaxed ? 'relaxed' : 'plain';
-      SPECS.forEach((s, i) => {
-        it(`${kind}: conv2d ${name(s)} forward${i % 2 === 0 ? ' +bias' : ''}${i % 3 !== 1 ? ' relu' : ''} and input gradient`, () => {
-          check(s, 30 + i, i % 2 === 0, i % 3 !== 1, relaxed);
-        });
+  for (const mode of MODES) {
+    describe(`wasm winograd ${mode.name} on ${nt} thread${nt > 1 ? 's' : ''}`, () => {
+      let previous = { threads: 1, minParallelMacs: 0, fused: true, blockTiles: 256 };
+      beforeAll(() => {
+        previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs, fused: winogradTuning.fused, blockTiles: winogradTuning.blockTiles };
+        setNumThreads(nt);
+        wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
+        winogradTuning.fused = mode.fused;
+        winogradTuning.blockTiles = mode.blockTiles;
       });
-      it(`${kind}: ${RANDOM.length} random geometries (batch 1-3, odd sizes, padding 0-3 per side)`, () => {
-        RANDOM.forEach((s, i) => {
-          check(s, 300 + i, i % 3 !== 0, i % 2 === 0, relaxed);
-        });
+      afterAll(() => {
+        setNumThreads(previous.threads);
+        wasmTuning.minParallelMacs = previous.minParallelMacs;
+        winogradTuning.fused = previous.fused;
+        winogradTuning.blockTiles = previous.blockTiles;
       });
-    }
-  });
+      for (const relaxed of VARIANTS) {
+        const kind = relaxed ? 'relaxed' : 'plain';
+        SPECS.forEach((s, i) => {
+          it(`${kind}: conv2d ${name(s)} forward${i % 2 === 0 ? ' +bias' : ''}${i % 3 !== 1 ? ' relu' : ''} and input gradient`, () => {
+            check(s, 30 + i, i % 2 === 0, i % 3 !== 1, relaxed);
+          });
+        });
+        it(`${kind}: ${RANDOM.length} random geometries (batch 1-3, odd sizes, padding 0-3 per side)`, () => {
+          RANDOM.forEach((s, i) => {
+            check(s, 300 + i, i % 3 !== 0, i % 2 === 0, relaxed);
+          });
+        });
+      }
+    });
+  }
 }
 
 describe('wasm winograd: arrays that live in the wasm memory', () => {

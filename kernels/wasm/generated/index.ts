@@ -11,6 +11,7 @@ import { optim } from './optim.js';
 import { pool } from './pool.js';
 import { util } from './util.js';
 import { winograd } from './winograd.js';
+import { winograd_relaxed } from './winograd.relaxed.js';
 
 export interface GeneratedWasmModule {
   /** Module name: 'util', 'gemm', 'gemm.relaxed'. */
@@ -24,4 +25,4 @@ export interface GeneratedWasmModule {
   readonly base64: string;
 }
 
-export const wasmModules: readonly GeneratedWasmModule[] = [bn, conv, conv_relaxed, ew, gconv, gconv_relaxed, gemm, gemm_relaxed, optim, pool, util, winograd];
+export const wasmModules: readonly GeneratedWasmModule[] = [bn, conv, conv_relaxed, ew, gconv, gconv_relaxed, gemm, gemm_relaxed, optim, pool, util, winograd, winograd_relaxed];

@@ -29,7 +29,11 @@
 // Units are split statically among the threads (each writes whole planes of V or of y: no two
 // threads write the same bytes).
 
-/** wino_output flags. */
+import { GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
+
+export { GEMM_SCRATCH_BYTES };
+
+/** wino_output / wino_fwd flags. */
 export const WINO_BIAS = 1;
 export const WINO_RELU = 2;
 
@@ -47,10 +51,6 @@ const sub = (a: string, b: string): string => `(f32x4.sub ${a} ${b})`;
 
 function helpers(): string {
   return `
-  ;; floor(n · tid / nt) without overflowing i32
-  (func $part (param $n i32) (param $tid i32) (param $nt i32) (result i32)
-    (i32.wrap_i64 (i64.div_u (i64.mul (i64.extend_i32_u (local.get $n)) (i64.extend_i32_u (local.get $tid)))
-                             (i64.extend_i32_u (local.get $nt)))))
   ;; dst[0..n) = 0
   (func $zero (param $dst i32) (param $n i32)
     (block $v_done (loop $v
@@ -143,54 +143,60 @@ function inputTile(): string {
   return lines.join('\n            ');
 }
 
-function inputEntry(): string {
+function inputPlane(): string {
   const tLocals = Array.from({ length: 16 }, (_, i) => `(local $t${i >> 2}${i & 3} v128)`).join(' ');
+  return `
+  ;; V[ξ][t] (at $out + ξ·$vs bytes, tile row ty at $out + ty·tw4·4) = (Bᵀ d B)_ξ for the tile rows
+  ;; [0, rows) of the h×w plane at $src whose first output row is 2·ty0, the padded rows going
+  ;; through $buf: (pt, pl) is the padding as seen from tile row ty0 (pt − 2·ty0 of the plane).
+  (func $in_plane (param $src i32) (param $buf i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
+                  (param $rows i32) (param $tw4 i32) (param $out i32) (param $vs i32)
+    (local $wp i32) (local $rs i32) (local $ty i32) (local $tx i32) (local $p i32)
+    (local $ra v128) (local $rb v128) (local $rc v128) (local $rd v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
+    ${tLocals}
+    (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const 1)) (i32.const 2)))
+    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    (call $pad_plane (local.get $src) (local.get $buf) (local.get $h) (local.get $w) (local.get $pt) (local.get $pl)
+      (i32.add (i32.shl (local.get $rows) (i32.const 1)) (i32.const 2)) (local.get $wp))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 1)) (local.get $rs))))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+          ${inputTile()}
+        (local.set $p (i32.add (local.get $p) (i32.const 32)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows))))`;
+}
+
+function inputEntry(): string {
   return `
   ;; wino_input: V[ξ][c][t] = (Bᵀ d B)_ξ for every tile t of images [0, nimg) of x (NCHW, c×h×w planes).
   (func (export "wino_input") (param $tid i32) (param $nt i32)
         (param $x i32) (param $v i32) (param $scratch i32) (param $perThread i32)
         (param $nimg i32) (param $c i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
         (param $th i32) (param $tw4 i32)
-    (local $u i32) (local $u1 i32) (local $img i32) (local $ch i32) (local $buf i32)
-    (local $hp i32) (local $wp i32) (local $rs i32) (local $T i32) (local $vs i32)
-    (local $ty i32) (local $tx i32) (local $p i32) (local $out i32)
-    (local $ra v128) (local $rb v128) (local $rc v128) (local $rd v128)
-    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
-    ${tLocals}
-    (local.set $buf (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
-    (local.set $hp (i32.add (i32.shl (local.get $th) (i32.const 1)) (i32.const 2)))
-    (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const 1)) (i32.const 2)))
-    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    (local $u i32) (local $u1 i32) (local $img i32) (local $ch i32) (local $T i32)
     (local.set $T (i32.mul (i32.mul (local.get $nimg) (local.get $th)) (local.get $tw4)))
-    (local.set $vs (i32.shl (i32.mul (local.get $c) (local.get $T)) (i32.const 2)))
     (local.set $u (call $part (i32.mul (local.get $nimg) (local.get $c)) (local.get $tid) (local.get $nt)))
     (local.set $u1 (call $part (i32.mul (local.get $nimg) (local.get $c)) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
     (block $units_done (loop $units
       (br_if $units_done (i32.ge_s (local.get $u) (local.get $u1)))
       (local.set $img (i32.div_u (local.get $u) (local.get $c)))
       (local.set $ch (i32.rem_u (local.get $u) (local.get $c)))
-      (call $pad_plane
+      (call $in_plane
         (i32.add (local.get $x) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $h) (local.get $w))) (i32.const 2)))
-        (local.get $buf) (local.get $h) (local.get $w) (local.get $pt) (local.get $pl) (local.get $hp) (local.get $wp))
-      (local.set $ty (i32.const 0))
-      (block $rows_done (loop $rows
-        (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $th)))
-        ;; V[0][ch][(img·th + ty)·tw4]
-        (local.set $out (i32.add (local.get $v)
-          (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $T))
-                            (i32.mul (i32.add (i32.mul (local.get $img) (local.get $th)) (local.get $ty)) (local.get $tw4)))
-                   (i32.const 2))))
-        (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 1)) (local.get $rs))))
-        (local.set $tx (i32.const 0))
-        (block $cols_done (loop $cols
-          (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
-            ${inputTile()}
-          (local.set $p (i32.add (local.get $p) (i32.const 32)))
-          (local.set $out (i32.add (local.get $out) (i32.const 16)))
-          (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
-          (br $cols)))
-        (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
-        (br $rows)))
+        (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread)))
+        (local.get $h) (local.get $w) (local.get $pt) (local.get $pl) (local.get $th) (local.get $tw4)
+        ;; V[0][ch][img·th·tw4]
+        (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $T))
+                                                  (i32.mul (i32.mul (local.get $img) (local.get $th)) (local.get $tw4))) (i32.const 2)))
+        (i32.shl (i32.mul (local.get $c) (local.get $T)) (i32.const 2)))
       (local.set $u (i32.add (local.get $u) (i32.const 1)))
       (br $units))))`;
 }
@@ -229,69 +235,155 @@ function outputTile(): string {
   return lines.join('\n            ');
 }
 
+function outputPlane(): string {
+  return `
+  ;; The tile rows [0, rows) (M values at $src + ξ·$ms, row ty at $src + ty·tw4·4) into output rows
+  ;; 2·ty0 + ... of the oh×ow plane at $plane (oy is 2·ty0): Aᵀ m A + bias $bv, ReLU when $relu.
+  (func $out_plane (param $src i32) (param $ms i32) (param $plane i32) (param $oy i32) (param $oh i32) (param $ow i32)
+                   (param $rows i32) (param $tw4 i32) (param $bv v128) (param $relu i32)
+    (local $ty i32) (local $tx i32) (local $left i32) (local $dst i32)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128)
+    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
+    (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
+    (local $y0 v128) (local $y1 v128) (local $lo v128) (local $hi v128)
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+        ;; output columns left in this row from 2tx on (may be <= 0 for the padding tiles)
+        (local.set $left (i32.sub (local.get $ow) (i32.shl (local.get $tx) (i32.const 1))))
+        (local.set $dst (i32.add (local.get $plane)
+          (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $ow)) (i32.shl (local.get $tx) (i32.const 1))) (i32.const 2))))
+          ${outputTile()}
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $oy (i32.add (local.get $oy) (i32.const 2)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows))))`;
+}
+
+/** The bias of output channel $ch as an f32x4 (zero without WINO_BIAS). */
+const biasSplat = `(if (result v128) (i32.and (local.get $flags) ${i32(WINO_BIAS)})
+        (then (v128.load32_splat (i32.add (local.get $bias) (i32.shl (local.get $ch) (i32.const 2)))))
+        (else (v128.const i32x4 0 0 0 0)))`;
+
 function outputEntry(): string {
   return `
   ;; wino_output: y[img][o] = Aᵀ M A (+ bias[o]) (ReLU) for images [0, nimg), y NCHW with o×oh×ow planes.
   (func (export "wino_output") (param $tid i32) (param $nt i32)
         (param $m i32) (param $y i32) (param $bias i32) (param $flags i32)
         (param $nimg i32) (param $o i32) (param $oh i32) (param $ow i32) (param $th i32) (param $tw4 i32)
-    (local $u i32) (local $u1 i32) (local $img i32) (local $ch i32) (local $T i32) (local $ms i32)
-    (local $relu i32) (local $plane i32) (local $ty i32) (local $tx i32) (local $oy i32) (local $left i32)
-    (local $src i32) (local $dst i32)
-    (local $bv v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128)
-    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
-    (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
-    (local $y0 v128) (local $y1 v128) (local $lo v128) (local $hi v128)
+    (local $u i32) (local $u1 i32) (local $img i32) (local $ch i32) (local $T i32)
     (local.set $T (i32.mul (i32.mul (local.get $nimg) (local.get $th)) (local.get $tw4)))
-    (local.set $ms (i32.shl (i32.mul (local.get $o) (local.get $T)) (i32.const 2)))
-    (local.set $relu (i32.and (local.get $flags) ${i32(WINO_RELU)}))
     (local.set $u (call $part (i32.mul (local.get $nimg) (local.get $o)) (local.get $tid) (local.get $nt)))
     (local.set $u1 (call $part (i32.mul (local.get $nimg) (local.get $o)) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
     (block $units_done (loop $units
       (br_if $units_done (i32.ge_s (local.get $u) (local.get $u1)))
       (local.set $img (i32.div_u (local.get $u) (local.get $o)))
       (local.set $ch (i32.rem_u (local.get $u) (local.get $o)))
-      (local.set $bv (v128.const i32x4 0 0 0 0))
-      (if (i32.and (local.get $flags) ${i32(WINO_BIAS)})
-        (then (local.set $bv (v128.load32_splat (i32.add (local.get $bias) (i32.shl (local.get $ch) (i32.const 2)))))))
-      (local.set $plane (i32.add (local.get $y) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2))))
-      (local.set $ty (i32.const 0))
-      (block $rows_done (loop $rows
-        (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $th)))
-        (local.set $oy (i32.shl (local.get $ty) (i32.const 1)))
-        ;; M[0][ch][(img·th + ty)·tw4]
-        (local.set $src (i32.add (local.get $m)
-          (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $T))
-                            (i32.mul (i32.add (i32.mul (local.get $img) (local.get $th)) (local.get $ty)) (local.get $tw4)))
-                   (i32.const 2))))
-        (local.set $tx (i32.const 0))
-        (block $cols_done (loop $cols
-          (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
-          ;; output columns left in this row from 2tx on (may be <= 0 for the padding tiles)
-          (local.set $left (i32.sub (local.get $ow) (i32.shl (local.get $tx) (i32.const 1))))
-          (local.set $dst (i32.add (local.get $plane)
-            (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $ow)) (i32.shl (local.get $tx) (i32.const 1))) (i32.const 2))))
-            ${outputTile()}
-          (local.set $src (i32.add (local.get $src) (i32.const 16)))
-          (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
-          (br $cols)))
-        (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
-        (br $rows)))
+      (call $out_plane
+        ;; M[0][ch][img·th·tw4]
+        (i32.add (local.get $m) (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $T))
+                                                  (i32.mul (i32.mul (local.get $img) (local.get $th)) (local.get $tw4))) (i32.const 2)))
+        (i32.shl (i32.mul (local.get $o) (local.get $T)) (i32.const 2))
+        (i32.add (local.get $y) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
+        (i32.const 0) (local.get $oh) (local.get $ow) (local.get $th) (local.get $tw4)
+        ${biasSplat}
+        (i32.and (local.get $flags) ${i32(WINO_RELU)}))
       (local.set $u (i32.add (local.get $u) (i32.const 1)))
       (br $units))))`;
 }
 
-export function moduleText(): string {
-  return `;; generated by kernels/wasm/src/winograd.gen.ts
+/**
+ * wino_fwd: the whole convolution, fused per thread. Units = (image, block of `rows` tile rows),
+ * taken from the atomic counter at $counter: the input transform of the block into V (16 × cin ×
+ * TB, TB = rows·tw4 tiles), 16 serial GEMMs M_ξ = U_ξ · V_ξ, the output transform into y, all in
+ * the thread's scratch (GEMM packing, then V, M, the padded rows), so V and M stay in cache.
+ */
+function fusedEntry(suffix: string): string {
+  return `
+  (func (export "wino_fwd${suffix}") (param $tid i32) (param $nt i32)
+        (param $x i32) (param $u i32) (param $bias i32) (param $y i32) (param $flags i32)
+        (param $n i32) (param $cin i32) (param $h i32) (param $w i32) (param $cout i32) (param $oh i32) (param $ow i32)
+        (param $pt i32) (param $pl i32) (param $th i32) (param $tw4 i32) (param $brows i32)
+        (param $counter i32) (param $scratch i32) (param $perThread i32)
+    (local $blocks i32) (local $unit i32) (local $img i32) (local $ty0 i32) (local $rows i32) (local $TB i32)
+    (local $gs i32) (local $v i32) (local $m i32) (local $buf i32) (local $vs i32) (local $ms i32) (local $xi i32) (local $ch i32)
+    (local.set $gs (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
+    (local.set $v (i32.add (local.get $gs) ${i32(GEMM_SCRATCH_BYTES)}))
+    ;; V and M hold 16·cin and 16·cout rows of brows·tw4 tiles
+    (local.set $m (i32.add (local.get $v) (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2))))
+    (local.set $buf (i32.add (local.get $m) (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2))))
+    (local.set $blocks (i32.div_u (i32.add (local.get $th) (i32.sub (local.get $brows) (i32.const 1))) (local.get $brows)))
+    (block $done (loop $work
+      (local.set $unit (i32.atomic.rmw.add (local.get $counter) (i32.const 1)))
+      (br_if $done (i32.ge_u (local.get $unit) (i32.mul (local.get $n) (local.get $blocks))))
+      (local.set $img (i32.div_u (local.get $unit) (local.get $blocks)))
+      (local.set $ty0 (i32.mul (i32.rem_u (local.get $unit) (local.get $blocks)) (local.get $brows)))
+      (local.set $rows (i32.sub (local.get $th) (local.get $ty0)))
+      (if (i32.gt_s (local.get $rows) (local.get $brows)) (then (local.set $rows (local.get $brows))))
+      (local.set $TB (i32.mul (local.get $rows) (local.get $tw4)))
+      (local.set $vs (i32.shl (i32.mul (local.get $cin) (local.get $TB)) (i32.const 2)))
+      (local.set $ms (i32.shl (i32.mul (local.get $cout) (local.get $TB)) (i32.const 2)))
+      ;; V[ξ][c][0..TB)
+      (local.set $ch (i32.const 0))
+      (block $in_done (loop $in
+        (br_if $in_done (i32.ge_s (local.get $ch) (local.get $cin)))
+        (call $in_plane
+          (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $img) (local.get $cin)) (local.get $ch))
+                                                    (i32.mul (local.get $h) (local.get $w))) (i32.const 2)))
+          (local.get $buf) (local.get $h) (local.get $w)
+          (i32.sub (local.get $pt) (i32.shl (local.get $ty0) (i32.const 1))) (local.get $pl)
+          (local.get $rows) (local.get $tw4)
+          (i32.add (local.get $v) (i32.shl (i32.mul (local.get $ch) (local.get $TB)) (i32.const 2)))
+          (local.get $vs))
+        (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+        (br $in)))
+      ;; M_ξ (cout × TB) = U_ξ (cout × cin) · V_ξ (cin × TB)
+      (local.set $xi (i32.const 0))
+      (block $g_done (loop $g
+        (br_if $g_done (i32.ge_s (local.get $xi) (i32.const 16)))
+        (call $gemm_serial (local.get $cout) (local.get $TB) (local.get $cin)
+          (i32.add (local.get $u) (i32.shl (i32.mul (local.get $xi) (i32.mul (local.get $cout) (local.get $cin))) (i32.const 2))) (local.get $cin) (i32.const 1)
+          (i32.add (local.get $v) (i32.mul (local.get $xi) (local.get $vs))) (local.get $TB) (i32.const 1)
+          (i32.add (local.get $m) (i32.mul (local.get $xi) (local.get $ms))) (local.get $TB)
+          (i32.const 0) (i32.const 0) (i32.const 0) (local.get $gs))
+        (local.set $xi (i32.add (local.get $xi) (i32.const 1)))
+        (br $g)))
+      ;; y[img][ch][2·ty0 ..]
+      (local.set $ch (i32.const 0))
+      (block $out_done (loop $out
+        (br_if $out_done (i32.ge_s (local.get $ch) (local.get $cout)))
+        (call $out_plane
+          (i32.add (local.get $m) (i32.shl (i32.mul (local.get $ch) (local.get $TB)) (i32.const 2)))
+          (local.get $ms)
+          (i32.add (local.get $y) (i32.shl (i32.mul (i32.add (i32.mul (local.get $img) (local.get $cout)) (local.get $ch))
+                                                    (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
+          (i32.shl (local.get $ty0) (i32.const 1)) (local.get $oh) (local.get $ow) (local.get $rows) (local.get $tw4)
+          ${biasSplat}
+          (i32.and (local.get $flags) ${i32(WINO_RELU)}))
+        (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+        (br $out)))
+      (br $work))))`;
+}
+
+/** One module's text: plain SIMD (with the separate transform entries), or the relaxed-FMA twin of wino_fwd. */
+export function moduleText(relaxed: boolean): string {
+  return `;; generated by kernels/wasm/src/winograd.gen.ts${relaxed ? ' (relaxed-SIMD twin)' : ''}
 (module
   (import "env" "memory" (memory 1 65536 shared))
+${gemmCore(relaxed)}
 ${helpers()}
-${inputEntry()}
-${outputEntry()})
+${inputPlane()}
+${outputPlane()}
+${relaxed ? '' : `${inputEntry()}\n${outputEntry()}`}
+${fusedEntry(relaxed ? '_relaxed' : '')})
 `;
 }
 
-/** The module `winograd` (scripts/build-wasm.ts). */
-export function generate(): string {
-  return moduleText();
+/** The modules `winograd` and `winograd.relaxed` (scripts/build-wasm.ts). */
+export function generate(): Record<string, string> {
+  return { winograd: moduleText(false), 'winograd.relaxed': moduleText(true) };
 }

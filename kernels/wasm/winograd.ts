@@ -35,13 +35,16 @@ export interface WinogradForwardOptions extends WasmKernelOptions {
 const CHUNK_BYTES = 24 << 20;
 
 /**
- * winogradSupports: below these sizes the im2col kernel is at least as fast (measured, see
- * docs/winograd.md): with few channels the 16 GEMMs have K = C too short to amortise packing,
- * and the transforms (memory-bound, 16/4 = 4× the input and output traffic) dominate.
+ * winogradSupports thresholds, measured here on one thread at 2x the load of its 2 cores (rough;
+ * docs/winograd.md): c = o = 8 at 32x32 ran level with im2col (0.93x), 12 won 1.6x, 16 1.5x, so
+ * c·o >= 128. Blocks of tiles never span two images, so the GEMMs' N is at most one image's tiles:
+ * at 4x4 outputs (4 tiles, 8 with the lane padding) 64 channels still won 1.4x but 128 lost (0.77x:
+ * the 16 transformed weight matrices are packed again for every 8 tiles) and 2x2 lost (0.63x), so
+ * at least 16 tiles (⌈oh/2⌉·⌈ow/2⌉, 8x8 outputs) per image.
  */
 export const winogradTuning = {
-  minChannelProduct: 256,
-  minOutputPixels: 16,
+  minChannelProduct: 128,
+  minTilesPerImage: 16,
   /**
    * fused: each thread runs input transform, 16 serial GEMMs and output transform on its own
    * blocks of about blockTiles tiles (wino_fwd; V and M stay in cache); otherwise three phases over
@@ -51,6 +54,9 @@ export const winogradTuning = {
   blockTiles: 256,
 };
 
+/** ⌈a/b⌉ */
+const cdiv = (a: number, b: number): number => Math.ceil(a / b);
+
 /** Is this a convolution the Winograd kernels compute (3×3, stride 1, dilation 1, groups 1)? */
 function computable(p: ConvGeometry): boolean {
   return p.kh === 3 && p.kw === 3 && p.sh === 1 && p.sw === 1 && p.dh === 1 && p.dw === 1 && p.groups === 1;
@@ -58,7 +64,7 @@ function computable(p: ConvGeometry): boolean {
 
 /** True where the Winograd kernels compute this convolution and should beat im2col. */
 export function winogradSupports(p: ConvGeometry): boolean {
-  return computable(p) && p.c * p.o >= winogradTuning.minChannelProduct && p.oh * p.ow >= winogradTuning.minOutputPixels;
+  return computable(p) && p.c * p.o >= winogradTuning.minChannelProduct && cdiv(p.oh, 2) * cdiv(p.ow, 2) >= winogradTuning.minTilesPerImage;
 }
 
 function checkGeometry(caller: string, p: ConvGeometry): void {
@@ -76,8 +82,6 @@ function checkArray(caller: string, name: string, arr: unknown, needed: number, 
   if (arr.length < needed) throw new RangeError(`${caller}: ${name} must hold ${what} = ${needed} floats, got ${arr.length}`);
 }
 
-/** ⌈a/b⌉ */
-const cdiv = (a: number, b: number): number => Math.ceil(a / b);
 
 /**
  * U[ξ][r][k] = (G g Gᵀ)_ξ into the arena (16·rows·cols floats), g = filter(r, k) as 9 floats

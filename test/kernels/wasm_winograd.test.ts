@@ -241,7 +241,10 @@ describe('wasm winograd: where it applies', () => {
     expect(winogradSupports(g(64, 64, 8))).toBe(true);
     expect(winogradSupports(g(64, 64, 56))).toBe(true);
     expect(winogradSupports(g(3, 16, 32))).toBe(false); // the RGB stem: too few channels
+    expect(winogradSupports(g(12, 12, 32))).toBe(true);
+    expect(winogradSupports(g(8, 8, 32))).toBe(false); // c·o = 64: level with im2col
     expect(winogradSupports(g(64, 64, 2))).toBe(false); // too few output pixels
+    expect(winogradSupports(g(128, 128, 4))).toBe(false); // 4 tiles per image
     expect(winogradSupports(g(64, 64, 8, { sh: 2, sw: 2, oh: 4, ow: 4 }))).toBe(false);
     expect(winogradSupports(g(64, 64, 8, { dh: 2, dw: 2, oh: 6, ow: 6 }))).toBe(false);
     expect(winogradSupports(g(64, 64, 8, { groups: 2 }))).toBe(false);

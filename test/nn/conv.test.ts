@@ -154,6 +154,42 @@ describe('fast conv kernels equal the direct reference on random shapes', () => 
   }
 });
 
+describe('every conv variant equals the direct reference on the shapes the fast kernels are for', () => {
+  // The random shapes above are small; these are big enough for Winograd (3x3 s1, C·O >= 128, 16+
+  // tiles), the grouped direct kernel (ResNeXt's 4 channels per group, depthwise) and the im2col
+  // pieces. float32 tolerance as above (1e-4 absolute at values ~10, float32 accumulation).
+  const gen = new Generator(29);
+  const shapes: [number[], number[], Conv2dOptions, string[]][] = [
+    [[2, 16, 9, 11], [16, 16, 3, 3], { padding: 1 }, ['wasm-winograd']],
+    [[1, 12, 8, 8], [20, 12, 3, 3], { padding: 'same' }, ['wasm-winograd']],
+    [[2, 32, 7, 9], [32, 4, 3, 3], { padding: 1, groups: 8 }, ['wasm-grouped']],
+    [[2, 32, 7, 9], [32, 4, 3, 3], { padding: 1, stride: 2, groups: 8 }, ['wasm-grouped']],
+    [[1, 24, 10, 10], [24, 1, 3, 3], { padding: 1, groups: 24 }, ['wasm-grouped', 'depthwise']],
+    [[3, 8, 12, 12], [16, 8, 1, 1], { stride: 2 }, ['wasm-im2col']],
+  ];
+  for (const [xs, ws, opts, must] of shapes) {
+    it(`x=[${xs}] w=[${ws}] ${JSON.stringify(opts)} float32: ${must.join(', ')} among the variants`, () => {
+      const impls = convVariantsFor(xs, ws, opts, 'float32');
+      for (const m of must) expect(impls, `variants for this shape: ${impls}`).toContain(m);
+      const x0 = randn(xs, { generator: gen });
+      const w0 = randn(ws, { generator: gen });
+      const b0 = randn([ws[0] as number], { generator: gen });
+      const run = (impl: string) =>
+        withConvVariant(impl, () => {
+          const [x, w, b] = [x0, w0, b0].map(leaf);
+          const y = F.conv2d(x!, w!, b!, opts);
+          y.backward(y.detach().mul(0.5).tanh());
+          return [y, x!.grad!, w!.grad!, b!.grad!];
+        });
+      const ref = run('direct');
+      for (const impl of impls.filter((v) => v !== 'direct')) {
+        const got = run(impl);
+        for (const [i, v] of got.entries()) expectClose(v, ref[i]!, { atol: 2e-4, rtol: 1e-4, label: `${impl} ${['y', 'dx', 'dw', 'db'][i]}` });
+      }
+    });
+  }
+});
+
 describe('conv2d rejects bad input as PyTorch does', () => {
   const x = randn([1, 4, 6, 6]);
   const w = randn([4, 2, 3, 3]);

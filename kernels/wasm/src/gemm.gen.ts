@@ -236,10 +236,23 @@ function microKernel(relaxed: boolean): string {
   const addRow = (r: number): string =>
     `(v128.store ${rowAt(r)} (f32x4.add (v128.load ${rowAt(r)}) (local.get $c${r}0)))
           (v128.store offset=16 ${rowAt(r)} (f32x4.add (v128.load offset=16 ${rowAt(r)}) (local.get $c${r}1)))`;
-  const epilogueRow = (r: number): string =>
-    `(call $epilogue8 ${rowAt(r)} (local.get $mode) (local.get $c${r}0) (local.get $c${r}1)
-            (i32.add (local.get $brow) (i32.const ${4 * r})) (local.get $bcol))`;
   const rows = (f: (r: number) => string): string => [0, 1, 2, 3].map(f).join('\n          ');
+  const each = (f: (acc: string) => string): string => ACC.map((n) => `(local.set $${n} ${f(`(local.get $${n})`)})`).join(' ');
+  // the whole epilogue, step by step over the 8 accumulators: (+ C) (+ brow[r]) (+ bcol) (ReLU)
+  const epilogue = `
+        (if (i32.eqz (i32.and (local.get $mode) (i32.const 1))) (then
+          ${rows((r) => `(local.set $c${r}0 (f32x4.add (local.get $c${r}0) (v128.load ${rowAt(r)})))
+          (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (v128.load offset=16 ${rowAt(r)})))`)}))
+        (if (i32.and (local.get $mode) (i32.const 2)) (then
+          ${rows((r) => `(local.set $s (v128.load32_splat offset=${4 * r} (local.get $brow)))
+          (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (local.get $s))) (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (local.get $s)))`)}))
+        (if (i32.and (local.get $mode) (i32.const 4)) (then
+          (local.set $s (v128.load (local.get $bcol)))
+          (local.set $t (v128.load offset=16 (local.get $bcol)))
+          ${rows((r) => `(local.set $c${r}0 (f32x4.add (local.get $c${r}0) (local.get $s))) (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (local.get $t)))`)}))
+        (if (i32.and (local.get $mode) (i32.const 8)) (then
+          ${each((v) => `(f32x4.max ${v} (v128.const i32x4 0 0 0 0))`)}))
+        ${rows(storeRow)}`;
   const fullTile = `
         (local.set $c1ptr (i32.add (local.get $c) (local.get $ldc)))
         (local.set $c2ptr (i32.add (local.get $c1ptr) (local.get $ldc)))
@@ -250,32 +263,9 @@ function microKernel(relaxed: boolean): string {
         (if (i32.eqz (local.get $mode)) (then
           ${rows(addRow)}
           (return)))
-        ${rows(epilogueRow)}
+        ${epilogue}
         (return)`;
   return `
-  ;; C[0..4, 0..8] row at c: v = (overwrite ? 0 : C) + acc (+ brow[0]) (+ bcol[0..8]), ReLU, store
-  (func $epilogue8 (param $c i32) (param $mode i32) (param $v0 v128) (param $v1 v128) (param $brow i32) (param $bcol i32)
-    (local $s v128)
-    (if (i32.eqz (i32.and (local.get $mode) (i32.const 1)))
-      (then
-        (local.set $v0 (f32x4.add (local.get $v0) (v128.load (local.get $c))))
-        (local.set $v1 (f32x4.add (local.get $v1) (v128.load offset=16 (local.get $c))))))
-    (if (i32.and (local.get $mode) (i32.const 2))
-      (then
-        (local.set $s (v128.load32_splat (local.get $brow)))
-        (local.set $v0 (f32x4.add (local.get $v0) (local.get $s)))
-        (local.set $v1 (f32x4.add (local.get $v1) (local.get $s)))))
-    (if (i32.and (local.get $mode) (i32.const 4))
-      (then
-        (local.set $v0 (f32x4.add (local.get $v0) (v128.load (local.get $bcol))))
-        (local.set $v1 (f32x4.add (local.get $v1) (v128.load offset=16 (local.get $bcol))))))
-    (if (i32.and (local.get $mode) (i32.const 8))
-      (then
-        (local.set $v0 (f32x4.max (local.get $v0) (v128.const i32x4 0 0 0 0)))
-        (local.set $v1 (f32x4.max (local.get $v1) (v128.const i32x4 0 0 0 0)))))
-    (v128.store (local.get $c) (local.get $v0))
-    (v128.store offset=16 (local.get $c) (local.get $v1)))
-
   ;; one element of a partial tile, the same steps in scalar
   (func $epilogue1 (param $c i32) (param $mode i32) (param $v f32) (param $brow i32) (param $bcol i32)
     (if (i32.eqz (i32.and (local.get $mode) (i32.const 1)))
@@ -293,7 +283,7 @@ function microKernel(relaxed: boolean): string {
                (param $h i32) (param $w i32) (param $mode i32) (param $brow i32) (param $bcol i32) (param $tile i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $b0 v128) (local $b1 v128)
     ${ACC.map((n) => `(local $${n} v128)`).join(' ')}
-    (local $i i32) (local $j i32) (local $row i32) (local $c1ptr i32) (local $c2ptr i32) (local $c3ptr i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $c1ptr i32) (local $c2ptr i32) (local $c3ptr i32) (local $s v128) (local $t v128)
     (if (i32.gt_s (local.get $kc) (i32.const 0))
       (then
         (loop $k

@@ -128,7 +128,7 @@ function imin(a: string, tmp: string, bExpr?: string): string {
 }
 const imax = (a: string, b: string): string => `(select (local.get $${a}) (local.get $${b}) (i32.gt_s (local.get $${a}) (local.get $${b})))`;
 
-const PATCH_FIELDS = ['h', 'w', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl', 'dh', 'dw', 'ow'] as const;
+const PATCH_FIELDS = ['h', 'w', 'kh', 'kw', 'sh', 'sw', 'pt', 'pl', 'dh', 'dw', 'oh', 'ow'] as const;
 
 /**
  * im2col and col2im over rows [r0, r1) of one image's group (row = (c·kh + i)·kw + j, c counted
@@ -159,8 +159,10 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
     (local $r i32) (local $c i32) (local $i i32) (local $j i32) (local $taps i32) (local $plane i32)
     (local $xs i32) (local $lo i32) (local $hi i32) (local $l i32) (local $oy i32) (local $oxA i32) (local $oxB i32)
     (local $cnt i32) (local $iy i32) (local $a i32) (local $b i32) (local $d i32) (local $src i32)
-    (local $oy0 i32) (local $ox0 i32) (local $left i32)
+    (local $oy0 i32) (local $ox0 i32) (local $left i32) (local $shifted i32) (local $vA i32) (local $vB i32)
     ${loadGeom(PATCH_FIELDS)}
+    (local.set $shifted (i32.and (i32.and (i32.eq (local.get $sh) (i32.const 1)) (i32.eq (local.get $sw) (i32.const 1)))
+                                 (i32.and (i32.eq (local.get $w) (local.get $ow)) (i32.lt_u (local.get $pl) (i32.const 1024)))))
     (local.set $taps (i32.mul (local.get $kh) (local.get $kw)))
     (local.set $oy0 (i32.div_u (local.get $l0) (local.get $ow)))
     (local.set $ox0 (i32.sub (local.get $l0) (i32.mul (local.get $oy0) (local.get $ow))))
@@ -182,6 +184,7 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
       (local.set $lo (call $min (local.get $lo) (local.get $ow)))
       (local.set $hi (call $max (call $min (local.get $hi) (local.get $ow)) (local.get $lo)))
       (local.set $d (i32.add (local.get $cols) (i32.shl (i32.mul (i32.sub (local.get $r) (local.get $r0)) (local.get $ld)) (i32.const 2))))
+      ${gather ? shiftedRowCopy() : ''}
       ;; segments: output row oy from column oxA, first at (oy0, ox0); iy follows oy in steps of sh
       (local.set $l (local.get $l0))
       (local.set $oxA (local.get $ox0))
@@ -210,6 +213,59 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
         (br $segs)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))`;
+}
+
+/**
+ * im2col's fast path for stride 1 with w = ow (a 'same' convolution): then pixel l of a cols row
+ * reads x[plane + l + off] for one offset off = (i·dh − pt)·w + xs, so the pixels whose input row
+ * exists are one contiguous copy; those of rows in the padding are zeros, and in each row the few
+ * columns outside the tap's valid range [lo, hi) (which the copy filled from a neighbouring row)
+ * are set to zero after it. The copy may read up to pl floats before the plane and (kw−1)·dw after
+ * it: inside wasm memory (the arena starts CONTROL_BYTES in, and scratch follows the input).
+ */
+function shiftedRowCopy(): string {
+  // cols pixels [oxA, oxB) of this row = 0, one store each (a run is a column or two)
+  const zeroPixels = `(block $z_done (loop $z
+                  (br_if $z_done (i32.ge_s (local.get $oxA) (local.get $oxB)))
+                  (f32.store (i32.add (local.get $d) (i32.shl (i32.sub (local.get $oxA) (local.get $l0)) (i32.const 2))) (f32.const 0))
+                  (local.set $oxA (i32.add (local.get $oxA) (i32.const 1)))
+                  (br $z)))`;
+  return `(if (local.get $shifted)
+        (then
+          ;; output rows [oyLo, oyHi) read input rows inside the image: pixels [vA, vB) of the piece
+          (local.set $a (call $max (i32.const 0) (i32.sub (local.get $pt) (i32.mul (local.get $i) (local.get $dh)))))
+          (local.set $b (call $min (local.get $oh) (i32.sub (i32.add (local.get $h) (local.get $pt)) (i32.mul (local.get $i) (local.get $dh)))))
+          (local.set $vA (call $min (call $max (i32.mul (local.get $a) (local.get $ow)) (local.get $l0)) (local.get $l1)))
+          (local.set $vB (call $max (call $min (i32.mul (local.get $b) (local.get $ow)) (local.get $l1)) (local.get $vA)))
+          (call $zero_run (local.get $d) (i32.sub (local.get $vA) (local.get $l0)))
+          (local.set $src (i32.add (local.get $plane)
+            (i32.shl (i32.add (local.get $vA) (i32.add (i32.mul (i32.sub (i32.mul (local.get $i) (local.get $dh)) (local.get $pt)) (local.get $w))
+                                                       (local.get $xs))) (i32.const 2))))
+          (call $copy_run (local.get $src) (i32.add (local.get $d) (i32.shl (i32.sub (local.get $vA) (local.get $l0)) (i32.const 2)))
+                          (i32.sub (local.get $vB) (local.get $vA)) (i32.const 1))
+          (call $zero_run (i32.add (local.get $d) (i32.shl (i32.sub (local.get $vB) (local.get $l0)) (i32.const 2)))
+                          (i32.sub (local.get $l1) (local.get $vB)))
+          ;; columns ox < lo and ox >= hi of each copied row back to zero
+          (if (i32.or (i32.gt_s (local.get $lo) (i32.const 0)) (i32.lt_s (local.get $hi) (local.get $ow)))
+            (then
+              (local.set $oy (i32.div_u (local.get $vA) (local.get $ow)))
+              (local.set $l (i32.mul (local.get $oy) (local.get $ow)))
+              (block $fix_done (loop $fix
+                (br_if $fix_done (i32.ge_s (local.get $l) (local.get $vB)))
+                ;; [l, l + lo) and [l + hi, l + ow), clipped to [vA, vB)
+                (local.set $oxA ${imax('l', 'vA')})
+                (local.set $oxB (i32.add (local.get $l) (local.get $lo)))
+                (local.set $oxB ${imin('oxB', 'vB')})
+                ${zeroPixels}
+                (local.set $oxA (i32.add (local.get $l) (local.get $hi)))
+                (local.set $oxA ${imax('oxA', 'vA')})
+                (local.set $oxB (i32.add (local.get $l) (local.get $ow)))
+                (local.set $oxB ${imin('oxB', 'vB')})
+                ${zeroPixels}
+                (local.set $l (i32.add (local.get $l) (local.get $ow)))
+                (br $fix)))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $rows)))`;
 }
 
 const ALL = CONV_GEOMETRY_FIELDS;

@@ -159,7 +159,7 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
     (local $r i32) (local $c i32) (local $i i32) (local $j i32) (local $taps i32) (local $plane i32)
     (local $xs i32) (local $lo i32) (local $hi i32) (local $l i32) (local $oy i32) (local $oxA i32) (local $oxB i32)
     (local $cnt i32) (local $iy i32) (local $a i32) (local $b i32) (local $d i32) (local $src i32)
-    (local $oy0 i32) (local $ox0 i32) (local $left i32) (local $shifted i32) (local $vA i32) (local $vB i32)
+    (local $oy0 i32) (local $ox0 i32) (local $left i32) (local $shifted i32) (local $vA i32) (local $vB i32) (local $off i32)
     ${loadGeom(PATCH_FIELDS)}
     (local.set $shifted (i32.and (i32.and (i32.eq (local.get $sh) (i32.const 1)) (i32.eq (local.get $sw) (i32.const 1)))
                                  (i32.and (i32.eq (local.get $w) (local.get $ow)) (i32.lt_u (local.get $pl) (i32.const 1024)))))
@@ -184,7 +184,7 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
       (local.set $lo (call $min (local.get $lo) (local.get $ow)))
       (local.set $hi (call $max (call $min (local.get $hi) (local.get $ow)) (local.get $lo)))
       (local.set $d (i32.add (local.get $cols) (i32.shl (i32.mul (i32.sub (local.get $r) (local.get $r0)) (local.get $ld)) (i32.const 2))))
-      ${gather ? shiftedRowCopy() : ''}
+      ${shiftedRows(gather)}
       ;; segments: output row oy from column oxA, first at (oy0, ox0); iy follows oy in steps of sh
       (local.set $l (local.get $l0))
       (local.set $oxA (local.get $ox0))
@@ -216,37 +216,26 @@ function patchWalk(name: '$im2col' | '$col2im'): string {
 }
 
 /**
- * im2col's fast path for stride 1 with w = ow (a 'same' convolution): then pixel l of a cols row
- * reads x[plane + l + off] for one offset off = (i·dh − pt)·w + xs, so the pixels whose input row
- * exists are one contiguous copy; those of rows in the padding are zeros, and in each row the few
- * columns outside the tap's valid range [lo, hi) (which the copy filled from a neighbouring row)
- * are set to zero after it. The copy may read up to pl floats before the plane and (kw−1)·dw after
- * it: inside wasm memory (the arena starts CONTROL_BYTES in, and scratch follows the input).
+ * The fast path of im2col and col2im for stride 1 with w = ow (a 'same' convolution): then pixel l
+ * of cols row r reads (or sends its gradient to) x[plane + l + off], with one offset
+ * off = (i·dh − pt)·w + xs for the whole row. So the pixels whose input row exists, [vA, vB), are
+ * one contiguous copy (or add); in each of those output rows only the few columns outside the
+ * tap's valid range [lo, hi) land on a neighbouring row instead of the padding:
+ *   im2col: copy, then set those cols entries to 0 (and zero the pixels of padding rows);
+ *   col2im: first set those cols entries to −0 (x + −0 = x exactly, for x = ±0 too), then add,
+ *     leaving out the pixels whose target falls outside this plane (all among the −0 ones), so no
+ *     byte outside the thread's own planes is touched.
+ * The im2col copy may read up to pl floats before the plane and (kw−1)·dw after it: still inside
+ * wasm memory (the arena starts CONTROL_BYTES in, and the scratch comes after the input).
  */
-function shiftedRowCopy(): string {
-  // cols pixels [oxA, oxB) of this row = 0, one store each (a run is a column or two)
-  const zeroPixels = `(block $z_done (loop $z
+function shiftedRows(gather: boolean): string {
+  // cols pixels [oxA, oxB) of this row := ±0, one store each (a run is a column or two)
+  const clearPixels = `(block $z_done (loop $z
                   (br_if $z_done (i32.ge_s (local.get $oxA) (local.get $oxB)))
-                  (f32.store (i32.add (local.get $d) (i32.shl (i32.sub (local.get $oxA) (local.get $l0)) (i32.const 2))) (f32.const 0))
+                  (f32.store (i32.add (local.get $d) (i32.shl (i32.sub (local.get $oxA) (local.get $l0)) (i32.const 2))) (f32.const ${gather ? '0' : '-0'}))
                   (local.set $oxA (i32.add (local.get $oxA) (i32.const 1)))
                   (br $z)))`;
-  return `(if (local.get $shifted)
-        (then
-          ;; output rows [oyLo, oyHi) read input rows inside the image: pixels [vA, vB) of the piece
-          (local.set $a (call $max (i32.const 0) (i32.sub (local.get $pt) (i32.mul (local.get $i) (local.get $dh)))))
-          (local.set $b (call $min (local.get $oh) (i32.sub (i32.add (local.get $h) (local.get $pt)) (i32.mul (local.get $i) (local.get $dh)))))
-          (local.set $vA (call $min (call $max (i32.mul (local.get $a) (local.get $ow)) (local.get $l0)) (local.get $l1)))
-          (local.set $vB (call $max (call $min (i32.mul (local.get $b) (local.get $ow)) (local.get $l1)) (local.get $vA)))
-          (call $zero_run (local.get $d) (i32.sub (local.get $vA) (local.get $l0)))
-          (local.set $src (i32.add (local.get $plane)
-            (i32.shl (i32.add (local.get $vA) (i32.add (i32.mul (i32.sub (i32.mul (local.get $i) (local.get $dh)) (local.get $pt)) (local.get $w))
-                                                       (local.get $xs))) (i32.const 2))))
-          (call $copy_run (local.get $src) (i32.add (local.get $d) (i32.shl (i32.sub (local.get $vA) (local.get $l0)) (i32.const 2)))
-                          (i32.sub (local.get $vB) (local.get $vA)) (i32.const 1))
-          (call $zero_run (i32.add (local.get $d) (i32.shl (i32.sub (local.get $vB) (local.get $l0)) (i32.const 2)))
-                          (i32.sub (local.get $l1) (local.get $vB)))
-          ;; columns ox < lo and ox >= hi of each copied row back to zero
-          (if (i32.or (i32.gt_s (local.get $lo) (i32.const 0)) (i32.lt_s (local.get $hi) (local.get $ow)))
+  const clearOutside = `(if (i32.or (i32.gt_s (local.get $lo) (i32.const 0)) (i32.lt_s (local.get $hi) (local.get $ow)))
             (then
               (local.set $oy (i32.div_u (local.get $vA) (local.get $ow)))
               (local.set $l (i32.mul (local.get $oy) (local.get $ow)))
@@ -256,14 +245,40 @@ function shiftedRowCopy(): string {
                 (local.set $oxA ${imax('l', 'vA')})
                 (local.set $oxB (i32.add (local.get $l) (local.get $lo)))
                 (local.set $oxB ${imin('oxB', 'vB')})
-                ${zeroPixels}
+                ${clearPixels}
                 (local.set $oxA (i32.add (local.get $l) (local.get $hi)))
                 (local.set $oxA ${imax('oxA', 'vA')})
                 (local.set $oxB (i32.add (local.get $l) (local.get $ow)))
                 (local.set $oxB ${imin('oxB', 'vB')})
-                ${zeroPixels}
+                ${clearPixels}
                 (local.set $l (i32.add (local.get $l) (local.get $ow)))
-                (br $fix)))))
+                (br $fix)))))`;
+  const at = (l: string): string => `(i32.add (local.get $d) (i32.shl (i32.sub ${l} (local.get $l0)) (i32.const 2)))`;
+  const body = gather
+    ? `(call $zero_run (local.get $d) (i32.sub (local.get $vA) (local.get $l0)))
+          (call $copy_run (i32.add (local.get $plane) (i32.shl (i32.add (local.get $vA) (local.get $off)) (i32.const 2)))
+                          ${at('(local.get $vA)')} (i32.sub (local.get $vB) (local.get $vA)) (i32.const 1))
+          (call $zero_run ${at('(local.get $vB)')} (i32.sub (local.get $l1) (local.get $vB)))
+          ${clearOutside}`
+    : `${clearOutside}
+          ;; targets inside the plane: l + off in [0, h·w)
+          (local.set $a (i32.sub (i32.const 0) (local.get $off)))
+          (local.set $a ${imax('a', 'vA')})
+          (local.set $b (i32.sub (i32.mul (local.get $h) (local.get $w)) (local.get $off)))
+          (local.set $b ${imin('b', 'vB')})
+          (if (i32.gt_s (local.get $b) (local.get $a))
+            (then (call $add_run ${at('(local.get $a)')}
+                                 (i32.add (local.get $plane) (i32.shl (i32.add (local.get $a) (local.get $off)) (i32.const 2)))
+                                 (i32.sub (local.get $b) (local.get $a)) (i32.const 1))))`;
+  return `(if (local.get $shifted)
+        (then
+          ;; output rows [a, b) read input rows inside the image: pixels [vA, vB) of the piece
+          (local.set $a (call $max (i32.const 0) (i32.sub (local.get $pt) (i32.mul (local.get $i) (local.get $dh)))))
+          (local.set $b (call $min (local.get $oh) (i32.sub (i32.add (local.get $h) (local.get $pt)) (i32.mul (local.get $i) (local.get $dh)))))
+          (local.set $vA (call $min (call $max (i32.mul (local.get $a) (local.get $ow)) (local.get $l0)) (local.get $l1)))
+          (local.set $vB (call $max (call $min (i32.mul (local.get $b) (local.get $ow)) (local.get $l1)) (local.get $vA)))
+          (local.set $off (i32.add (i32.mul (i32.sub (i32.mul (local.get $i) (local.get $dh)) (local.get $pt)) (local.get $w)) (local.get $xs)))
+          ${body}
           (local.set $r (i32.add (local.get $r) (i32.const 1)))
           (br $rows)))`;
 }

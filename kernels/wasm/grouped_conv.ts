@@ -18,7 +18,7 @@
 
 import type { ConvGeometry } from '../geometry.js';
 import { finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
-import { kernelName, requireWasm, runSized, threadsFor, type WasmKernelOptions } from './gemm.js';
+import { kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
 import { DIRECT_FIELDS, DW_BLOCK, DW_TAPS, DW_UNROLL_MAX, DWEIGHT_FIELDS, FLAT_ALIGN, PASS_FIELDS } from './src/gconv.gen.js';
 
@@ -282,7 +282,7 @@ export function groupedConv2dForwardWasm(
       rows: p.oh,
       outOff: 0,
     };
-    const scratch = rt.alloc(perThread * threadsFor(rt, macs));
+    const scratch = rt.alloc(perThread * scratchThreads(macs));
     const plane = p.oh * p.ow * 4;
     const d = putDescriptor(
       rt,
@@ -398,7 +398,7 @@ export function groupedConv2dBackwardInputWasm(
         });
       }
     });
-    const scratch = rt.alloc(perThread * threadsFor(rt, macs));
+    const scratch = rt.alloc(perThread * scratchThreads(macs));
     const plane = p.h * p.w * 4;
     const d = putDescriptor(
       rt,
@@ -462,7 +462,7 @@ export function groupedConv2dBackwardWeightWasm(
     const dwOut = stageOut(rt, home, dw);
     const dbOut = db ? stageOut(rt, home, db) : null;
     const tabAt = putInts(rt, inputTaps(p, st, cg, DW_TAPS));
-    const scratch = rt.alloc(perThread * threadsFor(rt, macs));
+    const scratch = rt.alloc(perThread * scratchThreads(macs));
     const dyPlane = p.oh * p.ow * 4;
     const d = putDescriptor(rt, DWEIGHT_FIELDS, {
       ...stageFields(st, cg, xAt, p.c, p.h, p.w, scratch, perThread),

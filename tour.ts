@@ -1,7 +1,6 @@
 // `npm start`: a short tour of resgrad. Build a residual function H(x) = F(x) + x from our
-// ops, run it forward and backward, gradcheck it, and time the two CPU GEMM kernels.
-import { gemmBlocked, gemmReference, type GemmArgs } from './kernels/cpu/gemm.js';
-import { F, autograd, manualSeed, models, randint, randn, type Tensor } from './index.js';
+// ops, run it forward and backward, gradcheck it, and ladder the GEMM variants (TypeScript to WASM SIMD and threads).
+import { F, type Tensor, autograd, getNumThreads, manualSeed, models, randint, randn, setNumThreads, variants } from './index.js';
 
 const line = (s = '') => console.log(s);
 
@@ -40,10 +39,11 @@ const small = [randn([2, 3], { dtype: 'float64', requiresGrad: true }), randn([3
 const ok = autograd.gradcheck((a, b, c) => residualBlock(a, b, c), small);
 line(`3. gradcheck(H, x=[2,3] W1=[3,3] W2=[3,3]) -> ${ok}`);
 
-// 4. GEMM kernels: reference triple loop vs blocked, register-tiled; median of a few runs.
-line('4. GEMM (float32, single thread), median of runs:');
+// 4. The GEMM ladder through the public op: every matmul variant (the registry's, pinned one at
+// a time), float32, one thread, then the best at every core; median of runs after warm-up.
+line(`4. GEMM a.matmul(b), float32, median of runs (${variants.describe()}):`);
 const timeIt = (fn: () => void, runs: number): number => {
-  fn(); // warm-up: first calls run in V8's baseline tier
+  for (let i = 0; i < 2; i++) fn(); // warm-up: first calls run in V8's and WASM's baseline tiers
   const ts: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
@@ -52,25 +52,28 @@ const timeIt = (fn: () => void, runs: number): number => {
   }
   return ts.sort((a, b) => a - b)[Math.floor(runs / 2)] as number;
 };
-for (const n of [128, 256, 512]) {
-  const a = randn([n, n]).toArray() as Float32Array;
-  const b = randn([n, n]).toArray() as Float32Array;
-  const args = (c: Float32Array): GemmArgs => ({ M: n, N: n, K: n, a, aOffset: 0, aRowStride: n, aColStride: 1, b, bOffset: 0, bRowStride: n, bColStride: 1, c, cOffset: 0, ldc: n });
-  const cRef = new Float32Array(n * n);
-  const cBlk = new Float32Array(n * n);
-  const runs = n >= 512 ? 3 : 5;
-  const tRef = timeIt(() => gemmReference(args(cRef)), runs);
-  const tBlk = timeIt(() => gemmBlocked(args(cBlk)), runs);
-  // Largest difference relative to the largest entry (both are float32 sums of n products).
-  let maxDiff = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < n * n; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(cRef[i]! - cBlk[i]!));
-    maxAbs = Math.max(maxAbs, Math.abs(cRef[i]!));
+const cores = getNumThreads();
+for (const n of [256, 512]) {
+  const a = randn([n, n]);
+  const b = randn([n, n]);
+  const gf = (ms: number) => ((2 * n ** 3) / (ms * 1e6)).toFixed(1);
+  const want = variants.use({ matmul: 'reference' }, () => a.double().matmul(b.double())).toArray() as Float64Array;
+  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const rungs: string[] = [];
+  for (const v of variants.list('matmul').reverse()) {
+    if (v.name.startsWith('test-')) continue;
+    for (const threads of v.name.startsWith('wasm') && cores > 1 ? [1, cores] : [1]) {
+      setNumThreads(threads);
+      const run = () => variants.use({ matmul: v.name }, () => a.matmul(b));
+      const got = run().toArray();
+      let err = 0;
+      for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i] - want[i]));
+      const ms = timeIt(run, v.name === 'reference' ? 2 : 7);
+      rungs.push(`${v.name}${threads > 1 ? ` x${threads}` : ''} ${gf(ms)}${err > 1e-4 * scale ? ' WRONG' : ''}`);
+    }
   }
-  const maxRel = maxDiff / maxAbs;
-  const gf = (ms: number) => ((2 * n ** 3) / (ms * 1e6)).toFixed(2);
-  line(`   ${n}^3: reference ${tRef.toFixed(1)} ms (${gf(tRef)} GFLOP/s), blocked ${tBlk.toFixed(1)} ms (${gf(tBlk)} GFLOP/s), x${(tRef / tBlk).toFixed(1)}; max rel diff ${maxRel.toExponential(1)}`);
+  setNumThreads(cores);
+  line(`   ${n}^3 GFLOP/s: ${rungs.join(', ')}`);
 }
 
 // 5. Residual vs plain at depth 56 (the CIFAR nets of the ResNet paper, on Fashion-MNIST-sized

@@ -24,7 +24,13 @@ import {
 } from '../../kernels/wasm/pool.js';
 import { type AdamStepOptions, type SgdStepOptions, adamStepWasm, sgdStepWasm } from '../../kernels/wasm/optim.js';
 import { describeWasm, getWasm } from '../../kernels/wasm/runtime.js';
-import { winogradConv2dBackwardInputWasm, winogradConv2dForwardWasm, winogradSupports } from '../../kernels/wasm/winograd.js';
+import {
+  winogradConv2dBackwardInputWasm,
+  winogradConv2dBackwardWeightWasm,
+  winogradConv2dForwardWasm,
+  winogradSupports,
+  winogradTuning,
+} from '../../kernels/wasm/winograd.js';
 import type { Tensor } from '../tensor.js';
 import { allocOutput, setAllocator } from '../allocator.js';
 import { setCpuFastPath, setCpuMemory } from '../cpu_backend.js';
@@ -155,13 +161,14 @@ for (const relaxed of [false, true]) {
   );
   registerWasmConv(
     `wasm-winograd${tag}`,
-    `WASM SIMD Winograd F(2x2,3x3) for 3x3 stride-1 convs (2.25x fewer multiplies; docs/winograd.md)${relaxed ? ' (relaxed FMA)' : ''}, forward and input gradient; weight gradient by im2col`,
+    `WASM SIMD Winograd F(2x2,3x3) for 3x3 stride-1 convs (2.25x fewer multiplies; docs/winograd.md)${relaxed ? ' (relaxed FMA)' : ''}, forward, input and weight gradients`,
     35 + (relaxed ? 1 : 0),
     (p) => only() && winogradSupports(p),
     {
       forward: (x, w, b, y, p) => winogradConv2dForwardWasm(x, w, b, y, p, o),
       backwardInput: (dy, w, dx, p) => winogradConv2dBackwardInputWasm(dy, w, dx, p, o),
-      backwardWeight: (dy, x, dw, p) => conv2dBackwardWeightWasm(dy, x, dw, p, o),
+      backwardWeight: (dy, x, dw, p) =>
+        winogradTuning.weightGradient ? winogradConv2dBackwardWeightWasm(dy, x, dw, p, o) : conv2dBackwardWeightWasm(dy, x, dw, p, o),
     },
   );
   registerWasmConv(

@@ -52,6 +52,8 @@ export const winogradTuning = {
    */
   fused: true,
   blockTiles: 256,
+  /** The weight gradient by Winograd too (wino_bwd_weight) where the variant is chosen; else im2col. */
+  weightGradient: true,
 };
 
 /** ⌈a/b⌉ */
@@ -304,5 +306,90 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
     else finishOutput(rt, home, dxs, pdx);
   } finally {
     rt.release(mark);
+  }
+}
+
+/**
+ * dw = ∂L/∂w for dy = ∂L/∂y (summed over the batch); dw is overwritten. From Y = Aᵀ[(G g Gᵀ) ⊙
+ * (Bᵀ d B)]A per tile, ∂L/∂g = Gᵀ[(A dY Aᵀ) ⊙ (Bᵀ d B)]G; summed over tiles and channels this is
+ * Z_ξ (O × C) = Σ_t E_ξ[o][t] · V_ξ[c][t] (16 GEMMs with the tiles as K, wino_bwd_weight, each
+ * thread summing its own blocks into its own Z), then dw[o, c] = Gᵀ Z[·][o][c] G here.
+ */
+export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Array, dw: Float32Array, geom: ConvGeometry, opts?: WasmKernelOptions): void {
+  const caller = 'winogradConv2dBackwardWeightWasm';
+  checkGeometry(caller, geom);
+  const p = geom;
+  const xLen = p.n * p.c * p.h * p.w;
+  const yLen = p.n * p.o * p.oh * p.ow;
+  const wLen = p.o * p.c * 9;
+  checkArray(caller, 'dy', dy, yLen, 'n·o·oh·ow');
+  checkArray(caller, 'x', x, xLen, 'n·c·h·w');
+  checkArray(caller, 'dw', dw, wLen, 'o·c·3·3');
+  const rt = requireWasm(caller);
+  const fn = kernelName(rt, caller, 'wino_bwd_weight', opts);
+  if (p.n === 0 || p.oh === 0 || p.ow === 0) {
+    dw.fill(0, 0, wLen); // an empty sum
+    return;
+  }
+  const home = rt.memory.buffer;
+  const th = cdiv(p.oh, 2);
+  const tw4 = cdiv(cdiv(p.ow, 2), 4) * 4;
+  const perImage = th * tw4;
+  const macs = p.n * perImage * 16 * p.c * p.o;
+  const nt = threadsFor(rt, macs);
+  // blocks of about blockTiles tiles: whole images (ipb of them) or one image's brows tile rows;
+  // at least two blocks per thread where the batch allows it
+  let brows = Math.max(1, Math.min(th, Math.floor(winogradTuning.blockTiles / tw4)));
+  let ipb = brows === th ? Math.max(1, Math.floor(winogradTuning.blockTiles / perImage)) : 1;
+  if (ipb > 1 && cdiv(p.n, ipb) < 2 * nt) ipb = Math.max(1, Math.floor(p.n / (2 * nt)));
+  if (ipb === 1 && p.n * cdiv(th, brows) < 2 * nt) brows = Math.max(1, cdiv(th, cdiv(2 * nt, Math.max(1, p.n))));
+  const tb = ipb * brows * tw4;
+  const zFloats = 16 * p.o * p.c;
+  const wp = 2 * tw4 + 2;
+  const perThread = cdiv(GEMM_SCRATCH_BYTES + 4 * (zFloats + 16 * (p.c + p.o) * tb + (2 * brows + 2) * wp), 64) * 64;
+  const sum = new Float64Array(zFloats);
+  const mark = rt.mark();
+  try {
+    const px = stage(rt, home, x.subarray(0, xLen));
+    const pdy = stage(rt, home, dy.subarray(0, yLen));
+    const threads = scratchThreads(macs);
+    const scratch = rt.alloc(threads * perThread);
+    const zAt = (k: number): number => (scratch + k * perThread + GEMM_SCRATCH_BYTES) / 4;
+    for (let k = 0; k < threads; k++) rt.f32().fill(0, zAt(k), zAt(k) + zFloats);
+    if (p.n > 0) {
+      runSized(rt, fn, [px, pdy, p.n, p.c, p.h, p.w, p.o, p.oh, p.ow, p.pt, p.pl, th, tw4, brows, ipb, scratch, perThread], macs);
+    }
+    const mem = rt.f32();
+    for (let k = 0; k < threads; k++) {
+      const z = zAt(k);
+      for (let i = 0; i < zFloats; i++) sum[i] += mem[z + i] as number;
+    }
+  } finally {
+    rt.release(mark);
+  }
+  // dw[o, c] = Gᵀ Z G, Z[ξ = 4i + j] = sum[ξ·O·C + o·C + c]; G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]:
+  // (Gᵀ z)_0 = z0 + ½(z1 + z2), (Gᵀ z)_1 = ½(z1 − z2), (Gᵀ z)_2 = ½(z1 + z2) + z3
+  const plane = p.o * p.c;
+  const gz = new Float64Array(12); // Gᵀ Z: 3×4
+  const dws = dw.subarray(0, wLen);
+  for (let oc = 0; oc < plane; oc++) {
+    for (let j = 0; j < 4; j++) {
+      const z0 = sum[j * plane + oc] as number;
+      const z1 = sum[(4 + j) * plane + oc] as number;
+      const z2 = sum[(8 + j) * plane + oc] as number;
+      const z3 = sum[(12 + j) * plane + oc] as number;
+      gz[j] = z0 + 0.5 * (z1 + z2);
+      gz[4 + j] = 0.5 * (z1 - z2);
+      gz[8 + j] = 0.5 * (z1 + z2) + z3;
+    }
+    for (let u = 0; u < 3; u++) {
+      const a0 = gz[4 * u] as number;
+      const a1 = gz[4 * u + 1] as number;
+      const a2 = gz[4 * u + 2] as number;
+      const a3 = gz[4 * u + 3] as number;
+      dws[oc * 9 + 3 * u] = a0 + 0.5 * (a1 + a2);
+      dws[oc * 9 + 3 * u + 1] = 0.5 * (a1 - a2);
+      dws[oc * 9 + 3 * u + 2] = 0.5 * (a1 + a2) + a3;
+    }
   }
 }

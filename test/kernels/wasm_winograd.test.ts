@@ -21,10 +21,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { conv2dBackwardDirect, conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
-import { conv2dBackwardInputWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
+import { conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
 import { wasmTuning } from '../../kernels/wasm/gemm.js';
 import { describeWasm, getNumThreads, getWasm, setNumThreads, type WasmRuntime } from '../../kernels/wasm/runtime.js';
-import { winogradConv2dBackwardInputWasm, winogradConv2dForwardWasm, winogradSupports, winogradTuning } from '../../kernels/wasm/winograd.js';
+import {
+  winogradConv2dBackwardInputWasm,
+  winogradConv2dBackwardWeightWasm,
+  winogradConv2dForwardWasm, winogradSupports, winogradTuning } from '../../kernels/wasm/winograd.js';
 
 function runtime(): WasmRuntime {
   const rt = getWasm();
@@ -62,6 +65,7 @@ const SPECS: Spec[] = [
   { x: [3, 16, 10, 12], o: 12, pad: [1, 1, 1, 1] },
   { x: [2, 33, 9, 17], o: 20, pad: [1, 1, 1, 1] },
   { x: [1, 300, 6, 6], o: 5, pad: [1, 1, 1, 1] }, // K = C = 300 > the GEMM's KC (256)
+  { x: [9, 5, 6, 7], o: 6, pad: [1, 1, 1, 1] }, // dw: blocks of several whole images, a short last one
 ];
 
 function randomSpecs(count: number, seed: number): Spec[] {
@@ -87,6 +91,8 @@ interface Prepared {
   yAbs: Float64Array;
   dx: Float64Array;
   dxAbs: Float64Array;
+  dw: Float64Array;
+  dwAbs: Float64Array;
 }
 
 function prepare(s: Spec, seed: number): Prepared {
@@ -106,7 +112,67 @@ function prepare(s: Spec, seed: number): Prepared {
   const dxAbs = new Float64Array(x.length);
   conv2dBackwardDirect(f64(dy), f64(x), f64(w), dx, null, geom);
   conv2dBackwardDirect(f64(dy, true), f64(x, true), f64(w, true), dxAbs, null, geom);
-  return { geom, x, w, b, dy, y, yAbs, dx, dxAbs };
+  const dw = new Float64Array(w.length);
+  const dwAbs = new Float64Array(w.length);
+  conv2dBackwardDirect(f64(dy), f64(x), f64(w), null, dw, geom);
+  conv2dBackwardDirect(f64(dy, true), f64(x, true), f64(w, true), null, dwAbs, geom);
+  return { geom, x, w, b, dy, y, yAbs, dx, dxAbs, dw, dwAbs };
+}
+
+/**
+ * Σ over tiles of |Gᵀ| (|A| |dY| |Aᵀ| ⊙ |Bᵀ| |d| |B|) |G| in float64: every float32 rounding in
+ * the Winograd weight gradient (the transforms, each product, the sums over tiles) is at most a
+ * few units of 2⁻²⁴ of a term of this sum, so (√tiles + 8)·2⁻²³ of it bounds the error (the
+ * tile sums are random-signed in float32; the 8 covers the 2-3 roundings of each transform).
+ */
+function winogradDwAbs(p: Prepared): Float64Array {
+  const { geom: q } = p;
+  const aAbs = [[1, 0], [1, 1], [1, 1], [0, 1]];
+  const bAbs = [[1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]]; // |Bᵀ|
+  const gAbs = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0, 0, 1]];
+  const out = new Float64Array(q.o * q.c * 9);
+  const e = new Float64Array(q.o * 16);
+  const v = new Float64Array(q.c * 16);
+  for (let img = 0; img < q.n; img++) {
+    for (let ty = 0; ty < Math.ceil(q.oh / 2); ty++) {
+      for (let tx = 0; tx < Math.ceil(q.ow / 2); tx++) {
+        for (let o = 0; o < q.o; o++) {
+          const dy = (a: number, b: number): number => {
+            const yy = 2 * ty + a;
+            const xx = 2 * tx + b;
+            return yy < q.oh && xx < q.ow ? Math.abs(p.dy[((img * q.o + o) * q.oh + yy) * q.ow + xx] as number) : 0;
+          };
+          for (let i = 0; i < 4; i++) for (let k = 0; k < 4; k++) {
+            let sum = 0;
+            for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) sum += (aAbs[i]![a] as number) * dy(a, b) * (aAbs[k]![b] as number);
+            e[o * 16 + 4 * i + k] = sum;
+          }
+        }
+        for (let c = 0; c < q.c; c++) {
+          const d = (a: number, b: number): number => {
+            const yy = 2 * ty + a - q.pt;
+            const xx = 2 * tx + b - q.pl;
+            return yy >= 0 && yy < q.h && xx >= 0 && xx < q.w ? Math.abs(p.x[((img * q.c + c) * q.h + yy) * q.w + xx] as number) : 0;
+          };
+          for (let i = 0; i < 4; i++) for (let k = 0; k < 4; k++) {
+            let sum = 0;
+            for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) sum += (bAbs[i]![a] as number) * d(a, b) * (bAbs[k]![b] as number);
+            v[c * 16 + 4 * i + k] = sum;
+          }
+        }
+        for (let o = 0; o < q.o; o++) for (let c = 0; c < q.c; c++) {
+          for (let u = 0; u < 3; u++) for (let w = 0; w < 3; w++) {
+            let sum = 0;
+            for (let i = 0; i < 4; i++) for (let k = 0; k < 4; k++) {
+              sum += (gAbs[i]![u] as number) * (e[o * 16 + 4 * i + k] as number) * (v[c * 16 + 4 * i + k] as number) * (gAbs[k]![w] as number);
+            }
+            out[(o * q.c + c) * 9 + 3 * u + w] = (out[(o * q.c + c) * 9 + 3 * u + w] as number) + sum;
+          }
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Largest |got − want| / S over the elements (S floored at the smallest normal float32). */
@@ -164,6 +230,23 @@ function check(s: Spec, seed: number, bias: boolean, relu: boolean, relaxed: boo
   const refDx = new Float32Array(dx.length);
   conv2dBackwardInputWasm(p.dy, p.w, refDx, geom, { relaxed });
   expectNearIm2col(`${label} dx vs im2col`, worstRelative(dx, p.dx, p.dxAbs), worstRelative(refDx, p.dx, p.dxAbs));
+
+  // dW: the tolerance is taken on the Winograd formula's own magnitudes (winogradDwAbs), since the
+  // transformed tiles pair dy with x values no direct product pairs it with (an element whose
+  // direct products are all padding has S = 0, but gets ± rounding noise of its neighbours)
+  const dw = new Float32Array(p.w.length).fill(Number.NaN);
+  winogradConv2dBackwardWeightWasm(p.dy, p.x, dw, geom, { relaxed });
+  const tiles = geom.n * Math.ceil(geom.oh / 2) * Math.ceil(geom.ow / 2);
+  const dwAbs = winogradDwAbs(p);
+  for (let i = 0; i < dw.length; i++) {
+    const tol = (Math.sqrt(tiles) + 8) * 2 ** -23 * (dwAbs[i] as number);
+    if (!(Math.abs((dw[i] as number) - (p.dw[i] as number)) <= tol)) {
+      throw new Error(`${label} dw: element ${i} is ${dw[i]}, expected ${p.dw[i]} (tolerance ${tol})`);
+    }
+  }
+  const refDw = new Float32Array(dw.length);
+  conv2dBackwardWeightWasm(p.dy, p.x, refDw, geom, { relaxed });
+  expectNearIm2col(`${label} dw vs im2col`, worstRelative(dw, p.dw, dwAbs), worstRelative(refDw, p.dw, dwAbs));
 }
 
 const VARIANTS = runtime().relaxed ? [false, true] : [false];
@@ -196,7 +279,7 @@ for (const nt of [1, 2]) {
       for (const relaxed of VARIANTS) {
         const kind = relaxed ? 'relaxed' : 'plain';
         SPECS.forEach((s, i) => {
-          it(`${kind}: conv2d ${name(s)} forward${i % 2 === 0 ? ' +bias' : ''}${i % 3 !== 1 ? ' relu' : ''} and input gradient`, () => {
+          it(`${kind}: conv2d ${name(s)} forward${i % 2 === 0 ? ' +bias' : ''}${i % 3 !== 1 ? ' relu' : ''}, input and weight gradients`, () => {
             check(s, 30 + i, i % 2 === 0, i % 3 !== 1, relaxed);
           });
         });

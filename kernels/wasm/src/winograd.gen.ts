@@ -29,7 +29,7 @@
 // Units are split statically among the threads (each writes whole planes of V or of y: no two
 // threads write the same bytes).
 
-import { GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
+import { GEMM_ACCUMULATE, GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
 
 export { GEMM_SCRATCH_BYTES };
 
@@ -369,6 +369,163 @@ function fusedEntry(suffix: string): string {
       (br $work))))`;
 }
 
+/**
+ * E = A dY Aᵀ (4×4 from a 2×2 tile of dy; A = [[1,0],[1,1],[1,−1],[0,−1]]) for the 4 adjacent
+ * tiles whose top-left dy float is at $p (padded rows $rs bytes apart), stored at $out + ξ·$es.
+ */
+function gradTile(): string {
+  const lines: string[] = [];
+  for (let a = 0; a < 2; a++) {
+    const row = a === 0 ? get('p') : `(i32.add ${get('p')} ${get('rs')})`;
+    lines.push(`(local.set $ra (v128.load ${row}))`);
+    lines.push(`(local.set $rb (v128.load offset=16 ${row}))`);
+    // columns 0 and 1 of the 4 tiles: floats 2k and 2k + 1
+    lines.push(`(local.set $c${a}0 ${shuffle32(get('ra'), get('rb'), [0, 2, 4, 6])})`);
+    lines.push(`(local.set $c${a}1 ${shuffle32(get('ra'), get('rb'), [1, 3, 5, 7])})`);
+  }
+  const zero = '(v128.const i32x4 0 0 0 0)';
+  // (dY Aᵀ) row a: ca0, ca0 + ca1, ca0 − ca1, −ca1
+  const r = (a: number, k: number): string => {
+    const c0 = get(`c${a}0`);
+    const c1 = get(`c${a}1`);
+    return [c0, add(c0, c1), sub(c0, c1), sub(zero, c1)][k] as string;
+  };
+  for (let k = 0; k < 4; k++) {
+    lines.push(`(local.set $r0 ${r(0, k)}) (local.set $r1 ${r(1, k)})`);
+    // A (dY Aᵀ), column k: rows r0, r0 + r1, r0 − r1, −r1
+    const rows = [get('r0'), add(get('r0'), get('r1')), sub(get('r0'), get('r1')), sub(zero, get('r1'))];
+    rows.forEach((v, i) => {
+      const xi = 4 * i + k;
+      const at = xi === 0 ? get('out') : `(i32.add ${get('out')} ${xi === 1 ? get('es') : `(i32.mul ${get('es')} ${i32(xi)})`})`;
+      lines.push(`(v128.store ${at} ${v})`);
+    });
+  }
+  return lines.join('\n            ');
+}
+
+function gradPlane(): string {
+  return `
+  ;; E[ξ][t] (at $out + ξ·$es bytes, tile row ty at $out + ty·tw4·4) = (A dY Aᵀ)_ξ for the tile rows
+  ;; [0, rows) of the oh×ow dy plane at $src (already at the block's first row), the rows going
+  ;; through $buf zero-padded to 2·rows × 2·tw4 (dy is 0 past the plane: those tiles add nothing).
+  (func $grad_plane (param $src i32) (param $buf i32) (param $oh i32) (param $ow i32)
+                    (param $rows i32) (param $tw4 i32) (param $out i32) (param $es i32)
+    (local $wp i32) (local $rs i32) (local $ty i32) (local $tx i32) (local $p i32)
+    (local $ra v128) (local $rb v128) (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $r0 v128) (local $r1 v128)
+    (local.set $wp (i32.shl (local.get $tw4) (i32.const 1)))
+    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
+      (i32.shl (local.get $rows) (i32.const 1)) (local.get $wp))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 1)) (local.get $rs))))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+          ${gradTile()}
+        (local.set $p (i32.add (local.get $p) (i32.const 32)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows))))`;
+}
+
+/**
+ * wino_bwd_weight: Z_ξ (cout × cin) = Σ_tiles E_ξ · V_ξᵀ, E = A dY Aᵀ, V = Bᵀ d B, from which the
+ * caller makes dW = Gᵀ Z G (differentiating Y = Aᵀ[(G g Gᵀ) ⊙ V]A: ∂L/∂g = Gᵀ[(A dY Aᵀ) ⊙ V]G).
+ * Units, split statically in thread order: $ipb whole images (when $brows = th) or one image's block of
+ * $brows tile rows. Each thread accumulates into its own Z (16·cout·cin floats at the start of its
+ * scratch after the GEMM's, zeroed by the caller, summed over threads by the caller), then E, V and
+ * the padded rows.
+ */
+function gradEntry(suffix: string): string {
+  return `
+  (func (export "wino_bwd_weight${suffix}") (param $tid i32) (param $nt i32)
+        (param $x i32) (param $dy i32)
+        (param $n i32) (param $cin i32) (param $h i32) (param $w i32) (param $cout i32) (param $oh i32) (param $ow i32)
+        (param $pt i32) (param $pl i32) (param $th i32) (param $tw4 i32) (param $brows i32) (param $ipb i32)
+        (param $scratch i32) (param $perThread i32)
+    (local $blocks i32) (local $units i32) (local $unit i32) (local $u1 i32) (local $img0 i32) (local $ni i32) (local $i i32)
+    (local $ty0 i32) (local $rows i32) (local $TB i32) (local $pt0 i32)
+    (local $gs i32) (local $z i32) (local $v i32) (local $e i32) (local $buf i32) (local $vs i32) (local $es i32)
+    (local $xi i32) (local $ch i32) (local $tb i32)
+    (local.set $gs (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
+    (local.set $z (i32.add (local.get $gs) ${i32(GEMM_SCRATCH_BYTES)}))
+    (local.set $v (i32.add (local.get $z) (i32.shl (i32.mul (i32.mul (local.get $cout) (local.get $cin)) (i32.const 16)) (i32.const 2))))
+    ;; V and E hold 16·cin and 16·cout rows of ipb·brows·tw4 tiles
+    (local.set $tb (i32.mul (i32.mul (local.get $ipb) (local.get $brows)) (local.get $tw4)))
+    (local.set $e (i32.add (local.get $v) (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16)) (local.get $tb)) (i32.const 2))))
+    (local.set $buf (i32.add (local.get $e) (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (local.get $tb)) (i32.const 2))))
+    (local.set $blocks (i32.div_u (i32.add (local.get $th) (i32.sub (local.get $brows) (i32.const 1))) (local.get $brows)))
+    (local.set $units (i32.mul (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $ipb) (i32.const 1))) (local.get $ipb)) (local.get $blocks)))
+    ;; a static share of the units (not the atomic counter): which units a thread sums, and so
+    ;; the rounding of the result, depends only on nt, so a step is reproducible bit for bit
+    (local.set $unit (call $part (local.get $units) (local.get $tid) (local.get $nt)))
+    (local.set $u1 (call $part (local.get $units) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+    (block $done (loop $work
+      (br_if $done (i32.ge_u (local.get $unit) (local.get $u1)))
+      (local.set $img0 (i32.mul (i32.div_u (local.get $unit) (local.get $blocks)) (local.get $ipb)))
+      (local.set $ni (i32.sub (local.get $n) (local.get $img0)))
+      (if (i32.gt_s (local.get $ni) (local.get $ipb)) (then (local.set $ni (local.get $ipb))))
+      (local.set $ty0 (i32.mul (i32.rem_u (local.get $unit) (local.get $blocks)) (local.get $brows)))
+      (local.set $rows (i32.sub (local.get $th) (local.get $ty0)))
+      (if (i32.gt_s (local.get $rows) (local.get $brows)) (then (local.set $rows (local.get $brows))))
+      ;; tiles per image in this block, then in the whole block
+      (local.set $tb (i32.mul (local.get $rows) (local.get $tw4)))
+      (local.set $TB (i32.mul (local.get $ni) (local.get $tb)))
+      (local.set $vs (i32.shl (i32.mul (local.get $cin) (local.get $TB)) (i32.const 2)))
+      (local.set $es (i32.shl (i32.mul (local.get $cout) (local.get $TB)) (i32.const 2)))
+      (local.set $pt0 (i32.sub (local.get $pt) (i32.shl (local.get $ty0) (i32.const 1))))
+      (local.set $i (i32.const 0))
+      (block $imgs_done (loop $imgs
+        (br_if $imgs_done (i32.ge_s (local.get $i) (local.get $ni)))
+        ;; V[ξ][c][i·tb ..]
+        (local.set $ch (i32.const 0))
+        (block $in_done (loop $in
+          (br_if $in_done (i32.ge_s (local.get $ch) (local.get $cin)))
+          (call $in_plane
+            (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (local.get $img0) (local.get $i)) (local.get $cin)) (local.get $ch))
+                                                      (i32.mul (local.get $h) (local.get $w))) (i32.const 2)))
+            (local.get $buf) (local.get $h) (local.get $w) (local.get $pt0) (local.get $pl)
+            (local.get $rows) (local.get $tw4)
+            (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $TB)) (i32.mul (local.get $i) (local.get $tb))) (i32.const 2)))
+            (local.get $vs))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+          (br $in)))
+        ;; E[ξ][o][i·tb ..] from dy rows 2·ty0 ..
+        (local.set $ch (i32.const 0))
+        (block $g_done (loop $g
+          (br_if $g_done (i32.ge_s (local.get $ch) (local.get $cout)))
+          (call $grad_plane
+            (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (i32.add (local.get $img0) (local.get $i)) (local.get $cout)) (local.get $ch))
+                                                               (i32.mul (local.get $oh) (local.get $ow)))
+                                                      (i32.mul (i32.shl (local.get $ty0) (i32.const 1)) (local.get $ow))) (i32.const 2)))
+            (local.get $buf)
+            (i32.sub (local.get $oh) (i32.shl (local.get $ty0) (i32.const 1))) (local.get $ow)
+            (local.get $rows) (local.get $tw4)
+            (i32.add (local.get $e) (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $TB)) (i32.mul (local.get $i) (local.get $tb))) (i32.const 2)))
+            (local.get $es))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+          (br $g)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $imgs)))
+      ;; Z_ξ (cout × cin) += E_ξ (cout × TB) · V_ξᵀ (TB × cin)
+      (local.set $xi (i32.const 0))
+      (block $mm_done (loop $mm
+        (br_if $mm_done (i32.ge_s (local.get $xi) (i32.const 16)))
+        (call $gemm_serial (local.get $cout) (local.get $cin) (local.get $TB)
+          (i32.add (local.get $e) (i32.mul (local.get $xi) (local.get $es))) (local.get $TB) (i32.const 1)
+          (i32.add (local.get $v) (i32.mul (local.get $xi) (local.get $vs))) (i32.const 1) (local.get $TB)
+          (i32.add (local.get $z) (i32.shl (i32.mul (local.get $xi) (i32.mul (local.get $cout) (local.get $cin))) (i32.const 2))) (local.get $cin)
+          ${i32(GEMM_ACCUMULATE)} (i32.const 0) (i32.const 0) (local.get $gs))
+        (local.set $xi (i32.add (local.get $xi) (i32.const 1)))
+        (br $mm)))
+      (local.set $unit (i32.add (local.get $unit) (i32.const 1)))
+      (br $work))))`;
+}
+
 /** One module's text: plain SIMD (with the separate transform entries), or the relaxed-FMA twin of wino_fwd. */
 export function moduleText(relaxed: boolean): string {
   return `;; generated by kernels/wasm/src/winograd.gen.ts${relaxed ? ' (relaxed-SIMD twin)' : ''}
@@ -379,7 +536,9 @@ ${helpers()}
 ${inputPlane()}
 ${outputPlane()}
 ${relaxed ? '' : `${inputEntry()}\n${outputEntry()}`}
-${fusedEntry(relaxed ? '_relaxed' : '')})
+${fusedEntry(relaxed ? '_relaxed' : '')}
+${gradPlane()}
+${gradEntry(relaxed ? '_relaxed' : '')})
 `;
 }
 

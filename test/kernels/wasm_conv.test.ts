@@ -9,13 +9,13 @@
 // stays below ~sqrt(T)·2^-24·S; we allow (sqrt(T) + 2)·2^-23·S. T is Kg = C/groups·kh·kw for y,
 // O/groups·kh·kw for dX, n·oh·ow for dW and db.
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { conv2dBackwardBias, conv2dBackwardDirect, conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
 import { conv2dBackwardBiasWasm, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm, splitChannels } from '../../kernels/wasm/conv.js';
-import { wasmTuning } from '../../kernels/wasm/gemm.js';
-import { describeWasm, getNumThreads, getWasm, setNumThreads, type WasmRuntime } from '../../kernels/wasm/runtime.js';
+import { describeWasm, getWasm, type WasmRuntime } from '../../kernels/wasm/runtime.js';
+import { onThreads } from '../helpers/wasm.js';
 
 function runtime(): WasmRuntime {
   const rt = getWasm();
@@ -218,16 +218,7 @@ describe('wasm conv: relaxed-SIMD detection', () => {
 
 for (const nt of [1, 2, 3]) {
   describe(`wasm conv on ${nt} thread${nt > 1 ? 's' : ''}`, () => {
-    let previous = { threads: 1, minParallelMacs: 0 };
-    beforeAll(() => {
-      previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
-      setNumThreads(nt);
-      wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
-    });
-    afterAll(() => {
-      setNumThreads(previous.threads);
-      wasmTuning.minParallelMacs = previous.minParallelMacs;
-    });
+    onThreads(nt);
 
     for (const relaxed of VARIANTS) {
       const kind = relaxed ? 'relaxed' : 'plain';

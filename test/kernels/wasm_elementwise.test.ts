@@ -14,11 +14,12 @@
 // Arrays that already live in the wasm memory are used in place (zero-copy) and must give the
 // same bits as ordinary arrays, which are staged through the arena.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { binaryStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
-import { addReluWasm, addWasm, axpyWasm, reluBackwardWasm, reluWasm, wasmMemoryTuning, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
-import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { addReluWasm, addWasm, axpyWasm, reluBackwardWasm, reluWasm, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
+import { getWasm, } from '../../kernels/wasm/runtime.js';
+import { inWasm, onThreads } from '../helpers/wasm.js';
 
 const LENGTHS = [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 1001, 4099, 70001];
 const SPECIAL = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0];
@@ -58,19 +59,7 @@ const binary = (op: 'add' | 'mul' | 'gt', a: Float32Array, b: Float32Array, bStr
 
 for (const threads of [1, 2, 3]) {
   describe(`wasm elementwise, ${threads} thread(s)`, () => {
-    let saved = 1;
-    let savedCut = 0;
-    beforeAll(() => {
-      saved = getNumThreads();
-      setNumThreads(threads);
-      // every size through the pool, so small odd shapes are split among the threads too
-      savedCut = wasmMemoryTuning.minParallelElements;
-      wasmMemoryTuning.minParallelElements = 0;
-    });
-    afterAll(() => {
-      setNumThreads(saved);
-      wasmMemoryTuning.minParallelElements = savedCut;
-    });
+    onThreads(threads);
 
 
     for (const n of LENGTHS) {
@@ -142,16 +131,6 @@ for (const threads of [1, 2, 3]) {
   });
 }
 
-/** Copies of `arrays` placed in the wasm memory (all allocated first: an allocation may grow it). */
-function inWasm(...arrays: Float32Array[]): Float32Array[] {
-  const rt = getWasm()!;
-  const at = arrays.map((a) => rt.alloc(a.byteLength));
-  return arrays.map((a, i) => {
-    const v = new Float32Array(rt.memory.buffer, at[i] as number, a.length);
-    v.set(a);
-    return v;
-  });
-}
 
 describe('wasm elementwise on arrays that live in the wasm memory (zero-copy)', () => {
   it('x=[70001]: relu, relu backward, add in place and axpy read and write them where they are', () => {

@@ -11,18 +11,18 @@
 // allow (sqrt(T) + 2)·2^-23·S, twice that. The fused multiply-add of the relaxed kernel rounds
 // less often, so it is inside the same bound; ReLU is 1-Lipschitz and does not widen it.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { conv2dBackwardBias, conv2dBackwardDirect, conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
-import { wasmTuning } from '../../kernels/wasm/gemm.js';
 import {
   groupedConv2dBackwardInputWasm,
   groupedConv2dBackwardWeightWasm,
   groupedConv2dForwardWasm,
   groupedConvSupports,
 } from '../../kernels/wasm/grouped_conv.js';
-import { describeWasm, getNumThreads, getWasm, setNumThreads, type WasmRuntime } from '../../kernels/wasm/runtime.js';
+import { describeWasm, getWasm, type WasmRuntime } from '../../kernels/wasm/runtime.js';
+import { onThreads } from '../helpers/wasm.js';
 
 function runtime(): WasmRuntime {
   const rt = getWasm();
@@ -187,16 +187,7 @@ const VARIANTS = runtime().relaxed ? [false, true] : [false];
 
 for (const nt of [1, 2]) {
   describe(`wasm grouped conv on ${nt} thread${nt > 1 ? 's' : ''}`, () => {
-    let previous = { threads: 1, minParallelMacs: 0 };
-    beforeAll(() => {
-      previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
-      setNumThreads(nt);
-      wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
-    });
-    afterAll(() => {
-      setNumThreads(previous.threads);
-      wasmTuning.minParallelMacs = previous.minParallelMacs;
-    });
+    onThreads(nt);
 
     for (const relaxed of VARIANTS) {
       CASES.forEach((c, i) => {

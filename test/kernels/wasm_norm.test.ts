@@ -27,13 +27,14 @@
 // Arrays that already live in the wasm memory are used in place (zero-copy) and must give the
 // same bits as ordinary arrays, which are staged through the arena.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import type { NormLayout } from '../../kernels/geometry.js';
 import { normApplyReference, normBackwardReference, normForwardReference } from '../../kernels/cpu/norm.js';
-import { wasmMemoryTuning, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
+import { wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
 import { normApplyWasm, normBackwardWasm, normForwardWasm, wasmNormSupports } from '../../kernels/wasm/norm.js';
-import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { getWasm, } from '../../kernels/wasm/runtime.js';
+import { inWasm, onThreads } from '../helpers/wasm.js';
 
 const U = 1e-5;
 
@@ -132,19 +133,7 @@ function checkTrainForward(c: Case, seed: number): void {
 
 for (const threads of [1, 2, 3]) {
   describe(`wasm BatchNorm, ${threads} thread(s)`, () => {
-    let saved = 1;
-    let savedCut = 0;
-    beforeAll(() => {
-      saved = getNumThreads();
-      setNumThreads(threads);
-      // every size through the pool, so small odd shapes are split among the threads too
-      savedCut = wasmMemoryTuning.minParallelElements;
-      wasmMemoryTuning.minParallelElements = 0;
-    });
-    afterAll(() => {
-      setNumThreads(saved);
-      wasmMemoryTuning.minParallelElements = savedCut;
-    });
+    onThreads(threads);
 
 
     it('train forward x=[16,2,32768]: sets of 524288 elements, mean 100', () => checkTrainForward({ N: 16, C: 2, S: 32768, offset: 100, affine: true }, 99));
@@ -376,16 +365,6 @@ for (const threads of [1, 2, 3]) {
   });
 }
 
-/** Copies of `arrays` placed in the wasm memory (all allocated first: an allocation may grow it). */
-function inWasm<T extends Float32Array | Int32Array>(...arrays: T[]): T[] {
-  const rt = getWasm()!;
-  const at = arrays.map((a) => rt.alloc(a.byteLength));
-  return arrays.map((a, i) => {
-    const v = (a instanceof Float32Array ? new Float32Array(rt.memory.buffer, at[i] as number, a.length) : new Int32Array(rt.memory.buffer, at[i] as number, a.length)) as T;
-    v.set(a as never);
-    return v;
-  });
-}
 
 describe('wasm BatchNorm on arrays that live in the wasm memory (zero-copy)', () => {
   it('x=[4,5,3517]: forward in place (y = x), backward into gy, statistics and gradients in the memory', () => {

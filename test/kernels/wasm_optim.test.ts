@@ -14,14 +14,15 @@
 // Arrays that already live in the wasm memory are used in place (zero-copy) and must give the
 // same bits as ordinary arrays, which are staged through the arena.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { tensor } from '../../index.js';
 import { optim } from '../../index.js';
 import type { Tensor } from '../../index.js';
-import { wasmMemoryTuning, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
+import { wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
 import { adamStepWasm, type SgdStepOptions, sgdStepWasm } from '../../kernels/wasm/optim.js';
-import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { getWasm, } from '../../kernels/wasm/runtime.js';
+import { inWasm, onThreads } from '../helpers/wasm.js';
 
 const LENGTHS = [0, 1, 3, 4, 5, 17, 1001, 70001];
 const STEPS = 3;
@@ -127,19 +128,7 @@ function checkAdam(n: number, o: AdamCase, seed: number, nanAt = -1): void {
 
 for (const threads of [1, 2, 3]) {
   describe(`wasm optimizer steps, ${threads} thread(s)`, () => {
-    let saved = 1;
-    let savedCut = 0;
-    beforeAll(() => {
-      saved = getNumThreads();
-      setNumThreads(threads);
-      // every size through the pool, so small odd shapes are split among the threads too
-      savedCut = wasmMemoryTuning.minParallelElements;
-      wasmMemoryTuning.minParallelElements = 0;
-    });
-    afterAll(() => {
-      setNumThreads(saved);
-      wasmMemoryTuning.minParallelElements = savedCut;
-    });
+    onThreads(threads);
 
 
     SGD_CASES.forEach((o, k) => {
@@ -161,16 +150,6 @@ for (const threads of [1, 2, 3]) {
   });
 }
 
-/** Copies of `arrays` placed in the wasm memory (all allocated first: an allocation may grow it). */
-function inWasm<T extends Float32Array | Int32Array>(...arrays: T[]): T[] {
-  const rt = getWasm()!;
-  const at = arrays.map((a) => rt.alloc(a.byteLength));
-  return arrays.map((a, i) => {
-    const v = (a instanceof Float32Array ? new Float32Array(rt.memory.buffer, at[i] as number, a.length) : new Int32Array(rt.memory.buffer, at[i] as number, a.length)) as T;
-    v.set(a as never);
-    return v;
-  });
-}
 
 describe('wasm optimizer steps on arrays that live in the wasm memory (zero-copy)', () => {
   it('n=70001: SGD and Adam update param and state where they are, as on ordinary arrays', () => {

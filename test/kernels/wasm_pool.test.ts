@@ -20,7 +20,7 @@
 // Arrays that already live in the wasm memory are used in place (zero-copy) and must give the
 // same bits as ordinary arrays, which are staged through the arena.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Generator } from '../../core/random.js';
 import type { AvgPoolOptions, PoolGeometry } from '../../kernels/geometry.js';
 import {
@@ -39,8 +39,9 @@ import {
   maxPool2dBackwardWasm,
   maxPool2dForwardWasm,
 } from '../../kernels/wasm/pool.js';
-import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
-import { wasmMemoryTuning, wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
+import { getWasm, } from '../../kernels/wasm/runtime.js';
+import { wasmOffsetOf } from '../../kernels/wasm/elementwise.js';
+import { inWasm, onThreads } from '../helpers/wasm.js';
 
 const U = 2 ** -24;
 
@@ -255,19 +256,7 @@ const AVG_OPTIONS: AvgPoolOptions[] = [
 
 for (const threads of [1, 2, 3]) {
   describe(`wasm pooling, ${threads} thread(s)`, () => {
-    let saved = 1;
-    let savedCut = 0;
-    beforeAll(() => {
-      saved = getNumThreads();
-      setNumThreads(threads);
-      // every size through the pool, so small odd shapes are split among the threads too
-      savedCut = wasmMemoryTuning.minParallelElements;
-      wasmMemoryTuning.minParallelElements = 0;
-    });
-    afterAll(() => {
-      setNumThreads(saved);
-      wasmMemoryTuning.minParallelElements = savedCut;
-    });
+    onThreads(threads);
 
     FIXED.forEach((c, k) => {
       const pm = geometry(c, true);
@@ -298,16 +287,6 @@ for (const threads of [1, 2, 3]) {
   });
 }
 
-/** Copies of `arrays` placed in the wasm memory (all allocated first: an allocation may grow it). */
-function inWasm<T extends Float32Array | Int32Array>(...arrays: T[]): T[] {
-  const rt = getWasm()!;
-  const at = arrays.map((a) => rt.alloc(a.byteLength));
-  return arrays.map((a, i) => {
-    const v = (a instanceof Float32Array ? new Float32Array(rt.memory.buffer, at[i] as number, a.length) : new Int32Array(rt.memory.buffer, at[i] as number, a.length)) as T;
-    v.set(a as never);
-    return v;
-  });
-}
 
 describe('wasm pooling on arrays that live in the wasm memory (zero-copy)', () => {
   it('max pool x=[6,112,112] forward and backward, adaptive average: inputs and outputs in the memory', () => {

@@ -7,7 +7,15 @@
 // Two levels: sgemmWasm stages Float32Arrays through the arena and copies C back; gemmPtr runs on
 // data already in wasm memory (byte offsets), which is what other wasm kernels build on.
 
-import { GEMM_ACCUMULATE, GEMM_BIAS_COL, GEMM_BIAS_ROW, GEMM_RELU, GEMM_SCRATCH_BYTES } from './src/gemm.gen.js';
+import {
+  GEMM_ACCUMULATE,
+  GEMM_BIAS_COL,
+  GEMM_BIAS_ROW,
+  GEMM_PAR_SHARED_BYTES,
+  GEMM_PAR_THREAD_BYTES,
+  GEMM_PAR_ZERO_BYTES,
+  GEMM_RELU,
+} from './src/gemm.gen.js';
 import { describeWasm, getNumThreads, getWasm, type WasmRuntime } from './runtime.js';
 
 export interface WasmKernelOptions {
@@ -101,7 +109,9 @@ export function gemmPtr(rt: WasmRuntime, g: GemmPtrArgs, opts?: WasmKernelOption
   const macs = g.M * g.N * g.K;
   const mark = rt.mark();
   try {
-    const scratch = rt.alloc(scratchThreads(macs) * GEMM_SCRATCH_BYTES);
+    // shared: the work counters (zeroed) and two packed B panels; then each thread's packed A block
+    const scratch = rt.alloc(GEMM_PAR_SHARED_BYTES + scratchThreads(macs) * GEMM_PAR_THREAD_BYTES);
+    rt.i32().fill(0, scratch / 4, (scratch + GEMM_PAR_ZERO_BYTES) / 4);
     runSized(
       rt,
       fn,

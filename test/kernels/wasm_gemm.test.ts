@@ -256,6 +256,41 @@ for (const nt of [1, 2, 3]) {
   });
 }
 
+// gemm_f32 on several threads shares one packed B panel per (jc, pc) step and hands out packing
+// and macro-tile items through an atomic counter, with a barrier between packing and compute. With
+// more threads than items (tiny N, a single MC block) a thread's spare item belongs to a later step
+// and must be kept until then; several steps (K > KC, N > NC) exercise the alternating panels.
+describe('wasm gemm on 6 threads (more threads than work items, several panel steps)', () => {
+  let previous = { threads: 1, minParallelMacs: 0 };
+  beforeAll(() => {
+    previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
+    setNumThreads(6);
+    wasmTuning.minParallelMacs = 0;
+  });
+  afterAll(() => {
+    setNumThreads(previous.threads);
+    wasmTuning.minParallelMacs = previous.minParallelMacs;
+  });
+  const MANY: [number, number, number, Partial<Case>][] = [
+    [1, 1, 700, {}],
+    [5, 9, 600, { accumulate: true, colBias: true }],
+    [3, 1030, 300, { transB: true, rowBias: true, relu: true }],
+    [200, 17, 520, { transA: true, pad: 1, off: 3 }],
+    [129, 2049, 5, { accumulate: true, relu: true }],
+    [2, 3, 0, { rowBias: true }],
+  ];
+  for (const relaxed of VARIANTS) {
+    it(`${relaxed ? 'relaxed' : 'plain'}: tiny N, one row block, and shapes of many (jc, pc) steps`, () => {
+      MANY.forEach(([M, N, K, extra], s) => {
+        check({ ...BASE, M, N, K, ...extra }, relaxed, 500 + s);
+      });
+      SHAPES.forEach(([M, N, K, extra], s) => {
+        check({ ...BASE, M, N, K, ...extra }, relaxed, 100 + s);
+      });
+    });
+  }
+});
+
 describe('wasm gemm: arrays that already live in wasm memory', () => {
   const M = 9;
   const K = 13;

@@ -160,18 +160,31 @@ describe('wasm gemm: relaxed-SIMD detection', () => {
   });
 });
 
-for (const nt of [1, 2, 3]) {
-  describe(`wasm gemm on ${nt} thread${nt > 1 ? 's' : ''}`, () => {
-    let previous = { threads: 1, minParallelMacs: 0 };
-    beforeAll(() => {
-      previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
-      setNumThreads(nt);
-      wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
-    });
-    afterAll(() => {
-      setNumThreads(previous.threads);
-      wasmTuning.minParallelMacs = previous.minParallelMacs;
-    });
+/**
+ * Runs the enclosing describe on nt threads with every shape split among them, by the static split
+ * (each thread packs its own panels) or the shared-panel one (one packed B panel per step, tiles
+ * handed out by an atomic counter, a barrier per step), whatever the size.
+ */
+function onThreadsWith(nt: number, split: 'static' | 'shared'): void {
+  let previous = { threads: 1, minParallelMacs: 0, gemmStaticMaxMacs: 0 };
+  beforeAll(() => {
+    previous = { threads: getNumThreads(), ...wasmTuning };
+    setNumThreads(nt);
+    wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
+    wasmTuning.gemmStaticMaxMacs = split === 'static' ? Number.POSITIVE_INFINITY : 0;
+  });
+  afterAll(() => {
+    setNumThreads(previous.threads);
+    wasmTuning.minParallelMacs = previous.minParallelMacs;
+    wasmTuning.gemmStaticMaxMacs = previous.gemmStaticMaxMacs;
+  });
+}
+
+const RUNS: [number, 'static' | 'shared'][] = [[1, 'shared'], [2, 'static'], [2, 'shared'], [3, 'static'], [3, 'shared']];
+
+for (const [nt, split] of RUNS) {
+  describe(`wasm gemm on ${nt} thread${nt > 1 ? `s, ${split} split` : ''}`, () => {
+    onThreadsWith(nt, split);
 
     for (const relaxed of VARIANTS) {
       const kind = relaxed ? 'relaxed' : 'plain';
@@ -256,21 +269,13 @@ for (const nt of [1, 2, 3]) {
   });
 }
 
-// gemm_f32 on several threads shares one packed B panel per (jc, pc) step and hands out packing
-// and macro-tile items through an atomic counter, with a barrier between packing and compute. With
+// gemm_f32's shared split (above gemmStaticMaxMacs) shares one packed B panel per (jc, pc) step and
+// hands out packing and macro-tile items through an atomic counter, with a barrier between packing
+// and compute. With
 // more threads than items (tiny N, a single MC block) a thread's spare item belongs to a later step
 // and must be kept until then; several steps (K > KC, N > NC) exercise the alternating panels.
-describe('wasm gemm on 6 threads (more threads than work items, several panel steps)', () => {
-  let previous = { threads: 1, minParallelMacs: 0 };
-  beforeAll(() => {
-    previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
-    setNumThreads(6);
-    wasmTuning.minParallelMacs = 0;
-  });
-  afterAll(() => {
-    setNumThreads(previous.threads);
-    wasmTuning.minParallelMacs = previous.minParallelMacs;
-  });
+describe('wasm gemm on 6 threads, shared split (more threads than work items, several panel steps)', () => {
+  onThreadsWith(6, 'shared');
   const MANY: [number, number, number, Partial<Case>][] = [
     [1, 1, 700, {}],
     [5, 9, 600, { accumulate: true, colBias: true }],

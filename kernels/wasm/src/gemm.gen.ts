@@ -30,6 +30,8 @@ export const GEMM_ACCUMULATE = 1;
 export const GEMM_BIAS_ROW = 2;
 export const GEMM_BIAS_COL = 4;
 export const GEMM_RELU = 8;
+/** Split C statically between the threads, each packing its own panels (no shared panel, no barrier). */
+export const GEMM_STATIC = 16;
 
 const PACK_A_BYTES = MC * KC * 4;
 const PACK_B_BYTES = KC * NC * 4;
@@ -427,6 +429,13 @@ const CTRL_BYTES = 128;
 export const GEMM_PAR_SHARED_BYTES = CTRL_BYTES + 2 * PACK_B_BYTES;
 /** Bytes of gemm_f32 scratch per thread (packed A block and edge tile). */
 export const GEMM_PAR_THREAD_BYTES = PACK_A_BYTES + TILE_BYTES;
+/**
+ * Bytes of scratch gemm_f32 needs on nt threads: the shared panels and per-thread A blocks, or for
+ * the static split (GEMM_STATIC) a whole serial scratch per thread, after the counters.
+ */
+export function gemmScratchBytes(nt: number): number {
+  return Math.max(GEMM_PAR_SHARED_BYTES + nt * GEMM_PAR_THREAD_BYTES, CTRL_BYTES + nt * GEMM_SCRATCH_BYTES);
+}
 /** Bytes at the start of the scratch that must be zero when gemm_f32 starts (its counters). */
 export const GEMM_PAR_ZERO_BYTES = CTRL_BYTES;
 /** Spins on the barrier word before sleeping in memory.atomic.wait32 (a few tens of µs). */
@@ -477,19 +486,25 @@ function gemmEntry(suffix: string): string {
         (local.get $b) (local.get $rsb) (local.get $csb) (local.get $c) (local.get $ldc) (local.get $flags)
         (local.get $brow) (local.get $bcol) (i32.add (local.get $scratch) ${i32(CTRL_BYTES)}))
       (return)))
+    ;; the caller asks for the static split (small problems, where a barrier costs more than it saves)
+    (if (i32.and (local.get $flags) ${i32(GEMM_STATIC)}) (then
+      (call $gemm_static (local.get $tid) (local.get $nt) (local.get $M) (local.get $N) (local.get $K)
+        (local.get $a) (local.get $rsa) (local.get $csa) (local.get $b) (local.get $rsb) (local.get $csb)
+        (local.get $c) (local.get $ldc) (local.get $flags) (local.get $brow) (local.get $bcol)
+        (i32.add (local.get $scratch) ${i32(CTRL_BYTES)}))
+      (return)))
     (local.set $arrive (local.get $scratch))
     (local.set $next (i32.add (local.get $scratch) (i32.const 64)))
     (local.set $packA (i32.add (i32.add (local.get $scratch) ${i32(GEMM_PAR_SHARED_BYTES)})
                                (i32.mul (local.get $tid) ${i32(GEMM_PAR_THREAD_BYTES)})))
     (local.set $tile (i32.add (local.get $packA) ${i32(PACK_A_BYTES)}))
     (local.set $ldc4 (i32.shl (local.get $ldc) (i32.const 2)))
-    (local.set $nIc (i32.div_u (i32.add (local.get $M) ${i32(MC - 1)}) ${i32(MC)}))
     (local.set $item (i32.const -1))
     (local.set $aIc (i32.const -1))
     (loop $jc_loop
       (local.set $nc (call $min ${i32(NC)} (i32.sub (local.get $N) (local.get $jc))))
       (local.set $slivers (i32.shr_u (i32.add (local.get $nc) ${i32(NR - 1)}) (i32.const 3)))
-      ;; compute items: MC-row blocks × runs of slivers, at least ${TILES_PER_THREAD} per thread where N allows
+      (local.set $nIc (i32.div_u (i32.add (local.get $M) ${i32(MC - 1)}) ${i32(MC)}))
       (local.set $chunks (call $min (local.get $slivers)
         (call $max (i32.const 1) (i32.div_u (i32.add (i32.mul (local.get $nt) ${i32(TILES_PER_THREAD)}) (i32.sub (local.get $nIc) (i32.const 1))) (local.get $nIc)))))
       (local.set $chunkSl (i32.div_u (i32.add (local.get $slivers) (i32.sub (local.get $chunks) (i32.const 1))) (local.get $chunks)))
@@ -574,6 +589,49 @@ function gemmEntry(suffix: string): string {
       (br_if $jc_loop (i32.lt_s (local.get $jc) (local.get $N)))))`;
 }
 
+/** $gemm_static: thread tid of nt computes an MR- or NR-aligned slice of C on its own (no shared panel, no barrier). */
+function gemmStatic(): string {
+  return `
+  ;; thread tid of nt takes a slice of whole 8-column slivers of N
+  ;; (when N is the larger side, so each thread re-packs only the smaller A) or of whole 4-row
+  ;; slivers of M, packing its own panels in scratch + tid·${GEMM_SCRATCH_BYTES}.
+  (func $gemm_static (param $tid i32) (param $nt i32) (param $M i32) (param $N i32) (param $K i32)
+        (param $a i32) (param $rsa i32) (param $csa i32) (param $b i32) (param $rsb i32) (param $csb i32)
+        (param $c i32) (param $ldc i32) (param $flags i32) (param $brow i32) (param $bcol i32) (param $scratch i32)
+    (local $tilesM i32) (local $tilesN i32) (local $t0 i32) (local $t1 i32) (local $lo i32) (local $hi i32)
+    (local.set $scratch (i32.add (local.get $scratch) (i32.mul (local.get $tid) ${i32(GEMM_SCRATCH_BYTES)})))
+    (local.set $tilesM (i32.div_u (i32.add (local.get $M) ${i32(MR - 1)}) ${i32(MR)}))
+    (local.set $tilesN (i32.div_u (i32.add (local.get $N) ${i32(NR - 1)}) ${i32(NR)}))
+    (if (select
+          (i32.ge_s (local.get $tilesN) (call $min (local.get $nt) (local.get $tilesM)))
+          (i32.and (i32.lt_s (local.get $tilesM) (local.get $nt)) (i32.gt_s (local.get $tilesN) (local.get $tilesM)))
+          (i32.ge_s (local.get $N) (local.get $M)))
+      (then
+        (local.set $t0 (call $part (local.get $tilesN) (local.get $tid) (local.get $nt)))
+        (local.set $t1 (call $part (local.get $tilesN) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+        (local.set $lo (i32.mul (local.get $t0) ${i32(NR)}))
+        (local.set $hi (call $min (local.get $N) (i32.mul (local.get $t1) ${i32(NR)})))
+        (if (i32.ge_s (local.get $lo) (local.get $hi)) (then (return)))
+        (call $gemm_serial (local.get $M) (i32.sub (local.get $hi) (local.get $lo)) (local.get $K)
+          (local.get $a) (local.get $rsa) (local.get $csa)
+          (i32.add (local.get $b) (i32.shl (i32.mul (local.get $lo) (local.get $csb)) (i32.const 2))) (local.get $rsb) (local.get $csb)
+          (i32.add (local.get $c) (i32.shl (local.get $lo) (i32.const 2))) (local.get $ldc) (local.get $flags)
+          (local.get $brow) (i32.add (local.get $bcol) (i32.shl (local.get $lo) (i32.const 2)))
+          (local.get $scratch)))
+      (else
+        (local.set $t0 (call $part (local.get $tilesM) (local.get $tid) (local.get $nt)))
+        (local.set $t1 (call $part (local.get $tilesM) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+        (local.set $lo (i32.mul (local.get $t0) ${i32(MR)}))
+        (local.set $hi (call $min (local.get $M) (i32.mul (local.get $t1) ${i32(MR)})))
+        (if (i32.ge_s (local.get $lo) (local.get $hi)) (then (return)))
+        (call $gemm_serial (i32.sub (local.get $hi) (local.get $lo)) (local.get $N) (local.get $K)
+          (i32.add (local.get $a) (i32.shl (i32.mul (local.get $lo) (local.get $rsa)) (i32.const 2))) (local.get $rsa) (local.get $csa)
+          (local.get $b) (local.get $rsb) (local.get $csb)
+          (i32.add (local.get $c) (i32.shl (i32.mul (local.get $lo) (local.get $ldc)) (i32.const 2))) (local.get $ldc) (local.get $flags)
+          (i32.add (local.get $brow) (i32.shl (local.get $lo) (i32.const 2))) (local.get $bcol)
+          (local.get $scratch)))))`;
+}
+
 /** One module's text: plain SIMD, or with relaxed the twin whose micro-kernel uses relaxed_madd (exports suffixed _relaxed). */
 export function moduleText(relaxed: boolean): string {
   return `;; generated by kernels/wasm/src/gemm.gen.ts${relaxed ? ' (relaxed-SIMD twin)' : ''}
@@ -581,7 +639,8 @@ export function moduleText(relaxed: boolean): string {
   (import "env" "memory" (memory 1 65536 shared))
 ${gemmCore(relaxed)}
 ${barrier()}
-${gemmEntry(relaxed ? '_relaxed' : '')})
+${gemmEntry(relaxed ? '_relaxed' : '')}
+${gemmStatic()})
 `;
 }
 

@@ -25,18 +25,22 @@ export interface WasmKernelOptions {
 
 /**
  * Tuning shared by the wasm GEMM and conv wrappers. minParallelMacs: problems with fewer
- * multiply-adds run on the calling thread, since a round trip through the pool costs more (tests
- * set it to 0 to run even tiny shapes on every thread).
+ * multiply-adds run on the calling thread, since a round trip through the pool (~5-9 µs here)
+ * costs more (tests set it to 0 to run even tiny shapes on every thread). Measured on this 2-core
+ * VM (load ~1), SGEMM n³ on 1 vs 2 threads: 32³ 2.6 vs 6.0 µs, 48³ 8.0 vs 12.9 µs, 64³ 16-17 vs
+ * 18-20 µs, 96³ 56-77 vs 39-53 µs; the cut-off sits below the GEMM's break-even since the conv
+ * kernels do more work per multiply-add (im2col).
  *
  * gemmStaticMaxMacs: a threaded GEMM of at most this many multiply-adds splits C statically, each
  * thread packing its own panels; a larger one shares each packed panel of B between the threads and
- * hands out tiles dynamically, with a barrier per panel. On an idle 16-core Xeon, GFLOP/s static vs
- * shared, plain / FMA: 64³ on 2 threads 26.4 / 34.3 vs 22.7 / 27.7, on 4 threads 42.0 / 50.4 vs
- * 33.9 / 37.7; 96³ mixed; 160³ and 256³ on 4 threads the shared panel wins (66.3 vs 62.1 and
- * 58.1 vs 53.7 plain); at 1024³ shared vs static 48.9 / 59.4 vs 40.7 / 45.9 on 2 threads and
- * 87.0 / 102.4 vs 66.2 / 89.3 on 4.
+ * hands out tiles dynamically, with a barrier per panel. GFLOP/s static vs shared, plain / FMA, on
+ * 2 threads here: 64³ and 96³ a tie, 128³ 48.7 / 65.2 vs 42.7 / 51.6, 192³ 43.2 / 67.4 vs
+ * 51.4 / 67.9, 256³ 37.3 / 47.6 vs 47.3 / 62.8, 1024³ a tie when the machine is quiet. On an idle
+ * 16-core Xeon: 64³ on 4 threads 42.0 / 50.4 vs 33.9 / 37.7, 160³ and 256³ on 4 threads the shared
+ * panel wins (66.3 vs 62.1 and 58.1 vs 53.7 plain), 1024³ 40.7 / 45.9 vs 48.9 / 59.4 on 2 threads
+ * and 66.2 / 89.3 vs 87.0 / 102.4 on 4.
  */
-export const wasmTuning = { minParallelMacs: 1 << 15, gemmStaticMaxMacs: 1 << 20 };
+export const wasmTuning = { minParallelMacs: 1 << 17, gemmStaticMaxMacs: 1 << 21 };
 
 /** The runtime, or an error naming the caller and why WebAssembly SIMD is unavailable. */
 export function requireWasm(caller: string): WasmRuntime {

@@ -412,6 +412,9 @@ export function gemmCore(relaxed: boolean): string {
 // step 1, ...); every thread walks the same sequence of phases, so it knows each phase's range.
 // A thread takes items with an atomic add; the one it takes past its phase's end belongs to a
 // later phase, and it keeps it until it gets there. Nothing is ever reset during a call.
+//
+// Small problems, where a barrier costs more than sharing saves, ask (flag GEMM_STATIC) for the
+// static split instead ($gemm_static): each thread a fixed slice of C, packing its own panels.
 
 /**
  * Macro-tiles per thread each (jc, pc) step is cut into at least (where N has the slivers): small
@@ -504,6 +507,7 @@ function gemmEntry(suffix: string): string {
     (loop $jc_loop
       (local.set $nc (call $min ${i32(NC)} (i32.sub (local.get $N) (local.get $jc))))
       (local.set $slivers (i32.shr_u (i32.add (local.get $nc) ${i32(NR - 1)}) (i32.const 3)))
+      ;; compute items: MC-row blocks × runs of slivers, at least ${TILES_PER_THREAD} per thread where N allows
       (local.set $nIc (i32.div_u (i32.add (local.get $M) ${i32(MC - 1)}) ${i32(MC)}))
       (local.set $chunks (call $min (local.get $slivers)
         (call $max (i32.const 1) (i32.div_u (i32.add (i32.mul (local.get $nt) ${i32(TILES_PER_THREAD)}) (i32.sub (local.get $nIc) (i32.const 1))) (local.get $nIc)))))

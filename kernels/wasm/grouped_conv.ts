@@ -18,7 +18,7 @@
 
 import type { ConvGeometry } from '../geometry.js';
 import { finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
-import { kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
+import { kernelName, requireWasm, runSized, scratchThreads, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
 import { DIRECT_FIELDS, DW_BLOCK, DW_TAPS, DW_UNROLL_MAX, DWEIGHT_FIELDS, FLAT_ALIGN, PASS_FIELDS } from './src/gconv.gen.js';
 

@@ -408,16 +408,15 @@ export function unshareMemoryImport(bytes: Uint8Array<ArrayBuffer>): Uint8Array<
     const id = out[p++] as number;
     const [size, body] = leb(p);
     if (id === 2) {
-      let [count, q] = leb(body);
-      for (; count > 0; count--) {
-        const [modLen, q1] = leb(q);
-        const [fieldLen, q2] = leb(q1 + modLen);
-        q = q2 + fieldLen;
-        const kind = out[q++] as number;
-        if (kind !== 2) throw new WasmError(`unshareMemoryImport: expected only a memory import, found import kind ${kind}`);
-        if (out[q] === 0x03) out[q] = 0x01;
-        return out;
-      }
+      const [count, q0] = leb(body);
+      if (count !== 1) throw new WasmError(`unshareMemoryImport: expected one import (the memory), found ${count}`);
+      const [modLen, q1] = leb(q0);
+      const [fieldLen, q2] = leb(q1 + modLen);
+      const q = q2 + fieldLen;
+      const kind = out[q] as number;
+      if (kind !== 2) throw new WasmError(`unshareMemoryImport: expected a memory import, found import kind ${kind}`);
+      if (out[q + 1] === 0x03) out[q + 1] = 0x01;
+      return out;
     }
     p = body + size;
   }

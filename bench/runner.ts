@@ -3,7 +3,7 @@
 // reference on the same inputs, and only if it is right, time it in steady state. A fast but
 // wrong kernel is reported as 'wrong' with its error and never timed.
 import { type MeasureOptions, type Timing, measure, timeOnce } from './harness.js';
-import type { ThreadControl } from './threads.js';
+import { type ThreadControl, wasmThreads } from './threads.js';
 import type { Expected, FloatArray, Prepared, Variant, VariantResult, Workload } from './types.js';
 
 export interface RunOptions extends MeasureOptions {
@@ -11,7 +11,7 @@ export interface RunOptions extends MeasureOptions {
   onProgress?: (e: ProgressEvent) => void;
   /**
    * The thread pool that rungs marked `setsThreads` run on: set to the rung's `threads` before
-   * it is prepared, restored after it is disposed. Without one, such rungs are skipped.
+   * it is prepared, restored after it is disposed. Default: resgrad's WASM pool.
    */
   threadControl?: ThreadControl;
 }
@@ -62,8 +62,7 @@ function rates(w: Workload, ms: number): Pick<VariantResult, 'gflops' | 'gbps' |
 
 async function runVariant(w: Workload, v: Variant, exp: Expected, opts: RunOptions): Promise<VariantResult> {
   if (!v.setsThreads) return runPrepared(w, v, exp, opts);
-  const control = opts.threadControl;
-  if (!control) return { ...resultBase(w, v), reason: `runs on the WASM thread pool, and this run has no thread control` };
+  const control = opts.threadControl ?? wasmThreads;
   const before = control.get();
   try {
     control.set(v.threads);

@@ -78,13 +78,19 @@ describe('bench thread ladder', () => {
     expect(control.now).toBe(7);
   });
 
-  it('without a thread control a threaded rung is skipped and says why', async () => {
-    const rs = await runWorkloads([plusOne(recordingControl(), [], [2])], FAST);
-    expect(rs[0]!.status).toBe('skipped');
-    expect(rs[0]!.reason).toContain('no thread control');
+  it('without a thread control given, the runner turns the WASM pool', async () => {
+    const before = wasmThreads.get();
+    const seen: number[] = [];
+    const rs = await runWorkloads([plusOne(wasmThreads, seen, [1, 2])], FAST);
+    expect(rs.map((r) => [r.variant, r.threads, r.status])).toEqual([
+      ['plus one', 1, 'ok'],
+      ['plus one 2t', 2, 'ok'],
+    ]);
+    expect(seen).toEqual([1, 2]);
+    expect(wasmThreads.get()).toBe(before);
   });
 
-  it('gemm 24×24×24 with --peers at threads 1,2: onnxruntime rows at 1 and 2 threads; WASM pool restored', async () => {
+  it('gemm 24×24×24 with --peers at threads 1,2: resgrad and onnxruntime rows at 1 and 2 threads; WASM pool restored', async () => {
     const before = wasmThreads.get();
     const w = gemmWorkload(24, { backends: new Set(['cpu']), peers: true, quick: true, threads: [1, 2] });
     const rs = await runWorkloads([w], { ...FAST, threadControl: wasmThreads });
@@ -94,6 +100,8 @@ describe('bench thread ladder', () => {
       ['onnxruntime 2t', 2, 'ok'],
     ]);
     for (const r of rs.filter((q) => q.variant.startsWith('tfjs'))) expect(r.threads).toBe(1);
+    // the WASM variants (core/cpu/wasm.ts) and kernels are laddered: resgrad rows at 2 threads too
+    expect(rs.filter((r) => r.kind === 'resgrad' && r.threads === 2).map((r) => r.variant)).toContain('matmul op 2t');
     for (const r of rs.filter((q) => q.kind === 'resgrad')) {
       expect(r.status, r.variant).toBe('ok');
       expect(r.threads, r.variant).toBe(r.variant.endsWith(' 2t') ? 2 : 1);

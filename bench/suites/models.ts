@@ -141,11 +141,16 @@ function cifarTrainStep(batch: number, ctx: SuiteContext): Workload {
       const target = api.randint(0, 10, [batch], { dtype: 'int32' });
       let last: Float32Array = new Float32Array(0);
       return {
+        // the step as the README writes it: inside tidy(), so activations and gradients live in
+        // the WASM heap (read in place by the kernels, freed at the end of the step)
         run: () => {
-          opt.zeroGrad();
-          const loss = api.F.crossEntropy(model.forward(x) as Tensor, target);
-          loss.backward();
-          opt.step();
+          const loss = api.tidy(() => {
+            opt.zeroGrad();
+            const l = api.F.crossEntropy(model.forward(x) as Tensor, target);
+            l.backward();
+            opt.step();
+            return l.detach();
+          });
           last = loss.toArray() as Float32Array;
         },
         output: () => last,

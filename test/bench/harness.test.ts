@@ -100,7 +100,7 @@ describe('bench harness', () => {
     expect(wrong.status).toBe('wrong');
     expect(wrong.timing).toBeUndefined();
     expect(wrongCalls).toBe(1);
-    for (const name of ['reference', 'blocked', 'matmul op']) expect(rs.find((r) => r.variant === name)!.status).toBe('ok');
+    for (const name of ['reference', 'blocked', 'matmul op']) expect(rs.find((r) => r.variant === name)!.status, `${name}: ${rs.find((r) => r.variant === name)!.reason}`).toBe('ok');
     const report: Report = {
       tool: 'resgrad bench', version: 'test', startedAt: new Date(0).toISOString(), durationS: 1, machine: machineInfo(), backends: { cpu: 'test' },
       options: { filter: 'gemm', backends: ['cpu'], peers: false, quick: true, full: false, maxTime: 0.02 }, results: rs, ratios: computeRatios(rs),

@@ -89,8 +89,9 @@ function forwardWorkload(name: string, make: () => Net, batch: number, ctx: Suit
       const xt = api.tensor(x, { shape });
       let last: Float32Array = new Float32Array(0);
       return {
+        // inside tidy(), as the README recommends: activations live in the WASM heap
         run: () => {
-          last = api.noGrad(() => m.forward(xt) as Tensor).toArray() as Float32Array;
+          last = api.noGrad(() => api.tidy(() => m.forward(xt) as Tensor)).toArray() as Float32Array;
         },
         output: () => last,
       };

@@ -65,7 +65,7 @@ export function checkSize(caller: string, name: string, v: number, min = 0): voi
 // sits on an older buffer object of the same memory: rt.owns() knows them all, so it is read in
 // place too.)
 
-type Staged = Float32Array | Int32Array;
+export type Staged = Float32Array | Int32Array;
 
 /** a's byte offset in the wasm memory whose buffer is `home`, or -1 when it lives elsewhere. */
 export function wasmOffsetOf(home: ArrayBufferLike, a: Staged): number {

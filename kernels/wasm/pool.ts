@@ -11,7 +11,7 @@
 // maxPool2dBackward adds it into the next plane.
 
 import type { AvgPoolOptions, PoolGeometry } from '../geometry.js';
-import { checkFloat32, checkNoPartialOverlap, checkSize, finishOutput, outputAt, runBySize, stage, wasmRuntimeFor } from './elementwise.js';
+import { checkFloat32, checkNoPartialOverlap, checkSize, finishOutput, outputAt, runBySize, type Staged, stage, wasmRuntimeFor } from './elementwise.js';
 
 function checkGeometry(caller: string, p: PoolGeometry): void {
   if (p === null || typeof p !== 'object') throw new TypeError(`${caller}: p must be a PoolGeometry, got ${String(p)}`);
@@ -34,6 +34,28 @@ function checkAvgOptions(caller: string, o: AvgPoolOptions): void {
   checkSize(caller, 'o.divisorOverride', o.divisorOverride);
 }
 
+/**
+ * One pooling call: stage `inputs` (read in place when they live in the wasm memory), place
+ * `outputs`, run fn(...input offsets, ...output offsets, ...sizes) split by `work`, and deliver the
+ * outputs. Nothing runs when the first output is empty; an output overlapping an input in the
+ * wasm memory (other than exactly) is an error.
+ */
+function runPool(caller: string, fn: string, inputs: [string, Staged][], outputs: [string, Staged][], sizes: number[], work: number): void {
+  const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
+  if ((outputs[0] as [string, Staged])[1].length === 0) return;
+  for (const [on, o] of outputs) for (const [inName, i] of inputs) checkNoPartialOverlap(caller, home, on, o, inName, i);
+  const mark = rt.mark();
+  try {
+    const ins = inputs.map(([, a]) => stage(rt, home, a));
+    const outs = outputs.map(([, a]) => outputAt(rt, home, a));
+    runBySize(rt, fn, [...ins, ...outs, ...sizes], work);
+    for (const [k, [, a]] of outputs.entries()) finishOutput(rt, home, a, outs[k] as number);
+  } finally {
+    rt.release(mark);
+  }
+}
+
 /** Max pooling as maxPool2dForward: y = the window's max, idx = its flat h·w position in the plane. */
 export function maxPool2dForwardWasm(x: Float32Array, y: Float32Array, idx: Int32Array, p: PoolGeometry): void {
   const caller = 'maxPool2dForwardWasm';
@@ -42,27 +64,8 @@ export function maxPool2dForwardWasm(x: Float32Array, y: Float32Array, idx: Int3
   checkFloat32(caller, 'y', y, p.planes * p.oh * p.ow, 'planes·oh·ow');
   if (!(idx instanceof Int32Array)) throw new TypeError(`${caller}: idx must be an Int32Array, got ${String(idx)}`);
   if (idx.length !== y.length) throw new RangeError(`${caller}: idx must have ${y.length} elements (planes·oh·ow), got ${idx.length}`);
-  const rt = wasmRuntimeFor(caller);
-  const home = rt.memory.buffer; // the memory as this call found it (see stage())
-  if (y.length === 0) return;
-  checkNoPartialOverlap(caller, home, 'y', y, 'x', x);
-  checkNoPartialOverlap(caller, home, 'idx', idx, 'x', x);
-  const mark = rt.mark();
-  try {
-    const xs = stage(rt, home, x);
-    const ys = outputAt(rt, home, y);
-    const is = outputAt(rt, home, idx);
-    runBySize(
-      rt,
-      'pool_max_forward',
-      [xs, ys, is, p.planes, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw],
-      x.length + y.length,
-    );
-    finishOutput(rt, home, y, ys);
-    finishOutput(rt, home, idx, is);
-  } finally {
-    rt.release(mark);
-  }
+  const sizes = [p.planes, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw];
+  runPool(caller, 'pool_max_forward', [['x', x]], [['y', y], ['idx', idx]], sizes, x.length + y.length);
 }
 
 /** dx = 0, then dx[plane, idx] += dy: the gradient goes to the position that won. */
@@ -73,21 +76,12 @@ export function maxPool2dBackwardWasm(dy: Float32Array, idx: Int32Array, dx: Flo
   checkFloat32(caller, 'dx', dx, p.planes * p.h * p.w, 'planes·h·w');
   if (!(idx instanceof Int32Array)) throw new TypeError(`${caller}: idx must be an Int32Array, got ${String(idx)}`);
   if (idx.length !== dy.length) throw new RangeError(`${caller}: idx must have ${dy.length} elements (planes·oh·ow), got ${idx.length}`);
-  const rt = wasmRuntimeFor(caller);
-  const home = rt.memory.buffer; // the memory as this call found it (see stage())
-  if (dx.length === 0) return;
-  checkNoPartialOverlap(caller, home, 'dx', dx, 'dy', dy);
-  checkNoPartialOverlap(caller, home, 'dx', dx, 'idx', idx);
-  const mark = rt.mark();
-  try {
-    const gs = stage(rt, home, dy);
-    const is = stage(rt, home, idx);
-    const xs = outputAt(rt, home, dx);
-    runBySize(rt, 'pool_max_backward', [gs, is, xs, p.planes, p.h * p.w, p.oh * p.ow], dx.length + dy.length);
-    finishOutput(rt, home, dx, xs);
-  } finally {
-    rt.release(mark);
-  }
+  runPool(caller, 'pool_max_backward', [['dy', dy], ['idx', idx]], [['dx', dx]], [p.planes, p.h * p.w, p.oh * p.ow], dx.length + dy.length);
+}
+
+/** The sizes pool_avg_forward and pool_avg_backward take after their two arrays. */
+function avgSizes(p: PoolGeometry, o: AvgPoolOptions): number[] {
+  return [p.planes, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, o.countIncludePad ? 1 : 0, o.divisorOverride];
 }
 
 /** Average pooling as avgPool2dForward (dilation is not part of average pooling: p.dh, p.dw are ignored). */
@@ -97,24 +91,7 @@ export function avgPool2dForwardWasm(x: Float32Array, y: Float32Array, p: PoolGe
   checkAvgOptions(caller, o);
   checkFloat32(caller, 'x', x, p.planes * p.h * p.w, 'planes·h·w');
   checkFloat32(caller, 'y', y, p.planes * p.oh * p.ow, 'planes·oh·ow');
-  const rt = wasmRuntimeFor(caller);
-  const home = rt.memory.buffer; // the memory as this call found it (see stage())
-  if (y.length === 0) return;
-  checkNoPartialOverlap(caller, home, 'y', y, 'x', x);
-  const mark = rt.mark();
-  try {
-    const xs = stage(rt, home, x);
-    const ys = outputAt(rt, home, y);
-    runBySize(
-      rt,
-      'pool_avg_forward',
-      [xs, ys, p.planes, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, o.countIncludePad ? 1 : 0, o.divisorOverride],
-      x.length + y.length,
-    );
-    finishOutput(rt, home, y, ys);
-  } finally {
-    rt.release(mark);
-  }
+  runPool(caller, 'pool_avg_forward', [['x', x]], [['y', y]], avgSizes(p, o), x.length + y.length);
 }
 
 /** dx = 0, then dx[window] += dy / divisor, with the windows and divisors of the forward. */
@@ -124,24 +101,7 @@ export function avgPool2dBackwardWasm(dy: Float32Array, dx: Float32Array, p: Poo
   checkAvgOptions(caller, o);
   checkFloat32(caller, 'dy', dy, p.planes * p.oh * p.ow, 'planes·oh·ow');
   checkFloat32(caller, 'dx', dx, p.planes * p.h * p.w, 'planes·h·w');
-  const rt = wasmRuntimeFor(caller);
-  const home = rt.memory.buffer; // the memory as this call found it (see stage())
-  if (dx.length === 0) return;
-  checkNoPartialOverlap(caller, home, 'dx', dx, 'dy', dy);
-  const mark = rt.mark();
-  try {
-    const gs = stage(rt, home, dy);
-    const xs = outputAt(rt, home, dx);
-    runBySize(
-      rt,
-      'pool_avg_backward',
-      [gs, xs, p.planes, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, o.countIncludePad ? 1 : 0, o.divisorOverride],
-      dx.length + dy.length,
-    );
-    finishOutput(rt, home, dx, xs);
-  } finally {
-    rt.release(mark);
-  }
+  runPool(caller, 'pool_avg_backward', [['dy', dy]], [['dx', dx]], avgSizes(p, o), dx.length + dy.length);
 }
 
 function checkAdaptive(caller: string, planes: number, h: number, w: number, oh: number, ow: number): void {
@@ -159,19 +119,7 @@ export function adaptiveAvgPool2dForwardWasm(x: Float32Array, y: Float32Array, p
   checkAdaptive(caller, planes, h, w, oh, ow);
   checkFloat32(caller, 'x', x, planes * h * w, 'planes·h·w');
   checkFloat32(caller, 'y', y, planes * oh * ow, 'planes·oh·ow');
-  const rt = wasmRuntimeFor(caller);
-  const home = rt.memory.buffer; // the memory as this call found it (see stage())
-  if (y.length === 0) return;
-  checkNoPartialOverlap(caller, home, 'y', y, 'x', x);
-  const mark = rt.mark();
-  try {
-    const xs = stage(rt, home, x);
-    const ys = outputAt(rt, home, y);
-    runBySize(rt, 'pool_adaptive_forward', [xs, ys, planes, h, w, oh, ow], x.length + y.length);
-    finishOutput(rt, home, y, ys);
-  } finally {
-    rt.release(mark);
-  }
+  runPool(caller, 'pool_adaptive_forward', [['x', x]], [['y', y]], [planes, h, w, oh, ow], x.length + y.length);
 }
 
 /** dx = 0, then dx[window] += dy / |window|; oh = ow = 1 fills each plane with dy / (h·w). */
@@ -180,17 +128,5 @@ export function adaptiveAvgPool2dBackwardWasm(dy: Float32Array, dx: Float32Array
   checkAdaptive(caller, planes, h, w, oh, ow);
   checkFloat32(caller, 'dy', dy, planes * oh * ow, 'planes·oh·ow');
   checkFloat32(caller, 'dx', dx, planes * h * w, 'planes·h·w');
-  const rt = wasmRuntimeFor(caller);
-  const home = rt.memory.buffer; // the memory as this call found it (see stage())
-  if (dx.length === 0) return;
-  checkNoPartialOverlap(caller, home, 'dx', dx, 'dy', dy);
-  const mark = rt.mark();
-  try {
-    const gs = stage(rt, home, dy);
-    const xs = outputAt(rt, home, dx);
-    runBySize(rt, 'pool_adaptive_backward', [gs, xs, planes, h, w, oh, ow], dx.length + dy.length);
-    finishOutput(rt, home, dx, xs);
-  } finally {
-    rt.release(mark);
-  }
+  runPool(caller, 'pool_adaptive_backward', [['dy', dy]], [['dx', dx]], [planes, h, w, oh, ow], dx.length + dy.length);
 }

@@ -38,7 +38,7 @@ import { allocArray } from '../dtype.js';
 import { scopeDepth } from '../scope.js';
 import { WasmHeap } from './wasm_heap.js';
 import type { KernelAttrMap } from '../kernel_names.js';
-import { isContiguous } from '../shape.js';
+import { isContiguous, numel } from '../shape.js';
 import { batchedMatmul } from './matmul.js';
 import { type CpuInput, type CpuOutput, registerCpuVariant } from './registry.js';
 
@@ -52,12 +52,12 @@ export const wasmRelaxed = (): boolean => getWasm()?.relaxed ?? false;
 const allF32 = (inputs: readonly CpuInput[]): boolean => inputs.every((t) => t.dtype === 'float32');
 const dense = (t: CpuInput): boolean => isContiguous(t.shape, t.strides);
 
-/** A contiguous float32 input as exactly its elements (a view, no copy). */
-function f32(t: CpuInput): Float32Array {
-  let n = 1;
-  for (const s of t.shape) n *= s;
-  return (t.buffer as Float32Array).subarray(t.offset, t.offset + n);
+/** A contiguous input as exactly its elements (a view, no copy): float32 data, or int32 indices. */
+function elements<T extends Float32Array | Int32Array>(t: CpuInput): T {
+  return (t.buffer as T).subarray(t.offset, t.offset + numel(t.shape)) as T;
 }
+const f32 = (t: CpuInput): Float32Array => elements<Float32Array>(t);
+const i32 = (t: CpuInput): Int32Array => elements<Int32Array>(t);
 
 // Every WASM kernel overwrites all of its output: no need to zero it first.
 const newF32 = (n: number): Float32Array => allocOutput('float32', n, false) as Float32Array;
@@ -244,12 +244,6 @@ registerCpuVariant('normBackward', {
 const POOL_ABOUT = 'WASM SIMD pooling, threads over planes';
 const poolOk = (inputs: readonly CpuInput[]) => inputs.every((t) => t.dtype !== 'float64') && allF32(inputs.slice(0, 1)) && wasmAvailable();
 
-/** The int32 indices input as exactly its elements. */
-function i32(t: CpuInput): Int32Array {
-  let n = 1;
-  for (const v of t.shape) n *= v;
-  return (t.buffer as Int32Array).subarray(t.offset, t.offset + n);
-}
 
 registerCpuVariant('maxPool2d', {
   name: 'wasm', about: POOL_ABOUT, rank: 30, supports: poolOk,
@@ -348,14 +342,18 @@ function wholeF32(t: Tensor | null): Float32Array | null {
 export const fusedSteps = { sgd: 0, adam: 0 };
 
 /**
- * One torch SGD step on p (and its momentum buffer) by the fused WASM kernel, when p, its grad
- * and the buffer are dense float32 cpu tensors; false (nothing done) otherwise.
+ * One torch SGD step on p (and its momentum buffer) by the fused WASM kernel, when p and its grad
+ * are dense float32 cpu tensors; false (nothing done) otherwise. `buffer()` is asked for the
+ * momentum buffer (null without momentum) only once p qualifies, so a parameter that takes the
+ * op-by-op path never has one made for nothing.
  */
-export function fusedSgdStep(p: Tensor, buf: Tensor | null, firstStep: boolean, o: SgdStepOptions): boolean {
+export function fusedSgdStep(p: Tensor, buffer: () => Tensor | null, firstStep: boolean, o: SgdStepOptions): boolean {
   const param = wholeF32(p);
   const grad = wholeF32(p.grad);
+  if (!wasmAvailable() || param === null || grad === null) return false;
+  const buf = buffer();
   const mom = wholeF32(buf);
-  if (!wasmAvailable() || param === null || grad === null || (buf !== null && mom === null)) return false;
+  if (buf !== null && mom === null) return false;
   sgdStepWasm(param, grad, mom, firstStep, o);
   fusedSteps.sgd++;
   p.storage.version++;

@@ -71,9 +71,14 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
   /** The same update in one WASM pass over p, its grad and its buffer; false where it does not apply. */
   private fusedStep(p: Tensor, group: ParamGroup<SGDOptions>): boolean {
     const st = this.state.get(p);
-    const buf = group.momentum === 0 ? null : (st?.momentumBuffer ?? keep(zerosLike(p)));
-    if (!fusedSgdStep(p, buf, st === undefined, group)) return false;
-    if (buf && st === undefined) this.state.set(p, { momentumBuffer: buf });
-    return true;
+    // asked for only once p qualifies; a new buffer (dense float32, like p) always takes the step
+    const buffer = (): Tensor | null => {
+      if (group.momentum === 0) return null;
+      if (st) return st.momentumBuffer;
+      const made = keep(zerosLike(p));
+      this.state.set(p, { momentumBuffer: made });
+      return made;
+    };
+    return fusedSgdStep(p, buffer, st === undefined, group);
   }
 }

@@ -60,6 +60,32 @@ function putChannels(rt: WasmRuntime, home: ArrayBufferLike, v: Float32Array | n
   return at;
 }
 
+/** The checks normForwardWasm and normApplyWasm share (the statistics are outputs of one, inputs of the other); returns N·C·S. */
+function checkForwardArgs(
+  caller: string,
+  x: Float32Array,
+  l: NormLayout,
+  eps: number,
+  weight: Float32Array | null,
+  bias: Float32Array | null,
+  y: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  opts: NormWasmOptions | undefined,
+): number {
+  checkLayout(caller, l);
+  checkOptions(caller, opts, l.C);
+  checkEps(caller, eps);
+  const n = l.N * l.C * l.S;
+  checkFloat32(caller, 'x', x, n, 'N·C·S');
+  checkFloat32(caller, 'y', y, n, 'N·C·S');
+  checkFloat32(caller, 'mean', mean, l.C, 'C');
+  checkFloat32(caller, 'variance', variance, l.C, 'C');
+  if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
+  if (bias !== null) checkFloat32(caller, 'bias', bias, l.C, 'C');
+  return n;
+}
+
 /**
  * The fused forward with batch statistics, as normForward: mean and (biased) variance per channel,
  * then y = γ x̂ + β (and max(y, 0) with opts.relu). Null weight means γ = 1, null bias β = 0.
@@ -77,16 +103,7 @@ export function normForwardWasm(
   opts?: NormWasmOptions,
 ): void {
   const caller = 'normForwardWasm';
-  checkLayout(caller, l);
-  checkOptions(caller, opts, l.C);
-  checkEps(caller, eps);
-  const n = l.N * l.C * l.S;
-  checkFloat32(caller, 'x', x, n, 'N·C·S');
-  checkFloat32(caller, 'y', y, n, 'N·C·S');
-  checkFloat32(caller, 'mean', mean, l.C, 'C');
-  checkFloat32(caller, 'variance', variance, l.C, 'C');
-  if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
-  if (bias !== null) checkFloat32(caller, 'bias', bias, l.C, 'C');
+  const n = checkForwardArgs(caller, x, l, eps, weight, bias, y, mean, variance, opts);
   const rt = wasmRuntimeFor(caller);
   const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (l.C === 0) return;
@@ -122,16 +139,7 @@ export function normApplyWasm(
   opts?: NormWasmOptions,
 ): void {
   const caller = 'normApplyWasm';
-  checkLayout(caller, l);
-  checkOptions(caller, opts, l.C);
-  checkEps(caller, eps);
-  const n = l.N * l.C * l.S;
-  checkFloat32(caller, 'x', x, n, 'N·C·S');
-  checkFloat32(caller, 'y', y, n, 'N·C·S');
-  checkFloat32(caller, 'mean', mean, l.C, 'C');
-  checkFloat32(caller, 'variance', variance, l.C, 'C');
-  if (weight !== null) checkFloat32(caller, 'weight', weight, l.C, 'C');
-  if (bias !== null) checkFloat32(caller, 'bias', bias, l.C, 'C');
+  const n = checkForwardArgs(caller, x, l, eps, weight, bias, y, mean, variance, opts);
   const rt = wasmRuntimeFor(caller);
   const home = rt.memory.buffer; // the memory as this call found it (see stage())
   if (n === 0) return;

@@ -2,6 +2,8 @@
 // stages of n basic blocks at 16, 32 and 64 channels (32², 16², 8² for 32² inputs), global
 // average pooling and a linear classifier. `cifarPlain` is the same stack without shortcuts:
 // the pair behind the paper's "degradation" experiment (deeper plain nets train worse).
+// Two knobs beyond the paper: `width` scales the stages (width, 2·width, 4·width) and `groups`
+// splits each block's first 3×3 conv into groups, ResNeXt style (see CifarBlock).
 import { ValueError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { add } from '../autograd/ops/elementwise.js';
@@ -44,7 +46,13 @@ export class PadShortcut extends Module {
   }
 }
 
-/** The CIFAR basic block: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), or no "+" when plain. */
+/**
+ * The CIFAR basic block: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), or no "+" when plain.
+ * With groups > 1, conv1 is grouped (split-transform: each group of channels is convolved on its
+ * own) and conv2 stays dense (merge). Grouping conv2 too would keep every group of channels apart
+ * from the stem to the classifier: option A shortcuts only pad and subsample, so nothing would mix
+ * them again, and the net would be `groups` thin nets side by side.
+ */
 export class CifarBlock extends Module {
   declare conv1: Conv2d;
   declare bn1: Layer;
@@ -53,9 +61,9 @@ export class CifarBlock extends Module {
   declare bn2: Layer;
   declare shortcut: Layer | null;
 
-  constructor(inPlanes: number, planes: number, stride: number, kind: Shortcut, norm: NormLayer) {
+  constructor(inPlanes: number, planes: number, stride: number, kind: Shortcut, norm: NormLayer, groups = 1) {
     super();
-    this.registerModule('conv1', conv3x3(inPlanes, planes, stride));
+    this.registerModule('conv1', conv3x3(inPlanes, planes, stride, groups));
     this.registerModule('bn1', norm(planes));
     this.registerModule('relu', new ReLU());
     this.registerModule('conv2', conv3x3(planes, planes));
@@ -84,6 +92,10 @@ export interface CifarOptions {
   /** Shortcut kind for cifarResNet (the paper's CIFAR nets use 'A'). */
   shortcut?: 'A' | 'B';
   normLayer?: NormLayer;
+  /** Channels of the first stage (default 16); the stages have width, 2·width and 4·width. */
+  width?: number;
+  /** Groups of each block's first 3×3 conv (default 1); must divide width. */
+  groups?: number;
 }
 
 export class CifarResNet extends Module {
@@ -106,21 +118,31 @@ export class CifarResNet extends Module {
       throw new ValueError(`CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), but got ${depth}`);
     }
     const n = (depth - 2) / 6;
+    const width = opts.width ?? 16;
+    const groups = opts.groups ?? 1;
+    if (!Number.isInteger(width) || width < 1) throw new ValueError(`CIFAR ResNet: 'width' must be a positive integer, but got ${width}`);
+    if (!Number.isInteger(groups) || groups < 1) throw new ValueError(`CIFAR ResNet: 'groups' must be a positive integer, but got ${groups}`);
+    // Every grouped conv1 reads width, 2·width or 4·width channels: width % groups == 0 covers all.
+    if (width % groups !== 0) {
+      throw new ValueError(
+        `CIFAR ResNet: 'groups' (${groups}) must divide the channels of every stage (${width}, ${2 * width}, ${4 * width} for width=${width}), but ${width} % ${groups} = ${width % groups}`,
+      );
+    }
     const norm = opts.normLayer ?? ((c: number) => new BatchNorm2d(c));
-    this.registerModule('conv1', conv3x3(opts.inChannels ?? 3, 16));
-    this.registerModule('bn1', norm(16));
+    this.registerModule('conv1', conv3x3(opts.inChannels ?? 3, width));
+    this.registerModule('bn1', norm(width));
     this.registerModule('relu', new ReLU());
-    let inPlanes = 16;
-    [16, 32, 64].forEach((planes, stage) => {
+    let inPlanes = width;
+    [width, 2 * width, 4 * width].forEach((planes, stage) => {
       const blocks: Module[] = [];
       for (let i = 0; i < n; i++) {
-        blocks.push(new CifarBlock(inPlanes, planes, i === 0 && stage > 0 ? 2 : 1, kind, norm));
+        blocks.push(new CifarBlock(inPlanes, planes, i === 0 && stage > 0 ? 2 : 1, kind, norm, groups));
         inPlanes = planes;
       }
       this.registerModule(`layer${stage + 1}`, new Sequential(...blocks));
     });
     this.registerModule('avgpool', new AdaptiveAvgPool2d([1, 1]));
-    this.registerModule('fc', new Linear(64, opts.numClasses ?? 10));
+    this.registerModule('fc', new Linear(4 * width, opts.numClasses ?? 10));
     for (const m of this.modules()) {
       if (m instanceof Conv2d) init.kaimingNormal(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
     }

@@ -1,5 +1,18 @@
 // A seeded generator that gives the same numbers in Node and in the browser: xoshiro128**
 // on 32-bit integers (Math.imul and >>> only), seeded through splitmix32.
+//
+// Its whole state is four 32-bit words plus the Box-Muller spare (the second normal of the last
+// pair), so getState() is a small JSON-safe object: set it back and the same numbers follow.
+import { ValueError } from './errors.js';
+
+/** A generator's state as plain JSON: save it with a checkpoint, give it back to setState(). */
+export interface RngState {
+  algorithm: 'xoshiro128**';
+  /** The four state words, as unsigned 32-bit integers. */
+  state: [number, number, number, number];
+  /** The normal that normal() hands out next without drawing, or null. */
+  spareNormal: number | null;
+}
 
 export class Generator {
   private s0 = 0;
@@ -27,6 +40,23 @@ export class Generator {
     this.s2 = next();
     this.s3 = next();
     this.spareNormal = null;
+    return this;
+  }
+
+  /** A copy of the state: setState() of it makes this (or any) generator repeat what follows. */
+  getState(): RngState {
+    const words = [this.s0, this.s1, this.s2, this.s3].map((w) => w >>> 0) as RngState['state'];
+    return { algorithm: 'xoshiro128**', state: words, spareNormal: this.spareNormal };
+  }
+
+  /** Continue from a state made by getState() (checked first: a bad object changes nothing). */
+  setState(s: RngState): this {
+    const [s0, s1, s2, s3] = checkRngState(s).state;
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+    this.spareNormal = s.spareNormal;
     return this;
   }
 
@@ -71,6 +101,39 @@ export class Generator {
   }
 }
 
+/** `s` when it is a usable RngState; a ValueError naming the field that is wrong otherwise. */
+function checkRngState(s: unknown): RngState {
+  const what = 'Generator.setState: state';
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new ValueError(`${what} must be an object from getState(), but got ${describe(s)}`);
+  const o = s as Record<string, unknown>;
+  if (o.algorithm !== 'xoshiro128**') throw new ValueError(`${what}.algorithm must be 'xoshiro128**', but got ${describe(o.algorithm)}`);
+  const words = o.state;
+  if (!Array.isArray(words) || words.length !== 4) throw new ValueError(`${what}.state must be an array of 4 unsigned 32-bit integers, but got ${describe(words)}`);
+  words.forEach((w, i) => {
+    if (!(Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) throw new ValueError(`${what}.state[${i}] must be an unsigned 32-bit integer, but got ${describe(w)}`);
+  });
+  // xoshiro never leaves the all-zero state: it would give zeros forever
+  if (words.every((w) => w === 0)) throw new ValueError(`${what}.state is all zeros, which xoshiro128** cannot run from`);
+  if (!(o.spareNormal === null || (typeof o.spareNormal === 'number' && Number.isFinite(o.spareNormal)))) {
+    throw new ValueError(`${what}.spareNormal must be null or a finite number, but got ${describe(o.spareNormal)}`);
+  }
+  return s as RngState;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (typeof v === 'string') return `'${v}'`;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(v);
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined) return typeof v;
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
@@ -81,4 +144,14 @@ export const defaultGenerator = new Generator(0);
 /** Seed the default generator, as torch.manual_seed. */
 export function manualSeed(seed: number): Generator {
   return defaultGenerator.manualSeed(seed);
+}
+
+/** The default generator's state (what randn/rand/init/dropout draw from next), as torch.get_rng_state. */
+export function getRngState(): RngState {
+  return defaultGenerator.getState();
+}
+
+/** Restore the default generator, as torch.set_rng_state. */
+export function setRngState(s: RngState): void {
+  defaultGenerator.setState(s);
 }

@@ -6,14 +6,16 @@
 //   v̂ ← max(v̂, v) with amsgrad, else v
 //   θ ← θ - (lr / (1-β1^t)) · m / (sqrt(v̂) / sqrt(1-β2^t) + ε)
 // The bias corrections 1-β^t undo the zero start of m and v.
+// Per-parameter state, under torch's names in the state dict: step (a 0-d float32 tensor, as torch
+// 1.13 stores it), exp_avg (m), exp_avg_sq (v) and, with amsgrad, max_exp_avg_sq (v̂).
 import { ValueError } from '../../core/errors.js';
-import type { Tensor } from '../../core/tensor.js';
 import { zerosLike } from '../../core/creation.js';
 import { fusedAdamStep } from '../../core/cpu/wasm.js';
 import { keep } from '../../core/scope.js';
 import { noGrad } from '../../autograd/graph.js';
 import { add, div, maximum, mul, neg, sqrt } from '../../autograd/ops/elementwise.js';
-import { type ParamGroup, type Params, Optimizer } from './optimizer.js';
+import { Tensor } from '../../core/tensor.js';
+import { type GroupEntry, type ParamGroup, type ParamStateDict, type Params, type StateMaker, Optimizer, stateTensor, stepCount } from './optimizer.js';
 
 export interface AdamOptions {
   lr: number;
@@ -32,6 +34,27 @@ interface AdamState {
   expAvgSq: Tensor;
   maxExpAvgSq: Tensor | null;
 }
+
+const ADAM_KEYS = { lr: 'lr', betas: 'betas', eps: 'eps', weight_decay: 'weightDecay', amsgrad: 'amsgrad', maximize: 'maximize' } as const;
+const option = (key: keyof typeof ADAM_KEYS): GroupEntry => ({
+  key,
+  option: ADAM_KEYS[key],
+  kind: key === 'betas' ? 'pair' : key === 'amsgrad' || key === 'maximize' ? 'boolean' : 'number',
+});
+/** torch 1.13's param_group keys, in its order: Adam's and AdamW's differ. */
+const ADAM_GROUP: readonly GroupEntry[] = [
+  ...(['lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'maximize'] as const).map(option),
+  { key: 'foreach', fixed: null },
+  { key: 'capturable', fixed: false },
+  { key: 'differentiable', fixed: false },
+  { key: 'fused', fixed: false },
+];
+const ADAMW_GROUP: readonly GroupEntry[] = [
+  ...(['lr', 'betas', 'eps', 'weight_decay', 'amsgrad'] as const).map(option),
+  { key: 'foreach', fixed: null },
+  option('maximize'),
+  { key: 'capturable', fixed: false },
+];
 
 abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
   /** true: AdamW's decoupled decay; false: Adam's L2 term in the gradient. */
@@ -82,6 +105,29 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
         p.assign(add(p, div(mul(st.expAvg, -stepSize), denom)));
       }
     });
+  }
+
+  protected groupLayout(): readonly GroupEntry[] {
+    return this.decoupled ? ADAMW_GROUP : ADAM_GROUP;
+  }
+
+  protected packState(p: Tensor): ParamStateDict | undefined {
+    const st = this.state.get(p);
+    if (st === undefined) return undefined;
+    const out: ParamStateDict = { step: Tensor.fromArray(new Float32Array([st.step]), []), exp_avg: st.expAvg, exp_avg_sq: st.expAvgSq };
+    if (st.maxExpAvgSq) out.max_exp_avg_sq = st.maxExpAvgSq;
+    return out;
+  }
+
+  protected readState(entry: Record<string, unknown>, p: Tensor, where: string): StateMaker {
+    const step = stepCount(entry.step, `${where}.step`);
+    const expAvg = stateTensor(entry.exp_avg, p, `${where}.exp_avg`);
+    const expAvgSq = stateTensor(entry.exp_avg_sq, p, `${where}.exp_avg_sq`);
+    const max = entry.max_exp_avg_sq;
+    const maxExpAvgSq = max === undefined || max === null ? null : stateTensor(max, p, `${where}.max_exp_avg_sq`);
+    return () => {
+      this.state.set(p, { step, expAvg: expAvg(), expAvgSq: expAvgSq(), maxExpAvgSq: maxExpAvgSq ? maxExpAvgSq() : null });
+    };
   }
 }
 

@@ -8,17 +8,61 @@
 //   const warm = new LinearLR(opt, { startFactor: 0.1, totalIters: 5 });
 //   const cos = new CosineAnnealingLR(opt, { tMax: 95 });
 //   const sched = new SequentialLR(opt, [warm, cos], [5]);   // sched.step() each epoch
+//
+// stateDict() is torch's: the scheduler's own fields under torch's names (step_size, T_max, ...),
+// then base_lrs, last_epoch, verbose, _step_count, _get_lr_called_within_step, _last_lr; the
+// optimizer is not in it (its lrs travel in the optimizer's state dict). SequentialLR and
+// ChainedScheduler nest their schedulers' dicts under `_schedulers`. Plain JSON throughout.
 import { ValueError } from '../../core/errors.js';
 import type { Optimizer } from './optimizer.js';
 
 type AnyOptimizer = Optimizer<{ lr: number }, unknown>;
+
+/** A scheduler's state in torch's layout (JSON-safe). */
+export type SchedulerStateDict = Record<string, unknown>;
 
 /** Anything with step() and getLastLr(): every scheduler, SequentialLR and ChainedScheduler. */
 export interface Scheduler {
   readonly optimizer: AnyOptimizer;
   step(): void;
   getLastLr(): number[];
+  stateDict(): SchedulerStateDict;
+  /** Take a state from stateDict() (or torch's `scheduler.state_dict()`); checked before anything changes. */
+  loadStateDict(sd: SchedulerStateDict): void;
 }
+
+/** Check `sd` for scheduler `s` and return what applies it: nested schedulers load all or nothing. */
+function prepareLoad(s: Scheduler, sd: unknown, where: string): () => void {
+  if (s instanceof LRScheduler || s instanceof SequentialLR || s instanceof ChainedScheduler) return s.prepareLoad(sd, where);
+  return () => s.loadStateDict(sd as SchedulerStateDict); // a user's own scheduler checks for itself
+}
+
+function asRecord(sd: unknown, where: string): Record<string, unknown> {
+  if (sd === null || typeof sd !== 'object' || Array.isArray(sd)) throw new ValueError(`${where}: expected a scheduler state dict (an object), but got ${Array.isArray(sd) ? 'an array' : String(sd)}`);
+  return sd as Record<string, unknown>;
+}
+
+function shown(v: unknown): string {
+  return v === undefined ? 'nothing (missing key)' : JSON.stringify(v);
+}
+
+/** sd[key] as a number passing `ok` (described by `expected`), or a ValueError naming the key. */
+function numberAt(sd: Record<string, unknown>, key: string, where: string, expected = 'a number', ok: (v: number) => boolean = (v) => !Number.isNaN(v)): number {
+  const v = sd[key];
+  if (typeof v !== 'number' || !ok(v)) throw new ValueError(`${where}: '${key}' must be ${expected}, but got ${shown(v)}`);
+  return v;
+}
+
+/** sd[key] as an array of `n` numbers (one per param group). */
+function lrsAt(sd: Record<string, unknown>, key: string, n: number, where: string): number[] {
+  const v = sd[key];
+  if (!Array.isArray(v) || v.length !== n || v.some((x) => typeof x !== 'number')) {
+    throw new ValueError(`${where}: '${key}' must be an array of ${n} number(s), one per param group, but got ${shown(v)}`);
+  }
+  return [...v];
+}
+
+const isInt = (v: number) => Number.isInteger(v);
 
 export abstract class LRScheduler implements Scheduler {
   readonly optimizer: AnyOptimizer;
@@ -78,6 +122,50 @@ export abstract class LRScheduler implements Scheduler {
   protected currentLrs(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
+
+  /** This scheduler's own fields under torch's names, in torch's order. */
+  protected abstract ownState(): SchedulerStateDict;
+  /** Check this scheduler's own fields in `sd`; the returned function sets them. */
+  protected abstract readOwnState(sd: Record<string, unknown>, where: string): () => void;
+
+  stateDict(): SchedulerStateDict {
+    return {
+      ...this.ownState(),
+      base_lrs: [...this.baseLrs],
+      last_epoch: this.lastEpoch,
+      verbose: false,
+      _step_count: this.stepCount,
+      _get_lr_called_within_step: false,
+      _last_lr: [...this.lastLr],
+    };
+  }
+
+  loadStateDict(sd: SchedulerStateDict): void {
+    this.prepareLoad(sd, `${this.constructor.name}.loadStateDict`)();
+  }
+
+  /** @internal Check `sd` and return what applies it (used by loadStateDict and the nesting schedulers). */
+  prepareLoad(raw: unknown, where: string): () => void {
+    const sd = asRecord(raw, where);
+    const setOwn = this.readOwnState(sd, where);
+    const n = this.optimizer.paramGroups.length;
+    const baseLrs = lrsAt(sd, 'base_lrs', n, where);
+    const lastEpoch = numberAt(sd, 'last_epoch', where, 'an integer >= -1', (v) => isInt(v) && v >= -1);
+    const stepCount = numberAt(sd, '_step_count', where, 'an integer >= 0', (v) => isInt(v) && v >= 0);
+    const lastLr = lrsAt(sd, '_last_lr', n, where);
+    return () => {
+      setOwn();
+      this.baseLrs.splice(0, this.baseLrs.length, ...baseLrs);
+      this.lastEpoch = lastEpoch;
+      this.stepCount = stepCount;
+      this.lastLr = lastLr;
+    };
+  }
+}
+
+/** Set readonly config fields on load (torch's load_state_dict updates them too). */
+function setFields(target: object, values: Record<string, unknown>): void {
+  Object.assign(target, values);
 }
 
 /** lr·γ every `stepSize` epochs. */
@@ -97,6 +185,14 @@ export class StepLR extends LRScheduler {
   }
   protected override closedFormLr(): number[] {
     return this.baseLrs.map((b) => b * this.gamma ** Math.floor(this.lastEpoch / this.stepSize));
+  }
+  protected ownState(): SchedulerStateDict {
+    return { step_size: this.stepSize, gamma: this.gamma };
+  }
+  protected readOwnState(sd: Record<string, unknown>, where: string): () => void {
+    const stepSize = numberAt(sd, 'step_size', where, 'a positive integer', (v) => isInt(v) && v > 0);
+    const gamma = numberAt(sd, 'gamma', where);
+    return () => setFields(this, { stepSize, gamma });
   }
 }
 
@@ -118,6 +214,31 @@ export class MultiStepLR extends LRScheduler {
   protected override closedFormLr(): number[] {
     const passed = this.milestones.filter((m) => m <= this.lastEpoch).length;
     return this.baseLrs.map((b) => b * this.gamma ** passed);
+  }
+  /** milestones as torch's Counter: { epoch: how many times it is listed }. */
+  protected ownState(): SchedulerStateDict {
+    const counts: Record<string, number> = {};
+    for (const m of this.milestones) counts[m] = (counts[m] ?? 0) + 1;
+    return { milestones: counts, gamma: this.gamma };
+  }
+  protected readOwnState(sd: Record<string, unknown>, where: string): () => void {
+    const raw = sd.milestones;
+    const bad = () => new ValueError(`${where}: 'milestones' must be an object { epoch: count } (torch's Counter) or an array of integers, but got ${shown(raw)}`);
+    let milestones: number[];
+    if (Array.isArray(raw)) {
+      if (!raw.every((m) => typeof m === 'number' && isInt(m))) throw bad();
+      milestones = [...raw];
+    } else if (raw !== null && typeof raw === 'object') {
+      milestones = [];
+      for (const [k, c] of Object.entries(raw)) {
+        const m = Number(k);
+        if (!isInt(m) || typeof c !== 'number' || !isInt(c) || c < 1) throw bad();
+        for (let i = 0; i < c; i++) milestones.push(m);
+      }
+    } else throw bad();
+    milestones.sort((a, b) => a - b);
+    const gamma = numberAt(sd, 'gamma', where);
+    return () => setFields(this, { milestones, gamma });
   }
 }
 
@@ -153,6 +274,14 @@ export class CosineAnnealingLR extends LRScheduler {
     const t = this.lastEpoch;
     return this.baseLrs.map((b) => this.etaMin + ((b - this.etaMin) * (1 + Math.cos((Math.PI * t) / this.tMax))) / 2);
   }
+  protected ownState(): SchedulerStateDict {
+    return { T_max: this.tMax, eta_min: this.etaMin };
+  }
+  protected readOwnState(sd: Record<string, unknown>, where: string): () => void {
+    const tMax = numberAt(sd, 'T_max', where, 'a positive number', (v) => v > 0);
+    const etaMin = numberAt(sd, 'eta_min', where);
+    return () => setFields(this, { tMax, etaMin });
+  }
 }
 
 /**
@@ -181,6 +310,15 @@ export class LinearLR extends LRScheduler {
   protected override closedFormLr(): number[] {
     const { startFactor: s, endFactor: e, totalIters: T, lastEpoch: t } = this;
     return this.baseLrs.map((b) => b * (s + ((e - s) * Math.min(T, t)) / T));
+  }
+  protected ownState(): SchedulerStateDict {
+    return { start_factor: this.startFactor, end_factor: this.endFactor, total_iters: this.totalIters };
+  }
+  protected readOwnState(sd: Record<string, unknown>, where: string): () => void {
+    const startFactor = numberAt(sd, 'start_factor', where, 'in (0, 1]', (v) => v > 0 && v <= 1);
+    const endFactor = numberAt(sd, 'end_factor', where, 'in [0, 1]', (v) => v >= 0 && v <= 1);
+    const totalIters = numberAt(sd, 'total_iters', where, 'a non-negative integer', (v) => isInt(v) && v >= 0);
+    return () => setFields(this, { startFactor, endFactor, totalIters });
   }
 }
 
@@ -228,6 +366,40 @@ export class SequentialLR implements Scheduler {
   getLastLr(): number[] {
     return [...this.lastLr];
   }
+  stateDict(): SchedulerStateDict {
+    return { _milestones: [...this.milestones], last_epoch: this.lastEpoch, _last_lr: [...this.lastLr], _schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+  loadStateDict(sd: SchedulerStateDict): void {
+    this.prepareLoad(sd, 'SequentialLR.loadStateDict')();
+  }
+  /** @internal */
+  prepareLoad(raw: unknown, where: string): () => void {
+    const sd = asRecord(raw, where);
+    const ms = sd._milestones;
+    if (!Array.isArray(ms) || ms.length !== this.milestones.length || ms.some((m) => typeof m !== 'number' || !isInt(m))) {
+      throw new ValueError(`${where}: '_milestones' must be an array of ${this.milestones.length} integer(s), but got ${shown(ms)}`);
+    }
+    const lastEpoch = numberAt(sd, 'last_epoch', where, 'an integer', isInt);
+    const lastLr = lrsAt(sd, '_last_lr', this.optimizer.paramGroups.length, where);
+    const apply = nestedLoads(this.schedulers, sd._schedulers, where);
+    return () => {
+      apply();
+      (this as { milestones: readonly number[] }).milestones = [...ms];
+      this.lastEpoch = lastEpoch;
+      this.lastLr = lastLr;
+    };
+  }
+}
+
+/** Check each nested scheduler's dict in `_schedulers`; the returned function loads them all. */
+function nestedLoads(schedulers: readonly Scheduler[], raw: unknown, where: string): () => void {
+  if (!Array.isArray(raw) || raw.length !== schedulers.length) {
+    throw new ValueError(`${where}: '_schedulers' must be an array of ${schedulers.length} scheduler state dict(s), but got ${Array.isArray(raw) ? `${raw.length}` : shown(raw)}`);
+  }
+  const applies = schedulers.map((s, i) => prepareLoad(s, raw[i], `${where}: _schedulers[${i}]`));
+  return () => {
+    for (const a of applies) a();
+  };
 }
 
 /** Step several schedulers together each epoch; their chainable rules compose (e.g. warm-up × step decay). */
@@ -251,5 +423,21 @@ export class ChainedScheduler implements Scheduler {
   }
   getLastLr(): number[] {
     return [...this.lastLr];
+  }
+  stateDict(): SchedulerStateDict {
+    return { _last_lr: [...this.lastLr], _schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+  loadStateDict(sd: SchedulerStateDict): void {
+    this.prepareLoad(sd, 'ChainedScheduler.loadStateDict')();
+  }
+  /** @internal */
+  prepareLoad(raw: unknown, where: string): () => void {
+    const sd = asRecord(raw, where);
+    const lastLr = lrsAt(sd, '_last_lr', this.optimizer.paramGroups.length, where);
+    const apply = nestedLoads(this.schedulers, sd._schedulers, where);
+    return () => {
+      apply();
+      this.lastLr = lastLr;
+    };
   }
 }

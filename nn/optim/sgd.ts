@@ -4,6 +4,8 @@
 //   d ← g + μb (nesterov) or b
 //   θ ← θ - lr·d
 // With maximize, g is negated first (gradient ascent).
+// Its state dict, as torch's: `momentum_buffer` per parameter that has stepped (None/null while
+// momentum is 0).
 import { ValueError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import { noGrad } from '../../autograd/graph.js';
@@ -12,7 +14,7 @@ import { clone } from '../../autograd/ops/views.js';
 import { zerosLike } from '../../core/creation.js';
 import { fusedSgdStep } from '../../core/cpu/wasm.js';
 import { keep } from '../../core/scope.js';
-import { type ParamGroup, type Params, Optimizer } from './optimizer.js';
+import { type GroupEntry, type ParamGroup, type ParamStateDict, type Params, type StateMaker, Optimizer, stateTensor } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -32,7 +34,22 @@ interface SGDState {
   momentumBuffer: Tensor;
 }
 
+/** torch 1.13's SGD param_group keys, in its order. */
+const SGD_GROUP: readonly GroupEntry[] = [
+  { key: 'lr', option: 'lr', kind: 'number' },
+  { key: 'momentum', option: 'momentum', kind: 'number' },
+  { key: 'dampening', option: 'dampening', kind: 'number' },
+  { key: 'weight_decay', option: 'weightDecay', kind: 'number' },
+  { key: 'nesterov', option: 'nesterov', kind: 'boolean' },
+  { key: 'maximize', option: 'maximize', kind: 'boolean' },
+  { key: 'foreach', fixed: null },
+  { key: 'differentiable', fixed: false },
+];
+
 export class SGD extends Optimizer<SGDOptions, SGDState> {
+  /** Parameters that stepped without momentum and have no buffer (torch's momentum_buffer None). */
+  private readonly withoutBuffer = new Set<Tensor>();
+
   constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
     super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, fused: true, ...opts });
   }
@@ -52,8 +69,8 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
         if (group.fused && this.fusedStep(p, group)) continue;
         let d = maximize ? neg(p.grad) : p.grad;
         if (weightDecay !== 0) d = add(d, mul(p, weightDecay));
+        const st = this.state.get(p);
         if (momentum !== 0) {
-          const st = this.state.get(p);
           let buf: Tensor;
           if (!st) {
             buf = keep(clone(d)); // optimizer state outlives any tidy() scope the step runs in
@@ -62,7 +79,7 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
             buf = st.momentumBuffer.assign(add(mul(st.momentumBuffer, momentum), mul(d, 1 - dampening)));
           }
           d = nesterov ? add(d, mul(buf, momentum)) : buf;
-        }
+        } else if (!st) this.withoutBuffer.add(p);
         p.assign(add(p, mul(d, -lr)));
       }
     });
@@ -79,6 +96,32 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
       this.state.set(p, { momentumBuffer: made });
       return made;
     };
-    return fusedSgdStep(p, buffer, st === undefined, group);
+    const done = fusedSgdStep(p, buffer, st === undefined, group);
+    if (done && !this.state.has(p)) this.withoutBuffer.add(p);
+    return done;
+  }
+
+  protected groupLayout(): readonly GroupEntry[] {
+    return SGD_GROUP;
+  }
+
+  protected packState(p: Tensor): ParamStateDict | undefined {
+    const st = this.state.get(p);
+    if (st) return { momentum_buffer: st.momentumBuffer };
+    return this.withoutBuffer.has(p) ? { momentum_buffer: null } : undefined;
+  }
+
+  protected readState(entry: Record<string, unknown>, p: Tensor, where: string): StateMaker {
+    const v = entry.momentum_buffer;
+    if (v === null || v === undefined) return () => this.withoutBuffer.add(p);
+    const copy = stateTensor(v, p, `${where}.momentum_buffer`);
+    return () => {
+      this.state.set(p, { momentumBuffer: copy() });
+    };
+  }
+
+  protected override clearState(): void {
+    super.clearState();
+    this.withoutBuffer.clear();
   }
 }

@@ -278,7 +278,7 @@ async function readLocation(where: string | URL): Promise<Uint8Array | null> {
 /** node:fs without a static import (so browser bundles build); null outside Node. */
 function nodeFs(): typeof NodeFs | null {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return proc?.getBuiltinModule ? (proc.getBuiltinModule('node:fs') as typeof NodeFs) : null;
+  return (proc?.getBuiltinModule?.('node:fs') as typeof NodeFs | undefined) ?? null;
 }
 
 function typeName(v: unknown): string {

@@ -103,7 +103,7 @@ async function gunzipWithStreams(bytes: Uint8Array): Promise<Uint8Array> {
 /** node:zlib without a static import (so browser bundles build); null outside Node. */
 function nodeZlib(): typeof NodeZlib | null {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return proc?.getBuiltinModule ? (proc.getBuiltinModule('node:zlib') as typeof NodeZlib) : null;
+  return (proc?.getBuiltinModule?.('node:zlib') as typeof NodeZlib | undefined) ?? null;
 }
 
 function hex32(v: number): string {

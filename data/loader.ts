@@ -227,24 +227,38 @@ export class DataLoader {
     const { channels, height: h, width: w } = this.dataset;
     const src = this.dataset.images;
     const table = this.table;
+    const size = channels * h * w;
+    const first = index * size;
     const p = this.cropPadding;
+    if (p === 0 && !aug.flip) {
+      for (let i = 0; i < size; i++) out[at + i] = table[src[first + i]!]!;
+      return;
+    }
+    // out(y, x) = image(y + dy, x' + dx), x' = x (or w-1-x when flipped); a zero pixel outside.
+    // The x for which the source column is inside: [x0, x1).
     const dy = aug.top - p;
     const dx = aug.left - p;
+    const x0 = Math.max(0, aug.flip ? dx : -dx);
+    const x1 = Math.min(w, aug.flip ? w + dx : w - dx);
     const pad = table[0]!;
     for (let c = 0; c < channels; c++) {
-      const plane = (index * channels + c) * h * w;
+      const plane = first + c * h * w;
       for (let y = 0; y < h; y++) {
-        // out(y, x) = image(y + dy, x' + dx) with x' = x, or w-1-x when flipped; zero pixel outside
         const row = at + (c * h + y) * w;
         const sy = y + dy;
-        if (sy < 0 || sy >= h) {
+        if (sy < 0 || sy >= h || x0 >= x1) {
           out.fill(pad, row, row + w);
           continue;
         }
+        out.fill(pad, row, row + x0);
+        out.fill(pad, row + x1, row + w);
         const srcRow = plane + sy * w;
-        for (let x = 0; x < w; x++) {
-          const sx = (aug.flip ? w - 1 - x : x) + dx;
-          out[row + x] = sx >= 0 && sx < w ? table[src[srcRow + sx]!]! : pad;
+        if (aug.flip) {
+          const base = srcRow + w - 1 + dx; // source of x is base - x
+          for (let x = x0; x < x1; x++) out[row + x] = table[src[base - x]!]!;
+        } else {
+          const base = srcRow + dx;
+          for (let x = x0; x < x1; x++) out[row + x] = table[src[base + x]!]!;
         }
       }
     }
@@ -269,8 +283,11 @@ export function streamSeed(seed: number, stream: number, a: number, b: number): 
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;
   let h = mix32(lo ^ 0x9e3779b9);
-  for (const word of [hi, stream, a >>> 0, Math.floor(a / 4294967296), b >>> 0]) h = mix32((h + 0x9e3779b9) ^ word);
-  return h;
+  h = mix32((h + 0x9e3779b9) ^ hi);
+  h = mix32((h + 0x9e3779b9) ^ stream);
+  h = mix32((h + 0x9e3779b9) ^ (a >>> 0));
+  h = mix32((h + 0x9e3779b9) ^ Math.floor(a / 4294967296));
+  return mix32((h + 0x9e3779b9) ^ (b >>> 0));
 }
 
 function mix32(x: number): number {

@@ -1,5 +1,7 @@
 // The paths a page takes, run in Node with node:fs and node:zlib hidden: the subset is fetched
-// (fetch stubbed to serve the repository's files) and gunzipped by DecompressionStream.
+// (fetch stubbed to serve the repository's files) and gunzipped by DecompressionStream. And
+// source 'auto' in Node when Debian's package is not installed: the embedded subset.
+import * as fs from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -53,5 +55,14 @@ describe('without node:fs and node:zlib (a page)', () => {
     const fromFiles = await loadFashionMnist({ split: 'test', source: 'subset' });
     expect(Buffer.compare(fromFiles.images, ds.images)).toBe(0);
     expect(Buffer.compare(fromFiles.labels, ds.labels)).toBe(0);
+  });
+});
+
+describe("source 'auto' in Node without Debian's package", () => {
+  it('falls back to the embedded subset', async () => {
+    const hidden = { ...fs, existsSync: (p: fs.PathLike) => !String(p).startsWith('/usr/share/datasets/') && fs.existsSync(p) };
+    vi.spyOn(process, 'getBuiltinModule').mockImplementation(((id: string) => (id === 'node:fs' ? hidden : realGetBuiltin(id))) as typeof process.getBuiltinModule);
+    const ds = await loadFashionMnist({ split: 'train' });
+    expect([ds.source, ds.length]).toEqual(['embedded subset', 5000]);
   });
 });

@@ -54,10 +54,14 @@ export interface LoadFashionOptions {
   dir?: string;
 }
 
-const HOW_TO_GET =
-  "Get them with 'apt-get install dataset-fashion-mnist' (Debian; it puts them in /usr/share/datasets/fashion-mnist), " +
-  'or download them from https://github.com/zalandoresearch/fashion-mnist and pass their folder as dir (resgrad train --data DIR), ' +
-  "or use the embedded subset (source: 'subset'; 500 training and 100 test images per class).";
+/** How to get the files, after `lead` ("Get them", "Get a good copy"). */
+function howToGet(lead: string): string {
+  return (
+    `${lead} with 'apt-get install dataset-fashion-mnist' (Debian; it puts them in ${DEBIAN_FASHION_MNIST_DIR}), ` +
+    'or download them from https://github.com/zalandoresearch/fashion-mnist and pass their folder as dir (resgrad train --data DIR), ' +
+    "or use the embedded subset (source: 'subset', resgrad train --source subset; 500 training and 100 test images per class)."
+  );
+}
 
 /** The file names of a split, without the .gz suffix. */
 export function fashionFileNames(split: Split): { images: string; labels: string } {
@@ -96,7 +100,7 @@ export async function loadFashionMnist(opts: LoadFashionOptions): Promise<ImageD
   const labels = await readEither(folder, names.labels);
   const missing = [images ? null : names.images, labels ? null : names.labels].filter((n) => n !== null).map((n) => `${n}.gz`);
   if (missing.length > 0) {
-    throw new DataError(`${op}: Fashion-MNIST ${split} files not found in ${folder}: ${missing.join(', ')} (nor uncompressed). ${HOW_TO_GET}`);
+    throw new DataError(`${op}: Fashion-MNIST ${split} files not found in ${folder}: ${missing.join(', ')} (nor uncompressed). ${howToGet('Get them')}`);
   }
   return decodePair(images!.bytes, labels!.bytes, images!.where, labels!.where, folder);
 }
@@ -108,7 +112,7 @@ async function decodePair(images: Uint8Array, labels: Uint8Array, imagesWhere: s
     const lab = isGzip(labels) || labelsWhere.endsWith('.gz') ? await gunzip(labels, labelsWhere) : labels;
     return pairToDataset(img, lab, imagesWhere, labelsWhere, source);
   } catch (e) {
-    if (e instanceof DataError && source !== 'embedded subset') throw new DataError(`${e.message}. ${HOW_TO_GET}`);
+    if (e instanceof DataError && source !== 'embedded subset') throw new DataError(`${e.message}. ${howToGet('Get a good copy')}`);
     throw e;
   }
 }

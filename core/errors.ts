@@ -17,6 +17,14 @@ export class ValueError extends ResgradError {}
 export class AutogradError extends ResgradError {}
 /** Device problems: a kernel or mode that the chosen backend does not have. */
 export class DeviceError extends ResgradError {}
+/** A number that the target type cannot hold: 3e9 or NaN as int32, an int32 sum past 2^31 - 1. */
+export class OverflowError extends ValueError {}
+/**
+ * A tensor too large to make: more elements than resgrad can index (MAX_NUMEL in core/shape.ts),
+ * more bytes than the memory budget (setMemoryBudget in core/allocator.ts), or an allocation the
+ * JavaScript engine refused.
+ */
+export class SizeError extends ValueError {}
 
 /** `[2, 3]` — how shapes are printed in messages. */
 export function fmtShape(shape: readonly number[]): string {

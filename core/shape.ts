@@ -1,6 +1,6 @@
 // Shapes, strides and broadcasting. A tensor element at index (i0, ..., ik) lives at
 // storage[offset + sum_d i_d * strides[d]]; views change shape/strides/offset, never data.
-import { ShapeError, ValueError, fmtShape } from './errors.js';
+import { ShapeError, SizeError, ValueError, fmtShape } from './errors.js';
 
 export type Shape = readonly number[];
 
@@ -51,14 +51,49 @@ export function normalizeDim(dim: number, ndim: number, op: string, arg = 'dim')
   return dim < 0 ? dim + Math.max(ndim, 1) : dim;
 }
 
-/** Check a user-given shape: non-negative integers. */
+/**
+ * The most elements one tensor may have: 2^31 - 1. Indices are int32 in resgrad (argmax, gather,
+ * maxPool's indices), so every element must be reachable by one; it is also below every
+ * JavaScript engine's typed-array length limit (2^32 in Node 20's V8) and keeps all index
+ * arithmetic exact. The memory budget (core/allocator.ts) usually stops an allocation earlier.
+ */
+export const MAX_NUMEL = 2147483647;
+
+/** How a value that is not a shape is described in a message: `the number 5`, `the string '3'`. */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `[${v.map((x) => (typeof x === 'number' ? String(x) : describeValue(x))).join(', ')}]`;
+  if (typeof v === 'string') return `the string '${v}'`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `the ${typeof v} ${String(v)}`;
+  if (typeof v === 'object') return `an object of type ${(v as object).constructor?.name ?? 'Object'}`;
+  return String(v);
+}
+
+/**
+ * Check a user-given shape: an array of non-negative integers (no NaN, Infinity or fractions)
+ * with at most MAX_NUMEL elements in all. `op` and `arg` name the caller in the message.
+ */
 export function checkShape(shape: Shape, op: string, arg = 'shape'): void {
-  for (const s of shape) {
-    if (!Number.isInteger(s) || s < 0) {
+  if (!Array.isArray(shape)) {
+    throw new ValueError(
+      `${op}: argument '${arg}' must be an array of non-negative integers (e.g. [5] or [2, 3]), but got ${describeValue(shape)}`,
+    );
+  }
+  let n = 1;
+  for (let d = 0; d < shape.length; d++) {
+    const s: unknown = shape[d];
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 0) {
       throw new ValueError(
-        `${op}: argument '${arg}' must be a list of non-negative integers, but got ${fmtShape(shape)}`,
+        `${op}: argument '${arg}' must be a list of non-negative integers, but got ${describeValue(shape)} (dim ${d} is ${typeof s === 'number' ? s : describeValue(s)})`,
       );
     }
+    n *= s;
+  }
+  // each dim too (a [0, 1e300] shape is empty, but its strides would not be exact)
+  if (n > MAX_NUMEL || shape.some((s) => s > MAX_NUMEL)) {
+    throw new SizeError(
+      `${op}: shape ${fmtShape(shape)} has ${n} elements, more than a tensor may have (MAX_NUMEL = 2^31 - 1 = ${MAX_NUMEL}; resgrad's indices are int32)`,
+    );
   }
 }
 

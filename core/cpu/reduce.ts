@@ -2,7 +2,9 @@
 import { gatherBackward, gatherForward } from '../../kernels/cpu/gather.js';
 import { argReduce, reduceStrided } from '../../kernels/cpu/reduce.js';
 import { softmaxForward } from '../../kernels/cpu/softmax.js';
-import { registerCpuKernel } from './registry.js';
+import { reduceContiguous } from '../../kernels/cpu/contiguous.js';
+import { type CpuInput, registerCpuKernel, registerCpuVariant } from './registry.js';
+import { runStep } from './elementwise.js';
 import { allocOutput } from '../allocator.js';
 import { numel } from '../shape.js';
 
@@ -21,6 +23,31 @@ registerCpuKernel('reduce', ([x], attrs) => {
   const o = allocOutput(dtype, numel(shape));
   reduceStrided(attrs.op, x.buffer, x.shape, x.strides, x.offset, reduce, o);
   return [{ buffer: o, dtype, shape }];
+});
+
+/** [outer, n, inner] when the reduced dims (size-1 dims aside) are neighbours; else null. */
+function reducedBlock(x: CpuInput, dims: readonly number[]): [number, number, number] | null {
+  const idx = x.shape.map((_, d) => d).filter((d) => dims.includes(d) && x.shape[d] !== 1);
+  if (idx.length === 0) return [numel(x.shape), 1, 1];
+  const first = idx[0];
+  const last = idx[idx.length - 1];
+  for (let d = first; d <= last; d++) if (x.shape[d] !== 1 && !dims.includes(d)) return null;
+  return [numel(x.shape.slice(0, first)), numel(x.shape.slice(first, last + 1)), numel(x.shape.slice(last + 1))];
+}
+
+registerCpuVariant('reduce', {
+  name: 'contiguous',
+  about: 'out[o, j] = ⊕_k x[o, k, j] over a dense [outer, n, inner] view, one loop per op',
+  rank: 10,
+  supports: ([x], attrs) => runStep(x) === 1 && reducedBlock(x, attrs.dims) !== null,
+  run: ([x], attrs) => {
+    const [outer, n, inner] = reducedBlock(x, attrs.dims) as [number, number, number];
+    const shape = x.shape.map((s, d) => (attrs.dims.includes(d) ? 1 : s));
+    const dtype = attrs.dtype ?? x.dtype;
+    const o = allocOutput(dtype, numel(shape));
+    reduceContiguous(attrs.op, x.buffer, x.offset, outer, n, inner, o);
+    return [{ buffer: o, dtype, shape }];
+  },
 });
 
 // argReduce: x contiguous; output int32 with the keepdim shape.

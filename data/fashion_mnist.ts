@@ -87,7 +87,8 @@ export async function loadFashionMnist(opts: LoadFashionOptions): Promise<ImageD
     throw new ValueError(`${op}: argument 'dir' is for source 'full' or 'auto', but source is 'subset' (the subset is embedded)`);
   }
   const names = fashionFileNames(split);
-  if (source === 'subset' || (source === 'auto' && dir === undefined && !(await hasFiles(DEBIAN_FASHION_MNIST_DIR, names)))) {
+  // auto takes the full set only when both splits are there, so train and test never mix sources
+  if (source === 'subset' || (source === 'auto' && dir === undefined && !hasFullSet(DEBIAN_FASHION_MNIST_DIR))) {
     const images = await readLocation(new URL(`${names.images}.gz`, FASHION_SUBSET_URL));
     const labels = await readLocation(new URL(`${names.labels}.gz`, FASHION_SUBSET_URL));
     if (!images || !labels) {
@@ -243,11 +244,12 @@ export function checkDataset(ds: ImageDataset, op: string): void {
 
 // ---- reading files in Node (fs) or a page (fetch) ----
 
-async function hasFiles(folder: string, names: { images: string; labels: string }): Promise<boolean> {
+/** Are the four files (gzipped or not) in `folder`? Never in a page (no Debian folder there). */
+function hasFullSet(folder: string): boolean {
   const fs = nodeFs();
-  if (!fs) return false; // a page has no Debian folder
-  const exists = (n: string) => fs.existsSync(`${folder}/${n}.gz`) || fs.existsSync(`${folder}/${n}`);
-  return exists(names.images) && exists(names.labels);
+  if (!fs) return false;
+  const names = [fashionFileNames('train'), fashionFileNames('test')].flatMap((n) => [n.images, n.labels]);
+  return names.every((n) => fs.existsSync(`${folder}/${n}.gz`) || fs.existsSync(`${folder}/${n}`));
 }
 
 /** `name.gz` in `folder`, else `name` uncompressed; null when neither is there. */

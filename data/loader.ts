@@ -172,6 +172,12 @@ export class DataLoader {
 
   /** The dataset indices in the order epoch `epoch` visits them (identity without shuffle). */
   epochOrder(epoch: number): Int32Array {
+    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new ValueError(`DataLoader.epochOrder: argument 'epoch' must be a non-negative integer, but got ${epoch}`);
+    return this.order(epoch).slice();
+  }
+
+  /** The order of an epoch, computed once and kept while the epoch is asked for. */
+  private order(epoch: number): Int32Array {
     const cached = this.cachedOrder;
     if (cached && cached.epoch === epoch && cached.seed === this.seed) return cached.order;
     const n = this.dataset.length;
@@ -210,7 +216,7 @@ export class DataLoader {
     const { channels: c, height: h, width: w } = this.dataset;
     const start = batch * this.batchSize;
     const count = Math.min(this.batchSize, this.dataset.length - start);
-    const indices = this.epochOrder(epoch).slice(start, start + count);
+    const indices = this.order(epoch).slice(start, start + count);
     const size = c * h * w;
     const x = new Float32Array(count * size);
     const y = new Int32Array(count);

@@ -72,10 +72,17 @@ export function setMemoryBudget(bytes: number): number {
   return prev;
 }
 
-/** `4294967296 bytes (4.00 GiB)`. */
+/** Forget any setMemoryBudget: the next allocation reads RESGRAD_MAX_TENSOR_BYTES (or the default) again. */
+export function resetMemoryBudget(): void {
+  budget = null;
+}
+
+/** `4294967296 bytes (4.00 GiB)`, `3145728 bytes (3.00 MiB)`, `1028 bytes`. */
 export function fmtBytes(bytes: number): string {
   if (bytes === Number.POSITIVE_INFINITY) return 'unlimited';
-  return `${bytes} bytes (${(bytes / 2 ** 30).toFixed(2)} GiB)`;
+  if (bytes >= 2 ** 30) return `${bytes} bytes (${(bytes / 2 ** 30).toFixed(2)} GiB)`;
+  if (bytes >= 2 ** 20) return `${bytes} bytes (${(bytes / 2 ** 20).toFixed(2)} MiB)`;
+  return `${bytes} bytes`;
 }
 
 /**

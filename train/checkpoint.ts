@@ -13,8 +13,11 @@
 // exists (it only ever appears complete), else `checkpoint.old/` (killed between the two
 // renames), and loadCheckpoint reads whichever it finds. A failed write (a full disk) removes the
 // temporary folder and leaves the previous checkpoint as it was.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+//
+// node:fs and node:path come through process.getBuiltinModule (as in models/safetensors.ts), so
+// index.ts can export this and browser bundles still build; in a page these functions throw.
+import type * as NodeFs from 'node:fs';
+import type * as NodePath from 'node:path';
 import { ResgradError, fmtShape } from '../core/errors.js';
 import { Generator, type RngState, getRngState, setRngState } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
@@ -47,6 +50,17 @@ export interface SaveCheckpointOptions {
 }
 
 const FOLDER = 'checkpoint';
+
+function builtin<T>(id: string): T {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  if (!proc?.getBuiltinModule) throw new CheckpointError(`checkpoints are folders on disk and need Node.js >= 20.16 (process.getBuiltinModule), not a browser`);
+  return proc.getBuiltinModule(id) as T;
+}
+/** node:fs and node:path, looked up when a checkpoint is read or written. */
+function nodeApi(): { fs: typeof NodeFs; path: typeof NodePath } {
+  return { fs: builtin<typeof NodeFs>('node:fs'), path: builtin<typeof NodePath>('node:path') };
+}
+
 const REQUIRED = ['model.safetensors', 'optimizer.safetensors', 'optimizer.json', 'rng.json', 'extra.json'];
 
 /**
@@ -55,7 +69,8 @@ const REQUIRED = ['model.safetensors', 'optimizer.safetensors', 'optimizer.json'
  * previous one atomically. DIR is created if needed.
  */
 export function saveCheckpoint(dir: string, c: CheckpointParts & { extra: Record<string, unknown> }, opts: SaveCheckpointOptions = {}): void {
-  const root = resolve(dir);
+  const { fs, path } = nodeApi();
+  const root = path.resolve(dir);
   // Everything is encoded before the disk is touched: a bad value leaves nothing behind.
   if (c.extra === null || typeof c.extra !== 'object' || Array.isArray(c.extra)) {
     throw new CheckpointError(`saveCheckpoint: 'extra' must be a plain object, but got ${Array.isArray(c.extra) ? 'an array' : String(c.extra)}`);
@@ -71,24 +86,24 @@ export function saveCheckpoint(dir: string, c: CheckpointParts & { extra: Record
   ];
   if (c.scheduler) files.push(['scheduler.json', jsonBytes(c.scheduler.stateDict(), 'scheduler state')]);
 
-  mkdirSync(root, { recursive: true });
+  fs.mkdirSync(root, { recursive: true });
   removeStaleTemps(root);
-  const final = join(root, FOLDER);
+  const final = path.join(root, FOLDER);
   const old = `${final}.old`;
   const tmp = `${final}.tmp-${process.pid}`;
   const writeFile = opts.writeFile ?? writeDurably;
-  rmSync(tmp, { recursive: true, force: true });
+  fs.rmSync(tmp, { recursive: true, force: true });
   let current = '';
   try {
-    mkdirSync(tmp);
+    fs.mkdirSync(tmp);
     for (const [name, bytes] of files) {
       current = name;
-      writeFile(join(tmp, name), bytes);
+      writeFile(path.join(tmp, name), bytes);
     }
     current = '';
     fsyncDir(tmp);
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
     const what = current ? `writing ${current}` : 'preparing the new checkpoint';
     throw new CheckpointError(`saveCheckpoint: ${what} in ${tmp} failed (${(e as Error).message}); the previous checkpoint in ${root} is unchanged`, { cause: e });
   }
@@ -96,27 +111,28 @@ export function saveCheckpoint(dir: string, c: CheckpointParts & { extra: Record
   // .old is the last good one and stays until the new one is in place.
   let movedOld = false;
   try {
-    if (existsSync(final)) {
-      rmSync(old, { recursive: true, force: true });
-      renameSync(final, old);
+    if (fs.existsSync(final)) {
+      fs.rmSync(old, { recursive: true, force: true });
+      fs.renameSync(final, old);
       movedOld = true;
     }
-    renameSync(tmp, final);
+    fs.renameSync(tmp, final);
   } catch (e) {
-    if (movedOld && !existsSync(final)) renameSync(old, final);
-    rmSync(tmp, { recursive: true, force: true });
+    if (movedOld && !fs.existsSync(final)) fs.renameSync(old, final);
+    fs.rmSync(tmp, { recursive: true, force: true });
     throw new CheckpointError(`saveCheckpoint: replacing ${final} failed (${(e as Error).message}); the previous checkpoint is unchanged`, { cause: e });
   }
   fsyncDir(root);
-  rmSync(old, { recursive: true, force: true });
+  fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** The folder loadCheckpoint would read in DIR (its checkpoint/, else checkpoint.old/), or null. */
 export function findCheckpoint(dir: string): string | null {
-  const root = resolve(dir);
-  for (const f of [join(root, FOLDER), join(root, `${FOLDER}.old`)]) if (existsSync(f)) return f;
+  const { fs, path } = nodeApi();
+  const root = path.resolve(dir);
+  for (const f of [path.join(root, FOLDER), path.join(root, `${FOLDER}.old`)]) if (fs.existsSync(f)) return f;
   // DIR may be the checkpoint folder itself
-  return existsSync(join(root, 'model.safetensors')) && existsSync(join(root, 'optimizer.json')) ? root : null;
+  return fs.existsSync(path.join(root, 'model.safetensors')) && fs.existsSync(path.join(root, 'optimizer.json')) ? root : null;
 }
 
 /**
@@ -125,10 +141,11 @@ export function findCheckpoint(dir: string): string | null {
  * keys or shapes, a bad RNG state): when it throws, nothing was changed.
  */
 export function loadCheckpoint(dir: string, into: CheckpointParts): Record<string, unknown> {
+  const { fs, path } = nodeApi();
   const folder = findCheckpoint(dir);
-  if (folder === null) throw new CheckpointError(`loadCheckpoint: no checkpoint in ${resolve(dir)} (looked for ${join(resolve(dir), FOLDER)}/ and ${FOLDER}.old/)`);
+  if (folder === null) throw new CheckpointError(`loadCheckpoint: no checkpoint in ${path.resolve(dir)} (looked for ${path.join(path.resolve(dir), FOLDER)}/ and ${FOLDER}.old/)`);
   const needed = into.scheduler ? [...REQUIRED, 'scheduler.json'] : REQUIRED;
-  const missing = needed.filter((f) => !existsSync(join(folder, f)));
+  const missing = needed.filter((f) => !fs.existsSync(path.join(folder, f)));
   if (missing.length) throw new CheckpointError(`loadCheckpoint: ${folder} is missing ${missing.join(', ')} (a checkpoint holds ${needed.join(', ')})`);
 
   const modelTensors = readSafetensors(folder, 'model.safetensors');
@@ -139,10 +156,10 @@ export function loadCheckpoint(dir: string, into: CheckpointParts): Record<strin
   try {
     new Generator().setState(rng);
   } catch (e) {
-    throw new CheckpointError(`loadCheckpoint: ${join(folder, 'rng.json')} is not a generator state: ${(e as Error).message}`, { cause: e });
+    throw new CheckpointError(`loadCheckpoint: ${path.join(folder, 'rng.json')} is not a generator state: ${(e as Error).message}`, { cause: e });
   }
   const extra = readJson(folder, 'extra.json');
-  if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) throw new CheckpointError(`loadCheckpoint: ${join(folder, 'extra.json')} must hold an object`);
+  if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) throw new CheckpointError(`loadCheckpoint: ${path.join(folder, 'extra.json')} must hold an object`);
 
   // Now change things; optimizer and scheduler check before they change, and a scheduler that
   // refuses its state puts the optimizer back as it was.
@@ -157,7 +174,7 @@ export function loadCheckpoint(dir: string, into: CheckpointParts): Record<strin
       into.scheduler.loadStateDict(schedulerSd);
     } catch (e) {
       into.optimizer.loadStateDict(before);
-      throw new CheckpointError(`loadCheckpoint: ${join(folder, 'scheduler.json')} does not fit this scheduler: ${(e as Error).message}`, { cause: e });
+      throw new CheckpointError(`loadCheckpoint: ${path.join(folder, 'scheduler.json')} does not fit this scheduler: ${(e as Error).message}`, { cause: e });
     }
   }
   into.model.loadStateDict(modelTensors);
@@ -181,7 +198,8 @@ function splitOptimizerState(sd: OptimizerStateDict): { tensors: Record<string, 
 }
 
 function joinOptimizerState(json: unknown, tensors: Record<string, Tensor>, folder: string): OptimizerStateDict {
-  const where = join(folder, 'optimizer.json');
+  const { path } = nodeApi();
+  const where = path.join(folder, 'optimizer.json');
   const o = json as { state?: unknown; param_groups?: unknown };
   if (o === null || typeof o !== 'object' || o.state === null || typeof o.state !== 'object' || !Array.isArray(o.param_groups)) {
     throw new CheckpointError(`loadCheckpoint: ${where} must hold { state, param_groups }`);
@@ -193,7 +211,7 @@ function joinOptimizerState(json: unknown, tensors: Record<string, Tensor>, fold
   }
   for (const [name, t] of Object.entries(tensors)) {
     const m = /^state\.(\d+)\.(.+)$/.exec(name);
-    if (!m) throw new CheckpointError(`loadCheckpoint: ${join(folder, 'optimizer.safetensors')} holds '${name}', which is not a state.<index>.<key> name`);
+    if (!m) throw new CheckpointError(`loadCheckpoint: ${path.join(folder, 'optimizer.safetensors')} holds '${name}', which is not a state.<index>.<key> name`);
     const [, index, key] = m as unknown as [string, string, string];
     state[index] ??= {};
     (state[index] as ParamStateDict)[key] = t;
@@ -203,9 +221,10 @@ function joinOptimizerState(json: unknown, tensors: Record<string, Tensor>, fold
 
 /** The checkpoint's model must be this model: the first missing or unexpected key, or differing shape, is named. */
 function checkModelFits(saved: Record<string, Tensor>, model: Module, folder: string): void {
+  const { path } = nodeApi();
   const own = model.stateDict();
   const problem = (what: string) =>
-    new CheckpointError(`loadCheckpoint: ${join(folder, 'model.safetensors')} is a checkpoint of another model (${model.constructor.name}): ${what}`);
+    new CheckpointError(`loadCheckpoint: ${path.join(folder, 'model.safetensors')} is a checkpoint of another model (${model.constructor.name}): ${what}`);
   for (const [k, t] of Object.entries(own)) {
     const s = saved[k];
     if (s === undefined) throw problem(`key '${k}' is missing from the checkpoint`);
@@ -218,19 +237,21 @@ function checkModelFits(saved: Record<string, Tensor>, model: Module, folder: st
 }
 
 function readSafetensors(folder: string, name: string): Record<string, Tensor> {
+  const { path } = nodeApi();
   try {
-    return loadSafetensors(join(folder, name));
+    return loadSafetensors(path.join(folder, name));
   } catch (e) {
-    throw new CheckpointError(`loadCheckpoint: ${join(folder, name)} cannot be read: ${(e as Error).message}`, { cause: e });
+    throw new CheckpointError(`loadCheckpoint: ${path.join(folder, name)} cannot be read: ${(e as Error).message}`, { cause: e });
   }
 }
 
 function readJson(folder: string, name: string): unknown {
-  const path = join(folder, name);
+  const { fs, path } = nodeApi();
+  const file = path.join(folder, name);
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new CheckpointError(`loadCheckpoint: ${path} is not valid JSON (${(e as Error).message})`, { cause: e });
+    throw new CheckpointError(`loadCheckpoint: ${file} is not valid JSON (${(e as Error).message})`, { cause: e });
   }
 }
 
@@ -261,37 +282,40 @@ function checkJsonSafe(v: unknown, path: string, depth = 0): void {
 }
 
 function writeDurably(path: string, bytes: Uint8Array): void {
-  const fd = openSync(path, 'wx', 0o644);
+  const { fs } = nodeApi();
+  const fd = fs.openSync(path, 'wx', 0o644);
   try {
     let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
+    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written);
+    fs.fsyncSync(fd);
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd);
   }
 }
 
 /** Make renames and new entries in a folder durable (not every platform can fsync a folder). */
 function fsyncDir(dir: string): void {
+  const { fs } = nodeApi();
   let fd: number | null = null;
   try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
   } catch {
     // best effort: the files themselves were fsynced
   } finally {
-    if (fd !== null) closeSync(fd);
+    if (fd !== null) fs.closeSync(fd);
   }
 }
 
 /** Temporary folders of saves that died (their process is gone) are removed. */
 function removeStaleTemps(root: string): void {
-  for (const name of readdirSync(root)) {
+  const { fs, path } = nodeApi();
+  for (const name of fs.readdirSync(root)) {
     const m = /^checkpoint\.tmp-(\d+)$/.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid !== process.pid && processAlive(pid)) continue;
-    rmSync(join(root, name), { recursive: true, force: true });
+    fs.rmSync(path.join(root, name), { recursive: true, force: true });
   }
 }
 

@@ -31,6 +31,7 @@ export * as autograd from './autograd/index.js';
 export * as F from './nn/functional.js';
 export * as nn from './nn/index.js';
 export * as models from './models/index.js';
+export * as data from './data/index.js';
 export * as optim from './nn/optim/index.js';
 export * as io from './models/safetensors.js';
 export { summary, registerMacCounter, type ModelSummary, type SummaryRow } from './models/summary.js';

@@ -9,10 +9,20 @@
 //
 // Every check below turns a truncated or malformed file into a SafetensorsError that says what is
 // wrong; nothing loops over attacker-chosen sizes before they are checked against the file size.
+//
+// The format has no checksum, so a flipped bit in the data loads as a changed weight. resgrad's
+// writer adds one hash per tensor to "__metadata__": key `resgrad.sha256.<tensor name>`, value the
+// hex SHA-256 of the UTF-8 text `<dtype><shape as JSON>` (e.g. `F32[64,3,7,7]`) followed by the
+// tensor's data bytes, so an edited dtype or shape is caught as well as changed bytes. In Python:
+//   hashlib.sha256(f"{dtype}{json.dumps(shape, separators=(',', ':'))}".encode() + data).hexdigest()
+// The loader checks them when present (verify: 'if-present', the default), always (verify: true:
+// a file without them is an error) or never (verify: false). Files without hashes still load.
+import type * as NodeCrypto from 'node:crypto';
 import type * as NodeFs from 'node:fs';
 import type * as NodePath from 'node:path';
 import type { DType, TypedArray } from '../core/dtype.js';
-import { ResgradError, fmtShape } from '../core/errors.js';
+import { ResgradError, ValueError, fmtShape } from '../core/errors.js';
+import { MAX_NUMEL } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 
 export class SafetensorsError extends ResgradError {}
@@ -77,6 +87,155 @@ function fail(msg: string): never {
   throw new SafetensorsError(`safetensors: ${msg}`);
 }
 
+// ---- content hashes ---------------------------------------------------------------------------
+
+/** Metadata keys of the per-tensor hashes: `resgrad.sha256.<tensor name>`. */
+export const HASH_PREFIX = 'resgrad.sha256.';
+
+function firstPrimes(n: number): number[] {
+  const out: number[] = [];
+  for (let k = 2; out.length < n; k++) if (out.every((p) => k % p !== 0)) out.push(k);
+  return out;
+}
+/** The first 32 bits of the fractional part of x. */
+const frac32 = (x: number): number => ((x - Math.floor(x)) * 2 ** 32) >>> 0;
+// SHA-256's constants, computed as FIPS 180-4 defines them rather than typed in: the round
+// constants from the cube roots of the first 64 primes, the initial state from the square roots
+// of the first 8 (the tests check the digests against node:crypto).
+const PRIMES = firstPrimes(64);
+const ROUND_K = Uint32Array.from(PRIMES, (p) => frac32(Math.cbrt(p)));
+const INITIAL_H = Uint32Array.from(PRIMES.slice(0, 8), (p) => frac32(Math.sqrt(p)));
+const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
+
+/**
+ * SHA-256 in plain TypeScript, for hosts without node:crypto (a browser has only the asynchronous
+ * crypto.subtle). Streaming: update() takes any number of chunks, hex() pads and finishes.
+ */
+class Sha256 {
+  private readonly h = Uint32Array.from(INITIAL_H);
+  private readonly w = new Uint32Array(64);
+  private readonly pending = new Uint8Array(64);
+  private used = 0;
+  private total = 0;
+
+  /** One 64-byte block at b[at..at+64): 64 rounds on the message schedule w. */
+  private block(b: Uint8Array, at: number): void {
+    const w = this.w;
+    for (let i = 0; i < 16; i++) {
+      const j = at + 4 * i;
+      w[i] = (b[j] << 24) | (b[j + 1] << 16) | (b[j + 2] << 8) | b[j + 3];
+    }
+    for (let i = 16; i < 64; i++) {
+      const x = w[i - 15];
+      const y = w[i - 2];
+      const s0 = rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3);
+      const s1 = rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1; // the Uint32Array keeps the sum mod 2^32
+    }
+    const h = this.h;
+    let [a, b2, c, d, e, f, g, k] = h;
+    for (let i = 0; i < 64; i++) {
+      const t1 = (k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + ROUND_K[i] + w[i]) | 0;
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b2) ^ (a & c) ^ (b2 & c))) | 0;
+      k = g;
+      g = f;
+      f = e;
+      e = (d + t1) | 0;
+      d = c;
+      c = b2;
+      b2 = a;
+      a = (t1 + t2) | 0;
+    }
+    h[0] += a;
+    h[1] += b2;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += k;
+  }
+
+  update(data: Uint8Array): this {
+    let i = 0;
+    this.total += data.length;
+    if (this.used > 0) {
+      const take = Math.min(64 - this.used, data.length);
+      this.pending.set(data.subarray(0, take), this.used);
+      this.used += take;
+      i = take;
+      if (this.used < 64) return this;
+      this.block(this.pending, 0);
+      this.used = 0;
+    }
+    for (; i + 64 <= data.length; i += 64) this.block(data, i);
+    this.pending.set(data.subarray(i), 0);
+    this.used = data.length - i;
+    return this;
+  }
+
+  /** Pad with 0x80, zeros to 56 mod 64, then the message length in bits (64-bit big-endian). */
+  hex(): string {
+    const bits = this.total * 8;
+    const tail = new Uint8Array(this.used < 56 ? 64 - this.used : 128 - this.used);
+    tail[0] = 0x80;
+    const view = new DataView(tail.buffer);
+    view.setUint32(tail.length - 8, Math.floor(bits / 2 ** 32));
+    view.setUint32(tail.length - 4, bits >>> 0);
+    this.update(tail);
+    return Array.from(this.h, (x) => x.toString(16).padStart(8, '0')).join('');
+  }
+}
+
+/** Hex SHA-256 of the chunks, by node:crypto when there is one (or `portable`: always ours). */
+export function sha256Hex(chunks: readonly Uint8Array[], portable = false): string {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const crypto = portable ? undefined : (proc?.getBuiltinModule?.('node:crypto') as typeof NodeCrypto | undefined);
+  if (crypto) {
+    const h = crypto.createHash('sha256');
+    for (const c of chunks) h.update(c);
+    return h.digest('hex');
+  }
+  const h = new Sha256();
+  for (const c of chunks) h.update(c);
+  return h.hex();
+}
+
+/** A tensor's hash: SHA-256 of `<dtype><shape as JSON>` and its data bytes. */
+function tensorDigest(dtype: string, shape: readonly number[], data: Uint8Array): string {
+  return sha256Hex([new TextEncoder().encode(`${dtype}${JSON.stringify(shape)}`), data]);
+}
+
+export interface LoadOptions {
+  /**
+   * Check the per-tensor hashes: 'if-present' (default) when the file has them, true always (a
+   * file without them is an error), false never.
+   */
+  verify?: boolean | 'if-present';
+}
+
+/** Check every tensor against its hash; a tensor without one, or a hash without a tensor, is an error too. */
+function verifyHashes(entries: readonly Entry[], data: Uint8Array, metadata: Record<string, string>, verify: boolean | 'if-present'): void {
+  if (verify === false) return;
+  const hashKeys = Object.keys(metadata).filter((k) => k.startsWith(HASH_PREFIX));
+  if (hashKeys.length === 0) {
+    if (verify === 'if-present') return;
+    fail(`verify: the file has no ${HASH_PREFIX}* hashes to check (it was written by another tool or an older resgrad); load it with { verify: 'if-present' } or { verify: false }`);
+  }
+  const names = new Set(entries.map((e) => e.name));
+  for (const k of hashKeys) {
+    if (!names.has(k.slice(HASH_PREFIX.length))) fail(`verify: hash '${k}' belongs to no tensor in the file (was a tensor renamed or removed?)`);
+  }
+  for (const e of entries) {
+    const key = HASH_PREFIX + e.name;
+    if (!Object.hasOwn(metadata, key)) fail(`verify: tensor '${e.name}' has no hash '${key}' while others have one (was it added or renamed?)`);
+    const got = tensorDigest(e.dtype, e.shape, data.subarray(e.begin, e.end));
+    if (got !== metadata[key]) {
+      fail(`verify: tensor '${e.name}' is corrupted: the SHA-256 of its dtype, shape and data is ${got}, but the file says ${metadata[key]}`);
+    }
+  }
+}
+
 /** Validate one header entry against the data size; returns it typed. */
 function checkEntry(name: string, raw: unknown, dataLength: number): Entry {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`header entry '${name}' is not an object`);
@@ -87,6 +246,7 @@ function checkEntry(name: string, raw: unknown, dataLength: number): Entry {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     fail(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)} (expected a list of non-negative integers)`);
   }
+  if ((shape as number[]).some((d) => d > MAX_NUMEL)) fail(`tensor '${name}' has shape ${fmtShape(shape as number[])} with a dim larger than a tensor may have (${MAX_NUMEL})`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
     fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)} (expected [begin, end])`);
   }
@@ -100,8 +260,22 @@ function checkEntry(name: string, raw: unknown, dataLength: number): Entry {
   return { name, dtype, shape: shape as number[], begin, end };
 }
 
-/** Decode a safetensors image into CPU tensors (F16/BF16 become float32; integer types int32). */
-export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+function checkVerify(opts: LoadOptions | undefined): boolean | 'if-present' {
+  if (opts === undefined) return 'if-present';
+  if (typeof opts !== 'object' || opts === null) throw new ValueError(`loadSafetensors: argument 'options' must be an object such as { verify: true }, but got ${String(opts)}`);
+  const v = opts.verify ?? 'if-present';
+  if (v !== true && v !== false && v !== 'if-present') {
+    throw new ValueError(`loadSafetensors: option 'verify' must be true, false or 'if-present', but got ${typeof v === 'string' ? `'${v}'` : String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Decode a safetensors image into CPU tensors (F16/BF16 become float32; integer types int32),
+ * checking the per-tensor hashes as `opts.verify` says (before any tensor is made).
+ */
+export function parseSafetensors(bytes: Uint8Array, opts?: LoadOptions): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  const verify = checkVerify(opts);
   if (!littleEndian) fail('big-endian hosts are not supported');
   // A plain Uint8Array over the same memory: Node's Buffer.slice would not copy (nor align) below.
   bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -144,6 +318,9 @@ export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, T
     if (e.end > e.begin) prev = e;
   }
   if (covered !== data.length) fail(`${data.length - covered} data bytes after the last tensor belong to no tensor`);
+  verifyHashes(entries, data, metadata, verify);
+  // the hashes are the format's bookkeeping, not the user's metadata: a save of what was loaded writes fresh ones
+  for (const k of Object.keys(metadata)) if (k.startsWith(HASH_PREFIX)) delete metadata[k];
 
   const tensors: Record<string, Tensor> = {};
   for (const e of entries) {
@@ -169,21 +346,33 @@ function requireNode(what: string): NodeModules {
   return m;
 }
 
-/** Read a .safetensors file (path in Node) or image (bytes) into CPU tensors, keyed by name. */
-export function loadSafetensors(source: string | Uint8Array | ArrayBuffer): Record<string, Tensor> {
-  return loadSafetensorsWithMetadata(source).tensors;
+/**
+ * Read a .safetensors file (path in Node) or image (bytes) into CPU tensors, keyed by name.
+ * `{ verify: true }` insists on resgrad's per-tensor hashes and names a corrupted tensor.
+ */
+export function loadSafetensors(source: string | Uint8Array | ArrayBuffer, opts?: LoadOptions): Record<string, Tensor> {
+  return loadSafetensorsWithMetadata(source, opts).tensors;
 }
 
-export function loadSafetensorsWithMetadata(source: string | Uint8Array | ArrayBuffer): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function loadSafetensorsWithMetadata(
+  source: string | Uint8Array | ArrayBuffer,
+  opts?: LoadOptions,
+): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   let bytes: Uint8Array;
   if (typeof source === 'string') bytes = requireNode('reading a path').fs.readFileSync(source);
-  else bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
-  return parseSafetensors(bytes);
+  else if (source instanceof Uint8Array || source instanceof ArrayBuffer) bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
+  else throw new ValueError(`loadSafetensors: argument 'source' must be a path, a Uint8Array or an ArrayBuffer, but got ${source === null ? 'null' : typeof source}`);
+  return parseSafetensors(bytes, opts);
 }
 
 export interface SaveOptions {
-  /** String-to-string metadata stored under "__metadata__" (e.g. { format: 'pt' }). */
+  /**
+   * String-to-string metadata stored under "__metadata__" (e.g. { format: 'pt' }). Keys starting
+   * with `resgrad.sha256.` are dropped (stale hashes of a loaded file); fresh ones are written.
+   */
   metadata?: Record<string, string>;
+  /** Write a SHA-256 per tensor into the metadata (default true); false writes a plain file. */
+  hashes?: boolean;
   /** How int32 tensors are written: 'I32' (default), or 'I64' as torch stores num_batches_tracked. */
   int32As?: 'I32' | 'I64';
 }
@@ -193,12 +382,12 @@ const WRITE_DTYPE: Record<DType, string> = { float32: 'F32', float64: 'F64', int
 /** Encode tensors (any device that can be read synchronously) as a safetensors image. */
 export function serializeSafetensors(tensors: Record<string, Tensor>, opts: SaveOptions = {}): Uint8Array {
   const header: Record<string, unknown> = {};
-  if (opts.metadata) {
-    for (const [k, v] of Object.entries(opts.metadata)) {
-      if (typeof v !== 'string') throw new SafetensorsError(`safetensors: metadata value for '${k}' must be a string`);
-    }
-    header.__metadata__ = opts.metadata;
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.metadata ?? {})) {
+    if (typeof v !== 'string') throw new SafetensorsError(`safetensors: metadata value for '${k}' must be a string`);
+    if (!k.startsWith(HASH_PREFIX)) define(metadata, k, v);
   }
+  const hashes = opts.hashes ?? true;
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
@@ -212,11 +401,13 @@ export function serializeSafetensors(tensors: Record<string, Tensor>, opts: Save
       const wide = BigInt64Array.from(values as Int32Array, (v) => BigInt(v));
       raw = new Uint8Array(wide.buffer);
     }
-    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + raw.byteLength] };
+    define(header, name, { dtype, shape: [...t.shape], data_offsets: [offset, offset + raw.byteLength] });
+    if (hashes) define(metadata, HASH_PREFIX + name, tensorDigest(dtype, t.shape, raw));
     chunks.push(raw);
     offset += raw.byteLength;
   }
-  let json = JSON.stringify(header);
+  // "__metadata__" first, where a reader looking at the file's head sees it
+  let json = JSON.stringify(Object.keys(metadata).length > 0 ? { __metadata__: metadata, ...header } : header);
   // Pad the header with spaces so the data starts 8-byte aligned (as the reference writer does).
   json += ' '.repeat((8 - ((new TextEncoder().encode(json).length + 8) % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
@@ -233,16 +424,63 @@ export function serializeSafetensors(tensors: Record<string, Tensor>, opts: Save
   return out;
 }
 
+// Temporary files are named `<target>.tmp-<pid>-<n>` so that a later save of the same target
+// recognises them; earlier versions wrote `.<target>.<pid>.<random>.tmp`.
+let tempCounter = 0;
+
+/** The pid in the name of one of `base`'s temporary files, or null when `file` is not one. */
+function tempFilePid(file: string, base: string): number | null {
+  if (file.startsWith(`${base}.tmp-`)) {
+    const m = /^(\d+)-\d+$/.exec(file.slice(base.length + 5));
+    return m ? Number(m[1]) : null;
+  }
+  if (file.startsWith(`.${base}.`) && file.endsWith('.tmp')) {
+    const m = /^(\d+)\.[a-z0-9]+$/.exec(file.slice(base.length + 2, -4));
+    return m ? Number(m[1]) : null;
+  }
+  return null;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: it exists, owned by someone else
+  }
+}
+
 /**
- * Write tensors to `path` atomically: the bytes go to a temporary file in the same directory,
- * which is fsynced and then renamed over `path`. A reader sees the old file or the new one,
- * never half of one; on any failure the temporary file is removed and `path` is untouched.
+ * Remove the temporary files that earlier saves of `base` in `dir` left behind when their process
+ * was killed (its pid no longer runs). A live process's file may be a save in progress: kept.
+ */
+function removeStaleTempFiles(fs: typeof NodeFs, P: typeof NodePath, dir: string, base: string): void {
+  let files: string[];
+  try {
+    files = fs.readdirSync(dir);
+  } catch {
+    return; // the save itself will report an unreadable directory
+  }
+  for (const f of files) {
+    const pid = tempFilePid(f, base);
+    if (pid !== null && pid !== process.pid && !processAlive(pid)) fs.rmSync(P.join(dir, f), { force: true });
+  }
+}
+
+/**
+ * Write tensors to `path` atomically: the bytes go to a temporary file in the same directory
+ * (`<path>.tmp-<pid>-<n>`), which is fsynced and then renamed over `path`. A reader sees the old
+ * file or the new one, never half of one; on any failure the temporary file is removed and `path`
+ * is untouched. Temporary files of `path` left by a killed process are removed first.
  */
 export function saveSafetensors(path: string, tensors: Record<string, Tensor>, opts: SaveOptions = {}): void {
   const { fs, path: P } = requireNode('saving');
+  if (typeof path !== 'string' || path === '') throw new ValueError(`saveSafetensors: argument 'path' must be a non-empty string, but got ${typeof path === 'string' ? "''" : typeof path}`);
   const bytes = serializeSafetensors(tensors, opts); // before touching the disk: a bad tensor leaves nothing behind
   const dir = P.dirname(P.resolve(path));
-  const tmp = P.join(dir, `.${P.basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const base = P.basename(path);
+  removeStaleTempFiles(fs, P, dir, base);
+  const tmp = P.join(dir, `${base}.tmp-${process.pid}-${tempCounter++}`);
   const fd = fs.openSync(tmp, 'wx', 0o644);
   try {
     try {

@@ -316,14 +316,20 @@ export abstract class Module {
    * and unexpected key. All problems are reported in one error, as torch does.
    */
   loadStateDict(sd: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    if (typeof sd !== 'object' || sd === null || Array.isArray(sd)) {
+      throw new ValueError(`loadStateDict: argument 'stateDict' must be an object of name -> Tensor, but got ${sd === null ? 'null' : Array.isArray(sd) ? 'an array' : typeof sd}`);
+    }
     const strict = opts.strict ?? true;
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !(k in sd));
-    const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
+    // Own properties only: 'constructor', 'toString' or a JSON-made '__proto__' key are names
+    // like any other, not something every object inherits.
+    const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
+    const missingKeys = Object.keys(own).filter((k) => !has(sd, k));
+    const unexpectedKeys = Object.keys(sd).filter((k) => !has(own, k));
     const problems: string[] = [];
     for (const [k, t] of Object.entries(own)) {
+      if (!has(sd, k)) continue;
       const src = sd[k];
-      if (src === undefined) continue;
       if (!(src instanceof Tensor)) problems.push(`value for ${k} is not a Tensor`);
       else if (!shapesEqual(t.shape, src.shape)) {
         problems.push(`size mismatch for ${k}: copying a param with shape ${fmtShape(src.shape)}, the shape in current model is ${fmtShape(t.shape)}`);
@@ -335,7 +341,7 @@ export abstract class Module {
       throw new ShapeError(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${problems.join('\n\t')}`);
     }
     noGrad(() => {
-      for (const [k, t] of Object.entries(own)) if (k in sd) t.assign(sd[k] as Tensor);
+      for (const [k, t] of Object.entries(own)) if (has(sd, k)) t.assign(sd[k] as Tensor);
     });
     return { missingKeys, unexpectedKeys };
   }

@@ -51,7 +51,9 @@ function editHeader(bytes: Uint8Array): [string, Uint8Array] {
   const data = bytes.subarray(dataStart);
   const names = Object.keys(json).filter((k) => k !== '__metadata__');
   const name = pick(names);
-  const e = json[name] as { dtype: unknown; shape: unknown[]; data_offsets: unknown[] };
+  const e = json[name] as Record<string, unknown>; // well-formed before the edit
+  const shape = e.shape as number[];
+  const offsets = e.data_offsets as number[];
   const meta = (json.__metadata__ ?? {}) as Record<string, unknown>;
   const kind = int(12);
   switch (kind) {
@@ -59,27 +61,27 @@ function editHeader(bytes: Uint8Array): [string, Uint8Array] {
       e.dtype = pick(DTYPES);
       break;
     case 1: {
-      const s = [...e.shape];
+      const s = [...shape];
       if (s.length) s[int(s.length)] = (s[int(s.length)] as number) + pick([-1, 1, 2]);
       else s.push(pick([0, 1, 2]));
       e.shape = s;
       break;
     }
     case 2:
-      e.shape = pick([[...e.shape].reverse(), [e.shape.reduce((a, b) => (a as number) * (b as number), 1)], [...e.shape, 1], [1, ...e.shape], [2.5], [-1], ['3'], null, [2 ** 60], [0, 2 ** 40]]);
+      e.shape = pick<unknown>([[...shape].reverse(), [shape.reduce((a, b) => a * b, 1)], [...shape, 1], [1, ...shape], [2.5], [-1], ['3'], null, [2 ** 60], [0, 2 ** 40]]);
       break;
     case 3: {
       const k = int(2);
-      e.data_offsets[k] = (e.data_offsets[k] as number) + pick([-8, -4, -1, 1, 4, 8]);
+      e.data_offsets = offsets.map((o, i) => (i === k ? o + pick([-8, -4, -1, 1, 4, 8]) : o));
       break;
     }
     case 4: {
-      const other = json[pick(names)] as { data_offsets: unknown[] };
+      const other = json[pick(names)] as Record<string, unknown>;
       [e.data_offsets, other.data_offsets] = [other.data_offsets, e.data_offsets];
       break;
     }
     case 5:
-      e.data_offsets = pick([[e.data_offsets[1], e.data_offsets[0]], [e.data_offsets[0]], [-1, 4], [0, 2 ** 53], '0,4', null]);
+      e.data_offsets = pick<unknown>([[offsets[1], offsets[0]], [offsets[0]], [-1, 4], [0, 2 ** 53], '0,4', null]);
       break;
     case 6:
       delete json[name];

@@ -215,7 +215,11 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }, S = u
       if (typeof group.initial_lr !== 'number') throw new ValueError(`${where}.initial_lr must be a number, but got ${JSON.stringify(group.initial_lr)}`);
       out.initialLr = group.initial_lr;
     }
-    this.validate({ ...this.defaults, ...out } as O);
+    try {
+      this.validate({ ...this.defaults, ...out } as O);
+    } catch (e) {
+      throw new ValueError(`${where}: ${(e as Error).message}`);
+    }
     return out as Partial<O> & { initialLr?: number };
   }
 }

@@ -227,7 +227,7 @@ describe('optimizer.loadStateDict: checks, casts, refuses without changing anyth
         const sd = good();
         (sd.param_groups[0] as Record<string, unknown>).betas = [1, 0.9];
         return sd;
-      }, /Invalid beta parameter at index 0: 1/, ValueError],
+      }, /loadStateDict: param_groups\[0\]: Invalid beta parameter at index 0: 1/, ValueError],
       ['not a dict', () => [1, 2], /'param_groups' must be an array/, ValueError],
     ];
     for (const [what, make, message, type] of bad) {

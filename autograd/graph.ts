@@ -1,10 +1,13 @@
 // Reverse-mode autograd over a dynamic graph. Each op that sees an input with requiresGrad
 // records a GradNode on its output: the inputs and a closure computing their gradients from the
 // output's gradient (the chain rule, one op at a time). backward() walks the nodes in reverse
-// topological order, summing the gradients of tensors that are used more than once.
-import { AutogradError, ShapeError, fmtShape } from '../core/errors.js';
+// topological order, summing the gradients of tensors that are used more than once. A node
+// keeps its inputs' nodes as they were when it ran (its edges), and the version of every tensor
+// its backward reads, so that in-place writes after the forward cannot misroute or corrupt it.
+import { AutogradError, ShapeError, ValueError, fmtShape } from '../core/errors.js';
 import { shapesEqual } from '../core/shape.js';
 import { type GradNode, Tensor } from '../core/tensor.js';
+import { asBackwardStep, captureStack, checkBackwardGrads, checkForwardOutput, checksForward, fmtTensor, isAnomalyEnabled } from './anomaly.js';
 
 let gradEnabled = true;
 
@@ -36,22 +39,53 @@ export function withGradEnabled<T>(enabled: boolean, fn: () => T): T {
 
 /**
  * Attach the backward of an op to its output, if any input needs a gradient and grad mode is on.
- * `backward(g)` returns one gradient (or null) per input, each shaped like that input.
+ * `backward(g)` returns one gradient (or null) per input, each shaped like that input. `saved`
+ * lists what backward reads (inputs, the output itself, indices, statistics; nulls are skipped),
+ * as torch's saved variables: each is stamped with its storage version, and backward refuses to
+ * run once any of them was written in place. Left out, every input counts as read.
  */
 export function record(
   out: Tensor,
   name: string,
   inputs: readonly Tensor[],
   backward: (gradOutput: Tensor) => (Tensor | null)[],
+  saved?: readonly (Tensor | null)[],
 ): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    out.markRequiresGrad({ name, inputs, backward, retained: null, versions: inputs.map((t) => t.storage.version) });
-  }
+  return attach(out, name, inputs, backward, saved ?? inputs, false);
+}
+
+/**
+ * record() for a view op: the output shares the input's storage. The backward reads no values,
+ * but a non-leaf input is still stamped: once it is written in place (which re-records its
+ * history), this view's history is stale, and using it must fail rather than mislead.
+ */
+export function recordView(out: Tensor, name: string, input: Tensor, backward: (gradOutput: Tensor) => (Tensor | null)[]): Tensor {
+  return attach(out, name, [input], backward, [input.gradFn ? input : null], true);
+}
+
+function attach(
+  out: Tensor,
+  name: string,
+  inputs: readonly Tensor[],
+  backward: (gradOutput: Tensor) => (Tensor | null)[],
+  saved: readonly (Tensor | null)[],
+  isView: boolean,
+): Tensor {
+  if (!isView && checksForward()) checkForwardOutput(out, name, inputs);
+  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
+  const stamps = saved.flatMap((t, k) => {
+    if (!t) return [];
+    const i = inputs.indexOf(t);
+    const role = i >= 0 ? `input ${i}` : t === out ? 'output 0' : `saved tensor ${k}`;
+    return [{ tensor: t, storage: t.storage, version: t.storage.version, role }];
+  });
+  const next = inputs.map((t) => t.gradFn);
+  out.markRequiresGrad({ name, inputs, next, backward, retained: null, saved: stamps, isView, stack: isAnomalyEnabled() ? captureStack() : null });
   return out;
 }
 
 export interface BackwardOptions {
-  /** Keep the graph's closures so backward can run through it again. */
+  /** Keep the graph's closures so backward can run through it again (torch's retain_graph). */
   retainGraph?: boolean;
 }
 
@@ -65,9 +99,9 @@ function topoOrder(root: GradNode): GradNode[] {
   while (stack.length > 0) {
     const top = stack[stack.length - 1] as [GradNode, number];
     const [node, i] = top;
-    if (i < node.inputs.length) {
+    if (i < node.next.length) {
       top[1] = i + 1;
-      const child = (node.inputs[i] as Tensor).gradFn;
+      const child = node.next[i] ?? null;
       if (child && !visited.has(child)) {
         visited.add(child);
         stack.push([child, 0]);
@@ -104,27 +138,62 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
 }
 
 /**
- * Backward closures read their inputs' values (matmul's backward multiplies by the other
- * operand), so an in-place write to an input after the forward (optimizer.step() or assign()
- * before backward()) would give silently wrong gradients. Like torch, refuse.
+ * Backward closures read saved tensors (matmul's backward multiplies by the other operand, exp's
+ * by its own output), so an in-place write to one of them after the forward (optimizer.step() or
+ * assign() before backward()) would give silently wrong gradients. Like torch, refuse.
  */
-function checkVersions(node: GradNode): void {
-  node.inputs.forEach((t, i) => {
-    const then = node.versions?.[i];
-    if (then !== undefined && t.storage.version !== then) {
-      throw new AutogradError(
-        `one of the tensors needed for gradient computation has been modified by an in-place operation: input ${i} of '${node.name}' (shape ${fmtShape(t.shape)}) is at version ${t.storage.version}, expected version ${then}. Update tensors in place (optimizer.step(), assign()) only after backward(), or clone() them before.`,
-      );
-    }
-  });
+function checkSaved(node: GradNode): void {
+  for (const s of node.saved) {
+    const now = s.tensor.storage;
+    if (now === s.storage && now.version === s.version) continue;
+    const state = now === s.storage ? `is at version ${now.version}, expected version ${s.version} instead` : 'had its storage replaced (e.g. by module.to())';
+    throw new AutogradError(
+      `one of the tensors needed for gradient computation has been modified by an in-place operation: ${s.role} of '${node.name}' ${fmtTensor(s.tensor)} ${state}. ` +
+        'Write tensors in place (optimizer.step(), assign()) only after backward(), or clone() them before; autograd.detectAnomaly() shows where the op was called.',
+    );
+  }
 }
 
-/** Backpropagate from `root`: fills .grad of every leaf that requires grad. */
-export function backward(root: Tensor, gradOutput?: Tensor, options: BackwardOptions = {}): void {
+const backwardOptionKeys = new Set(['retainGraph']);
+
+/** torch's backward(gradient=None, retain_graph=None): the options may also come first, backward({ retainGraph: true }). */
+function parseBackwardArgs(gradOrOptions: unknown, options: unknown): { grad: Tensor | undefined; opts: BackwardOptions } {
+  let grad = gradOrOptions;
+  let opts = options;
+  if (grad !== undefined && grad !== null && !(grad instanceof Tensor) && typeof grad === 'object' && opts === undefined) {
+    opts = grad;
+    grad = undefined;
+  }
+  if (grad !== undefined && grad !== null && !(grad instanceof Tensor)) {
+    throw new ValueError(`backward: argument 'gradOutput' must be a Tensor (or the options object), but got ${typeof grad}`);
+  }
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null)) {
+    throw new ValueError(`backward: argument 'options' must be an object like { retainGraph: true }, but got ${opts === null ? 'null' : typeof opts}`);
+  }
+  for (const k of Object.keys(opts ?? {})) {
+    if (!backwardOptionKeys.has(k)) {
+      const hint = k === 'createGraph' ? ' (higher-order gradients are not supported)' : '';
+      throw new ValueError(`backward: unknown option '${k}'${hint}; expected one of: ${[...backwardOptionKeys].join(', ')}`);
+    }
+  }
+  const retain = (opts as BackwardOptions | undefined)?.retainGraph;
+  if (retain !== undefined && typeof retain !== 'boolean') {
+    throw new ValueError(`backward: option 'retainGraph' must be a boolean, but got ${typeof retain}`);
+  }
+  return { grad: (grad ?? undefined) as Tensor | undefined, opts: (opts ?? {}) as BackwardOptions };
+}
+
+/**
+ * Backpropagate from `root`: fills .grad of every leaf that requires grad. Call as
+ * backward(root), backward(root, gradOutput), backward(root, gradOutput, options) or
+ * backward(root, options).
+ */
+export function backward(root: Tensor, gradOutput?: Tensor | BackwardOptions, options?: BackwardOptions): void {
+  const { grad: given, opts } = parseBackwardArgs(gradOutput, options);
   if (!root.requiresGrad) {
     throw new AutogradError('element 0 of tensors does not require grad and does not have a gradFn');
   }
-  let grad = gradOutput;
+  let grad = given;
   if (grad === undefined) {
     if (root.numel() !== 1) {
       throw new AutogradError(
@@ -153,19 +222,22 @@ export function backward(root: Tensor, gradOutput?: Tensor, options: BackwardOpt
           `Trying to backward through the graph a second time (node '${node.name}' was freed by an earlier backward). Pass { retainGraph: true } to the first backward if you need to.`,
         );
       }
-      checkVersions(node);
-      const inputGrads = fn(g);
-      if (!options.retainGraph) node.backward = null;
+      checkSaved(node);
+      const inputGrads = asBackwardStep(() => fn(g));
+      if (isAnomalyEnabled()) checkBackwardGrads(node.name, inputGrads, g, node.stack);
+      if (!opts.retainGraph) node.backward = null;
       node.inputs.forEach((input, i) => {
         const raw = inputGrads[i];
-        if (!raw || !input.requiresGrad) return;
+        const next = node.next[i] ?? null;
+        // a constant, or an input that no longer asks for a gradient
+        if (!raw || (next === null && !(input.requiresGrad && input.isLeaf))) return;
         const gi = asDtypeOf(raw, input);
         if (!shapesEqual(gi.shape, input.shape)) {
           throw new AutogradError(`internal: '${node.name}' returned a gradient of shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(input.shape)}`);
         }
-        if (input.gradFn) {
-          const prev = grads.get(input.gradFn);
-          grads.set(input.gradFn, prev ? addGrads(prev, gi) : gi);
+        if (next) {
+          const prev = grads.get(next);
+          grads.set(next, prev ? addGrads(prev, gi) : gi);
         } else {
           accumulateLeaf(input, gi);
         }

@@ -3,6 +3,7 @@ import '../core/cpu/index.js';
 import './tensor_methods.js';
 
 export { backward, isGradEnabled, noGrad, record, withGradEnabled, type BackwardOptions } from './graph.js';
+export { detectAnomaly, isAnomalyEnabled, setDetectAnomaly } from './anomaly.js';
 export { GradcheckError, gradcheck, type GradcheckOptions } from './gradcheck.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';

@@ -4,6 +4,8 @@ import type { Device } from '../core/backend.js';
 import type { DType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { type BackwardOptions, backward } from './graph.js';
+// assign() under autograd: the leaf rule and the history of in-place writes
+import './inplace.js';
 import type { TensorLike } from './ops/dispatch.js';
 import * as ew from './ops/elementwise.js';
 import { gather, indexSelect } from './ops/join.js';
@@ -14,7 +16,8 @@ import * as v from './ops/views.js';
 
 declare module '../core/tensor.js' {
   interface Tensor {
-    backward(gradOutput?: Tensor, options?: BackwardOptions): void;
+    /** backward(), backward(gradOutput), backward(gradOutput, options) or backward(options), e.g. backward({ retainGraph: true }). */
+    backward(gradOutput?: Tensor | BackwardOptions, options?: BackwardOptions): void;
     add(other: TensorLike): Tensor;
     sub(other: TensorLike): Tensor;
     mul(other: TensorLike): Tensor;
@@ -77,7 +80,7 @@ declare module '../core/tensor.js' {
 }
 
 const P = Tensor.prototype;
-P.backward = function (this: Tensor, g?: Tensor, o?: BackwardOptions) {
+P.backward = function (this: Tensor, g?: Tensor | BackwardOptions, o?: BackwardOptions) {
   backward(this, g, o);
 };
 P.add = function (o) {

@@ -39,16 +39,52 @@ export class Storage<B = unknown> {
   }
 }
 
+/** A tensor a backward reads, with its storage's version when the op ran (torch's SavedVariable). */
+export interface SavedTensor {
+  readonly tensor: Tensor;
+  /** The storage it had then: a tensor whose storage was replaced (module.to) counts as modified. */
+  readonly storage: Storage;
+  readonly version: number;
+  /** How messages name it: "input 1", "output 0", "saved tensor 0". */
+  readonly role: string;
+}
+
 /** A node of the autograd graph: the op that made a tensor and how to send gradients back. */
 export interface GradNode {
   readonly name: string;
   readonly inputs: readonly Tensor[];
+  /**
+   * The inputs' own nodes when the op ran (null for leaves and constants). Backward follows these
+   * edges, not inputs[i].gradFn, which an in-place write may have moved on since.
+   */
+  readonly next: readonly (GradNode | null)[];
   /** Gradients for each input given the output's gradient; null once the graph was freed. */
   backward: ((gradOutput: Tensor) => (Tensor | null)[]) | null;
   /** Set by retainGrad(): the non-leaf tensor that wants its .grad filled. */
   retained: Tensor | null;
-  /** Storage versions of the inputs when the op ran: an in-place write since then is an error. */
-  readonly versions?: readonly number[];
+  /** What backward reads, version-stamped: an in-place write to any of them since is an error. */
+  readonly saved: readonly SavedTensor[];
+  /** The output shares its input's storage (reshape, permute, slice, ...). */
+  readonly isView: boolean;
+  /** Where the forward op was called (anomaly mode only; null otherwise). */
+  readonly stack: string | null;
+}
+
+/**
+ * What autograd does around an in-place write; installed by autograd/inplace.ts so that core/
+ * never imports autograd/. Without it (core used alone) a write is a plain copy.
+ */
+export interface InplaceHooks {
+  /** Before the write: refuse what autograd could not account for (torch's leaf rule, views). */
+  check(dst: Tensor, src: Tensor, op: string): void;
+  /** After the write: make dst's history say it now holds src's values. */
+  rebase(dst: Tensor, src: Tensor, op: string): void;
+}
+
+let inplaceHooks: InplaceHooks | null = null;
+
+export function setInplaceHooks(hooks: InplaceHooks | null): void {
+  inplaceHooks = hooks;
 }
 
 export class Tensor {
@@ -129,6 +165,14 @@ export class Tensor {
     }
     this.requires = flag;
   }
+  /**
+   * How many times the storage was written in place (torch's _version); views share it. Autograd
+   * stamps the tensors a backward reads with it and refuses to run on changed values.
+   */
+  get version(): number {
+    return this.storage.version;
+  }
+
   /** Used by autograd when it records an op's output (non-leaves). */
   markRequiresGrad(node: GradNode): void {
     this.gradFn = node;
@@ -185,9 +229,11 @@ export class Tensor {
   }
 
   /**
-   * Overwrite this tensor's values with `src`'s, in place and outside autograd (torch's copy_).
-   * `src` is broadcast to this shape and converted to this dtype and device. This tensor must
-   * cover its whole storage contiguously (parameters, buffers and grads always do).
+   * Overwrite this tensor's values with `src`'s, in place (torch's copy_), bumping the version
+   * that every view of the storage shares. `src` is broadcast to this shape and converted to this
+   * dtype and device. This tensor must cover its whole storage contiguously (parameters, buffers
+   * and grads always do). With grad mode on, autograd refuses a leaf that requires grad (write
+   * under noGrad, as optimizers do) and records the copy on a tensor that has a history.
    */
   assign(src: Tensor): this {
     if (!this.isContiguous() || this.offset !== 0 || this.storage.size !== this.numel()) {
@@ -197,6 +243,7 @@ export class Tensor {
     if (lead < 0 || src.shape.some((n, d) => n !== 1 && n !== this.shape[d + lead])) {
       throw new ShapeError(`assign: source of shape ${fmtShape(src.shape)} cannot be broadcast to the destination's shape ${fmtShape(this.shape)}`);
     }
+    inplaceHooks?.check(this, src, 'assign');
     const s = src.device === this.device ? src : Tensor.fromArray(src.toArray(), src.shape, this.backend);
     const view = new Tensor(s.storage, this.shape, broadcastStrides(s.shape, s.strides, this.shape), s.offset);
     const [out] = this.backend.run('copy', [view.asInput()], { dtype: this.dtype });
@@ -209,6 +256,7 @@ export class Tensor {
     } else {
       this.storage.swap(out.buffer);
     }
+    inplaceHooks?.rebase(this, src, 'assign');
     return this;
   }
 
@@ -218,10 +266,15 @@ export class Tensor {
   }
 
   toString(): string {
-    const body = this.device === 'cpu' ? JSON.stringify(this.toNested()) : '<on device>';
+    const body = this.device === 'cpu' ? formatNested(this.toNested()) : '<on device>';
     const grad = this.gradFn ? `, gradFn=${this.gradFn.name}` : this.requiresGrad ? ', requiresGrad=true' : '';
     return `tensor(${body}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}, device=${this.device}${grad})`;
   }
+}
+
+/** Nested values as JSON would print them, except that NaN and ±Infinity stay themselves (JSON says null). */
+function formatNested(v: unknown): string {
+  return Array.isArray(v) ? `[${v.map(formatNested).join(',')}]` : String(v);
 }
 
 /** A strided view's elements as a fresh contiguous array (the kernels' copyStrided). */

@@ -37,23 +37,26 @@ export function add(a: Tensor, other: TensorLike): Tensor {
   const b = toTensor(other, a);
   const out = binaryKernel('add', a, b, resultType('add', a, b), resultType('add', a, b));
   // d(a+b)/da = 1, d(a+b)/db = 1
-  return record(out, 'add', [a, b], (g) => [sumToShape(g, a.shape, a.dtype), sumToShape(g, b.shape, b.dtype)]);
+  return record(out, 'add', [a, b], (g) => [sumToShape(g, a.shape, a.dtype), sumToShape(g, b.shape, b.dtype)], []);
 }
 
 export function sub(a: Tensor, other: TensorLike): Tensor {
   const b = toTensor(other, a);
   const out = binaryKernel('sub', a, b, resultType('sub', a, b), resultType('sub', a, b));
-  return record(out, 'sub', [a, b], (g) => [sumToShape(g, a.shape, a.dtype), sumToShape(neg(g), b.shape, b.dtype)]);
+  return record(out, 'sub', [a, b], (g) => [sumToShape(g, a.shape, a.dtype), sumToShape(neg(g), b.shape, b.dtype)], []);
 }
 
 export function mul(a: Tensor, other: TensorLike): Tensor {
   const b = toTensor(other, a);
   const out = binaryKernel('mul', a, b, resultType('mul', a, b), resultType('mul', a, b));
-  // d(ab)/da = b, d(ab)/db = a
-  return record(out, 'mul', [a, b], (g) => [
-    a.requiresGrad ? sumToShape(mul(g, b), a.shape, a.dtype) : null,
-    b.requiresGrad ? sumToShape(mul(g, a), b.shape, b.dtype) : null,
-  ]);
+  // d(ab)/da = b, d(ab)/db = a: each operand is read only for the other's gradient
+  return record(
+    out,
+    'mul',
+    [a, b],
+    (g) => [a.requiresGrad ? sumToShape(mul(g, b), a.shape, a.dtype) : null, b.requiresGrad ? sumToShape(mul(g, a), b.shape, b.dtype) : null],
+    [a.requiresGrad ? b : null, b.requiresGrad ? a : null],
+  );
 }
 
 export function div(a: Tensor, other: TensorLike): Tensor {
@@ -61,10 +64,16 @@ export function div(a: Tensor, other: TensorLike): Tensor {
   const t = resultType('div', a, b);
   const out = binaryKernel('div', a, b, t, t);
   // d(a/b)/da = 1/b, d(a/b)/db = -a/b² = -out/b
-  return record(out, 'div', [a, b], (g) => [
-    a.requiresGrad ? sumToShape(div(g, b), a.shape, a.dtype) : null,
-    b.requiresGrad ? sumToShape(neg(div(mul(g, out), b)), b.shape, b.dtype) : null,
-  ]);
+  return record(
+    out,
+    'div',
+    [a, b],
+    (g) => [
+      a.requiresGrad ? sumToShape(div(g, b), a.shape, a.dtype) : null,
+      b.requiresGrad ? sumToShape(neg(div(mul(g, out), b)), b.shape, b.dtype) : null,
+    ],
+    [b, b.requiresGrad ? out : null],
+  );
 }
 
 /** a ** b. d/da = b·a^(b-1); d/db = a^b·ln a (taken as 0 where a = 0 and b >= 0, as torch). */
@@ -80,7 +89,7 @@ export function pow(a: Tensor, exponent: TensorLike): Tensor {
       gb = sumToShape(mul(g, safe), b.shape, b.dtype);
     }
     return [ga, gb];
-  });
+  }, [a, b, b.requiresGrad ? out : null]);
 }
 
 /**
@@ -98,7 +107,7 @@ function extremum(op: 'maximum' | 'minimum', a: Tensor, other: TensorLike): Tens
     const ga = where(wins, g, where(tie, half, 0));
     const gb = where(wins, 0, where(tie, half, g));
     return [sumToShape(ga, a.shape, a.dtype), sumToShape(gb, b.shape, b.dtype)];
-  });
+  }, [a, b]);
 }
 export const maximum = (a: Tensor, b: TensorLike): Tensor => extremum('maximum', a, b);
 export const minimum = (a: Tensor, b: TensorLike): Tensor => extremum('minimum', a, b);
@@ -129,7 +138,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     null,
     sumToShape(where(cond, g, 0), ta.shape, ta.dtype),
     sumToShape(where(cond, 0, g), tb.shape, tb.dtype),
-  ]);
+  ], [cond]);
 }
 
 // ---- unary ops -------------------------------------------------------------------------
@@ -139,14 +148,14 @@ function unaryKernel(op: UnaryOp, x: Tensor): Tensor {
 }
 
 export function neg(x: Tensor): Tensor {
-  return record(unaryKernel('neg', x), 'neg', [x], (g) => [neg(g)]);
+  return record(unaryKernel('neg', x), 'neg', [x], (g) => [neg(g)], []);
 }
 
 /** d exp(x) = exp(x) */
 export function exp(x: Tensor): Tensor {
   assertFloat(x.dtype, 'exp');
   const out = unaryKernel('exp', x);
-  return record(out, 'exp', [x], (g) => [mul(g, out)]);
+  return record(out, 'exp', [x], (g) => [mul(g, out)], [out]);
 }
 
 /** d log(x) = 1/x */
@@ -159,7 +168,7 @@ export function log(x: Tensor): Tensor {
 export function sqrt(x: Tensor): Tensor {
   assertFloat(x.dtype, 'sqrt');
   const out = unaryKernel('sqrt', x);
-  return record(out, 'sqrt', [x], (g) => [div(g, mul(out, 2))]);
+  return record(out, 'sqrt', [x], (g) => [div(g, mul(out, 2))], [out]);
 }
 
 /** d|x| = sign(x) (0 at 0) */
@@ -168,7 +177,7 @@ export function abs(x: Tensor): Tensor {
 }
 
 export function sign(x: Tensor): Tensor {
-  return record(unaryKernel('sign', x), 'sign', [x], (g) => [mul(g, 0)]);
+  return record(unaryKernel('sign', x), 'sign', [x], (g) => [mul(g, 0)], []);
 }
 
 /** relu(x) = max(x, 0); d relu = 1 where x > 0 else 0 */
@@ -182,14 +191,14 @@ export function relu(x: Tensor): Tensor {
 export function sigmoid(x: Tensor): Tensor {
   assertFloat(x.dtype, 'sigmoid');
   const out = unaryKernel('sigmoid', x);
-  return record(out, 'sigmoid', [x], (g) => [mul(g, mul(out, sub(scalarOne(out), out)))]);
+  return record(out, 'sigmoid', [x], (g) => [mul(g, mul(out, sub(scalarOne(out), out)))], [out]);
 }
 
 /** d tanh = 1 - tanh² */
 export function tanh(x: Tensor): Tensor {
   assertFloat(x.dtype, 'tanh');
   const out = unaryKernel('tanh', x);
-  return record(out, 'tanh', [x], (g) => [mul(g, sub(scalarOne(out), mul(out, out)))]);
+  return record(out, 'tanh', [x], (g) => [mul(g, sub(scalarOne(out), mul(out, out)))], [out]);
 }
 
 export function square(x: Tensor): Tensor {

@@ -29,7 +29,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
       start += t.shape[d];
       return part;
     });
-  });
+  }, []);
 }
 
 /** Stack along a new dim `dim`. */
@@ -66,7 +66,8 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     if (e instanceof RangeError) throw new ValueError(`gather: ${e.message} (dim ${d} of 'input' with shape ${fmtShape(x.shape)})`);
     throw e;
   }
-  return record(out, 'gather', [x], (g) => [run1('gatherBackward', [contiguous(g), idx], { dim: d, shape: x.shape })]);
+  // the index is read by backward: writing into it (or into the caller's index it may be) would misroute the gradient
+  return record(out, 'gather', [x], (g) => [run1('gatherBackward', [contiguous(g), idx], { dim: d, shape: x.shape })], [idx]);
 }
 
 /** indexSelect(x, dim, index): the slices x[..., index[j], ...] for a 1-D int32 index. */

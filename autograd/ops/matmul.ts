@@ -11,10 +11,14 @@ import { expand, squeeze, transpose, unsqueeze } from './views.js';
 /** Batched product of a [...batch, M, K] and b [...batch, K, N] with identical batch shapes. */
 function batchedMatmul(a: Tensor, b: Tensor): Tensor {
   const out = run1('matmul', [a, b]);
-  return record(out, 'matmul', [a, b], (g) => [
-    a.requiresGrad ? batchedMatmul(g, transpose(b, -1, -2)) : null,
-    b.requiresGrad ? batchedMatmul(transpose(a, -1, -2), g) : null,
-  ]);
+  // each operand is read only for the other's gradient (torch saves them the same way)
+  return record(
+    out,
+    'matmul',
+    [a, b],
+    (g) => [a.requiresGrad ? batchedMatmul(g, transpose(b, -1, -2)) : null, b.requiresGrad ? batchedMatmul(transpose(a, -1, -2), g) : null],
+    [a.requiresGrad ? b : null, b.requiresGrad ? a : null],
+  );
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {

@@ -35,7 +35,7 @@ function reduceKernel(op: 'sum' | 'max' | 'min', x: Tensor, dims: number[], keep
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = resolveDims(x, dim, 'sum');
   const out = reduceKernel('sum', x, dims, keepdim);
-  return record(out, 'sum', [x], (g) => [expand(reshape(g, keptShape(x, dims, true)), x.shape)]);
+  return record(out, 'sum', [x], (g) => [expand(reshape(g, keptShape(x, dims, true)), x.shape)], []);
 }
 
 /** Σ x / n over `dim`. */
@@ -62,7 +62,7 @@ function extremum(op: 'max' | 'min', x: Tensor, dim: Dims, keepdim: boolean): Te
     const count = sum(hit, dims, true);
     const share = div(reshape(g, shape), count);
     return [where(hit, expand(share, x.shape), 0)];
-  });
+  }, [x, out]);
 }
 export const max = (x: Tensor, dim?: Dims, keepdim = false): Tensor => extremum('max', x, dim, keepdim);
 export const min = (x: Tensor, dim?: Dims, keepdim = false): Tensor => extremum('min', x, dim, keepdim);

@@ -14,12 +14,12 @@ export function softmax(x: Tensor, dim: number): Tensor {
   assertFloat(x.dtype, 'softmax');
   const d = normalizeDim(dim, x.ndim, 'softmax');
   const y = run1('softmax', [contiguous(x)], { dim: d, log: false });
-  return record(y, 'softmax', [x], (g) => [mul(y, sub(g, sum(mul(g, y), d, true)))]);
+  return record(y, 'softmax', [x], (g) => [mul(y, sub(g, sum(mul(g, y), d, true)))], [y]);
 }
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   assertFloat(x.dtype, 'logSoftmax');
   const d = normalizeDim(dim, x.ndim, 'logSoftmax');
   const y = run1('softmax', [contiguous(x)], { dim: d, log: true });
-  return record(y, 'logSoftmax', [x], (g) => [sub(g, mul(exp(y), sum(g, d, true)))]);
+  return record(y, 'logSoftmax', [x], (g) => [sub(g, mul(exp(y), sum(g, d, true)))], [y]);
 }

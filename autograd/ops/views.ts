@@ -5,7 +5,7 @@ import { type DType, isDType, isFloat } from '../../core/dtype.js';
 import { DTypeError, ShapeError, ValueError, fmtShape } from '../../core/errors.js';
 import { checkShape, contiguousStrides, normalizeDim, numel } from '../../core/shape.js';
 import { Tensor } from '../../core/tensor.js';
-import { record } from '../graph.js';
+import { record, recordView } from '../graph.js';
 import { makeView, run1, sumToShape } from './dispatch.js';
 
 /** Resolve one -1 in a requested shape. */
@@ -37,7 +37,7 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
     );
   }
   const out = makeView(x, target, contiguousStrides(target), x.offset);
-  return record(out, 'view', [x], (g) => [reshape(g, x.shape)]);
+  return recordView(out, 'view', x, (g) => [reshape(g, x.shape)]);
 }
 
 /** reshape: a view when the data is contiguous, otherwise a contiguous copy first. */
@@ -58,12 +58,12 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 /** A contiguous tensor with the same values (x itself when already contiguous). */
 export function contiguous(x: Tensor): Tensor {
   if (x.isContiguous()) return x;
-  return record(run1('copy', [x]), 'contiguous', [x], (g) => [g]);
+  return record(run1('copy', [x]), 'contiguous', [x], (g) => [g], []);
 }
 
 /** A copy with its own storage; gradient flows through unchanged. */
 export function clone(x: Tensor): Tensor {
-  return record(run1('copy', [x]), 'clone', [x], (g) => [g]);
+  return record(run1('copy', [x]), 'clone', [x], (g) => [g], []);
 }
 
 /** The same data, cut from the graph. */
@@ -77,14 +77,14 @@ export function toDtype(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   const out = run1('copy', [x], { dtype });
   if (!isFloat(dtype)) return out; // an int32 result carries no gradient (torch: requires_grad=False)
-  return record(out, 'toDtype', [x], (g) => [run1('copy', [g], { dtype: x.dtype })]);
+  return record(out, 'toDtype', [x], (g) => [run1('copy', [g], { dtype: x.dtype })], []);
 }
 
 /** Move to another device: upload, or read back synchronously; the gradient moves back. */
 export function toDevice(x: Tensor, device: Device): Tensor {
   if (x.device === device) return x;
   const out = Tensor.fromArray(x.toArray(), x.shape, getBackend(device));
-  return record(out, 'toDevice', [x], (g) => [toDevice(g, x.device)]);
+  return record(out, 'toDevice', [x], (g) => [toDevice(g, x.device)], []);
 }
 
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
@@ -103,7 +103,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   norm.forEach((d, i) => {
     inverse[d] = i;
   });
-  return record(out, 'permute', [x], (g) => [permute(g, inverse)]);
+  return recordView(out, 'permute', x, (g) => [permute(g, inverse)]);
 }
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
@@ -150,7 +150,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   }
   checkShape(target, 'expand');
   const out = makeView(x, target, strides, x.offset);
-  return record(out, 'expand', [x], (g) => [sumToShape(g, x.shape, x.dtype)]);
+  return recordView(out, 'expand', x, (g) => [sumToShape(g, x.shape, x.dtype)]);
 }
 
 export function expandAs(x: Tensor, other: Tensor): Tensor {
@@ -163,7 +163,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   const strides = [...x.strides];
   shape.splice(d, 0, 1);
   strides.splice(d, 0, d < x.ndim ? x.strides[d] * x.shape[d] : 1);
-  return record(makeView(x, shape, strides, x.offset), 'unsqueeze', [x], (g) => [reshape(g, x.shape)]);
+  return recordView(makeView(x, shape, strides, x.offset), 'unsqueeze', x, (g) => [reshape(g, x.shape)]);
 }
 
 /** Drop size-1 dims (all of them, or only `dim` if it has size 1). */
@@ -174,7 +174,7 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
       : x.shape.map((s, i) => i === normalizeDim(dim, x.ndim, 'squeeze') && s === 1);
   const shape = x.shape.filter((_, i) => !drop[i]);
   const strides = x.strides.filter((_, i) => !drop[i]);
-  return record(makeView(x, shape, strides, x.offset), 'squeeze', [x], (g) => [reshape(g, x.shape)]);
+  return recordView(makeView(x, shape, strides, x.offset), 'squeeze', x, (g) => [reshape(g, x.shape)]);
 }
 
 /**
@@ -198,7 +198,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   const cs = contiguousStrides(x.shape);
   const gStrides = [...cs];
   gStrides[d] = cs[d] * step;
-  return record(out, 'slice', [x], (g) => [run1('scatterView', [g], { shape: x.shape, strides: gStrides, offset: s * cs[d] })]);
+  return recordView(out, 'slice', x, (g) => [run1('scatterView', [g], { shape: x.shape, strides: gStrides, offset: s * cs[d] })]);
 }
 
 /** torch.narrow: `length` elements from `start` along `dim` (strict bounds). */

@@ -10,7 +10,7 @@ export {
   zerosLike, onesLike, fullLike, randnLike, randLike,
   type TensorOptions, type RandomOptions,
 } from './core/creation.js';
-export { Generator, manualSeed, defaultGenerator } from './core/random.js';
+export { Generator, manualSeed, defaultGenerator, getRngState, setRngState, type RngState } from './core/random.js';
 export { ResgradError, ShapeError, DTypeError, ValueError, AutogradError, DeviceError } from './core/errors.js';
 export { initGpu, type GpuOptions } from './core/gpu/init.js';
 export { GpuBackend, type GpuMode } from './core/gpu/device.js';
@@ -32,6 +32,10 @@ export * as F from './nn/functional.js';
 export * as nn from './nn/index.js';
 export * as models from './models/index.js';
 export * as data from './data/index.js';
+export {
+  saveCheckpoint, loadCheckpoint, findCheckpoint, CheckpointError,
+  type CheckpointParts, type SaveCheckpointOptions,
+} from './train/checkpoint.js';
 export * as optim from './nn/optim/index.js';
 export * as io from './models/safetensors.js';
 export { summary, registerMacCounter, type ModelSummary, type SummaryRow } from './models/summary.js';

@@ -3,6 +3,10 @@
 // where g = ⌊o / Og⌋ is o's group (Cg = C/groups input and Og = O/groups output channels per
 // group) and reads outside the input are zero (the padding). pt/pl are the top/left padding;
 // the bottom/right padding is implied by the output size (it may differ: padding='same').
+// The padding's zeros are multiplied like any input, as torch computes a convolution (the
+// correlation of the zero-padded input): a weight of ±Inf or NaN makes every output whose tap
+// reads padding NaN (0·Inf = NaN), and so does an output gradient of ±Inf or NaN in the weight
+// gradient. The input gradient has no padding to meet (only real pixels receive gradient).
 //
 // Three forward kernels: the direct 7-loop reference, im2col + GEMM (the default), and a
 // depthwise kernel (groups = C). Backward, with dY = ∂L/∂y:
@@ -36,11 +40,11 @@ export function conv2dDirect(x: FloatArray, wt: FloatArray, bias: FloatArray | n
           for (let c = 0; c < cg; c++) {
             for (let i = 0; i < p.kh; i++) {
               const iy = oy * p.sh - p.pt + i * p.dh;
-              if (iy < 0 || iy >= p.h) continue;
               for (let j = 0; j < p.kw; j++) {
                 const ix = ox * p.sw - p.pl + j * p.dw;
-                if (ix < 0 || ix >= p.w) continue;
-                s += x[((n * p.c + c0 + c) * p.h + iy) * p.w + ix] * wt[((o * cg + c) * p.kh + i) * p.kw + j];
+                const inside = iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
+                const xv = inside ? x[((n * p.c + c0 + c) * p.h + iy) * p.w + ix] : 0; // the padding
+                s += xv * wt[((o * cg + c) * p.kh + i) * p.kw + j];
               }
             }
           }
@@ -75,12 +79,14 @@ export function conv2dBackwardDirect(
           for (let c = 0; c < cg; c++) {
             for (let i = 0; i < p.kh; i++) {
               const iy = oy * p.sh - p.pt + i * p.dh;
-              if (iy < 0 || iy >= p.h) continue;
               for (let j = 0; j < p.kw; j++) {
                 const ix = ox * p.sw - p.pl + j * p.dw;
-                if (ix < 0 || ix >= p.w) continue;
-                const xi = ((n * p.c + c0 + c) * p.h + iy) * p.w + ix;
                 const wi = ((o * cg + c) * p.kh + i) * p.kw + j;
+                if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) {
+                  if (dw) dw[wi] = dw[wi] + g * 0; // the padding: no pixel to send to, but 0·Inf = NaN
+                  continue;
+                }
+                const xi = ((n * p.c + c0 + c) * p.h + iy) * p.w + ix;
                 if (dx) dx[xi] = dx[xi] + g * wt[wi];
                 if (dw) dw[wi] = dw[wi] + g * x[xi];
               }
@@ -294,11 +300,20 @@ export function conv2dDepthwise(x: Float64Array, wt: Float64Array, bias: Float64
           const lo = ranges[2 * j];
           const hi = ranges[2 * j + 1];
           const xs = j * p.dw - p.pl;
+          // taps on the padding add 0·w: nothing for a finite w, NaN for ±Inf or NaN (as torch)
+          const padded = Number.isFinite(wv) ? 0 : wv * 0;
           for (let oy = 0; oy < p.oh; oy++) {
             const iy = oy * p.sh - p.pt + i * p.dh;
-            if (iy < 0 || iy >= p.h) continue;
-            const src = plane + iy * p.w + xs;
             const dst = base + oy * p.ow;
+            if (iy < 0 || iy >= p.h) {
+              if (padded !== 0) y.fill(padded, dst, dst + p.ow);
+              continue;
+            }
+            const src = plane + iy * p.w + xs;
+            if (padded !== 0) {
+              y.fill(padded, dst, dst + lo);
+              y.fill(padded, dst + hi, dst + p.ow);
+            }
             for (let ox = lo; ox < hi; ox++) y[dst + ox] = y[dst + ox] + wv * x[src + ox * p.sw];
           }
         }
@@ -333,11 +348,18 @@ export function conv2dDepthwiseBackward(
             let sw = 0;
             for (let oy = 0; oy < p.oh; oy++) {
               const iy = oy * p.sh - p.pt + i * p.dh;
-              if (iy < 0 || iy >= p.h) continue;
-              const src = plane + iy * p.w + xs;
               const gy = yBase + oy * p.ow;
+              if (iy < 0 || iy >= p.h) {
+                if (dw) for (let ox = 0; ox < p.ow; ox++) sw += dy[gy + ox] * 0; // the padding: 0·Inf = NaN
+                continue;
+              }
+              const src = plane + iy * p.w + xs;
               if (dx) for (let ox = lo; ox < hi; ox++) dx[src + ox * p.sw] = dx[src + ox * p.sw] + wv * dy[gy + ox];
-              if (dw) for (let ox = lo; ox < hi; ox++) sw += dy[gy + ox] * x[src + ox * p.sw];
+              if (dw) {
+                for (let ox = 0; ox < lo; ox++) sw += dy[gy + ox] * 0;
+                for (let ox = lo; ox < hi; ox++) sw += dy[gy + ox] * x[src + ox * p.sw];
+                for (let ox = hi; ox < p.ow; ox++) sw += dy[gy + ox] * 0;
+              }
             }
             if (dw) dw[wi] = dw[wi] + sw;
           }

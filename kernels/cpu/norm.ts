@@ -53,6 +53,10 @@ export function normStatsReference(x: Floats, l: NormLayout, mean: Floats, varia
 /**
  * y = (x − μ_k) / √(σ²_k + ε) · γ_c + β_c, with the statistics indexed by `l` (the input's own
  * sets, or per-channel running statistics with axes 'batch'). Null γ means 1, null β means 0.
+ * Non-finite values follow the formula: a NaN or ±Inf in a set's x makes the set's statistics
+ * and y non-finite, as torch. One difference: torch computes BatchNorm, InstanceNorm and GroupNorm
+ * as x·a + (β − μ·a) with a = γ·r, so a γ of ±Inf gives NaN (Inf − Inf) where x is on μ's side of
+ * 0; (x − μ)·a + β gives the ±Inf the formula tends to there.
  */
 export function normApplyReference(
   x: Floats,
@@ -167,7 +171,8 @@ export function normBackwardReference(
 // - for the per-sample norms (layer, instance, group) every set is one contiguous run of m
 //   elements, so statistics are single sweeps with the sums in locals, no per-set arrays;
 // - for batch, a set is N runs of S elements, one per sample, stride C·S;
-// - normalise-scale-shift folds into y = a·x + b per (n, c) run, a = r_k γ_c, b = β_c − μ_k a;
+// - normalise-scale-shift is y = (x − μ_k)·a + β_c per (n, c) run, a = r_k γ_c (not folded
+//   into x·a + (β_c − μ_k a): that cancels a large mean in float32 and turns a ±Inf γ into NaN);
 // - the backward folds into gx = p·gy + q·(x − μ) + t per run (see normBackward);
 // - LayerNorm (S = 1, a new γ every element) gets its own loops instead of runs of length 1.
 
@@ -245,9 +250,10 @@ export function normApply(
     for (let c = 0; c < C; c++) {
       const k = setOf(l, n, c);
       const a = (weight ? weight[c] : 1) / Math.sqrt(variance[k] + eps);
-      const b = (bias ? bias[c] : 0) - mean[k] * a;
+      const b = bias ? bias[c] : 0;
+      const mu = mean[k];
       const base = (n * C + c) * S;
-      for (let i = base; i < base + S; i++) y[i] = x[i] * a + b;
+      for (let i = base; i < base + S; i++) y[i] = (x[i] - mu) * a + b;
     }
   }
 }
@@ -312,11 +318,12 @@ export function normBackward(
         a += gamma * g;
         b += gamma * g * xh;
       }
-      const q = batchStats ? (-rn * rn * b) / m : 0;
-      const t = batchStats ? (-rn * a) / m : 0;
+      const q = (-rn * rn * b) / m;
+      const t = (-rn * a) / m;
       for (let c = 0; c < C; c++) {
         const p = rn * (weight ? weight[c] : 1);
-        gx[base + c] = p * gy[base + c] + q * (x[base + c] - mu) + t;
+        // fixed statistics: gx = p·gy alone (x and μ must not reach it: 0·NaN is NaN)
+        gx[base + c] = batchStats ? p * gy[base + c] + q * (x[base + c] - mu) + t : p * gy[base + c];
       }
     }
   } else {
@@ -345,10 +352,15 @@ export function normBackward(
         const k = setOf(l, n, c);
         const rk = r[k];
         const p = rk * (weight ? weight[c] : 1);
-        const q = batchStats ? (-rk * rk * B[k]) / m : 0;
-        const t = batchStats ? (-rk * A[k]) / m : 0;
-        const mu = mean[k];
         const base = (n * C + c) * S;
+        if (!batchStats) {
+          // fixed statistics: gx = p·gy alone (x and μ must not reach it: 0·NaN is NaN)
+          for (let i = base; i < base + S; i++) gx[i] = p * gy[i];
+          continue;
+        }
+        const q = (-rk * rk * B[k]) / m;
+        const t = (-rk * A[k]) / m;
+        const mu = mean[k];
         for (let i = base; i < base + S; i++) gx[i] = p * gy[i] + q * (x[i] - mu) + t;
       }
     }

@@ -55,6 +55,19 @@ function sizes(p: ConvGeometry) {
   return { cg, og, Kg, L, P, perThread, xLen: p.n * p.c * p.h * p.w, yLen: p.n * p.o * L, wLen: p.o * Kg };
 }
 
+/**
+ * Does `a` hold ±Inf or NaN? (x − x is 0 for every finite x and NaN otherwise.) The kernels that
+ * multiply zeros a convolution does not (padding around dY, junk columns) check an operand with
+ * this and hand the call to im2col, which multiplies exactly the zeros torch does.
+ */
+export function hasNonFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i] as number;
+    if (v - v !== 0) return true;
+  }
+  return false;
+}
+
 export function checkConvGeometry(caller: string, p: ConvGeometry): void {
   if (typeof p !== 'object' || p === null) throw new TypeError(`${caller}: geom must be a ConvGeometry object, got ${String(p)}`);
   for (const f of CONV_GEOMETRY_FIELDS) checkCount(caller, `geom.${f}`, p[f]);

@@ -17,6 +17,7 @@
 // (an output sharing bytes with an input is refused).
 
 import type { ConvGeometry } from '../geometry.js';
+import { conv2dBackwardBiasWasm, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, hasNonFinite } from './conv.js';
 import { finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
 import { kernelName, requireWasm, runSized, scratchThreads, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
@@ -352,6 +353,13 @@ export function groupedConv2dBackwardInputWasm(
     dx.fill(0);
     return;
   }
+  // The core correlates dY *with its zero padding* with the transposed kernel: a ±Inf or NaN
+  // weight would meet those zeros (0·Inf = NaN) and reach pixels that torch's dX leaves finite.
+  // im2col's col2im sends back only the real (pixel, output) pairs.
+  if (hasNonFinite(w.subarray(0, p.o * cg * T))) {
+    conv2dBackwardInputWasm(dy, w, dx, geom, opts);
+    return;
+  }
   const rowPhases = axisPhases(p.h, p.sh, p.pt, p.kh, p.dh);
   const colPhases = axisPhases(p.w, p.sw, p.pl, p.kw, p.dw);
   // dy staged with enough zeros around that every tap of every phase reads inside it:
@@ -447,6 +455,14 @@ export function groupedConv2dBackwardWeightWasm(
   if (dy.length === 0) {
     dw.fill(0);
     db?.fill(0);
+    return;
+  }
+  // dY's junk columns (zeros) meet real pixels that no tap of a real output reads: a ±Inf or NaN
+  // there would give 0·Inf = NaN in weights torch leaves finite. im2col reads exactly each tap's
+  // pixels (and the padding, as torch).
+  if (hasNonFinite(x.subarray(0, p.n * p.c * p.h * p.w))) {
+    conv2dBackwardWeightWasm(dy, x, dw, geom, opts);
+    if (db) conv2dBackwardBiasWasm(dy, db, geom);
     return;
   }
   const st = inputStaging(p, cg);

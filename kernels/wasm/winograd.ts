@@ -20,7 +20,7 @@
 // The weight transform (O·C·9 inputs, negligible next to the rest) runs here in JavaScript.
 
 import type { ConvGeometry } from '../geometry.js';
-import { checkConvGeometry } from './conv.js';
+import { checkConvGeometry, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, hasNonFinite } from './conv.js';
 import { checkNoPartialOverlap, finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
 import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
@@ -287,6 +287,13 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
   const rt = requireWasm(caller);
   kernelName(rt, caller, 'wino_fwd', opts);
   if (xLen === 0) return;
+  // dX here is the forward on dY *with zero padding*: a ±Inf or NaN weight would meet those zeros
+  // (0·Inf = NaN) and reach pixels torch's dX leaves finite; im2col's col2im sends back only the
+  // real (pixel, output) pairs.
+  if (hasNonFinite(w.subarray(0, p.o * p.c * 9))) {
+    conv2dBackwardInputWasm(dy, w, dx, geom, opts);
+    return;
+  }
   const home = rt.memory.buffer;
   const dxs = dx.subarray(0, xLen);
   const dys = dy.subarray(0, yLen);
@@ -329,6 +336,13 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
   const fn = kernelName(rt, caller, 'wino_bwd_weight', opts);
   if (p.n === 0 || p.oh === 0 || p.ow === 0) {
     dw.fill(0, 0, wLen); // an empty sum
+    return;
+  }
+  // Gᵀ Z G cancels a pixel out of the taps that do not read it (tap row 0 gets d2 from Z0, Z1 and
+  // Z2 with coefficients −1, ½, ½): an Inf pixel leaves Inf − Inf = NaN in weights torch leaves
+  // finite. im2col reads exactly each tap's pixels.
+  if (hasNonFinite(x.subarray(0, xLen))) {
+    conv2dBackwardWeightWasm(dy, x, dw, geom, opts);
     return;
   }
   const home = rt.memory.buffer;

@@ -35,9 +35,10 @@
 // reduced across lanes at the end of each image. Threads own output channels, so no partial sums
 // need merging; a thread stages each image of a group once for all its blocks of that group.
 //
-// Non-finite values: like any im2col kernel, the padding zeros (and junk columns) are multiplied
-// in, so an infinite weight (forward, dX) or input (dW) can give NaN where conv2dDirect, which
-// skips the padding, gives ±∞ or a finite number.
+// Non-finite values: the forward multiplies the padding zeros in, as torch does (a ±Inf weight
+// gives NaN where its tap reads padding). The input gradient multiplies dY's padding too and the
+// weight gradient dY's junk columns, zeros torch never meets: the wrappers in
+// kernels/wasm/grouped_conv.ts hand a call with a non-finite weight (dX) or input (dW) to im2col.
 //
 // Both entry points read their sizes from a descriptor (an i32 table in the arena, fields named
 // below) rather than thirty arguments. Pointers are byte offsets into the shared memory.

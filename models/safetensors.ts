@@ -103,8 +103,10 @@ const frac32 = (x: number): number => ((x - Math.floor(x)) * 2 ** 32) >>> 0;
 // constants from the cube roots of the first 64 primes, the initial state from the square roots
 // of the first 8 (the tests check the digests against node:crypto).
 const PRIMES = firstPrimes(64);
-const ROUND_K = Uint32Array.from(PRIMES, (p) => frac32(Math.cbrt(p)));
-const INITIAL_H = Uint32Array.from(PRIMES.slice(0, 8), (p) => frac32(Math.sqrt(p)));
+// Int32Array throughout (the same bits): V8 keeps int32 values in registers, uint32 ones above
+// 2^31 become doubles, several times slower.
+const ROUND_K = Int32Array.from(PRIMES, (p) => frac32(Math.cbrt(p)));
+const INITIAL_H = Int32Array.from(PRIMES.slice(0, 8), (p) => frac32(Math.sqrt(p)));
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 
 /**
@@ -112,8 +114,8 @@ const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
  * crypto.subtle). Streaming: update() takes any number of chunks, hex() pads and finishes.
  */
 class Sha256 {
-  private readonly h = Uint32Array.from(INITIAL_H);
-  private readonly w = new Uint32Array(64);
+  private readonly h = Int32Array.from(INITIAL_H);
+  private readonly w = new Int32Array(64);
   private readonly pending = new Uint8Array(64);
   private used = 0;
   private total = 0;
@@ -130,10 +132,17 @@ class Sha256 {
       const y = w[i - 2];
       const s0 = rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3);
       const s1 = rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1; // the Uint32Array keeps the sum mod 2^32
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0; // mod 2^32
     }
     const h = this.h;
-    let [a, b2, c, d, e, f, g, k] = h;
+    let a = h[0];
+    let b2 = h[1];
+    let c = h[2];
+    let d = h[3];
+    let e = h[4];
+    let f = h[5];
+    let g = h[6];
+    let k = h[7];
     for (let i = 0; i < 64; i++) {
       const t1 = (k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + ROUND_K[i] + w[i]) | 0;
       const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b2) ^ (a & c) ^ (b2 & c))) | 0;
@@ -146,14 +155,14 @@ class Sha256 {
       b2 = a;
       a = (t1 + t2) | 0;
     }
-    h[0] += a;
-    h[1] += b2;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += k;
+    h[0] = (h[0] + a) | 0;
+    h[1] = (h[1] + b2) | 0;
+    h[2] = (h[2] + c) | 0;
+    h[3] = (h[3] + d) | 0;
+    h[4] = (h[4] + e) | 0;
+    h[5] = (h[5] + f) | 0;
+    h[6] = (h[6] + g) | 0;
+    h[7] = (h[7] + k) | 0;
   }
 
   update(data: Uint8Array): this {
@@ -183,7 +192,7 @@ class Sha256 {
     view.setUint32(tail.length - 8, Math.floor(bits / 2 ** 32));
     view.setUint32(tail.length - 4, bits >>> 0);
     this.update(tail);
-    return Array.from(this.h, (x) => x.toString(16).padStart(8, '0')).join('');
+    return Array.from(this.h, (x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
   }
 }
 

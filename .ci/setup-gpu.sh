@@ -11,7 +11,8 @@
 #     before step 1, the build failed and npm dropped the optional package; this puts it back
 #     (or rebuilds it) and checks that the addon loads and opens a context under Xvfb.
 # Node's headers come from npm's `nodedir` (preset to /usr here); node-gyp needs them offline.
-# Usage: sh .ci/setup-gpu.sh   (after `npm ci`; before it, only the apt part is done)
+# Usage: sh .ci/setup-gpu.sh [--apt-only]   (after `npm ci`; before it, only the apt part is done)
+# A second run installs and builds nothing: each step first checks that its part is there and works.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq --no-install-recommends $missing
 fi
 
+if [ "${1:-}" = "--apt-only" ]; then exit 0; fi
 if [ ! -d node_modules/gpu.js ]; then
   echo "setup-gpu: node_modules/gpu.js is missing: run 'npm ci', then this script again"
   exit 0
@@ -35,7 +37,10 @@ fi
 
 ADDON=node_modules/gl/build/Release/webgl.node
 export JOBS="${JOBS:-2}"
-if [ ! -f "$ADDON" ]; then
+# Built when the file is there and loads (a build for another Node ABI, or against libraries since
+# removed, is there but does not load).
+loads() { [ -f "$ADDON" ] && node -e "require('./$ADDON')" 2>/dev/null; }
+if ! loads; then
   if [ -d node_modules/gl ]; then
     echo "setup-gpu: building the gl addon (npm rebuild gl, JOBS=$JOBS; a few minutes)"
     npm rebuild gl --foreground-scripts
@@ -44,7 +49,7 @@ if [ ! -f "$ADDON" ]; then
     npm install --no-save --no-audit --no-fund --foreground-scripts
   fi
 fi
-test -f "$ADDON" || { echo "setup-gpu: $ADDON was not built" >&2; exit 1; }
+loads || { echo "setup-gpu: $ADDON was not built, or does not load" >&2; exit 1; }
 
 xvfb-run -a node -e "
 const gl = require(require.resolve('gl', { paths: [require.resolve('gpu.js')] }))(1, 1);

@@ -1,7 +1,9 @@
 // gradcheck: compare the analytic Jacobian (from backward) with central differences,
 //   J_num[i, j] = (f_i(x + ε e_j) − f_i(x − ε e_j)) / 2ε,
 // for every input that requires grad, in float64. Pass iff for every element
-//   |J_analytic − J_num| <= atol + rtol·|J_num|.
+//   |J_analytic − J_num| <= atol + rtol·|J_num|,
+// and both sides finite: a NaN or an Infinity in either Jacobian never passes (torch's allclose
+// would let equal infinities through).
 // Fast mode compares one random projection vᵀ·J·u per input instead of the whole matrix.
 import { DTypeError, ResgradError, ValueError, fmtShape } from '../core/errors.js';
 import { Generator } from '../core/random.js';
@@ -59,6 +61,21 @@ function evaluate(fn: Fn, inputs: Tensor[]): Float64Array {
     k += p.length;
   }
   return flat;
+}
+
+/**
+ * How far |a − n| is past atol + rtol·|n| (<= 0: within tolerance). A NaN or an Infinity on
+ * either side is +Infinity: it always fails and ranks worst (an infinite numeric value would
+ * otherwise make the tolerance itself infinite).
+ */
+function excessOf(a: number, n: number, atol: number, rtol: number): number {
+  if (!Number.isFinite(a) || !Number.isFinite(n)) return Number.POSITIVE_INFINITY;
+  return Math.abs(a - n) - (atol + rtol * Math.abs(n));
+}
+
+function why(a: number, n: number, atol: number, rtol: number): string {
+  if (!Number.isFinite(a) || !Number.isFinite(n)) return '(not finite: a NaN or an Infinity always fails)';
+  return `(|diff| ${Math.abs(a - n)} > atol + rtol·|numeric| = ${atol + rtol * Math.abs(n)})`;
 }
 
 export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): boolean {
@@ -149,9 +166,15 @@ function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boole
       let analytic = 0;
       const g = jtv[c] as Float64Array;
       for (let j = 0; j < u.length; j++) analytic += g[j] * u[j];
-      if (!(Math.abs(analytic - numeric) <= atol + rtol * Math.abs(numeric))) {
+      if (!(excessOf(analytic, numeric, atol, rtol) <= 0)) {
+        // a projection hides where a NaN or Infinity came from: point at the first one
+        const badIn = g.findIndex((x) => !Number.isFinite(x));
+        const badOut = jv.findIndex((x) => !Number.isFinite(x));
+        const where =
+          (badIn >= 0 ? `; the analytic Jᵀv is ${g[badIn]} at input element ${badIn}` : '') +
+          (badOut >= 0 ? `; the numeric Ju is ${jv[badOut]} at output element ${badOut}` : '');
         return fail(
-          `gradcheck (fast mode): mismatch for input ${i} (shape ${fmtShape(t.shape)}): projection vᵀJu analytic ${analytic} vs numeric ${numeric} (|diff| ${Math.abs(analytic - numeric)} > atol + rtol·|numeric| = ${atol + rtol * Math.abs(numeric)})`,
+          `gradcheck (fast mode): mismatch for input ${i} (shape ${fmtShape(t.shape)}): projection vᵀJu analytic ${analytic} vs numeric ${numeric} ${why(analytic, numeric, atol, rtol)}${where}`,
         );
       }
     }
@@ -178,14 +201,14 @@ function check(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions): boole
       for (let r = 0; r < nOut; r++) {
         const a = analytic[c][r][j];
         const n = col[r];
-        const excess = Math.abs(a - n) - (atol + rtol * Math.abs(n));
-        if (!(excess <= 0) && (!worst || !(excess <= worst.excess))) worst = { r, j, a, n, excess };
+        const excess = excessOf(a, n, atol, rtol);
+        if (!(excess <= 0) && (!worst || excess > worst.excess)) worst = { r, j, a, n, excess };
       }
     }
     if (worst) {
       return fail(
         `gradcheck: Jacobian mismatch for input ${i} (shape ${fmtShape(t.shape)}) at output element ${worst.r}, input element ${worst.j}: ` +
-          `analytic ${worst.a} vs numeric ${worst.n} (|diff| ${Math.abs(worst.a - worst.n)} > atol + rtol·|numeric| = ${atol + rtol * Math.abs(worst.n)})`,
+          `analytic ${worst.a} vs numeric ${worst.n} ${why(worst.a, worst.n, atol, rtol)}`,
       );
     }
   }

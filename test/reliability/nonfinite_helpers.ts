@@ -11,6 +11,9 @@
 //
 // The reference variant (rank 0, the obvious loops) is itself held to torch by
 // nonfinite_oracle.test.ts, so check 1 carries torch's rules to every variant.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { CpuInput, CpuOutput, CpuVariant } from '../../core/cpu/registry.js';
 import { cpuVariants } from '../../core/cpu/registry.js';
@@ -237,3 +240,29 @@ export const sumTol =
   (dtype: FloatDType, rel32 = 2 ** -14) =>
   (_k: number, scale: number): { atol: number; rtol: number } =>
     dtype === 'float64' ? { atol: 1e-12 * (1 + scale), rtol: 1e-12 } : { atol: rel32 * (1 + scale), rtol: rel32 };
+
+/** A tensor of the oracle fixture (gen_nonfinite.py): non-finite numbers arrive as strings. */
+export interface Encoded {
+  shape: number[];
+  dtype: 'float64' | 'int32';
+  values: Float64Array;
+}
+
+const NON_FINITE: Record<string, number> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
+
+/** The cases of test/reliability/fixtures/<name>, each tensor decoded to an Encoded. */
+export function loadFixtureFrom(name: string): Record<string, unknown>[] {
+  const path = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', name);
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as { cases: Record<string, unknown>[] };
+  return doc.cases.map((c) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(c)) {
+      const t = v as { shape?: number[]; dtype?: string; data?: (number | string)[] };
+      if (t !== null && typeof t === 'object' && Array.isArray(t.data) && Array.isArray(t.shape)) {
+        const values = Float64Array.from(t.data, (d) => (typeof d === 'string' ? (NON_FINITE[d] as number) : d));
+        out[k] = { shape: t.shape, dtype: t.dtype === 'int32' ? 'int32' : 'float64', values } satisfies Encoded;
+      } else out[k] = v;
+    }
+    return out;
+  });
+}

@@ -4,7 +4,8 @@
 // actually ran (a fresh computation on copies of the original values), or, after a recorded
 // copy into the output, torch's answer (zeros through the old history).
 import { describe, expect, it } from 'vitest';
-import { AutogradError, F, Generator, type Tensor, autograd as ag, noGrad, ones, randn, tensor, zeros } from '../../index.js';
+import { fusedSteps } from '../../core/cpu/wasm.js';
+import { AutogradError, F, Generator, type Tensor, autograd as ag, nn, noGrad, ones, optim, randn, tensor, zeros } from '../../index.js';
 
 type Kind = 'any' | 'pos' | { index: number } | 'mask';
 interface InputSpec {
@@ -308,5 +309,47 @@ describe('the cases from issue 14', () => {
     loss.backward();
     const expected = noGrad(() => x.t().matmul(ones([2, 3], { dtype: 'float64' })));
     expect(Array.from(w.grad!.toArray())).toEqual(Array.from(expected.toArray()));
+  });
+});
+
+describe('every in-place writer bumps the version', () => {
+  for (const [dtype, fused] of [
+    ['float32', true],
+    ['float32', false],
+    ['float64', true],
+  ] as const) {
+    it(`SGD (momentum) and Adam steps on a ${dtype} parameter, fused ${fused}: the parameter and its state move on`, () => {
+      for (const make of [(p: Tensor) => new optim.SGD([p], { lr: 0.1, momentum: 0.9, fused }), (p: Tensor) => new optim.Adam([p], { lr: 0.1, fused })]) {
+        const w = randn([4, 3], { dtype, requiresGrad: true, generator: new Generator(6) });
+        const opt = make(w);
+        const before = fusedSteps.sgd + fusedSteps.adam;
+        const x = randn([2, 4], { dtype, requiresGrad: true });
+        const loss = x.matmul(w).sum();
+        w.grad = noGrad(() => ones([4, 3], { dtype }));
+        const v0 = w.version;
+        opt.step();
+        expect(w.version, `${opt.constructor.name}`).toBeGreaterThan(v0);
+        // the fused WASM step (dense float32) is one of the writers covered
+        if (dtype === 'float32' && fused) expect(fusedSteps.sgd + fusedSteps.adam).toBe(before + 1);
+        expect(() => loss.backward()).toThrow(/input 1 of 'matmul' \[(Float32|Float64) \[4, 3\]\] is at version [1-9]\d*, expected version 0 instead/);
+      }
+    });
+  }
+
+  it('BatchNorm2d in training updates its running stats in place: their versions move', () => {
+    const bn = new nn.BatchNorm2d(3);
+    const [m, v, n] = [bn.running_mean!, bn.running_var!, bn.num_batches_tracked!];
+    const before = [m.version, v.version, n.version];
+    bn.forward(randn([2, 3, 4, 4]));
+    expect([m.version, v.version, n.version].every((ver, i) => ver > (before[i] as number))).toBe(true);
+  });
+
+  it('loadStateDict and init write parameters in place under noGrad: allowed with grad mode on, versions move', () => {
+    const a = new nn.Linear(3, 2);
+    const b = new nn.Linear(3, 2);
+    const v = a.weight.version;
+    a.loadStateDict(b.stateDict());
+    expect(a.weight.version).toBeGreaterThan(v);
+    expect(Array.from(a.weight.toArray())).toEqual(Array.from(b.weight.toArray()));
   });
 });

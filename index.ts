@@ -11,7 +11,11 @@ export {
   type TensorOptions, type RandomOptions,
 } from './core/creation.js';
 export { Generator, manualSeed, defaultGenerator, getRngState, setRngState, type RngState } from './core/random.js';
-export { ResgradError, ShapeError, DTypeError, ValueError, AutogradError, DeviceError } from './core/errors.js';
+export {
+  ResgradError, ShapeError, DTypeError, ValueError, AutogradError, DeviceError, OverflowError, SizeError,
+} from './core/errors.js';
+export { setMemoryBudget, getMemoryBudget, resetMemoryBudget, DEFAULT_MEMORY_BUDGET } from './core/allocator.js';
+export { MAX_NUMEL } from './core/shape.js';
 export { initGpu, type GpuOptions } from './core/gpu/init.js';
 export { GpuBackend, type GpuMode } from './core/gpu/device.js';
 export { tidy, gpuScope, keep } from './core/scope.js';
@@ -38,4 +42,5 @@ export {
 } from './train/checkpoint.js';
 export * as optim from './nn/optim/index.js';
 export * as io from './models/safetensors.js';
+export type { LoadOptions } from './models/safetensors.js';
 export { summary, registerMacCounter, type ModelSummary, type SummaryRow } from './models/summary.js';

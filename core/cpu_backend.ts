@@ -1,7 +1,7 @@
 // The CPU backend: buffers are typed arrays; kernels are plain functions from kernels/cpu (and
 // the WASM ones from kernels/wasm), adapted to the backend interface by small registration
 // files (core/cpu/*.ts) that add them as variants to the table in core/cpu/registry.ts.
-import { allocOutput } from './allocator.js';
+import { allocOutput, allocatingFor } from './allocator.js';
 import { type Backend, registerBackend } from './backend.js';
 import { type DType, type TypedArray, allocArray } from './dtype.js';
 import { cpuVariants, selectCpuVariant } from './cpu/registry.js';
@@ -31,6 +31,12 @@ export function setCpuFastPath(describe: () => string): void {
   describeFast = describe;
 }
 
+/** The op a kernel call runs for, as size errors name it: attrs.op when there is one ('add'), else the kernel's name. */
+const opName = (kernel: string, attrs: unknown): string => {
+  const op = (attrs as { op?: unknown } | undefined)?.op;
+  return typeof op === 'string' ? op : kernel;
+};
+
 export const cpuBackend: Backend<TypedArray> & { adopt(t: Tensor): void; settle(s: Storage<TypedArray>): void } = {
   device: 'cpu',
   describe: () => `cpu: TypeScript kernels on typed arrays${describeFast() ? `; float32 on ${describeFast()}` : ''}`,
@@ -50,7 +56,8 @@ export const cpuBackend: Backend<TypedArray> & { adopt(t: Tensor): void; settle(
     s.buffer = copy;
   },
   hasKernel: (name) => cpuVariants(name).length > 0,
-  run: (name, inputs, attrs) => selectCpuVariant(name, inputs, attrs).run(inputs, attrs),
+  // a size error from an output names the op ('matmul', or the elementwise op such as 'add')
+  run: (name, inputs, attrs) => allocatingFor(opName(name, attrs), () => selectCpuVariant(name, inputs, attrs).run(inputs, attrs)),
 };
 
 registerBackend(cpuBackend);

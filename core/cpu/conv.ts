@@ -75,7 +75,7 @@ function registerConv(name: keyof typeof KERNELS, about: string, rank: number, s
   registerCpuVariant('conv2d', {
     name, about, rank, supports: ok,
     run: ([x, w, b], { geom: p }) => {
-      const y = new Float64Array(p.n * p.o * p.oh * p.ow);
+      const y = allocOutput('float64', p.n * p.o * p.oh * p.ow) as Float64Array;
       k.forward(f64(x), f64(w), b ? f64(b) : null, y, p);
       return [out(y, x.dtype, [p.n, p.o, p.oh, p.ow])];
     },
@@ -83,7 +83,7 @@ function registerConv(name: keyof typeof KERNELS, about: string, rank: number, s
   registerCpuVariant('conv2dBackwardInput', {
     name, about, rank, supports: ok,
     run: ([dy, w], { geom: p }) => {
-      const dx = new Float64Array(p.n * p.c * p.h * p.w);
+      const dx = allocOutput('float64', p.n * p.c * p.h * p.w) as Float64Array;
       k.backwardInput(f64(dy), f64(w), dx, p);
       return [out(dx, dy.dtype, [p.n, p.c, p.h, p.w])];
     },
@@ -92,7 +92,7 @@ function registerConv(name: keyof typeof KERNELS, about: string, rank: number, s
     name, about, rank, supports: ok,
     run: ([dy, x], { geom: p }) => {
       const cg = p.c / p.groups;
-      const dw = new Float64Array(p.o * cg * p.kh * p.kw);
+      const dw = allocOutput('float64', p.o * cg * p.kh * p.kw) as Float64Array;
       k.backwardWeight(f64(dy), f64(x), dw, p);
       return [out(dw, dy.dtype, [p.o, cg, p.kh, p.kw])];
     },

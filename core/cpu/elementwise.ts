@@ -3,7 +3,7 @@ import { binaryContiguous, unaryContiguous } from '../../kernels/cpu/contiguous.
 import { binaryStrided, copyStrided, scatterAddStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
 import { type CpuInput, type CpuOutput, registerCpuKernel, registerCpuVariant } from './registry.js';
 import { allocOutput } from '../allocator.js';
-import { allocArray } from '../dtype.js';
+import { allocArray, castArray } from '../dtype.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { contiguousStrides, numel } from '../shape.js';
 
@@ -13,8 +13,15 @@ const out = (dtype: DType, shape: readonly number[]): { buffer: TypedArray; dtyp
   shape,
 });
 
-// copy: contiguous copy of a view, optionally cast to attrs.dtype.
+// copy: contiguous copy of a view, optionally cast to attrs.dtype. A float cast to int32
+// truncates toward zero as torch does; NaN, infinities and values past the int32 range are an
+// OverflowError (torch leaves them undefined; a typed array would store 0 or wrap around).
 registerCpuKernel('copy', ([x], attrs) => {
+  if (attrs.dtype === 'int32' && x.dtype !== 'int32') {
+    const wide = new Float64Array(numel(x.shape));
+    copyStrided(x.buffer, x.shape, x.strides, x.offset, wide);
+    return [{ buffer: castArray(wide, 'int32', 'to'), dtype: 'int32', shape: x.shape }];
+  }
   const o = out(attrs.dtype ?? x.dtype, x.shape);
   copyStrided(x.buffer, x.shape, x.strides, x.offset, o.buffer);
   return [o];

@@ -6,6 +6,7 @@ import { reduceContiguous } from '../../kernels/cpu/contiguous.js';
 import { type CpuInput, registerCpuKernel, registerCpuVariant } from './registry.js';
 import { runStep } from './elementwise.js';
 import { allocOutput } from '../allocator.js';
+import { type DType, type TypedArray, narrowToInt32 } from '../dtype.js';
 import { numel } from '../shape.js';
 
 /** [outer, n, inner] sizes around `dim`. */
@@ -14,15 +15,27 @@ function around(shape: readonly number[], dim: number): [number, number, number]
   return [numel(shape.slice(0, dim)), shape[dim] ?? 1, numel(shape.slice(dim + 1))];
 }
 
+/**
+ * The output array of a reduction, and how to finish it. torch sums int32 into int64, which
+ * resgrad lacks: an int32 sum is written into a float64 array (the kernels already accumulate in
+ * float64, exact while partial sums stay below 2^53 in magnitude: always, for fewer than 2^22
+ * elements), then narrowed to int32 with a check, so a sum past 2^31 - 1 is an OverflowError
+ * naming the value instead of a silent wrap-around. (prod is internal only and keeps wrapping.)
+ */
+function reduceOutput(op: string, dtype: DType, size: number): [TypedArray, (o: TypedArray) => TypedArray] {
+  if (dtype === 'int32' && op === 'sum') return [new Float64Array(size), (o) => narrowToInt32(o, op)];
+  return [allocOutput(dtype, size), (o) => o];
+}
+
 // reduce: attrs.dims are reduced; the output has the keepdim shape.
 registerCpuKernel('reduce', ([x], attrs) => {
   const dims = attrs.dims;
   const reduce = x.shape.map((_, d) => dims.includes(d));
   const shape = x.shape.map((s, d) => (reduce[d] ? 1 : s));
   const dtype = attrs.dtype ?? x.dtype;
-  const o = allocOutput(dtype, numel(shape));
+  const [o, finish] = reduceOutput(attrs.op, dtype, numel(shape));
   reduceStrided(attrs.op, x.buffer, x.shape, x.strides, x.offset, reduce, o);
-  return [{ buffer: o, dtype, shape }];
+  return [{ buffer: finish(o), dtype, shape }];
 });
 
 /** [outer, n, inner] when the reduced dims (size-1 dims aside) are neighbours; else null. */
@@ -44,9 +57,9 @@ registerCpuVariant('reduce', {
     const [outer, n, inner] = reducedBlock(x, attrs.dims) as [number, number, number];
     const shape = x.shape.map((s, d) => (attrs.dims.includes(d) ? 1 : s));
     const dtype = attrs.dtype ?? x.dtype;
-    const o = allocOutput(dtype, numel(shape));
+    const [o, finish] = reduceOutput(attrs.op, dtype, numel(shape));
     reduceContiguous(attrs.op, x.buffer, x.offset, outer, n, inner, o);
-    return [{ buffer: o, dtype, shape }];
+    return [{ buffer: finish(o), dtype, shape }];
   },
 });
 

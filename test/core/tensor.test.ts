@@ -42,7 +42,7 @@ describe('creation', () => {
 
   it('bad arguments: unknown dtype, negative size, randn as int32, zero step', () => {
     expect(() => zeros([2], { dtype: 'float16' as never })).toThrow(DTypeError);
-    expect(() => zeros([2, -1])).toThrow(/full: argument 'shape' must be a list of non-negative integers, but got \[2, -1\]/);
+    expect(() => zeros([2, -1])).toThrow(/zeros: argument 'shape' must be a list of non-negative integers, but got \[2, -1\]/);
     expect(() => randn([2], { dtype: 'int32' })).toThrow(/randn: argument 'dtype' must be a floating type, but got int32/);
     expect(() => arange(0, 3, 0)).toThrow(ValueError);
   });

@@ -125,3 +125,24 @@ describe('int32 helpers (the kernels narrow their wider results through these)',
     expect(() => castArray([1, 2 ** 31], 'int32')).toThrow(ResgradError);
   });
 });
+
+describe('int32 sums: exact in float64, then an OverflowError past int32 (torch sums into int64, which we lack)', () => {
+  it('in range: exact, whatever the partial sums (torch: 2147483643, -2147483648)', () => {
+    expect(tensor([2 ** 31 - 1, 1, -5], { dtype: 'int32' }).sum().item()).toBe(2147483643);
+    expect(tensor([-(2 ** 31) + 1, -1], { dtype: 'int32' }).sum().item()).toBe(-2147483648);
+    expect(tensor([2 ** 31 - 1, 1, -5], { dtype: 'int32' }).sum().dtype).toBe('int32');
+  });
+  it('past int32: an OverflowError naming the value, on the strided and the contiguous kernel alike', () => {
+    const x = tensor([[2 ** 31 - 1, 1], [3, 4]], { dtype: 'int32' });
+    expect(() => tensor([2 ** 31 - 1, 1], { dtype: 'int32' }).sum()).toThrow(/sum: the int32 result 2147483648 at output index 0 does not fit in int32/);
+    expect(() => x.sum(0)).toThrow(OverflowError);
+    expect(() => x.t().sum(1)).toThrow(/2147483650/);
+    expect(() => tensor([-(2 ** 31), -1], { dtype: 'int32' }).sum()).toThrow(/-2147483649/);
+    expect(x.to('float64').sum().item()).toBe(2 ** 31 + 7);
+  });
+  it('NaN, Infinity and out-of-range floats cast to int32 are refused; others truncate (torch: [2, -2])', () => {
+    expect(Array.from(tensor([2.7, -2.7]).to('int32').toArray())).toEqual([2, -2]);
+    expect(() => tensor([1.5, Number.NaN]).to('int32')).toThrow(/to: value NaN at index 1 cannot be converted to int32/);
+    expect(() => tensor([3e9]).to('int32')).toThrow(OverflowError);
+  });
+});

@@ -57,14 +57,25 @@ function sizes(p: ConvGeometry) {
 
 /**
  * Does `a` hold ±Inf or NaN? (x − x is 0 for every finite x and NaN otherwise.) The kernels that
- * multiply zeros a convolution does not (padding around dY, junk columns) check an operand with
- * this and hand the call to im2col, which multiplies exactly the zeros torch does.
+ * multiply zeros a convolution does not (padding around dY) check a small operand (the weights)
+ * with this and hand the call to im2col, which multiplies exactly the zeros torch does.
  */
 export function hasNonFinite(a: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) {
     const v = a[i] as number;
     if (v - v !== 0) return true;
   }
+  return false;
+}
+
+/**
+ * Does `a` hold a NaN? A weight gradient that multiplied extra zeros (junk columns) or cancelled
+ * terms (Winograd's Gᵀ Z G) is NaN wherever that met an Inf; where it holds no NaN, every Inf it
+ * met was a real term, so it is what im2col gives. Checking the small output this way costs
+ * nothing next to scanning the input.
+ */
+export function hasNaN(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) return true;
   return false;
 }
 

@@ -17,7 +17,7 @@
 // (an output sharing bytes with an input is refused).
 
 import type { ConvGeometry } from '../geometry.js';
-import { conv2dBackwardBiasWasm, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, hasNonFinite } from './conv.js';
+import { conv2dBackwardInputWasm, conv2dBackwardWeightWasm, hasNaN, hasNonFinite } from './conv.js';
 import { finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
 import { kernelName, requireWasm, runSized, scratchThreads, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
@@ -457,14 +457,6 @@ export function groupedConv2dBackwardWeightWasm(
     db?.fill(0);
     return;
   }
-  // dY's junk columns (zeros) meet real pixels that no tap of a real output reads: a ±Inf or NaN
-  // there would give 0·Inf = NaN in weights torch leaves finite. im2col reads exactly each tap's
-  // pixels (and the padding, as torch).
-  if (hasNonFinite(x.subarray(0, p.n * p.c * p.h * p.w))) {
-    conv2dBackwardWeightWasm(dy, x, dw, geom, opts);
-    if (db) conv2dBackwardBiasWasm(dy, db, geom);
-    return;
-  }
   const st = inputStaging(p, cg);
   // dY staged flat like the forward's output: oh rows of pk floats, zero past ow
   const dysPlane = roundUp(roundUp(p.oh * st.pk, 4 * DW_UNROLL_MAX) * 4, 64);
@@ -492,4 +484,8 @@ export function groupedConv2dBackwardWeightWasm(
   } finally {
     rt.release(mark);
   }
+  // dY's junk columns (zeros) meet real pixels that no tap of a real output reads: a ±Inf or NaN
+  // there gives 0·Inf = NaN in weights torch leaves finite. Then im2col, which reads exactly each
+  // tap's pixels (and the padding, as torch), does dw again (db has no junk: it stands).
+  if (hasNaN(dw.subarray(0, p.o * kt))) conv2dBackwardWeightWasm(dy, x, dw, geom, opts);
 }

@@ -20,7 +20,7 @@
 // The weight transform (O·C·9 inputs, negligible next to the rest) runs here in JavaScript.
 
 import type { ConvGeometry } from '../geometry.js';
-import { checkConvGeometry, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, hasNonFinite } from './conv.js';
+import { checkConvGeometry, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, hasNaN, hasNonFinite } from './conv.js';
 import { checkNoPartialOverlap, finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
 import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
@@ -338,13 +338,6 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
     dw.fill(0, 0, wLen); // an empty sum
     return;
   }
-  // Gᵀ Z G cancels a pixel out of the taps that do not read it (tap row 0 gets d2 from Z0, Z1 and
-  // Z2 with coefficients −1, ½, ½): an Inf pixel leaves Inf − Inf = NaN in weights torch leaves
-  // finite. im2col reads exactly each tap's pixels.
-  if (hasNonFinite(x.subarray(0, xLen))) {
-    conv2dBackwardWeightWasm(dy, x, dw, geom, opts);
-    return;
-  }
   const home = rt.memory.buffer;
   const th = cdiv(p.oh, 2);
   const tw4 = cdiv(cdiv(p.ow, 2), 4) * 4;
@@ -406,4 +399,8 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
       dws[oc * 9 + 3 * u + 2] = 0.5 * (a1 + a2) + a3;
     }
   }
+  // Gᵀ Z G cancels a pixel out of the taps that do not read it (tap row 0 gets d2 from Z0, Z1 and
+  // Z2 with coefficients −1, ½, ½), and adds an Inf output gradient with both signs: an Inf leaves
+  // Inf − Inf = NaN in weights that torch leaves finite or ±Inf. Then im2col does dw again.
+  if (hasNaN(dws)) conv2dBackwardWeightWasm(dy, x, dw, geom, opts);
 }

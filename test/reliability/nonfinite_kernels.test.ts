@@ -48,8 +48,11 @@ const seen = new Map<KernelName, Set<string>>();
 
 /** Plant `plants` times into a case and check every variant; note which ran. */
 function property(rng: Rng, c: KernelCase, plants = 2, nanForInf?: (v: string) => boolean): void {
+  // Winograd's NaN for ±Inf is allowed in its forward and input gradient only (its weight gradient
+  // redoes a NaN result by im2col, kernels/wasm/winograd.ts)
+  const allowed = c.kernel === 'conv2d' || c.kernel === 'conv2dBackwardInput' ? nanForInf : undefined;
   for (let t = 0; t < plants; t++) {
-    const names = checkCase(c, plant(rng, c), { nanForInf });
+    const names = checkCase(c, plant(rng, c), { nanForInf: allowed });
     const s = seen.get(c.kernel) ?? new Set<string>();
     for (const n of names) s.add(n);
     seen.set(c.kernel, s);

@@ -151,6 +151,7 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<'done
     let trainS = 0;
     let images = 0;
     let lastLr = currentLr(ctx.optimizer);
+    let stepsHere = 0;
     while (state.batch < batches) {
       const t0 = performance.now();
       const { x, y } = ctx.train.batchAt(epoch, state.batch);
@@ -164,8 +165,10 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<'done
       state.sums = { lossSum: state.sums.lossSum + (l as number) * n, correct: state.sums.correct + (c as number), seen: state.sums.seen + n };
       state.batch += 1;
       state.step += 1;
+      stepsHere += 1;
+      const stepsLeft = (ctx.epochs - epoch - 1) * batches + (batches - state.batch);
       const running = { loss: state.sums.lossSum / state.sums.seen, accuracy: state.sums.correct / state.sums.seen };
-      ctx.reporter.step({ epoch, batch: state.batch, ...running, imagesPerS: images / trainS, lr: lastLr });
+      ctx.reporter.step({ epoch, batch: state.batch, ...running, imagesPerS: images / trainS, lr: lastLr, runEtaS: (stepsLeft * trainS) / stepsHere });
       if (ctx.logEvery > 0 && state.step % ctx.logEvery === 0) {
         const r: StepRecord = {
           type: 'step',

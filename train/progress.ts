@@ -12,6 +12,8 @@ export interface StepInfo {
   accuracy: number;
   imagesPerS: number;
   lr: number;
+  /** Seconds of training left in the whole run, at this epoch's pace (evaluations not counted). */
+  runEtaS: number;
 }
 
 export interface Reporter {
@@ -31,6 +33,14 @@ export interface Reporter {
 type Write = (s: string) => void;
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** 83 -> '1m23s', 4000 -> '1h06m'. */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
 
 /** The plain line of an epoch (also the bar's epoch summary). */
 export function epochLine(r: EpochRecord, epochs: number): string {
@@ -76,7 +86,7 @@ export class BarReporter implements Reporter {
     this.bar = new cliProgress.SingleBar(
       {
         stream: this.stream,
-        format: `epoch ${epoch + 1}/${epochs} {bar} {value}/{total} | loss {loss} | acc {acc} | {ips} img/s | ETA {eta_formatted}`,
+        format: `epoch ${epoch + 1}/${epochs} {bar} {value}/{total} | loss {loss} | acc {acc} | {ips} img/s | epoch ETA {eta_formatted} | run ETA {runEta}`,
         barsize: 24,
         hideCursor: true,
         clearOnComplete: true,
@@ -84,10 +94,10 @@ export class BarReporter implements Reporter {
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(batches, startBatch, { loss: '-', acc: '-', ips: '-' });
+    this.bar.start(batches, startBatch, { loss: '-', acc: '-', ips: '-', runEta: '-' });
   }
   step(s: StepInfo): void {
-    this.bar?.update(s.batch, { loss: s.loss.toFixed(4), acc: pct(s.accuracy), ips: s.imagesPerS.toFixed(1) });
+    this.bar?.update(s.batch, { loss: s.loss.toFixed(4), acc: pct(s.accuracy), ips: s.imagesPerS.toFixed(1), runEta: clock(s.runEtaS) });
   }
   logged(): void {}
   epochEnd(r: EpochRecord, epochs: number): void {

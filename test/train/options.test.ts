@@ -16,10 +16,10 @@ function options(args: string[]): TrainOptions {
 }
 
 describe('resgrad train: parsing', () => {
-  it('no flags: the default run (ResNet-20, BatchNorm, the embedded subset, SGD with cosine)', () => {
+  it('no flags: the default run (ResNet-8, BatchNorm, the embedded subset, SGD with cosine)', () => {
     const o = options([]);
     expect(o).toEqual(DEFAULTS);
-    expect(o.model).toBe('cifarResNet20');
+    expect(o.model).toBe('cifarResNet8');
     expect(o.source).toBe('subset');
   });
 
@@ -113,7 +113,8 @@ describe('resgrad train: every bad flag is an error naming the flag, the expecte
     [['--step-size', '2'], /--step-size: expected no step size unless --schedule step, but got '2'/],
     [['--schedule', 'step'], /--step-size: expected a number of epochs with --schedule step, but got ''/],
     [['--gamma', '2'], /--gamma: expected a positive number <= 1, but got '2'/],
-    [['--warmup', '3'], /--warmup: expected fewer epochs than --epochs \(3\), but got '3'/],
+    [['--warmup', '8'], /--warmup: expected fewer epochs than --epochs \(8\), but got '8'/],
+    [['--warmup', '2', '--epochs', '2'], /--warmup: expected fewer epochs than --epochs \(2\), but got '2'/],
     [['--warmup=-1'], /--warmup: expected a non-negative number, but got '-1'/],
     [['--seed=-1'], /--seed: expected a non-negative integer, but got '-1'/],
     [['--device', 'tpu'], /--device: expected one of cpu, gpu, but got 'tpu'/],

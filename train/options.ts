@@ -2,7 +2,7 @@
 // work starts. A bad value is a UsageError that names the flag, what it takes and what it got.
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { MODEL_NAMES, NORM_KINDS, type NormKind, UsageError, modelSpec, resolveShape } from './models.js';
+import { NORM_KINDS, type NormKind, UsageError, modelSpec, resolveShape } from './models.js';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
 export type ScheduleKind = 'constant' | 'step' | 'multistep' | 'cosine';
@@ -105,13 +105,14 @@ CIFAR net with one block a stage) for 8 epochs on the embedded subset (5,000 tra
 1,000 test images): about 86% test accuracy in a minute or two on 2 cores.
 
 model
-  --model NAME          ${MODEL_NAMES.slice(0, 7).join(', ')},
-                        ${MODEL_NAMES.slice(7, 14).join(', ')},
-                        ${MODEL_NAMES.slice(14).join(', ')}
-                        (default ${DEFAULTS.model}). cifar*: the ResNet paper's CIFAR nets (3x3 stem,
-                        stages of width, 2*width, 4*width channels); cifarPlain*: the same without
-                        shortcuts. torchvision's nets keep their 7x7/2 stem and max-pool, so 28x28
-                        input reaches layer4 at 1x1; their stem takes 1 channel (see --init).
+  --model NAME          (default ${DEFAULTS.model})
+                        cifarResNet8, 14, 20, 32, 44, 56, 110: the ResNet paper's CIFAR nets (3x3
+                          stem, stages of width, 2*width, 4*width channels, option A shortcuts)
+                        cifarPlain8, 14, ..., 110: the same without shortcuts
+                        resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d,
+                        resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, wide_resnet101_2:
+                          torchvision's, with their 7x7/2 stem and max-pool (28x28 input reaches
+                          layer4 at 1x1) taking 1 channel (see --init)
   --norm bn|gn|ln|in    the norm after each conv (default bn):
                           bn  BatchNorm2d: statistics per channel over the batch (N, H, W);
                               running averages in eval
@@ -123,7 +124,8 @@ model
                               the same as GroupNorm(C, C)
                         gn, ln and in do not depend on the batch: the same in training and eval.
   --groups G            cifar*: each block's first 3x3 conv in G groups (ResNeXt style; must
-                        divide --width); torchvision bottleneck nets: the cardinality (resnext50_32x4d: 32)
+                        divide --width); torchvision bottleneck nets: the cardinality
+                        (resnext50_32x4d: 32)
   --width W             cifar*: channels of the first stage (default 16); torchvision bottleneck
                         nets: width per group (default 64; resnext50_32x4d: 4)
 
@@ -135,7 +137,8 @@ data
   --classes 0,2,4       train and test on these classes only (relabelled 0..k-1)
   --per-class N         N training images of each class (seeded choice)
   --test-per-class N    N test images of each class
-  --crop-padding P      augmentation: random crop back to 28x28 after P zero pixels a side (default 0)
+  --crop-padding P      augmentation: random crop back to 28x28 after P zero pixels a side
+                        (default 0: none)
   --hflip               augmentation: mirror left-right with probability 1/2
 
 optimisation
@@ -149,8 +152,8 @@ optimisation
   --milestones E1,E2    multistep: epochs where the lr is multiplied by --gamma
   --step-size E         step: multiply the lr by --gamma every E epochs
   --gamma G             (default 0.1)
-  --warmup E            linear warm-up from lr/10 over E epochs (may be fractional), then the schedule
-                        Schedules step after every batch; their epochs are converted to batches.
+  --warmup E            linear warm-up from lr/10 over E epochs (may be fractional), then the
+                        schedule. Schedules step after every batch (epochs become batch counts).
   --seed S              seeds the initial weights and the data order (default 0)
 
 machine
@@ -177,7 +180,8 @@ transfer learning
 
 output
   --quiet               print only where the report is
-  --json                print one JSON object per epoch (and per --log-every) and a summary, nothing else
+  --json                print one JSON object per epoch (and per --log-every steps) and a summary,
+                        nothing else
   -h, --help`;
 
 const FLAGS = {

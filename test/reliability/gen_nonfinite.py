@@ -196,6 +196,15 @@ b = torch.tensor([-INF, INF, 1.0, 2.0, -INF, 0.0], dtype=torch.float64)
 cases.append({"name": "add", "kind": "add", "a": enc(a), "b": enc(b), "c": enc(a + b)})
 
 
+# ---- reductions and softmax (rows mixing NaN, Inf, -Inf; a row of -Inf; Inf with Inf) --------------
+
+x = torch.tensor([[1.0, NAN, 3.0, INF], [-INF, -5.0, NAN, NAN], [2.0, 2.0, 1.0, 0.0], [1.0, 3.0, INF, 2.0],
+                  [-INF, 0.0, 1.0, -INF], [-INF, -INF, -INF, -INF], [INF, INF, 0.0, -1.0], [INF, -INF, 1.0, 0.5]], dtype=torch.float64)
+cases.append({"name": "reductions along dim 1 (sum, max, min, prod, argmax, argmin) and softmax, logSoftmax", "kind": "rows", "x": enc(x),
+              "sum": enc(x.sum(1, keepdim=True)), "max": enc(x.max(1, keepdim=True).values), "min": enc(x.min(1, keepdim=True).values),
+              "prod": enc(x.prod(1, keepdim=True)), "argmax": enc(x.argmax(1, keepdim=True)), "argmin": enc(x.argmin(1, keepdim=True)),
+              "softmax": enc(x.softmax(1)), "logSoftmax": enc(x.log_softmax(1))})
+
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 doc = {"generator": "test/reliability/gen_nonfinite.py", "torch": torch.__version__, "cases": cases}
 tmp = OUT + ".tmp"

@@ -65,8 +65,9 @@ const isWinograd = (v: string): boolean => v.startsWith('wasm-winograd');
 
 function matmulCases(rng: Rng, dtype: FloatDType): KernelCase[] {
   const out: KernelCase[] = [];
-  // small odd sizes, plus one dim past a blocking boundary (TS: MC 64, KC 256; WASM: MC 128, KC 256)
-  const shapes: [number, number, number, number][] = [[1, 1, 1, 1], [1, 5, 7, 9], [2, 3, 4, 8], [1, 130, 5, 9], [1, 5, 260, 6], [3, 9, 13, 11], [1, 4, 8, 4], [2, 17, 3, 1]];
+  // small odd sizes, one dim past a blocking boundary (TS: MC 64, KC 256; WASM: MC 128, KC 256),
+  // and one past wasmTuning.gemmStaticMaxMacs (2^21), where threads share packed B panels
+  const shapes: [number, number, number, number][] = [[1, 1, 1, 1], [1, 5, 7, 9], [2, 3, 4, 8], [1, 130, 5, 9], [1, 5, 260, 6], [3, 9, 13, 11], [1, 4, 8, 4], [2, 17, 3, 1], [1, 131, 261, 70]];
   for (const [B, M, K, N] of shapes) {
     out.push(matmulCase(dtype, B, M, K, N, rng.normals(B * M * K), rng.normals(B * K * N), rng.chance(0.3)));
   }

@@ -1,6 +1,7 @@
 // Non-finite values against torch 1.13: the cases of gen_nonfinite.py (Inf, -Inf and NaN planted
 // in the inputs of conv and its three gradients, matmul, max/avg/adaptive pooling and their
-// backwards, BatchNorm train and eval, LayerNorm, InstanceNorm, GroupNorm, relu, add), run by every
+// backwards, BatchNorm train and eval, LayerNorm, InstanceNorm, GroupNorm, relu, add, reductions,
+// argmax/argmin, softmax and logSoftmax), run by every
 // variant of each kernel that takes the call, in float64 and float32.
 //
 // The class of every output element (NaN, +Inf, -Inf, finite) must be torch's, with two allowances:
@@ -104,7 +105,7 @@ describe('non-finite inputs against torch 1.13 (every variant, float64 and float
   });
 
   it('the fixture holds every family', () => {
-    expect(new Set(cases.map((c) => c.kind))).toEqual(new Set(['conv', 'matmul', 'max', 'avg', 'adaptive', 'norm', 'relu', 'add']));
+    expect(new Set(cases.map((c) => c.kind))).toEqual(new Set(['conv', 'matmul', 'max', 'avg', 'adaptive', 'norm', 'relu', 'add', 'rows']));
   });
 
   for (const c of cases) {
@@ -168,6 +169,12 @@ describe('non-finite inputs against torch 1.13 (every variant, float64 and float
           }
           case 'add':
             check('binary', [I('a'), I('b')], { op: 'add', dtype }, [[0, T(c, 'c')]], o);
+            break;
+          case 'rows':
+            for (const op of ['sum', 'max', 'min', 'prod'] as const) check('reduce', [I('x')], { op, dims: [1] }, [[0, T(c, op)]], o);
+            for (const op of ['argmax', 'argmin'] as const) check('argReduce', [I('x')], { op, dim: 1 }, [[0, T(c, op)]], o);
+            check('softmax', [I('x')], { dim: 1, log: false }, [[0, T(c, 'softmax')]], o);
+            check('softmax', [I('x')], { dim: 1, log: true }, [[0, T(c, 'logSoftmax')]], o);
             break;
           default:
             throw new Error(`unknown fixture kind ${String(c.kind)}`);

@@ -228,7 +228,7 @@ async function run(
   const title = `${options.model} on Fashion-MNIST (${data.train.source})`;
   reporter.info(`${saved ? 'resuming' : 'training'} ${options.model} (norm ${options.norm}): ${parameters.toLocaleString('en-US')} parameters, ${model.numParameters(true).toLocaleString('en-US')} trainable${notes.length ? `; ${notes.join('; ')}` : ''}`);
   reporter.info(`data: train ${describeData(data.train)}; test ${describeData(data.test)}`);
-  reporter.info(`${options.epochs} epochs of ${trainLoader.numBatches} batches of ${options.batch}; ${options.optimizer} lr ${options.lr}, ${options.schedule} schedule; threads ${threads}`);
+  reporter.info(`${options.epochs} epoch${options.epochs === 1 ? '' : 's'} of ${trainLoader.numBatches} batches of ${options.batch}; ${options.optimizer} lr ${options.lr}, ${options.schedule} schedule; threads ${threads}`);
   if (saved) reporter.info(`from epoch ${state.epoch + 1}, batch ${state.batch} (step ${state.step})`);
   reporter.info(`run folder: ${outDir}`);
 

@@ -307,6 +307,16 @@ for (const threads of [1, 3]) {
         });
       }
 
+      it(`conv2d forward, dX, dW, db: larger (im2col in pieces, threads over channels), ${dtype}`, () => {
+        const rng = new Rng(seed + 7);
+        // Kg = 576 columns leave room for 224 pixels per piece: 16x16 outputs take two pieces;
+        // 48 output channels over 9x9 pixels split the threads over channels
+        for (const [x, w] of [[[1, 64, 16, 16], [4, 64, 3, 3]], [[2, 8, 9, 9], [48, 8, 3, 3]]]) {
+          const cs = convCases(dtype, x as number[], w as number[], { padding: 1 }, { x: rng.normals(numel(x as number[])), w: rng.normals(numel(w as number[])), b: rng.normals((w as number[])[0] as number), dy: rng.normals(numel([x[0] as number, w[0] as number, x[2] as number, x[3] as number])) }, 2 ** -10);
+          for (const c of cs) property(rng, c, 1, isWinograd);
+        }
+      });
+
       it(`pools (max with indices, avg, adaptive) and their backwards, ${dtype}`, () => {
         const rng = new Rng(seed + 3);
         for (let i = 0; i < Math.ceil(10 * rounds); i++) for (const c of poolCases(rng, dtype)) property(rng, c, 2);

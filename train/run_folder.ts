@@ -24,6 +24,15 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     rmSync(tmp, { force: true });
     throw e;
   }
+  // Make the rename durable too (not every platform can fsync a folder).
+  try {
+    const d = openSync(dir, 'r');
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
+  } catch {}
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {

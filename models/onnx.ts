@@ -44,7 +44,11 @@ export interface OnnxExportOptions {
 const IR_VERSION: Record<number, number> = { 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
 
 const values = (t: Tensor): Float64Array => Float64Array.from(t.toArray() as ArrayLike<number>);
-const floats = (t: Tensor): Float32Array => Float32Array.from(t.toArray() as ArrayLike<number>);
+/** A tensor's values as float32 (toArray() is a fresh copy: float32 tensors are not copied again). */
+const floats = (t: Tensor): Float32Array => {
+  const a = t.toArray();
+  return a instanceof Float32Array ? a : Float32Array.from(a as ArrayLike<number>);
+};
 const filled = (n: number, v: number): Float64Array => new Float64Array(n).fill(v);
 const child = (path: string, name: string): string => (path ? `${path}.${name}` : name);
 const where = (path: string): string => (path === '' ? '<root>' : path);
@@ -110,16 +114,20 @@ function emitRunningStatsNorm(g: OnnxGraph, m: RunningStatsNorm, x: Value, path:
   }
   const conv = g.foldBatchNorm ? g.unreadProducer(x) : undefined;
   if (conv?.op === 'Conv') {
+    // conv's inputs: x, W [C, C_in/groups, kh, kw], and b [C] if it has one
     const { scale, shift } = affineOf(m);
-    const w = g.initializers.get(conv.inputs[1] as string)?.data as Float32Array;
+    const [wName, bName] = [conv.inputs[1] as string, conv.inputs[2]];
+    const w = g.floatData(wName);
+    const b = bName ? g.floatData(bName) : new Float32Array(c);
     const perChannel = w.length / c;
-    const bias = conv.inputs[2] ? (g.initializers.get(conv.inputs[2])?.data as Float32Array) : new Float32Array(c);
     const folded = new Float32Array(w.length);
-    for (let i = 0; i < w.length; i++) folded[i] = (w[i] as number) * (scale[Math.floor(i / perChannel)] as number);
-    const foldedBias = new Float32Array(c);
-    for (let o = 0; o < c; o++) foldedBias[o] = (shift[o] as number) + (bias[o] as number) * (scale[o] as number);
-    (g.initializers.get(conv.inputs[1] as string) as { data: Float32Array }).data = folded;
-    if (conv.inputs[2]) (g.initializers.get(conv.inputs[2]) as { data: Float32Array }).data = foldedBias;
+    for (let o = 0; o < c; o++) {
+      const s = scale[o] as number;
+      for (let i = o * perChannel; i < (o + 1) * perChannel; i++) folded[i] = (w[i] as number) * s;
+    }
+    const foldedBias = Float32Array.from(shift, (t, o) => t + (b[o] as number) * (scale[o] as number));
+    g.setFloatData(wName, folded);
+    if (bName) g.setFloatData(bName, foldedBias);
     else conv.inputs[2] = g.floats(`${path}.bias`, [c], foldedBias);
     return g.rename(x, path);
   }

@@ -62,6 +62,20 @@ export class OnnxGraph {
     return this.constant(name, dims, data);
   }
 
+  /** The values of a float32 initializer. */
+  floatData(name: string): Float32Array {
+    const data = this.initializers.get(name)?.data;
+    if (!(data instanceof Float32Array)) throw new OnnxExportError(`exportOnnx: internal error: no float32 initializer '${name}'`);
+    return data;
+  }
+
+  /** Replace a float32 initializer's values (same shape): how a folded BatchNorm rewrites its conv. */
+  setFloatData(name: string, data: Float32Array): void {
+    const t = this.initializers.get(name);
+    if (!t || t.data.length !== data.length) throw new OnnxExportError(`exportOnnx: internal error: cannot replace initializer '${name}'`);
+    this.initializers.set(name, { ...t, data });
+  }
+
   /** An int64 vector initializer (shapes, pads, slice bounds). */
   int64s(name: string, values: readonly number[]): string {
     return this.constant(name, [values.length], BigInt64Array.from(values, (v) => BigInt(v)));

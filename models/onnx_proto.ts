@@ -27,10 +27,6 @@ export class ProtoMessage {
   private pending: number[] = [];
   private size = 0;
 
-  get byteLength(): number {
-    return this.size;
-  }
-
   private push(b: number): void {
     this.pending.push(b);
     this.size++;

@@ -109,6 +109,17 @@ describe('ONNX export runs in onnxruntime with the same logits', () => {
     expect(g.outputs[0]?.dims).toEqual(['N', 10]);
   });
 
+  it('a float64 model exports as a float32 graph', async () => {
+    manualSeed(21);
+    const model = models.cifarResNet(8) as Net;
+    calibrate(model, randn([2, 3, 16, 16]));
+    model.double();
+    const x = randn([2, 3, 16, 16]);
+    const got = await runOrt(serializeOnnx(model, x), x);
+    const want = noGrad(() => model.forward(x.double()));
+    expectClose(got.data, want.toArray(), { rtol: 1e-4, atol: 1e-5, label: 'float32 graph vs float64 model' });
+  });
+
   it('folding removes every BatchNormalization node; keeping them leaves one per BatchNorm2d', () => {
     manualSeed(16);
     const model = models.resnet18().eval();

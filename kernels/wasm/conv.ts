@@ -22,7 +22,8 @@ import {
   threadsFor,
   type WasmKernelOptions,
 } from './gemm.js';
-import type { WasmRuntime } from './runtime.js';
+import { runBySize } from './elementwise.js';
+import { getNumThreads, type WasmRuntime } from './runtime.js';
 
 export interface ConvForwardWasmOptions extends WasmKernelOptions {
   /** y = max(conv + bias, 0). */
@@ -77,6 +78,24 @@ export function hasNonFinite(a: Float32Array): boolean {
 export function hasNaN(a: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) return true;
   return false;
+}
+
+/**
+ * hasNaN for n floats at byte offset `at` of rt's memory, by SIMD over the pool (util_find_nan):
+ * cheap enough for a large output, where a JavaScript loop would cost a good part of the kernel.
+ */
+export function findNaN(rt: WasmRuntime, at: number, n: number): boolean {
+  if (n === 0) return false;
+  const mark = rt.mark();
+  try {
+    const threads = Math.max(1, getNumThreads());
+    const flags = rt.alloc(4 * threads);
+    rt.i32().fill(0, flags / 4, flags / 4 + threads);
+    runBySize(rt, 'util_find_nan', [at, n, flags], n);
+    return rt.i32().subarray(flags / 4, flags / 4 + threads).some((f) => f !== 0);
+  } finally {
+    rt.release(mark);
+  }
 }
 
 export function checkConvGeometry(caller: string, p: ConvGeometry): void {

@@ -20,7 +20,7 @@
 // The weight transform (O·C·9 inputs, negligible next to the rest) runs here in JavaScript.
 
 import type { ConvGeometry } from '../geometry.js';
-import { checkConvGeometry, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, hasNaN, hasNonFinite } from './conv.js';
+import { checkConvGeometry, conv2dBackwardInputPtr, conv2dBackwardWeightWasm, conv2dForwardPtr, findNaN, hasNaN } from './conv.js';
 import { checkNoPartialOverlap, finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
 import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
@@ -267,6 +267,10 @@ export function winogradConv2dForwardWasm(
     const same = wasmOffsetOf(home, ys) === px;
     const py = same ? rt.alloc(yLen * 4) : outputAt(rt, home, ys);
     runWinograd(rt, { input: px, u, bias: pb, output: py }, { n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl }, opts?.relu === true, opts);
+    // The transforms add and subtract a tile's inputs, so an Inf meets itself with both signs: NaN
+    // where the convolution (and torch) gives ±Inf, kept by a ReLU where torch's gives 0. A NaN in
+    // y (x is still intact) sends the call to im2col, which sums torch's terms one by one.
+    if (findNaN(rt, py, yLen)) conv2dForwardPtr(rt, { x: px, w: stage(rt, home, w.subarray(0, p.o * p.c * 9)), bias: pb, y: py }, geom, opts);
     if (same) ys.set(rt.f32().subarray(py / 4, py / 4 + yLen));
     else finishOutput(rt, home, ys, py);
   } finally {
@@ -287,13 +291,6 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
   const rt = requireWasm(caller);
   kernelName(rt, caller, 'wino_fwd', opts);
   if (xLen === 0) return;
-  // dX here is the forward on dY *with zero padding*: a ±Inf or NaN weight would meet those zeros
-  // (0·Inf = NaN) and reach pixels torch's dX leaves finite; im2col's col2im sends back only the
-  // real (pixel, output) pairs.
-  if (hasNonFinite(w.subarray(0, p.o * p.c * 9))) {
-    conv2dBackwardInputWasm(dy, w, dx, geom, opts);
-    return;
-  }
   const home = rt.memory.buffer;
   const dxs = dx.subarray(0, xLen);
   const dys = dy.subarray(0, yLen);
@@ -309,6 +306,11 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
     const same = wasmOffsetOf(home, dxs) === pdy; // dx over dy itself: as in the forward
     const pdx = same ? rt.alloc(xLen * 4) : outputAt(rt, home, dxs);
     runWinograd(rt, { input: pdy, u, output: pdx }, { n: p.n, cin: p.o, h: p.oh, w: p.ow, cout: p.c, oh: p.h, ow: p.w, pt: 2 - p.pt, pl: 2 - p.pl }, false, opts);
+    // dX here is the forward on dY *with zero padding*: a non-finite weight meets those zeros
+    // (0·Inf = NaN) in pixels torch's dX leaves finite, and an Inf in dY meets itself with both
+    // signs in the transforms (NaN for ±Inf). A NaN in dx sends the call to im2col, whose col2im
+    // sends back only the real (pixel, output) pairs, torch's terms one by one.
+    if (findNaN(rt, pdx, xLen)) conv2dBackwardInputPtr(rt, { dy: pdy, w: stage(rt, home, w.subarray(0, p.o * p.c * 9)), dx: pdx }, geom, opts);
     if (same) dxs.set(rt.f32().subarray(pdx / 4, pdx / 4 + xLen));
     else finishOutput(rt, home, dxs, pdx);
   } finally {

@@ -1,4 +1,4 @@
-;; util: parallel fill and copy over the shared memory, the smallest useful parallel kernels.
+;; util: parallel fill, copy and NaN search over the shared memory, the smallest useful parallel kernels.
 ;; Every parallel entry point takes (tid, nt) first and does thread tid's share of the work.
 ;; Shares are whole 64-byte cache lines (16 floats), so two threads never write the same line.
 (module
@@ -52,4 +52,30 @@
     (local.set $start)
     (memory.copy (i32.add (local.get $dst) (local.get $start))
                  (i32.add (local.get $src) (local.get $start))
-                 (i32.sub (local.get $end) (local.get $start)))))
+                 (i32.sub (local.get $end) (local.get $start))))
+
+  ;; util_find_nan: flags[tid] (an i32 at byte offset flags + 4·tid) = 1 if thread tid's share of
+  ;; x[0 .. n) (f32, byte offset x) holds a NaN, else 0. NaN is the one value unequal to itself, so
+  ;; the lanes of (v != v) are or-ed together: one compare and one or per four floats.
+  (func (export "util_find_nan") (param $tid i32) (param $nt i32) (param $x i32) (param $n i32) (param $flags i32)
+    (local $i i32) (local $end i32) (local $acc v128) (local $v v128) (local $s f32) (local $any i32)
+    (call $share (local.get $tid) (local.get $nt) (local.get $n) (i32.const 16))
+    (local.set $end)
+    (local.set $i)
+    (block $done4
+      (loop $four
+        (br_if $done4 (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $end)))
+        (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $acc (v128.or (local.get $acc) (f32x4.ne (local.get $v) (local.get $v))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $four)))
+    (local.set $any (v128.any_true (local.get $acc)))
+    (block $done1
+      (loop $one
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $s (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $any (i32.or (local.get $any) (f32.ne (local.get $s) (local.get $s))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $one)))
+    (i32.store (i32.add (local.get $flags) (i32.shl (local.get $tid) (i32.const 2))) (local.get $any)))
+)

@@ -38,7 +38,8 @@
 // Non-finite values: the forward multiplies the padding zeros in, as torch does (a ±Inf weight
 // gives NaN where its tap reads padding). The input gradient multiplies dY's padding too and the
 // weight gradient dY's junk columns, zeros torch never meets: the wrappers in
-// kernels/wasm/grouped_conv.ts hand a call with a non-finite weight (dX) or input (dW) to im2col.
+// kernels/wasm/grouped_conv.ts hand dX with a non-finite weight to im2col, and redo by im2col a
+// weight gradient that came out holding a NaN.
 //
 // Both entry points read their sizes from a descriptor (an i32 table in the arena, fields named
 // below) rather than thirty arguments. Pointers are byte offsets into the shared memory.

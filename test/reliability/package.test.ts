@@ -225,6 +225,13 @@ describe('the package as users install it', () => {
     expect(Object.keys(page.metafile.inputs)).toContain('node_modules/resgrad/dist/browser/index.js');
     const imports = Object.values(page.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
     expect(imports.filter((p) => p !== 'gpu.js'), 'a page bundle imports nothing from Node').toEqual([]);
+    // resgrad/browser-gpu: the browser build with gpu.js inside, for a page with nothing else
+    const withGpu = await esbuild.build({
+      absWorkingDir: app, stdin: { contents: "import { initGpu } from 'resgrad/browser-gpu';\nconsole.log(typeof initGpu);\n", resolveDir: app },
+      bundle: true, platform: 'browser', format: 'esm', outfile: 'out/page-gpu.js', metafile: true, logLevel: 'silent',
+    });
+    expect(Object.keys(withGpu.metafile.inputs)).toContain('node_modules/resgrad/dist/browser/resgrad-gpu.js');
+    expect(Object.values(withGpu.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path)), 'imports left in the page bundle').toEqual([]);
   });
 
   it('types resolve with moduleResolution node16 (ESM and CJS files) and bundler', () => {

@@ -141,6 +141,24 @@ describe('resgrad train: a tiny run', () => {
   });
 });
 
+describe('resgrad train --device gpu', () => {
+  it("trains on the gpu backend (gpu.js 'cpu' mode: the same device code path, no GL needed) and writes the weights", async () => {
+    const dir = join(tmp, 'gpu');
+    const r = await train([
+      ...['--model', 'cifarResNet8', '--width', '4', '--classes', '1,7', '--per-class', '4', '--test-per-class', '2'],
+      ...['--batch', '4', '--epochs', '1', '--device', 'gpu', '--gpu-mode', 'cpu', '--json', '--out', dir],
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const done = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    expect(done).toMatchObject({ type: 'done', steps: 2, epochs: 1 });
+    const sd = io.loadSafetensors(join(dir, 'model.safetensors'));
+    expect(sd['bn1.num_batches_tracked']!.item()).toBe(2);
+    expect(sd['fc.weight']!.device).toBe('cpu');
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).resolved.threads).toBe('gpu.js cpu');
+  });
+});
+
 describe('resgrad train: errors found with the model, the data or the run folder, before training', () => {
   it('--freeze of a layer the model does not have lists its layers', async () => {
     const r = await train([...TINY, '--freeze', 'layer9', '--out', join(tmp, 'e1')]);

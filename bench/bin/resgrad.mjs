@@ -16,12 +16,17 @@ const commands = {
     about: 'train a model on Fashion-MNIST (resgrad train --help)',
     load: () => import('../../train/cli.ts'),
   },
+  experiment: {
+    about: 'run one of the experiments and write its report (resgrad experiment --help)',
+    load: () => import('../../experiments/cli.ts'),
+  },
 };
 
 const [command, ...rest] = process.argv.slice(2);
 const entry = Object.hasOwn(commands, command ?? '') ? commands[command] : undefined;
 if (entry === undefined) {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)}${c.about}`);
+  const width = Math.max(...Object.keys(commands).map((name) => name.length)) + 2;
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}${c.about}`);
   const help = command === undefined || command === '-h' || command === '--help';
   const head = help ? '' : `resgrad: unknown command '${command}'\n`;
   (help ? process.stdout : process.stderr).write(`${head}usage: resgrad <command> [options]\n\ncommands:\n${lines.join('\n')}\n`);

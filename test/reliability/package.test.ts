@@ -268,11 +268,13 @@ export = t;
     }
   });
 
-  it('npx resgrad: help, and a tiny real benchmark', () => {
+  it('npx resgrad: help (bench, train, experiment), and a tiny real benchmark', () => {
     const help = run('npx', ['resgrad', '--help'], app).stdout;
     expect(help).toMatch(/bench\s/);
     expect(help).toMatch(/train\s/);
+    expect(help).toMatch(/experiment\s/);
     expect(run('npx', ['resgrad', 'bench', '--help'], app).stdout).toMatch(/^usage: resgrad bench/);
+    expect(run('npx', ['resgrad', 'experiment', '--help'], app).stdout).toMatch(/^usage: resgrad experiment/);
     const out = join(app, 'bench.json');
     run('npx', ['resgrad', 'bench', '--quick', '--filter', 'batchNorm forward', '--threads', '1', '--max-time', '0.02', '--json', out], app);
     const report = JSON.parse(readFileSync(out, 'utf8')) as { version: string; results: { status: string; variant: string }[] };

@@ -78,7 +78,7 @@ export function binaryContiguous(
       for (let i = 0; i < n; i++, pa += aStep, pb += bStep) out[i] = a[pa] / b[pb];
       return;
     case 'reluBackward':
-      for (let i = 0; i < n; i++, pa += aStep, pb += bStep) out[i] = a[pa] > 0 ? b[pb] : 0;
+      for (let i = 0; i < n; i++, pa += aStep, pb += bStep) out[i] = a[pa] <= 0 ? 0 : b[pb];
       return;
     default: {
       const f = BINARY_OPS[op];

@@ -33,8 +33,8 @@ export const BINARY_OPS = {
   le: (a: number, b: number) => (a <= b ? 1 : 0),
   gt: (a: number, b: number) => (a > b ? 1 : 0),
   ge: (a: number, b: number) => (a >= b ? 1 : 0),
-  // ReLU's backward in one pass: a is ReLU's input x, b the incoming gradient g; ∂relu/∂x = [x > 0]
-  reluBackward: (a: number, b: number) => (a > 0 ? b : 0),
+  // ReLU's backward in one pass: a is ReLU's input x, b the incoming gradient g; ∂relu/∂x = [not x <= 0]
+  reluBackward: (a: number, b: number) => (a <= 0 ? 0 : b), // as torch: a NaN x passes the gradient
 } as const;
 export type BinaryOp = keyof typeof BINARY_OPS;
 

@@ -56,7 +56,7 @@ export const GPU_BINARY: Record<GpuBinaryOp, string> = {
   le: '(a <= b ? 1.0 : 0.0)',
   gt: '(a > b ? 1.0 : 0.0)',
   ge: '(a >= b ? 1.0 : 0.0)',
-  reluBackward: '(a > 0.0 ? b : 0.0)',
+  reluBackward: '(a <= 0.0 ? 0.0 : b)',
 };
 
 const operand = (name: string, strides: readonly number[]): StridedOperand => ({ pos: `p${name}`, offsetArg: `${name}Off`, strides });

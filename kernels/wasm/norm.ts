@@ -11,7 +11,7 @@
 // Fused ReLU ({ relu: true }): the forward returns relu(bn(x)) in the same pass, and the backward
 // takes the gradient of that output, masks it by bn(x) > 0 (recomputed from x exactly as the forward
 // computed it; β is needed for that) and goes on as the plain backward. relu(NaN) = NaN, and a NaN
-// output passes no gradient, as autograd's relu.
+// output passes its gradient (the mask is not bn(x) <= 0), as torch's threshold_backward.
 
 import type { NormLayout } from '../geometry.js';
 import { checkFloat32, checkNoPartialOverlap, checkSize, finishOutput, outputAt, runBySize, scratchOf, stage, wasmRuntimeFor } from './elementwise.js';

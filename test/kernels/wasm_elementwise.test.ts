@@ -51,7 +51,7 @@ const relu = (x: Float32Array): Float32Array => {
   unaryStrided('relu', x, [x.length], [1], 0, out);
   return out;
 };
-const binary = (op: 'add' | 'mul' | 'gt', a: Float32Array, b: Float32Array, bStride = 1): Float32Array => {
+const binary = (op: 'add' | 'mul' | 'le', a: Float32Array, b: Float32Array, bStride = 1): Float32Array => {
   const out = new Float32Array(a.length);
   binaryStrided(op, a, [1], 0, b, [bStride], 0, [a.length], out);
   return out;
@@ -70,14 +70,14 @@ for (const threads of [1, 2, 3]) {
         expectSame(y, relu(x), 'relu');
       });
 
-      it(`relu backward x=[${n}] equals where(x > 0, dy, 0)`, () => {
+      it(`relu backward x=[${n}] equals where(x <= 0, 0, dy) (NaN x passes dy, as torch)`, () => {
         const x = inputs(n, n + 1);
         const dy = inputs(n, n + 2);
         const dx = new Float32Array(n).fill(7);
         reluBackwardWasm(x, dy, dx);
         const expected = new Float32Array(n);
         const zero = Float32Array.of(0);
-        whereStrided(binary('gt', x, zero, 0), [1], 0, dy, [1], 0, zero, [0], 0, [n], expected);
+        whereStrided(binary('le', x, zero, 0), [1], 0, zero, [0], 0, dy, [1], 0, [n], expected);
         expectSame(dx, expected, 'relu backward');
       });
 
@@ -145,7 +145,7 @@ describe('wasm elementwise on arrays that live in the wasm memory (zero-copy)', 
       reluBackwardWasm(x, z, y);
       const expected = new Float32Array(70001);
       const zero = Float32Array.of(0);
-      whereStrided(binary('gt', x0, zero, 0), [1], 0, z0, [1], 0, zero, [0], 0, [70001], expected);
+      whereStrided(binary('le', x0, zero, 0), [1], 0, zero, [0], 0, z0, [1], 0, [70001], expected);
       expectSame(y, expected, 'relu backward');
       addWasm(x, z, x); // in place, x <- x + z
       expectSame(x, binary('add', x0, z0), 'add in place');

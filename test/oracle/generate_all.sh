@@ -3,3 +3,4 @@
 set -e
 cd "$(dirname "$0")"
 for g in gen_*.py; do /usr/bin/python3 "$g"; done
+/usr/bin/python3 ../reliability/gen_nonfinite.py

@@ -1,6 +1,6 @@
 ;; ew: elementwise float32 kernels over contiguous arrays, the memory-bound glue of a training step.
 ;;   ew_relu            y  = relu(x)         = x if not (x <= 0), else +0   (NaN passes through)
-;;   ew_relu_backward   dx = x > 0 ? dy : 0                                 (0 at x = 0 and NaN x)
+;;   ew_relu_backward   dx = x <= 0 ? 0 : dy                                (dy at NaN x, as torch)
 ;;   ew_add             y  = a + b
 ;;   ew_add_relu        y  = relu(a + b)                                    (residual join + ReLU)
 ;;   ew_axpy            y  = alpha*x + z                                    (two roundings, no FMA)
@@ -11,7 +11,8 @@
 ;;
 ;; ReLU as two SIMD ops: m = (x <= 0) is all-ones where x is 0, negative or -0 and all-zeros where x
 ;; is positive or NaN (every compare with NaN is false), so andnot(x, m) keeps x there and gives
-;; the bits of +0 elsewhere. Same trick for the backward with m = (x > 0) and a plain and.
+;; the bits of +0 elsewhere. Same trick for the backward: andnot(dy, x <= 0) keeps dy at NaN x, as
+;; torch's threshold_backward does.
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -76,28 +77,28 @@
         (br_if $done8 (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $end)))
         (local.set $o (i32.shl (local.get $i) (i32.const 2)))
         (v128.store (i32.add (local.get $dx) (local.get $o))
-          (v128.and (v128.load (i32.add (local.get $dy) (local.get $o)))
-                    (f32x4.gt (v128.load (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
+          (v128.andnot (v128.load (i32.add (local.get $dy) (local.get $o)))
+                    (f32x4.le (v128.load (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
         (v128.store offset=16 (i32.add (local.get $dx) (local.get $o))
-          (v128.and (v128.load offset=16 (i32.add (local.get $dy) (local.get $o)))
-                    (f32x4.gt (v128.load offset=16 (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
+          (v128.andnot (v128.load offset=16 (i32.add (local.get $dy) (local.get $o)))
+                    (f32x4.le (v128.load offset=16 (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
         (local.set $i (i32.add (local.get $i) (i32.const 8)))
         (br $by8)))
     (if (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $end))
       (then
         (local.set $o (i32.shl (local.get $i) (i32.const 2)))
         (v128.store (i32.add (local.get $dx) (local.get $o))
-          (v128.and (v128.load (i32.add (local.get $dy) (local.get $o)))
-                    (f32x4.gt (v128.load (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
+          (v128.andnot (v128.load (i32.add (local.get $dy) (local.get $o)))
+                    (f32x4.le (v128.load (i32.add (local.get $x) (local.get $o))) (v128.const f32x4 0 0 0 0))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))))
     (block $done1
       (loop $by1
         (br_if $done1 (i32.ge_u (local.get $i) (local.get $end)))
         (local.set $o (i32.shl (local.get $i) (i32.const 2)))
         (f32.store (i32.add (local.get $dx) (local.get $o))
-          (select (f32.load (i32.add (local.get $dy) (local.get $o)))
-                  (f32.const 0)
-                  (f32.gt (f32.load (i32.add (local.get $x) (local.get $o))) (f32.const 0))))
+          (select (f32.const 0)
+                  (f32.load (i32.add (local.get $dy) (local.get $o)))
+                  (f32.le (f32.load (i32.add (local.get $x) (local.get $o))) (f32.const 0))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $by1))))
 

@@ -45,6 +45,9 @@ export interface RunConfig {
 }
 
 const EVAL_BATCH = 256;
+
+/** An argument as a POSIX shell reads it back. */
+const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 const FORMAT = 'resgrad-train-run/1';
 
 function gitCommit(): string | null {
@@ -190,10 +193,10 @@ async function run(
   // 5. The run folder: config.json once, at the start; a resume reads the checkpoint.
   const reporter = makeReporter(presentation, stdout, stderr);
   const parameters = model.numParameters();
-  const rerun = `npx resgrad train ${toArgs(options).join(' ')}`.trimEnd();
+  const rerun = `npx resgrad train ${toArgs(options).map(shellQuote).join(' ')}`.trimEnd();
   const config: RunConfig = saved ?? {
     format: FORMAT,
-    command: `resgrad train ${args.join(' ')}`.trimEnd(),
+    command: `resgrad train ${args.map(shellQuote).join(' ')}`.trimEnd(),
     rerun,
     started: new Date().toISOString(),
     options,

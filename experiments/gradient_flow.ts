@@ -30,7 +30,7 @@ interface Plan {
 
 const PLANS: Record<Budget, Plan> = {
   tiny: { depths: [8, 14], batch: 8, steps: 2, perClass: 4 },
-  quick: { depths: [8, 20, 56], batch: 32, steps: 20, perClass: 100 },
+  quick: { depths: [8, 20, 56], batch: 32, steps: 10, perClass: 100 },
   full: { depths: [8, 20, 56, 110], batch: 64, steps: 100, perClass: 500 },
 };
 
@@ -166,14 +166,18 @@ type Verdict = 'explodes' | 'vanishes' | 'grows everywhere' | 'sinks everywhere'
  * conv, more than 100x apart) first, then its level against the shallowest twin (100x apart).
  */
 function verdict(deep: NetRun, shallow: NetRun): Verdict {
+  if (underflowed(deep)) return 'sinks everywhere';
   const r = deep.init.ratio;
-  if (!(r <= ORDER_OF_MAGNITUDE)) return 'explodes'; // NaN (0/0, Inf/Inf) counts as broken too
+  if (!(r <= ORDER_OF_MAGNITUDE)) return 'explodes'; // NaN from Inf/Inf (overflow) counts as exploding too
   if (r < 1 / ORDER_OF_MAGNITUDE) return 'vanishes';
   const level = deep.init.median / shallow.init.median;
   if (level > ORDER_OF_MAGNITUDE) return 'grows everywhere';
   if (level < 1 / ORDER_OF_MAGNITUDE) return 'sinks everywhere';
   return 'flat';
 }
+
+/** Every conv gradient at init is exactly 0: float32 ran out of range on the way down (ratio 0/0). */
+export const underflowed = (run: NetRun) => run.init.norms.every((n) => n === 0);
 
 /** The per-layer factor behind a first/last ratio over L layers: ratio^(1/(L-1)). */
 const perLayer = (run: NetRun) => run.init.ratio ** (1 / (run.init.norms.length - 1));
@@ -183,7 +187,9 @@ const f = formatNumber;
 function why(net: NetName, v: Verdict, deep: NetRun, shallow: NetRun): string {
   const d = deep.depth;
   const s = shallow.depth;
-  const shape = `the stem's gradient is ${f(deep.init.ratio)}x the last conv's at depth ${d} (${f(shallow.init.ratio)}x at depth ${s}; ${f(perLayer(deep))}x per layer)`;
+  const shape = underflowed(deep)
+    ? `every conv weight's gradient is exactly 0 at depth ${d} (below float32's smallest number: nothing reaches any layer), against a stem/last ratio of ${f(shallow.init.ratio)}x at depth ${s}`
+    : `the stem's gradient is ${f(deep.init.ratio)}x the last conv's at depth ${d} (${f(shallow.init.ratio)}x at depth ${s}; ${f(perLayer(deep))}x per layer)`;
   const level = `the median layer's gradient is ${f(deep.init.median)} at depth ${d} against ${f(shallow.init.median)} at depth ${s}`;
   const expected: Record<NetName, Verdict[]> = {
     'plain + BN': ['explodes'],
@@ -223,6 +229,7 @@ function trainedWords(runs: NetRun[], steps: number): string {
       if (r.divergedAt !== null) return `- ${r.net}: diverged (loss not finite from step ${r.divergedAt} on).`;
       const start = r.trainLoss[0]!;
       const end = r.trainLoss.at(-1)!;
+      if (r.trained.norms.every((n) => n === 0)) return `- ${r.net}: loss ${f(start)} -> ${f(end)}; every gradient is still exactly 0, so SGD has not moved a single conv weight.`;
       return `- ${r.net}: loss ${f(start)} -> ${f(end)}; first/last ratio ${f(r.init.ratio)} -> ${f(r.trained.ratio)}.`;
     });
   return `After ${steps} SGD steps (lr ${SGD.lr}, momentum ${SGD.momentum}) at depth ${deepest}:\n\n${lines.join('\n')}`;

@@ -1,0 +1,349 @@
+// groups: how many groups should a ResNeXt convolution have? Three measurements.
+//
+// 1. The bottleneck of resnet50's conv2 stage (256 -> width -> width -> 256 channels at 56×56)
+//    in Xie et al.'s (2017) Table 2 templates, which keep parameters and multiply-adds about equal
+//    while splitting the 3×3 conv into C groups of d channels: 1×64d, 2×40d, 4×24d, 8×14d, 32×4d,
+//    and the extreme of depthwise (groups = channels, 128×1d). A grouped 3×3 conv with C groups
+//    has 9·w²/C weights and as many multiply-adds per pixel, so wider-and-grouped costs the same
+//    on paper; the wall clock disagrees, because many thin GEMMs use the machine worse than one
+//    fat one. Both are measured here, forward and training step, medians in the same run.
+// 2. The whole torchvision models where they exist: resnet50 (1×64d) and resnext50_32x4d (32×4d).
+// 3. Each template trained at equal budget: a CIFAR-style ResNet whose first 3×3 conv per block is
+//    grouped, with the width picked (a multiple of the groups) to match the ungrouped net's
+//    parameter count, same epochs, same data, same seed; test accuracy.
+import { type Tensor, manualSeed, models, noGrad, optim, randn, summary, tidy } from '../index.js';
+import { type Budget, type Experiment, type ExperimentOptions, type ExperimentResult, formatNumber, formatPercent, median } from './framework.js';
+import { applyThreads, evalError, evalLoader, fashion, trainEpoch, trainLoader } from './train_util.js';
+
+interface Plan {
+  /** The bottleneck's input: batch and spatial size (56 is resnet50's conv2 stage at 224²). */
+  batch: number;
+  spatial: number;
+  /** Timed runs per measurement (after one warm-up). */
+  runs: number;
+  /** The CIFAR net trained per template. */
+  depth: number;
+  perClass: number;
+  testPerClass: number | null;
+  epochs: number;
+  batchSize: number;
+}
+
+const PLANS: Record<Budget, Plan> = {
+  tiny: { batch: 1, spatial: 8, runs: 1, depth: 8, perClass: 3, testPerClass: 2, epochs: 1, batchSize: 10 },
+  quick: { batch: 2, spatial: 56, runs: 3, depth: 8, perClass: 100, testPerClass: null, epochs: 3, batchSize: 50 },
+  full: { batch: 8, spatial: 56, runs: 5, depth: 20, perClass: 500, testPerClass: null, epochs: 10, batchSize: 64 },
+};
+
+const SGD = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+
+/** C groups of d channels each in the 3×3 conv (d = width / C). */
+export interface Template {
+  name: string;
+  groups: number;
+  /** Width per group (torchvision's width_per_group). */
+  d: number;
+}
+
+/** Xie et al. 2017, Table 2 (conv2 stage of resnet50), plus depthwise at 32×4d's width. */
+export const TEMPLATES: readonly Template[] = [
+  { name: '1×64d', groups: 1, d: 64 },
+  { name: '2×40d', groups: 2, d: 40 },
+  { name: '4×24d', groups: 4, d: 24 },
+  { name: '8×14d', groups: 8, d: 14 },
+  { name: '32×4d', groups: 32, d: 4 },
+  { name: '128×1d', groups: 128, d: 1 },
+];
+
+export interface BlockRow {
+  template: string;
+  groups: number;
+  width: number;
+  params: number;
+  macs: number;
+  forwardMs: number;
+  trainStepMs: number;
+  /** Multiply-adds per second of the forward: what the kernels achieve on this shape. */
+  forwardGmacs: number;
+}
+
+/** resnet50's conv2-stage bottleneck (256 in, planes 64, 256 out) as template `t`. */
+export function bottleneck(t: Template) {
+  return new models.Bottleneck(256, 64, { groups: t.groups, baseWidth: t.d });
+}
+
+/** Median milliseconds of `fn` over `runs` runs, after one warm-up run. */
+function timeMs(fn: () => void, runs: number): number {
+  fn();
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+function measureBlock(t: Template, plan: Plan): BlockRow {
+  manualSeed(0);
+  const block = bottleneck(t);
+  const x = randn([plan.batch, 256, plan.spatial, plan.spatial]);
+  const s = summary(block, x);
+  const width = t.groups * t.d;
+  block.train();
+  const forwardMs = timeMs(() => tidy(() => noGrad(() => block.forward(x))), plan.runs);
+  const opt = new optim.SGD(block.parameters(), { lr: 1e-3 });
+  const trainStepMs = timeMs(
+    () =>
+      tidy(() => {
+        opt.zeroGrad();
+        block.forward(x).square().mean().backward();
+        opt.step();
+      }),
+    plan.runs,
+  );
+  return { template: t.name, groups: t.groups, width, params: s.totalParams, macs: s.totalMacs, forwardMs, trainStepMs, forwardGmacs: s.totalMacs / (forwardMs * 1e6) };
+}
+
+const countParams = (m: { parameters(): Tensor[] }) => m.parameters().reduce((n, p) => n + p.numel(), 0);
+
+/**
+ * Parameters of a torchvision bottleneck ResNet/ResNeXt from its shape alone (building resnet50
+ * means drawing 25 M random weights: seconds to minutes on a busy machine). Stem 7×7 conv + BN;
+ * per block 1×1 (in -> w), grouped 3×3 (w -> w, 9·w²/C weights), 1×1 (w -> 4p), a BN (γ, β) after
+ * each, and a 1×1 projection + BN where the shape changes (each stage's first block); then fc.
+ * w = floor(p·d/64)·C for planes p = 64, 128, 256, 512, as torchvision computes it.
+ */
+export function bottleneckResNetParams(layers: readonly number[], groups: number, widthPerGroup: number, numClasses = 1000, inChannels = 3): number {
+  let n = 7 * 7 * inChannels * 64 + 2 * 64;
+  let inPlanes = 64;
+  layers.forEach((blocks, stage) => {
+    const planes = 64 * 2 ** stage;
+    const w = Math.floor((planes * widthPerGroup) / 64) * groups;
+    const out = 4 * planes;
+    for (let b = 0; b < blocks; b++) {
+      n += inPlanes * w + 2 * w + (9 * w * w) / groups + 2 * w + w * out + 2 * out;
+      if (b === 0 && (stage > 0 || inPlanes !== out)) n += inPlanes * out + 2 * out;
+      inPlanes = out;
+    }
+  });
+  return n + inPlanes * numClasses + numClasses;
+}
+
+/** The torchvision models built from the first and the fifth template. */
+export const WHOLE_MODELS = [
+  { model: 'resnet50', template: '1×64d', layers: [3, 4, 6, 3], groups: 1, widthPerGroup: 64, build: () => models.resnet50() },
+  { model: 'resnext50_32x4d', template: '32×4d', layers: [3, 4, 6, 3], groups: 32, widthPerGroup: 4, build: () => models.resnext50_32x4d() },
+] as const;
+
+export interface CifarConfig {
+  name: string;
+  groups: number;
+  width: number;
+  params: number;
+}
+
+/**
+ * The CIFAR net's templates: groups 1, 2, 4, 8 and groups = width (depthwise in the first stage),
+ * each at the width (a multiple of its groups) whose parameter count is closest to groups 1 at
+ * width 16, the paper's CIFAR net.
+ */
+export function cifarConfigs(depth: number): CifarConfig[] {
+  const params = (groups: number, width: number) => countParams(models.cifarResNet(depth, { inChannels: 1, groups, width }));
+  const target = params(1, 16);
+  const out: CifarConfig[] = [{ name: '1×16d', groups: 1, width: 16, params: target }];
+  const closest = (candidates: number[], groupsOf: (w: number) => number) => {
+    let best = { width: 0, params: 0, gap: Number.POSITIVE_INFINITY };
+    for (const w of candidates) {
+      const p = params(groupsOf(w), w);
+      if (Math.abs(p - target) < best.gap) best = { width: w, params: p, gap: Math.abs(p - target) };
+    }
+    return best;
+  };
+  for (const g of [2, 4, 8]) {
+    const b = closest([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16].map((k) => g * k).filter((w) => w >= 16 && w <= 40), () => g);
+    out.push({ name: `${g}×${b.width / g}d`, groups: g, width: b.width, params: b.params });
+  }
+  const dw = closest([16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26], (w) => w);
+  out.push({ name: `${dw.width}×1d`, groups: dw.width, width: dw.width, params: dw.params });
+  return out;
+}
+
+export interface TrainRow extends CifarConfig {
+  macs: number;
+  trainError: number;
+  testAccuracy: number;
+  imagesPerS: number;
+  seconds: number;
+}
+
+export const groups: Experiment = {
+  name: 'groups',
+  about: 'ResNeXt templates (1×64d ... 32×4d, depthwise): parameters, multiply-adds, measured time, accuracy at equal budget',
+  async run(opts: ExperimentOptions, log): Promise<ExperimentResult> {
+    applyThreads(opts);
+    const plan = PLANS[opts.budget];
+
+    const blocks: BlockRow[] = [];
+    for (const t of TEMPLATES) {
+      const r = measureBlock(t, plan);
+      blocks.push(r);
+      log(`bottleneck ${t.name}: ${r.params} params, ${formatNumber(r.macs / 1e6)} M MACs, forward ${formatNumber(r.forwardMs)} ms, train step ${formatNumber(r.trainStepMs)} ms`);
+    }
+
+    // The tiny budget (tests) counts by shape only; the others also build the model and count its tensors.
+    const whole = WHOLE_MODELS.map((w) => {
+      const params = bottleneckResNetParams(w.layers, w.groups, w.widthPerGroup);
+      const built = opts.budget === 'tiny' ? null : countParams(w.build());
+      log(`${w.model}: ${params} parameters by shape${built === null ? '' : `, ${built} in the built model`}`);
+      return { model: w.model, template: w.template, params, built };
+    });
+
+    const source = plan.perClass > 500 ? 'full' : 'subset';
+    const train = await fashion('train', source, plan.perClass, opts.seed);
+    const test = await fashion('test', source, plan.testPerClass, opts.seed);
+    const trained: TrainRow[] = [];
+    for (const c of cifarConfigs(plan.depth)) {
+      manualSeed(opts.seed);
+      const model = models.cifarResNet(plan.depth, { inChannels: 1, groups: c.groups, width: c.width });
+      const macs = summary(model, randn([1, 1, train.height, train.width])).totalMacs;
+      const loader = trainLoader(train, plan.batchSize, opts.seed);
+      const opt = new optim.SGD(model.parameters(), SGD);
+      const scheduler = new optim.CosineAnnealingLR(opt, { tMax: plan.epochs * loader.numBatches });
+      let seconds = 0;
+      let images = 0;
+      let trainError = Number.NaN;
+      for (let e = 0; e < plan.epochs; e++) {
+        const s = trainEpoch(model, opt, loader, e, { scheduler });
+        seconds += s.seconds;
+        images += s.images;
+        trainError = s.error;
+      }
+      const testAccuracy = 1 - evalError(model, evalLoader(test)).error;
+      const row = { ...c, macs, trainError, testAccuracy, imagesPerS: images / seconds, seconds };
+      trained.push(row);
+      log(`cifarResNet${plan.depth} ${c.name}: ${c.params} params, test accuracy ${formatPercent(testAccuracy)}, ${formatNumber(row.imagesPerS)} img/s`);
+    }
+    return report(plan, blocks, whole, trained, { train: train.length, test: test.length, source: train.source });
+  },
+};
+
+// ---------------------------------------------------------------- the report
+
+const f = formatNumber;
+
+function report(
+  plan: Plan,
+  blocks: BlockRow[],
+  whole: { model: string; template: string; params: number; built: number | null }[],
+  trained: TrainRow[],
+  dataInfo: { train: number; test: number; source: string },
+): ExperimentResult {
+  const base = blocks[0]!;
+  const dense = blocks.filter((b) => b.groups <= 32);
+  const cheapest = dense.reduce((a, b) => (b.macs < a.macs ? b : a));
+  const slowest = blocks.reduce((a, b) => (b.trainStepMs > a.trainStepMs ? b : a));
+  const dw = blocks[blocks.length - 1]!;
+  const macSpread = Math.max(...dense.map((b) => b.macs)) / Math.min(...dense.map((b) => b.macs));
+  const timeSpread = Math.max(...dense.map((b) => b.trainStepMs)) / Math.min(...dense.map((b) => b.trainStepMs));
+  const best = trained.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a));
+  const worst = trained.reduce((a, b) => (b.testAccuracy < a.testAccuracy ? b : a));
+  const accSpread = best.testAccuracy - worst.testAccuracy;
+  // One test image is worth 1/n of accuracy; a binomial standard error at this accuracy gives the noise floor.
+  const noise = Math.sqrt((best.testAccuracy * (1 - best.testAccuracy)) / dataInfo.test);
+
+  const summary = [
+    `The five templates of Xie et al. (Table 2) cost the same on paper: the bottleneck of resnet50's conv2 stage has between ${f(Math.min(...dense.map((b) => b.params)))} and ${f(Math.max(...dense.map((b) => b.params)))} parameters and its multiply-adds differ by at most ${f((macSpread - 1) * 100)}% across them (${cheapest.template} is the cheapest), yet its measured training step differs by ${f(timeSpread)}x from the fastest to the slowest template here. ` +
+      `The slowest of all is ${slowest.template} at ${f(slowest.trainStepMs)} ms against ${f(base.trainStepMs)} ms for 1×64d. ` +
+      `Depthwise (${dw.template}, groups = channels) does ${f(dw.macs / base.macs)}x the multiply-adds of 1×64d but takes ${f(dw.trainStepMs / base.trainStepMs)}x its time: its forward runs at ${f(dw.forwardGmacs)} GMAC/s against ${f(base.forwardGmacs)} GMAC/s for the dense 3×3. FLOPs predict wall time only when the kernels keep the machine equally busy, and thin groups do not.`,
+    '',
+    `Whole models: resnet50 (1×64d) has ${whole[0]!.params} parameters and resnext50_32x4d (32×4d) ${whole[1]!.params}: ${f((1 - whole[1]!.params / whole[0]!.params) * 100)}% fewer for the same layout (the test checks both counts against torchvision's).`,
+    '',
+    `Trained at equal budget (cifarResNet${plan.depth}, ${plan.epochs} epochs on ${dataInfo.train} images, parameters matched within ${f(Math.max(...trained.map((t) => Math.abs(t.params / trained[0]!.params - 1))) * 100)}%), test accuracy ranges from ${formatPercent(worst.testAccuracy)} (${worst.name}) to ${formatPercent(best.testAccuracy)} (${best.name}). ` +
+      (accSpread <= 2 * noise
+        ? `That spread is within twice the sampling noise of ${dataInfo.test} test images (±${formatPercent(noise)}), so this budget cannot rank the templates: at matched parameters grouping neither helped nor hurt measurably here.`
+        : `That spread is more than twice the sampling noise of ${dataInfo.test} test images (±${formatPercent(noise)}): at this budget ${best.name} trained best.`),
+  ].join('\n');
+
+  const blockTable = {
+    columns: ['template', 'groups', 'width', 'parameters', 'MACs (M)', 'forward (ms)', 'train step (ms)', 'forward GMAC/s'],
+    rows: blocks.map((b) => [b.template, b.groups, b.width, b.params, b.macs / 1e6, b.forwardMs, b.trainStepMs, b.forwardGmacs]),
+  };
+  const wholeTable = {
+    columns: ['model', 'template', 'parameters (by shape)', 'parameters (built resgrad model)'],
+    rows: whole.map((w) => [w.model, w.template, w.params, w.built ?? 'not built (tiny budget)']),
+  };
+  const trainTable = {
+    columns: ['template', 'groups', 'width', 'parameters', 'MACs (M)', 'train error (last epoch)', 'test accuracy', 'img/s'],
+    rows: trained.map((t) => [t.name, t.groups, t.width, t.params, t.macs / 1e6, t.trainError, t.testAccuracy, t.imagesPerS]),
+  };
+  const sortTemplates = blocks.map((b) => b.template);
+  const timeValues = blocks.flatMap((b) => [
+    { template: b.template, macs: b.macs / 1e6, ms: b.forwardMs, pass: 'forward' },
+    { template: b.template, macs: b.macs / 1e6, ms: b.trainStepMs, pass: 'training step' },
+  ]);
+  return {
+    title: 'Choosing the number of groups: parameters, multiply-adds, time and accuracy',
+    summary,
+    sections: [
+      {
+        heading: 'One bottleneck, six templates',
+        text: `resnet50's conv2-stage bottleneck (256 -> w -> w -> 256 channels, the 3×3 conv in C groups) on a [${plan.batch}, 256, ${plan.spatial}, ${plan.spatial}] input. Parameters and multiply-adds from summary(); times are medians of ${plan.runs} runs after a warm-up, all in this run (training step: forward, backward of mean(y²), SGD update).`,
+        tables: [blockTable],
+        plots: [
+          {
+            file: 'macs-vs-time.svg',
+            caption: 'Multiply-adds against measured time per template: the points spread out vertically though they barely move horizontally (depthwise sits far left)',
+            spec: {
+              $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+              data: { values: timeValues },
+              width: 420,
+              height: 260,
+              mark: { type: 'point', filled: true, size: 80 },
+              encoding: {
+                x: { field: 'macs', type: 'quantitative', title: 'multiply-adds (M)', scale: { zero: true } },
+                y: { field: 'ms', type: 'quantitative', title: 'time (ms, median)', scale: { type: 'log' } },
+                color: { field: 'template', type: 'nominal', title: 'template', sort: sortTemplates },
+                shape: { field: 'pass', type: 'nominal', title: null },
+              },
+            },
+          },
+        ],
+      },
+      {
+        heading: 'Whole models',
+        text: "Parameter counts of the torchvision models built from the first and fifth templates: from the layer shapes, and from the tensors of resgrad's own model (models.resnet50(), models.resnext50_32x4d()).",
+        tables: [wholeTable],
+      },
+      {
+        heading: 'Equal-budget training',
+        text: `cifarResNet${plan.depth} (1 input channel) with each block's first 3×3 conv grouped, the width chosen (a multiple of the groups) to match the parameters of the ungrouped width-16 net. ${plan.epochs} epochs of SGD (lr ${SGD.lr}, cosine to 0, momentum ${SGD.momentum}, weight decay ${SGD.weightDecay}), batch ${plan.batchSize}, on ${dataInfo.train} training images from ${dataInfo.source}; accuracy on ${dataInfo.test} test images.`,
+        tables: [trainTable],
+        plots: [
+          {
+            file: 'accuracy-vs-groups.svg',
+            caption: 'Test accuracy against the number of groups (log scale), parameters matched; the bar is ±1 binomial standard error of the test set',
+            spec: {
+              $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+              data: { values: trained.map((t) => ({ groups: t.groups, accuracy: t.testAccuracy, lo: t.testAccuracy - noise, hi: t.testAccuracy + noise, template: t.name })) },
+              width: 420,
+              height: 240,
+              layer: [
+                { mark: { type: 'rule' }, encoding: { x: { field: 'groups', type: 'quantitative', scale: { type: 'log', base: 2 } }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+                {
+                  mark: { type: 'line', point: true },
+                  encoding: {
+                    x: { field: 'groups', type: 'quantitative', title: 'groups', scale: { type: 'log', base: 2 } },
+                    y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { zero: false }, axis: { format: '.0%' } },
+                  },
+                },
+                { mark: { type: 'text', dy: -10 }, encoding: { x: { field: 'groups', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, text: { field: 'template' } } },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+    data: { plan, sgd: SGD, blocks, whole, trained, testNoise: noise, data: dataInfo },
+  };
+}

@@ -62,18 +62,11 @@ export class OnnxGraph {
     return this.constant(name, dims, data);
   }
 
-  /** The values of a float32 initializer. */
+  /** The values of a float32 initializer (the graph's own copy: an emitter may rewrite them, as BN folding does). */
   floatData(name: string): Float32Array {
     const data = this.initializers.get(name)?.data;
     if (!(data instanceof Float32Array)) throw new OnnxExportError(`exportOnnx: internal error: no float32 initializer '${name}'`);
     return data;
-  }
-
-  /** Replace a float32 initializer's values (same shape): how a folded BatchNorm rewrites its conv. */
-  setFloatData(name: string, data: Float32Array): void {
-    const t = this.initializers.get(name);
-    if (!t || t.data.length !== data.length) throw new OnnxExportError(`exportOnnx: internal error: cannot replace initializer '${name}'`);
-    this.initializers.set(name, { ...t, data });
   }
 
   /** An int64 vector initializer (shapes, pads, slice bounds). */

@@ -95,18 +95,16 @@ export function emitRunningStatsNorm(g: OnnxGraph, m: RunningStatsNorm, x: Value
     // conv's inputs: x, W [C, C_in/groups, kh, kw], and b [C] if it has one
     const { scale, shift } = affineOf(m);
     const [wName, bName] = [conv.inputs[1] as string, conv.inputs[2]];
+    // the initializers are the graph's own copies: scale them in place (float64 product, one rounding)
     const w = g.floatData(wName);
-    const b = bName ? g.floatData(bName) : new Float32Array(c);
     const perChannel = w.length / c;
-    const folded = new Float32Array(w.length);
     for (let o = 0; o < c; o++) {
       const s = scale[o] as number;
-      for (let i = o * perChannel; i < (o + 1) * perChannel; i++) folded[i] = (w[i] as number) * s;
+      for (let i = o * perChannel; i < (o + 1) * perChannel; i++) w[i] = (w[i] as number) * s;
     }
-    const foldedBias = Float32Array.from(shift, (t, o) => t + (b[o] as number) * (scale[o] as number));
-    g.setFloatData(wName, folded);
-    if (bName) g.setFloatData(bName, foldedBias);
-    else conv.inputs[2] = g.floats(`${path}.bias`, [c], foldedBias);
+    const b = bName ? g.floatData(bName) : new Float32Array(c);
+    for (let o = 0; o < c; o++) b[o] = (shift[o] as number) + (b[o] as number) * (scale[o] as number);
+    if (!bName) conv.inputs[2] = g.floats(`${path}.bias`, [c], b);
     return g.rename(x, path);
   }
   const inputs = [

@@ -3,8 +3,8 @@
 // the logits resgrad gives. Tolerance: both sides compute in float32 with different summation
 // orders (im2col / Winograd here, MLAS there) and, folded, with BN rounded into the weights, so
 // each layer adds a few float32 ulps of relative error. 2e-4 of the largest logit leaves room for
-// the 100-layer nets: seen, ~1e-6 of it for resnet18 and up to ~3e-5 for resnet101 on 32² inputs,
-// about twice resgrad's own float32-vs-float64 difference there (see helpers/bn_calibrate.ts).
+// the 150-layer nets: seen, ~1e-6 of it for resnet18, ~5e-6 for resnet50, ~2e-5 for resnet152,
+// about twice resgrad's own float32-vs-float64 difference (see helpers/bn_calibrate.ts).
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,6 @@ async function expectSameLogits(model: Net, x: Tensor, opts: { foldBatchNorm?: b
 }
 
 const torchvision = 'resnet18 resnet34 resnet50 resnet101 resnet152 resnext50_32x4d resnext101_32x8d resnext101_64x4d wide_resnet50_2 wide_resnet101_2'.split(' ');
-/** The big ones run on 32² inputs (layer4 is then 1×1), the others on 64². */
-const heavy = new Set(['resnet101', 'resnet152', 'resnext101_32x8d', 'resnext101_64x4d', 'wide_resnet50_2', 'wide_resnet101_2']);
 
 describe('ONNX export runs in onnxruntime with the same logits', () => {
   it('the list below covers every model constructor in models', () => {
@@ -59,8 +57,9 @@ describe('ONNX export runs in onnxruntime with the same logits', () => {
   it.each(torchvision)('%s (BN folded)', async (name) => {
     manualSeed(11);
     const model = (models as unknown as Record<string, () => Net>)[name]?.() as Net;
-    const size = heavy.has(name) ? 32 : 64;
-    const x = randn([2, 3, size, size]);
+    // 64² (layer4 2×2): the forward is cheap next to building the 100-layer nets, and on 32² (layer4
+    // 1×1, BN statistics from 2 values a channel) the logits of resnet152 are 4x as sensitive to rounding
+    const x = randn([2, 3, 64, 64]);
     await expectSameLogits(model, x, {}, undefined, calibrate(model, x));
   }, 240_000);
 

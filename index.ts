@@ -41,6 +41,6 @@ export {
   type CheckpointParts, type SaveCheckpointOptions,
 } from './train/checkpoint.js';
 export * as optim from './nn/optim/index.js';
-export * as io from './models/safetensors.js';
+export * as io from './models/io.js';
 export type { LoadOptions } from './models/safetensors.js';
 export { summary, registerMacCounter, type ModelSummary, type SummaryRow } from './models/summary.js';

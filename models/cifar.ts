@@ -75,7 +75,8 @@ export class CifarBlock extends Module {
     this.registerModule('shortcut', shortcut);
     this.plain = kind === 'none';
   }
-  private readonly plain: boolean;
+  /** No shortcut: the plain twin of the block (the ONNX exporter reads it too). */
+  readonly plain: boolean;
 
   forward(x: Tensor): Tensor {
     let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));

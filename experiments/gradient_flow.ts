@@ -30,7 +30,7 @@ interface Plan {
 
 const PLANS: Record<Budget, Plan> = {
   tiny: { depths: [8, 14], batch: 8, steps: 2, perClass: 4 },
-  quick: { depths: [8, 20, 56], batch: 32, steps: 10, perClass: 100 },
+  quick: { depths: [8, 20, 56], batch: 16, steps: 10, perClass: 100 },
   full: { depths: [8, 20, 56, 110], batch: 64, steps: 100, perClass: 500 },
 };
 
@@ -58,7 +58,7 @@ export interface NetRun {
   convs: string[];
   init: Profile;
   trained: Profile;
-  /** The loss of every training step. */
+  /** The loss of every training step (up to the first that was not finite). */
   trainLoss: number[];
   /** The first step whose loss was not finite, or null. */
   divergedAt: number | null;
@@ -141,7 +141,10 @@ export const gradientFlow: Experiment = {
             return loss.item();
           });
           trainLoss.push(l);
-          if (!Number.isFinite(l) && divergedAt === null) divergedAt = s + 1;
+          if (!Number.isFinite(l)) {
+            divergedAt = s + 1; // the weights are garbage from here on: no point in more steps
+            break;
+          }
         }
         const trained = profile(model, probe.x, probe.y);
         const seconds = (performance.now() - t0) / 1000;
@@ -226,7 +229,7 @@ function trainedWords(runs: NetRun[], steps: number): string {
   const lines = runs
     .filter((r) => r.depth === deepest)
     .map((r) => {
-      if (r.divergedAt !== null) return `- ${r.net}: diverged (loss not finite from step ${r.divergedAt} on).`;
+      if (r.divergedAt !== null) return `- ${r.net}: diverged: the loss of step ${r.divergedAt} was ${f(r.trainLoss[r.divergedAt - 1]!)} (first step: ${f(r.trainLoss[0]!)}), and training stopped there.`;
       const start = r.trainLoss[0]!;
       const end = r.trainLoss.at(-1)!;
       if (r.trained.norms.every((n) => n === 0)) return `- ${r.net}: loss ${f(start)} -> ${f(end)}; every gradient is still exactly 0, so SGD has not moved a single conv weight.`;

@@ -76,7 +76,7 @@ describe('groups --tiny', () => {
   it("resnet50's and resnext50_32x4d's parameter counts are torchvision's; the shape count matches resgrad's models", () => {
     const script = [
       'import json, torchvision.models as m',
-      "print(json.dumps({n: sum(p.numel() for p in getattr(m, n)().parameters()) for n in ['resnet50', 'resnext50_32x4d', 'resnext101_32x8d']}))",
+      "print(json.dumps({n: sum(p.numel() for p in getattr(m, n)().parameters()) for n in ['resnet50', 'resnext50_32x4d']}))",
     ].join('\n');
     const torch = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8' })) as Record<string, number>;
     for (const w of results.data.whole) {
@@ -84,7 +84,6 @@ describe('groups --tiny', () => {
       expect(md).toContain(`| ${w.model} |`);
       expect(md).toContain(`| ${w.params} | not built (tiny budget) |`);
     }
-    expect(bottleneckResNetParams([3, 4, 23, 3], 32, 8)).toBe(torch.resnext101_32x8d);
     // the shape count against a (small) resgrad model built from the same blocks
     const small = new models.ResNet(models.Bottleneck, [1, 2, 1, 1], { groups: 2, widthPerGroup: 2, numClasses: 7, inChannels: 1 });
     expect(countParams(small)).toBe(bottleneckResNetParams([1, 2, 1, 1], 2, 2, 7, 1));

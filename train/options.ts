@@ -52,8 +52,10 @@ export interface Presentation {
 
 /**
  * The default run is the README's main job. Measured on the embedded subset (2-core AMD EPYC
- * shared with other work, load 8-10, 2 threads): ResNet-8 for 8 epochs of batch 64 reached
- * 86.5% test accuracy (ResNet-20 for 3 epochs, about as many multiply-adds: 83.5%).
+ * shared with other work, load 8-15, 2 threads): ResNet-8 for 8 epochs of batch 64 reached
+ * 86.5% test accuracy (ResNet-20 for 3 epochs, about as many multiply-adds: 83.5%; ResNet-8
+ * with crop and flip augmentation: 82.4%, too few epochs to pay off; with 1 epoch of warm-up:
+ * 86.0%). It trains about 300 images per CPU-second on one thread: ~2 minutes on 2 idle cores.
  */
 export const DEFAULTS: TrainOptions = {
   model: 'cifarResNet8',
@@ -102,7 +104,7 @@ Train a network on Fashion-MNIST (28x28 grey images, 10 classes), evaluate it af
 epoch, and write a run folder: config.json, metrics.jsonl, curves.svg, confusion.json,
 model.safetensors, report.md and checkpoint/. With no options: ResNet-8 (the ResNet paper's
 CIFAR net with one block a stage) for 8 epochs on the embedded subset (5,000 training and
-1,000 test images): about 86% test accuracy in a minute or two on 2 cores.
+1,000 test images): about 86% test accuracy in about two minutes on 2 idle cores.
 
 model
   --model NAME          (default ${DEFAULTS.model})

@@ -238,7 +238,10 @@ async function run(
   // 6. Train, stopping cleanly on the first SIGINT/SIGTERM (a second one quits at once).
   let stop = false;
   const onSignal = () => {
-    if (stop) process.exit(130);
+    if (stop) {
+      reporter.close(); // gives the terminal its cursor back
+      process.exit(130);
+    }
     stop = true;
     stderr.write('\nresgrad train: stopping after this step to save a checkpoint (again to quit without one)\n');
   };

@@ -32,14 +32,12 @@ export function detectAnomaly<T>(fn: () => T): T {
   }
 }
 
-/** Run one backward function; the ops it calls are not checked as forward ops. */
-export function asBackwardStep<T>(fn: () => T): T {
+/** Around one backward function (try/finally): the ops it calls are not checked as forward ops. */
+export function enterBackwardStep(): void {
   backwardDepth++;
-  try {
-    return fn();
-  } finally {
-    backwardDepth--;
-  }
+}
+export function leaveBackwardStep(): void {
+  backwardDepth--;
 }
 
 /** Should a freshly made op output be checked now? */
@@ -55,16 +53,22 @@ export function fmtTensor(t: Tensor): string {
 /** Index (row-major) and value of the first NaN or ±Infinity in t, or null (also for device tensors that cannot be read synchronously). */
 export function firstNonFinite(t: Tensor): { index: number; value: number } | null {
   if (!isFloat(t.dtype)) return null;
+  // a contiguous tensor is scanned where it lies; a strided one is gathered first
   let values: ArrayLike<number>;
+  let start = 0;
   try {
-    values = t.toArray();
+    if (t.isContiguous()) {
+      values = t.backend.readSync(t.asInput().buffer, t.dtype, t.storage.size);
+      start = t.offset;
+    } else values = t.toArray();
   } catch (e) {
     if (e instanceof DeviceError) return null; // an asynchronous device: not checked (documented)
     throw e;
   }
-  for (let i = 0; i < values.length; i++) {
+  const end = start + t.numel();
+  for (let i = start; i < end; i++) {
     const v = values[i] as number;
-    if (v !== v || v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) return { index: i, value: v };
+    if (v !== v || v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) return { index: i - start, value: v };
   }
   return null;
 }
@@ -75,12 +79,27 @@ const root = new URL('..', import.meta.url);
 const ownDirs = ['autograd/', 'core/', 'kernels/'].flatMap((d) => [new URL(d, root).href, decodeURIComponent(new URL(d, root).pathname)]);
 const maxFrames = 24;
 
-/** The current call stack without our own frames (captured only in anomaly mode). */
-export function captureStack(): string {
+/** A call stack captured now and formatted on first read (formatting, with source maps, is the costly part). */
+export interface CapturedStack {
+  readonly text: string;
+}
+
+/** The current call stack, to be read without our own frames (captured only in anomaly mode). */
+export function captureStack(): CapturedStack {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 100; // deep models nest far below the user's line
-  const raw = new Error().stack ?? '';
+  const origin = new Error();
   Error.stackTraceLimit = limit;
+  let text: string | null = null;
+  return {
+    get text() {
+      text ??= trimStack(origin.stack ?? '');
+      return text;
+    },
+  };
+}
+
+function trimStack(raw: string): string {
   const frames = raw
     .split('\n')
     .slice(1)
@@ -109,7 +128,7 @@ export function checkForwardOutput(out: Tensor, name: string, inputs: readonly T
     ? `input ${from.i} ${fmtTensor(from.t)} already held ${fmtBad(from.bad.value)} at element ${from.bad.index}`
     : 'its inputs were finite';
   throw new AutogradError(
-    `anomaly mode: '${name}' produced ${fmtBad(bad.value)} in its output ${fmtTensor(out)} at element ${bad.index} (${cause})${where(captureStack(), `'${name}'`)}`,
+    `anomaly mode: '${name}' produced ${fmtBad(bad.value)} in its output ${fmtTensor(out)} at element ${bad.index} (${cause})${where(captureStack().text, `'${name}'`)}`,
   );
 }
 

@@ -6,8 +6,10 @@
 // its backward reads, so that in-place writes after the forward cannot misroute or corrupt it.
 import { AutogradError, ShapeError, ValueError, fmtShape } from '../core/errors.js';
 import { shapesEqual } from '../core/shape.js';
-import { type GradNode, Tensor } from '../core/tensor.js';
-import { asBackwardStep, captureStack, checkBackwardGrads, checkForwardOutput, checksForward, fmtTensor, isAnomalyEnabled } from './anomaly.js';
+import { type GradNode, type SavedTensor, Tensor } from '../core/tensor.js';
+import { captureStack, checkBackwardGrads, checkForwardOutput, checksForward, enterBackwardStep, fmtTensor, isAnomalyEnabled, leaveBackwardStep } from './anomaly.js';
+
+const nothingSaved: readonly SavedTensor[] = Object.freeze([]);
 
 let gradEnabled = true;
 
@@ -73,14 +75,13 @@ function attach(
 ): Tensor {
   if (!isView && checksForward()) checkForwardOutput(out, name, inputs);
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
-  const stamps = saved.flatMap((t, k) => {
-    if (!t) return [];
-    const i = inputs.indexOf(t);
-    const role = i >= 0 ? `input ${i}` : t === out ? 'output 0' : `saved tensor ${k}`;
-    return [{ tensor: t, storage: t.storage, version: t.storage.version, role }];
-  });
+  const stamps: SavedTensor[] = [];
+  for (const t of saved) {
+    if (t) stamps.push({ tensor: t, storage: t.storage, version: t.storage.version, slot: t === out ? -1 : inputs.indexOf(t) === -1 ? -2 : inputs.indexOf(t) });
+  }
   const next = inputs.map((t) => t.gradFn);
-  out.markRequiresGrad({ name, inputs, next, backward, retained: null, saved: stamps, isView, stack: isAnomalyEnabled() ? captureStack() : null });
+  const stack = isAnomalyEnabled() ? captureStack() : null;
+  out.markRequiresGrad({ name, inputs, next, backward, retained: null, saved: stamps, isView, stack });
   return out;
 }
 
@@ -146,9 +147,10 @@ function checkSaved(node: GradNode): void {
   for (const s of node.saved) {
     const now = s.tensor.storage;
     if (now === s.storage && now.version === s.version) continue;
+    const role = s.slot >= 0 ? `input ${s.slot}` : s.slot === -1 ? 'output 0' : 'saved tensor';
     const state = now === s.storage ? `is at version ${now.version}, expected version ${s.version} instead` : 'had its storage replaced (e.g. by module.to())';
     throw new AutogradError(
-      `one of the tensors needed for gradient computation has been modified by an in-place operation: ${s.role} of '${node.name}' ${fmtTensor(s.tensor)} ${state}. ` +
+      `one of the tensors needed for gradient computation has been modified by an in-place operation: ${role} of '${node.name}' ${fmtTensor(s.tensor)} ${state}. ` +
         'Write tensors in place (optimizer.step(), assign()) only after backward(), or clone() them before; autograd.detectAnomaly() shows where the op was called.',
     );
   }
@@ -223,9 +225,18 @@ export function backward(root: Tensor, gradOutput?: Tensor | BackwardOptions, op
         );
       }
       checkSaved(node);
-      const inputGrads = asBackwardStep(() => fn(g));
-      if (isAnomalyEnabled()) checkBackwardGrads(node.name, inputGrads, g, node.stack);
-      if (!opts.retainGraph) node.backward = null;
+      let inputGrads: (Tensor | null)[];
+      enterBackwardStep();
+      try {
+        inputGrads = fn(g);
+      } finally {
+        leaveBackwardStep();
+      }
+      if (isAnomalyEnabled()) checkBackwardGrads(node.name, inputGrads, g, node.stack?.text ?? null);
+      if (!opts.retainGraph) {
+        node.backward = null;
+        node.saved = nothingSaved;
+      }
       node.inputs.forEach((input, i) => {
         const raw = inputGrads[i];
         const next = node.next[i] ?? null;

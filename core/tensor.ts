@@ -45,8 +45,8 @@ export interface SavedTensor {
   /** The storage it had then: a tensor whose storage was replaced (module.to) counts as modified. */
   readonly storage: Storage;
   readonly version: number;
-  /** How messages name it: "input 1", "output 0", "saved tensor 0". */
-  readonly role: string;
+  /** Its position among the op's inputs, -1 for the op's output, -2 for anything else (indices, statistics). */
+  readonly slot: number;
 }
 
 /** A node of the autograd graph: the op that made a tensor and how to send gradients back. */
@@ -62,12 +62,12 @@ export interface GradNode {
   backward: ((gradOutput: Tensor) => (Tensor | null)[]) | null;
   /** Set by retainGrad(): the non-leaf tensor that wants its .grad filled. */
   retained: Tensor | null;
-  /** What backward reads, version-stamped: an in-place write to any of them since is an error. */
-  readonly saved: readonly SavedTensor[];
+  /** What backward reads, version-stamped: an in-place write to any of them since is an error. Emptied with backward. */
+  saved: readonly SavedTensor[];
   /** The output shares its input's storage (reshape, permute, slice, ...). */
   readonly isView: boolean;
-  /** Where the forward op was called (anomaly mode only; null otherwise). */
-  readonly stack: string | null;
+  /** Where the forward op was called (anomaly mode only; null otherwise); `.text` formats it. */
+  readonly stack: { readonly text: string } | null;
 }
 
 /**

@@ -54,6 +54,12 @@ export const winogradTuning = {
   blockTiles: 256,
   /** The weight gradient by Winograd too (wino_bwd_weight) where the variant is chosen; else im2col. */
   weightGradient: true,
+  /**
+   * The weight gradient's partial sums: at most dwParts of them, and at most dwPartialBytes of Z in
+   * all (16·O·C floats each). Their number sets how many threads can share one weight gradient.
+   */
+  dwParts: 8,
+  dwPartialBytes: 64 << 20,
 };
 
 /** ⌈a/b⌉ */
@@ -345,15 +351,17 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
   const tw4 = cdiv(cdiv(p.ow, 2), 4) * 4;
   const perImage = th * tw4;
   const macs = p.n * perImage * 16 * p.c * p.o;
-  const nt = threadsFor(rt, macs);
+  const zFloats = 16 * p.o * p.c;
+  // Z is summed in `parts` partial sums whose number depends on the sizes, never on the thread
+  // count, so dw has the same bits on 1, 2 or n threads (up to `parts` of them work at once)
+  const parts = Math.max(1, Math.min(winogradTuning.dwParts, Math.floor(winogradTuning.dwPartialBytes / (4 * zFloats))));
   // blocks of about blockTiles tiles: whole images (ipb of them) or one image's brows tile rows;
-  // at least two blocks per thread where the batch allows it
+  // at least two blocks per partial where the batch allows it
   let brows = Math.max(1, Math.min(th, Math.floor(winogradTuning.blockTiles / tw4)));
   let ipb = brows === th ? Math.max(1, Math.floor(winogradTuning.blockTiles / perImage)) : 1;
-  if (ipb > 1 && cdiv(p.n, ipb) < 2 * nt) ipb = Math.max(1, Math.floor(p.n / (2 * nt)));
-  if (ipb === 1 && p.n * cdiv(th, brows) < 2 * nt) brows = Math.max(1, cdiv(th, cdiv(2 * nt, Math.max(1, p.n))));
+  if (ipb > 1 && cdiv(p.n, ipb) < 2 * parts) ipb = Math.max(1, Math.floor(p.n / (2 * parts)));
+  if (ipb === 1 && p.n * cdiv(th, brows) < 2 * parts) brows = Math.max(1, cdiv(th, cdiv(2 * parts, Math.max(1, p.n))));
   const tb = ipb * brows * tw4;
-  const zFloats = 16 * p.o * p.c;
   const wp = 2 * tw4 + 2;
   const perThread = cdiv(GEMM_SCRATCH_BYTES + 4 * (zFloats + 16 * (p.c + p.o) * tb + (2 * brows + 2) * wp), 64) * 64;
   const sum = new Float64Array(zFloats);
@@ -361,16 +369,12 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
   try {
     const px = stage(rt, home, x.subarray(0, xLen));
     const pdy = stage(rt, home, dy.subarray(0, yLen));
-    const threads = scratchThreads(macs);
-    const scratch = rt.alloc(threads * perThread);
-    const zAt = (k: number): number => (scratch + k * perThread + GEMM_SCRATCH_BYTES) / 4;
-    for (let k = 0; k < threads; k++) rt.f32().fill(0, zAt(k), zAt(k) + zFloats);
-    if (p.n > 0) {
-      runSized(rt, fn, [px, pdy, p.n, p.c, p.h, p.w, p.o, p.oh, p.ow, p.pt, p.pl, th, tw4, brows, ipb, scratch, perThread], macs);
-    }
+    const scratch = rt.alloc(scratchThreads(macs) * perThread);
+    const zout = rt.alloc(parts * zFloats * 4);
+    runSized(rt, fn, [px, pdy, p.n, p.c, p.h, p.w, p.o, p.oh, p.ow, p.pt, p.pl, th, tw4, brows, ipb, scratch, perThread, parts, zout], macs);
     const mem = rt.f32();
-    for (let k = 0; k < threads; k++) {
-      const z = zAt(k);
+    for (let k = 0; k < parts; k++) {
+      const z = zout / 4 + k * zFloats;
       for (let i = 0; i < zFloats; i++) sum[i] += mem[z + i] as number;
     }
   } finally {

@@ -5,12 +5,8 @@
 // must 1 and 2 threads, with every kernel forced to split its work (single-thread cut-offs 0)
 // and both GEMM splits (the static one and the shared packed panel).
 //
-// Known exception, left out of the thread-count runs by name: the Winograd weight gradient
-// (kernels/wasm/winograd.ts, wino_bwd_weight) sums one partial Z per thread, over a block split
-// that itself depends on the thread count, so its float32 rounding differs between 1 and 2
-// threads (it is reproducible for a given count, which the two-process test checks). The
-// thread-count runs take the 3x3 weight gradients by im2col (winogradTuning.weightGradient =
-// false) until that kernel sums per block, in block order.
+// The Winograd weight gradient (wino_bwd_weight) sums a fixed number of partials, chosen from the
+// sizes and never from the thread count, in order: it is in the thread-count runs like the rest.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,8 +28,6 @@ interface RunConfig {
   splitAll?: boolean;
   /** GEMMs of any size take the shared packed panel instead of the static split. */
   sharedPanel?: boolean;
-  /** 3x3 stride-1 weight gradients by im2col instead of Winograd. */
-  im2colWeightGradient?: boolean;
 }
 
 interface RunResult {
@@ -56,11 +50,9 @@ const at = (p) => new URL(p, cfg.root).href;
 const r = await import(at('index.ts'));
 const { wasmTuning } = await import(at('kernels/wasm/gemm.ts'));
 const { wasmMemoryTuning } = await import(at('kernels/wasm/elementwise.ts'));
-const { winogradTuning } = await import(at('kernels/wasm/winograd.ts'));
 r.setNumThreads(cfg.threads);
 if (cfg.splitAll) { wasmTuning.minParallelMacs = 0; wasmMemoryTuning.minParallelElements = 0; }
 if (cfg.sharedPanel) wasmTuning.gemmStaticMaxMacs = 0;
-if (cfg.im2colWeightGradient) winogradTuning.weightGradient = false;
 r.manualSeed(cfg.seed);
 const model = r.models.cifarResNet(8, { width: 8, groups: 2 });
 const opt = new r.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
@@ -134,8 +126,8 @@ describe('same seed, same bits', () => {
     expect(b.losses).toBe(a.losses);
   }, 180_000);
 
-  it('1 thread vs 2 threads, every kernel split, static and shared-panel GEMM: bit-identical (3x3 weight gradients by im2col)', async () => {
-    const base = { seed: 7, im2colWeightGradient: true } as const;
+  it('1 thread vs 2 threads, every kernel split, static and shared-panel GEMM, Winograd weight gradients: bit-identical', async () => {
+    const base = { seed: 7 } as const;
     const one = await train({ ...base, threads: 1 });
     const split = await train({ ...base, threads: 2, splitAll: true });
     const shared = await train({ ...base, threads: 2, splitAll: true, sharedPanel: true });

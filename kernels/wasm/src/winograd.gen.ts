@@ -435,10 +435,12 @@ function gradPlane(): string {
 /**
  * wino_bwd_weight: Z_ξ (cout × cin) = Σ_tiles E_ξ · V_ξᵀ, E = A dY Aᵀ, V = Bᵀ d B, from which the
  * caller makes dW = Gᵀ Z G (differentiating Y = Aᵀ[(G g Gᵀ) ⊙ V]A: ∂L/∂g = Gᵀ[(A dY Aᵀ) ⊙ V]G).
- * Units, split statically in thread order: $ipb whole images (when $brows = th) or one image's block of
- * $brows tile rows. Each thread accumulates into its own Z (16·cout·cin floats at the start of its
- * scratch after the GEMM's, zeroed by the caller, summed over threads by the caller), then E, V and
- * the padded rows.
+ * Units: $ipb whole images (when $brows = th) or one image's block of $brows tile rows. They are
+ * cut into $parts fixed partial sums (partial p sums units [part(units, p, parts), part(units, p + 1,
+ * parts)) in order), and the threads share out the partials, not the units: the numbers added and
+ * their order depend on $parts alone, so 1, 2 or n threads give the same bits. A thread sums a
+ * partial into the Z of its scratch (16·cout·cin floats after the GEMM's; then E, V and the padded
+ * rows) and copies it to $zout + p·16·cout·cin floats; the caller adds the partials in order.
  */
 function gradEntry(suffix: string): string {
   return `
@@ -446,8 +448,9 @@ function gradEntry(suffix: string): string {
         (param $x i32) (param $dy i32)
         (param $n i32) (param $cin i32) (param $h i32) (param $w i32) (param $cout i32) (param $oh i32) (param $ow i32)
         (param $pt i32) (param $pl i32) (param $th i32) (param $tw4 i32) (param $brows i32) (param $ipb i32)
-        (param $scratch i32) (param $perThread i32)
+        (param $scratch i32) (param $perThread i32) (param $parts i32) (param $zout i32)
     (local $blocks i32) (local $units i32) (local $unit i32) (local $u1 i32) (local $img0 i32) (local $ni i32) (local $i i32)
+    (local $p i32) (local $p1 i32) (local $zn i32)
     (local $ty0 i32) (local $rows i32) (local $TB i32) (local $pt0 i32)
     (local $gs i32) (local $z i32) (local $v i32) (local $e i32) (local $buf i32) (local $vs i32) (local $es i32)
     (local $xi i32) (local $ch i32) (local $tb i32)
@@ -460,10 +463,15 @@ function gradEntry(suffix: string): string {
     (local.set $buf (i32.add (local.get $e) (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (local.get $tb)) (i32.const 2))))
     (local.set $blocks (i32.div_u (i32.add (local.get $th) (i32.sub (local.get $brows) (i32.const 1))) (local.get $brows)))
     (local.set $units (i32.mul (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $ipb) (i32.const 1))) (local.get $ipb)) (local.get $blocks)))
-    ;; a static share of the units (not the atomic counter): which units a thread sums, and so
-    ;; the rounding of the result, depends only on nt, so a step is reproducible bit for bit
-    (local.set $unit (call $part (local.get $units) (local.get $tid) (local.get $nt)))
-    (local.set $u1 (call $part (local.get $units) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+    (local.set $zn (i32.mul (i32.mul (local.get $cout) (local.get $cin)) (i32.const 16)))
+    ;; this thread's share of the partials; partial p: Z = 0, Z += the units of p, then out to $zout
+    (local.set $p (call $part (local.get $parts) (local.get $tid) (local.get $nt)))
+    (local.set $p1 (call $part (local.get $parts) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
+    (block $parts_done (loop $partials
+    (br_if $parts_done (i32.ge_u (local.get $p) (local.get $p1)))
+    (call $zero (local.get $z) (local.get $zn))
+    (local.set $unit (call $part (local.get $units) (local.get $p) (local.get $parts)))
+    (local.set $u1 (call $part (local.get $units) (i32.add (local.get $p) (i32.const 1)) (local.get $parts)))
     (block $done (loop $work
       (br_if $done (i32.ge_u (local.get $unit) (local.get $u1)))
       (local.set $img0 (i32.mul (i32.div_u (local.get $unit) (local.get $blocks)) (local.get $ipb)))
@@ -523,7 +531,10 @@ function gradEntry(suffix: string): string {
         (local.set $xi (i32.add (local.get $xi) (i32.const 1)))
         (br $mm)))
       (local.set $unit (i32.add (local.get $unit) (i32.const 1)))
-      (br $work))))`;
+      (br $work)))
+    (call $copy (local.get $z) (i32.add (local.get $zout) (i32.shl (i32.mul (local.get $p) (local.get $zn)) (i32.const 2))) (local.get $zn))
+    (local.set $p (i32.add (local.get $p) (i32.const 1)))
+    (br $partials))))`;
 }
 
 /** One module's text: plain SIMD (with the separate transform entries), or the relaxed-FMA twin of wino_fwd. */

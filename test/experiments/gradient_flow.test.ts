@@ -10,7 +10,7 @@ import { NETS, type NetRun } from '../../experiments/gradient_flow.js';
 
 const dir = join(mkdtempSync(join(tmpdir(), 'resgrad-exp-gf-')), 'out');
 let md = '';
-let results: { experiment: string; data: { plan: { depths: number[]; steps: number }; runs: NetRun[]; verdicts: { net: string; verdict: string }[] }; meta: Record<string, unknown> };
+let results: { experiment: string; data: { plan: { depths: number[]; steps: number }; runs: NetRun[]; verdicts: { net: string; verdict: string }[]; thresholds: { shape: number; level: number } }; meta: Record<string, unknown> };
 
 beforeAll(async () => {
   const lines: string[] = [];
@@ -82,8 +82,9 @@ describe('gradient-flow --tiny', () => {
     }
   });
 
-  it('the verdicts follow from the numbers (100x apart in shape or level)', () => {
-    const { runs, verdicts, plan } = results.data;
+  it('the verdicts follow from the numbers (stem vs last conv 100x apart, or the level 10x off the shallow twin)', () => {
+    const { runs, verdicts, plan, thresholds } = results.data;
+    expect(thresholds).toEqual({ shape: 100, level: 10 });
     const deepest = Math.max(...plan.depths);
     const shallowest = Math.min(...plan.depths);
     for (const v of verdicts) {
@@ -93,7 +94,7 @@ describe('gradient-flow --tiny', () => {
       const zero = deep.init.norms.every((n) => n === 0);
       const expected = zero
         ? 'sinks everywhere'
-        : !(deep.init.ratio <= 100) ? 'explodes' : deep.init.ratio < 0.01 ? 'vanishes' : level > 100 ? 'grows everywhere' : level < 0.01 ? 'sinks everywhere' : 'flat';
+        : !(deep.init.ratio <= 100) ? 'explodes' : deep.init.ratio < 0.01 ? 'vanishes' : level > 10 ? 'grows everywhere' : level < 0.1 ? 'sinks everywhere' : 'flat';
       expect(v.verdict).toBe(expected);
     }
     // the N(0, 0.01²) init is the one that sinks even at these depths: its gradients are far below He init's

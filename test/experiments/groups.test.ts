@@ -98,7 +98,8 @@ describe('groups --tiny', () => {
       expect(t.width % t.groups).toBe(0);
       expect(t.testAccuracy).toBeGreaterThanOrEqual(0);
       expect(t.testAccuracy).toBeLessThanOrEqual(1);
-      expect(md).toContain(`| ${t.name} | ${t.groups} | ${t.width} | ${t.params} | ${formatNumber(t.macs / 1e6)} |`);
+      const gap = `${formatNumber((t.params / trained[0]!.params - 1) * 100)}%`;
+      expect(md).toContain(`| ${t.name} | ${t.groups} | ${t.width} | ${t.params} | ${gap} | ${formatNumber(t.macs / 1e6)} |`);
     }
     const best = trained.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a));
     expect(md).toContain(`to ${formatPercent(best.testAccuracy)} (${best.name})`);

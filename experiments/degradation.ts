@@ -8,7 +8,7 @@ import { zeros } from '../core/creation.js';
 import { manualSeed } from '../core/random.js';
 import { cifarPlain, cifarResNet } from '../models/cifar.js';
 import { summary } from '../models/summary.js';
-import { MultiStepLR } from '../nn/optim/lr_scheduler.js';
+import { LinearLR, MultiStepLR, SequentialLR } from '../nn/optim/lr_scheduler.js';
 import type { Optimizer } from '../nn/optim/optimizer.js';
 import { SGD } from '../nn/optim/sgd.js';
 import { type Budget, type Experiment, type ExperimentOptions, type ExperimentResult, formatNumber, formatPercent } from './framework.js';
@@ -26,14 +26,16 @@ interface Plan {
   trainEvalPerClass: number;
   batch: number;
   epochs: number;
+  /** Epochs of linear warm-up from lr/10 (the paper warms ResNet-110 up at lr/10). */
+  warmupEpochs: number;
   lr: number;
   weightDecay: number;
 }
 
 const PLANS: Record<Budget, Plan> = {
-  tiny: { depths: [8, 14], width: 4, source: 'subset', trainPerClass: 6, testPerClass: 3, trainEvalPerClass: 3, batch: 20, epochs: 2, lr: 0.1, weightDecay: 1e-4 },
-  quick: { depths: [20, 56], width: 8, source: 'subset', trainPerClass: 100, testPerClass: 40, trainEvalPerClass: 40, batch: 32, epochs: 4, lr: 0.1, weightDecay: 1e-4 },
-  full: { depths: [20, 56], width: 16, source: 'full', trainPerClass: null, testPerClass: null, trainEvalPerClass: 500, batch: 128, epochs: 12, lr: 0.1, weightDecay: 1e-4 },
+  tiny: { depths: [8, 14], width: 4, source: 'subset', trainPerClass: 6, testPerClass: 3, trainEvalPerClass: 3, batch: 20, epochs: 2, warmupEpochs: 1, lr: 0.1, weightDecay: 1e-4 },
+  quick: { depths: [20, 56], width: 8, source: 'subset', trainPerClass: 100, testPerClass: 40, trainEvalPerClass: 40, batch: 32, epochs: 4, warmupEpochs: 1, lr: 0.1, weightDecay: 1e-4 },
+  full: { depths: [20, 56], width: 16, source: 'full', trainPerClass: null, testPerClass: null, trainEvalPerClass: 500, batch: 128, epochs: 6, warmupEpochs: 0.25, lr: 0.1, weightDecay: 1e-4 },
 };
 
 interface NetSpec {
@@ -73,8 +75,9 @@ async function run(opts: ExperimentOptions, log: (line: string) => void): Promis
   const testLoader = evalLoader(test);
   const trainEvalLoader = evalLoader(trainSample);
   const totalSteps = p.epochs * loader.numBatches;
-  // the paper's schedule in steps: lr/10 at half and at three quarters of the run
-  const milestones = [Math.round(totalSteps / 2), Math.round((3 * totalSteps) / 4)];
+  // the paper's schedule in steps: after a warm-up, lr/10 at half and at three quarters of the rest
+  const warmup = Math.round(p.warmupEpochs * loader.numBatches);
+  const milestones = [warmup + Math.round((totalSteps - warmup) / 2), warmup + Math.round((3 * (totalSteps - warmup)) / 4)];
   log(`degradation: ${describeData(train)}, batch ${p.batch}, ${p.epochs} epochs (${totalSteps} steps), width ${p.width}`);
 
   const records: DegradationEpoch[] = [];
@@ -86,7 +89,9 @@ async function run(opts: ExperimentOptions, log: (line: string) => void): Promis
     model.eval();
     const s = summary(model, zeros([1, 1, train.height, train.width]));
     const optimizer = new SGD(model.parameters(), { lr: p.lr, momentum: 0.9, weightDecay: p.weightDecay }) as unknown as Optimizer;
-    const scheduler = new MultiStepLR(optimizer, { milestones, gamma: 0.1 });
+    // SequentialLR restarts the multistep schedule at 0 after the warm-up: milestones counted from there
+    const steps = new MultiStepLR(optimizer, { milestones: milestones.map((m) => m - warmup), gamma: 0.1 });
+    const scheduler = warmup > 0 ? new SequentialLR(optimizer, [new LinearLR(optimizer, { startFactor: 0.1, totalIters: warmup }), steps], [warmup]) : steps;
     let seconds = 0;
     for (let epoch = 0; epoch < p.epochs; epoch++) {
       const lr = optimizer.paramGroups[0]?.lr ?? p.lr;
@@ -101,7 +106,7 @@ async function run(opts: ExperimentOptions, log: (line: string) => void): Promis
     }
     nets.push({ name: net.name, kind: net.kind, depth: net.depth, parameters: s.totalParams, macs: s.totalMacs, seconds });
   }
-  return report(p, opts.budget, records, nets, { train: describeData(train), test: describeData(test), trainSample: describeData(trainSample), totalSteps, milestones });
+  return report(p, opts.budget, records, nets, { train: describeData(train), test: describeData(test), trainSample: describeData(trainSample), totalSteps, milestones, warmup });
 }
 
 function report(
@@ -109,7 +114,7 @@ function report(
   budget: Budget,
   records: DegradationEpoch[],
   nets: { name: string; kind: string; depth: number; parameters: number; macs: number; seconds: number }[],
-  info: { train: string; test: string; trainSample: string; totalSteps: number; milestones: number[] },
+  info: { train: string; test: string; trainSample: string; totalSteps: number; milestones: number[]; warmup: number },
 ): ExperimentResult {
   const [shallow, deep] = p.depths;
   const last = (name: string) => records.filter((r) => r.net === name).at(-1) as DegradationEpoch;
@@ -135,7 +140,7 @@ function report(
         resnetHolds
           ? `and ResNet-${deep} is at or below ResNet-${shallow} (${pct(rD.train_error)} vs ${pct(rS.train_error)})`
           : `but ResNet-${deep} also ends above ResNet-${shallow} (${pct(rD.train_error)} vs ${pct(rS.train_error)})`
-      }. ${budget === 'full' ? 'A longer schedule' : 'The --full run (all 60,000 images, more epochs)'} is where to look for the paper's picture.`;
+      }, after ${info.totalSteps} steps of batch ${p.batch} (the paper's curves run 64,000 steps of 128). ${budget === 'full' ? 'A longer schedule' : 'The --full run (all 60,000 images, more epochs)'} is where to look for the paper's picture.`;
   const evalSentence = `Measured in eval mode on ${info.trainSample} after the last epoch instead, the training errors are plain-${shallow} ${pct(pS.train_error_eval)}, plain-${deep} ${pct(pD.train_error_eval)}, ResNet-${shallow} ${pct(rS.train_error_eval)}, ResNet-${deep} ${pct(rD.train_error_eval)}: the plain nets ${plainDegradesEval ? 'degrade' : 'do not degrade'} and the ResNets ${resnetHoldsEval ? 'do not' : 'degrade too'} by this measure.`;
   const summary = [
     `Four nets with the same layers, two depths, with and without identity shortcuts, trained on the same batches of Fashion-MNIST with the same schedule (He et al. 2016, Fig. 1 and Fig. 6 in miniature).`,
@@ -161,7 +166,7 @@ function report(
     });
   const setup = [
     `Data: ${info.train} for training, ${info.test} for testing; no augmentation. Nets: the CIFAR ResNets of the paper (depth 6n+2, three stages of basic blocks, BatchNorm after every conv, option A shortcuts) and their plain twins (the same layers without shortcuts), first stage ${p.width} channels${p.width === 16 ? ' as in the paper' : ` (the paper has 16; narrower here to fit the budget)`}, one input channel.`,
-    `Training: SGD, momentum 0.9, weight decay ${formatNumber(p.weightDecay)}, batch ${p.batch}, learning rate ${formatNumber(p.lr)} divided by 10 after steps ${info.milestones.join(' and ')} of ${info.totalSteps} (the paper's schedule, shrunk). Every net starts from the same seed and sees the same batches in the same order.`,
+    `Training: SGD, momentum 0.9, weight decay ${formatNumber(p.weightDecay)}, batch ${p.batch}, learning rate ${formatNumber(p.lr)} (reached by a linear warm-up from ${formatNumber(p.lr / 10)} over the first ${info.warmup} steps) divided by 10 after steps ${info.milestones.join(' and ')} of ${info.totalSteps} (the paper's schedule, shrunk; the paper starts its 110-layer net at ${formatNumber(p.lr / 10)} too). The same schedule for all four nets. Every net starts from the same seed and sees the same batches in the same order.`,
     `**Training error** is measured two ways. *Running* (the paper's curves): the share of wrong predictions over the epoch's mini-batches as they were trained on, in train mode (BatchNorm on batch statistics), while the weights were still moving. *Eval mode*: after the epoch, on a fixed sample of ${info.trainSample}, with BatchNorm's running statistics, as the test error is measured.`,
   ].join('\n\n');
   const finalTable = {
@@ -201,7 +206,7 @@ function report(
       nets,
       epochs: records,
       verdict: { reproduced, plainDegrades, resnetHolds, plainDegradesEval, resnetHoldsEval, measure: 'running training error of the last epoch' },
-      schedule: { totalSteps: info.totalSteps, milestones: info.milestones },
+      schedule: { totalSteps: info.totalSteps, milestones: info.milestones, warmup: info.warmup },
       data: { train: info.train, test: info.test, trainSample: info.trainSample },
     },
   };

@@ -31,6 +31,9 @@ const PLANS: Record<Budget, Plan> = {
   full: { depth: 20, width: 16, source: 'subset', trainPerClass: null, testPerClass: null, batches: [2, 4, 8, 16, 64], epochs: 6, lrPer32: 0.1, weightDecay: 1e-4 },
 };
 
+/** Below this many steps a run is still in its first descent: the summary says so. */
+const FEW_STEPS = 200;
+
 const NORMS: readonly NormKind[] = ['bn', 'gn', 'ln', 'in'];
 const NORM_NAMES: Record<NormKind, string> = { bn: 'BatchNorm', gn: 'GroupNorm', ln: 'LayerNorm', in: 'InstanceNorm' };
 
@@ -111,6 +114,12 @@ function report(p: Plan, runs: NormRun[], info: { train: string; test: string })
       : `BatchNorm's test error did not rise at small batch in this run: ${pct(bnSmall.test_error)} at batch ${small}, ${pct(bnLarge.test_error)} at batch ${large}.`,
     `Across the batch sizes, BatchNorm ranges from ${pct(bnSpread.min)} to ${pct(bnSpread.max)}; the per-image norms: ${spreadText}.`,
     `At batch ${small} the lowest test error is ${bestSmall.norm}'s (${pct(bestSmall.test_error)}); at batch ${large} it is ${bestLarge.norm}'s (${pct(bestLarge.test_error)}).`,
+    '',
+    ...(bnLarge.steps < FEW_STEPS
+      ? [
+          `Equal epochs means few steps for large batches: ${bnLarge.steps} at batch ${large} against ${bnSmall.steps} at batch ${small}, so here the large-batch runs are far from trained and their errors say more about the budget than about the norms (the --full run trains longer).`,
+        ]
+      : []),
     '',
     `BatchNorm's train/eval gap at batch ${small}: normalising each test batch of ${small} images with its own statistics (train mode) gives ${pct(bnSmall.test_error_train_mode as number)} test error, the running averages (eval mode) ${pct(bnSmall.test_error)}; at batch ${large} the two are ${pct(bnLarge.test_error_train_mode as number)} and ${pct(bnLarge.test_error)}.`,
   ].join('\n');

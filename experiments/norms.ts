@@ -28,7 +28,7 @@ interface Plan {
 const PLANS: Record<Budget, Plan> = {
   tiny: { depth: 8, width: 4, source: 'subset', trainPerClass: 2, testPerClass: 2, batches: [2, 4, 16], epochs: 1, lrPer32: 0.1, weightDecay: 1e-4 },
   quick: { depth: 8, width: 8, source: 'subset', trainPerClass: 80, testPerClass: 30, batches: [2, 4, 8, 16, 64], epochs: 2, lrPer32: 0.1, weightDecay: 1e-4 },
-  full: { depth: 20, width: 16, source: 'subset', trainPerClass: null, testPerClass: null, batches: [2, 4, 8, 16, 64], epochs: 6, lrPer32: 0.1, weightDecay: 1e-4 },
+  full: { depth: 20, width: 16, source: 'subset', trainPerClass: null, testPerClass: null, batches: [2, 4, 8, 16, 64], epochs: 4, lrPer32: 0.1, weightDecay: 1e-4 },
 };
 
 /** Below this many steps a run is still in its first descent: the summary says so. */

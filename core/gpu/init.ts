@@ -41,7 +41,14 @@ export async function initGpu(options: GpuOptions): Promise<GpuBackend> {
     registerBackend(current);
     return current;
   }
-  const lib = (await import('gpu.js')) as unknown as GpuJsModule;
+  let lib: GpuJsModule;
+  try {
+    lib = (await import('gpu.js')) as unknown as GpuJsModule;
+  } catch (e) {
+    throw new DeviceError(
+      `initGpu: the gpu backend needs the gpu.js package, an optional peer dependency of resgrad (npm install gpu.js): ${(e as Error).message}`,
+    );
+  }
   await preflight(mode);
   const expected = { headlessgl: lib.HeadlessGLKernel, webgl2: lib.WebGL2Kernel, webgl: lib.WebGLKernel, webgpu: lib.WebGPUKernel, cpu: lib.CPUKernel }[mode];
   let gpu: GpuJs;

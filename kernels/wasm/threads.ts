@@ -65,9 +65,22 @@ const START_TIMEOUT_MS = 30_000;
 export type SpawnWorker = (data: WorkerData) => void;
 
 /** Node: a worker_threads.Worker that evaluates the worker source, unref'd so it never keeps the process alive. */
-export function nodeSpawner(workerThreads: typeof import('node:worker_threads')): SpawnWorker {
+/** The part of node:worker_threads the spawner uses (structural, so published types need no @types/node). */
+export interface NodeWorkerThreads {
+  Worker: new (
+    source: string,
+    opts: { eval: boolean; workerData: unknown; name: string },
+  ) => { unref(): void; on(event: 'error', listener: (e: unknown) => void): unknown };
+}
+
+/** Node: a worker_threads.Worker that evaluates the worker source, unref'd so it never keeps the process alive. */
+export function nodeSpawner(workerThreads: NodeWorkerThreads): SpawnWorker {
   return (data) => {
     const worker = new workerThreads.Worker(WORKER_SOURCE, { eval: true, workerData: data, name: `resgrad-wasm-${data.tid}` });
+    // A worker that dies before it is ready never sets its ready word: prepare() then fails with
+    // its own error after START_TIMEOUT_MS. The listener keeps the 'error' event from also
+    // killing the process as an unhandled one.
+    worker.on('error', () => {});
     worker.unref();
   };
 }

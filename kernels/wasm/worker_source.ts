@@ -118,8 +118,12 @@ export const WORKER_SOURCE = `'use strict';
     }
   }
 
-  if (typeof process === 'object' && process.versions && process.versions.node && typeof require === 'function') {
-    start(require('node:worker_threads').workerData);
+  // Node: worker_threads through process.getBuiltinModule (there is no require() when the worker
+  // inherits --input-type=module, or in an ESM-only host); require() on Node builds older than 20.16
+  const node = typeof process === 'object' && process.versions && process.versions.node;
+  if (node) {
+    const wt = typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule('node:worker_threads') : require('node:worker_threads');
+    start(wt.workerData);
   } else {
     self.onmessage = function (event) {
       self.onmessage = null;

@@ -1,6 +1,7 @@
 // The WASM runtime: shared memory, arena, the worker pool, and its errors. util_fill / util_copy
 // (kernels/wasm/src/util.wat) are the parallel kernels that exercise it.
 
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { describeWasm, getNumThreads, getWasm, parseNumThreads, setNumThreads, WasmError, WasmTrapError, type WasmRuntime } from '../../kernels/wasm/runtime.js';
@@ -298,4 +299,14 @@ describe('wasm runtime: thread count from the environment', () => {
       vi.resetModules();
     }
   });
+});
+
+describe('worker start-up in module-only hosts', () => {
+  it('node --input-type=module: the workers (which inherit the flag, so have no require) start and run a 2-thread matmul', () => {
+    const entry = new URL('../../index.ts', import.meta.url).href;
+    const code = `const r = await import(${JSON.stringify(entry)}); r.setNumThreads(2); const a = r.randn([300, 300]); a.matmul(a); process.stdout.write(r.variants.describe());`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 90_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/2 threads/);
+  }, 120_000);
 });

@@ -140,7 +140,7 @@ export function checkBackwardGrads(name: string, grads: readonly (Tensor | null)
     const incoming = firstNonFinite(gradOutput);
     const cause = incoming ? `the gradient coming in already held ${fmtBad(incoming.value)} at element ${incoming.index}` : 'the gradient coming in was finite';
     throw new AutogradError(
-      `anomaly mode: the backward of '${name}' returned ${fmtBad(bad.value)} in its gradient for input ${i} ${fmtTensor(g)} at element ${bad.index} (${cause})${where(stack, `the forward op '${name}'`)}`,
+      `anomaly mode: the backward of '${name}' returned ${fmtBad(bad.value)} in its gradient for input ${i} ${fmtTensor(g)} at element ${bad.index} (${cause})${stack ? where(stack, `the forward op '${name}'`) : '\n(the forward ran without anomaly mode, so where it was called is unknown: run it under detectAnomaly too)'}`,
     );
   });
 }

@@ -94,6 +94,9 @@ describe('backward: the first backward function that returns a NaN or Infinity',
     expect(err.message).toMatch(/^anomaly mode: the backward of 'sqrt' returned -?Infinity in its gradient for input 0 \[Float64 \[1, 3, 5, 5\]\] at element 0 \(the gradient coming in was finite\)/);
     expect(err.message).toMatch(/the forward op 'sqrt' was called at:\n\s+at .*anomaly\.test\.ts:\d+/);
     expect(w.grad).toBeNull();
+    // a forward recorded without anomaly mode: the op is still named, with a hint instead of a stack
+    const plain = F.conv2d(x, w, null, { padding: 1 }).mul(0).sqrt().sum();
+    expect(thrown(() => detectAnomaly(() => plain.backward())).message).toMatch(/backward of 'sqrt'.*\n\(the forward ran without anomaly mode/);
   });
 
   it('a backward whose ops make Infinity on the way but return finite values passes (pow at 0)', () => {

@@ -199,6 +199,11 @@ function report(p: Plan, pre: { accuracy: number; seconds: number; steps: number
       : `In this run the pretrained features did not beat training from scratch at ${fewest} per class.`,
     '',
     `Freezing the backbone but leaving its BatchNorms in train mode (no weight changes, but each batch is normalised with its own statistics and the running averages follow the new classes) gives, ${bnLines.join('; ')}.`,
+    bnPoints.every((b) => b.points > 0)
+      ? 'Here the drift helped at every size: the statistics now describe the new classes, which differ from the old ones (re-estimating BatchNorm statistics on new data is a known adaptation trick, AdaBN). But the backbone is no longer the pretrained one, and the head was trained on batch statistics it will not see at test time: it is a different method, to be chosen on purpose, not by forgetting model.eval().'
+      : bnPoints.every((b) => b.points < 0)
+        ? 'The drift hurt at every size: the head learned on features normalised with batch statistics and is tested with running averages that moved away from the pretrained ones, so what it learned and what it sees no longer match.'
+        : 'The drift helped at some sizes and hurt at others: the running averages move to the new classes (which can help, as in AdaBN) while the head learns on batch statistics it will not see at test time (which hurts).',
   ].join('\n');
   const chart = lineChart({
     title: `Classes 5-9 after pretraining on 0-4 (ResNet-${p.depth}, ${p.steps} steps each)`,

@@ -39,6 +39,7 @@ const SGD = { lr: 0.01, momentum: 0.9 };
 /** The five nets, in the order the plots list them. */
 export const NETS = ['plain + BN', 'plain, no norm', 'plain, no norm, N(0, 0.01²) init', 'ResNet + BN', 'ResNet, no norm'] as const;
 export type NetName = (typeof NETS)[number];
+const SMALL_INIT: NetName = 'plain, no norm, N(0, 0.01²) init';
 
 /** The gradient norms of one net on the probe batch. */
 export interface Profile {
@@ -256,16 +257,16 @@ function plots(runs: NetRun[], steps: number): Plot[] {
     (['init', 'trained'] as const).flatMap((p) =>
       r[p].norms.map((norm, i) => ({ layer: i + 1, norm, net: r.net, depth: `depth ${r.depth}`, phase: phase(p) })).filter((v) => finite(v.norm)),
     ),
-  );
+  ).filter((v) => v.net !== SMALL_INIT); // its 1e-8 .. 1e-40 would squash the other four into a line
   const depthValues = runs.flatMap((r) =>
     (['init', 'trained'] as const).map((p) => ({ depth: r.depth, ratio: r[p].ratio, median: r[p].median, net: r.net, phase: phase(p) })),
   );
-  const color = { field: 'net', type: 'nominal', title: 'net', sort: [...NETS] };
+  const color = { field: 'net', type: 'nominal', title: 'net', sort: [...NETS], legend: { labelLimit: 400 } };
   const log = { type: 'log' };
   return [
     {
       file: 'grad-norms.svg',
-      caption: 'Gradient norm of every conv weight, stem (layer 1) to the last conv, log scale; one line per net, one row per depth (zeros and non-finite norms are left out)',
+      caption: `Gradient norm of every conv weight, stem (layer 1) to the last conv, log scale; one line per net, one row per depth (the ${SMALL_INIT} net, orders of magnitude below, is in the level plot; zeros and non-finite norms are left out)`,
       spec: {
         $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
         data: { values: layerValues },

@@ -19,7 +19,7 @@ interface Plan {
   /** The bottleneck's input: batch and spatial size (56 is resnet50's conv2 stage at 224²). */
   batch: number;
   spatial: number;
-  /** Timed runs per measurement (after one warm-up). */
+  /** Timed rounds (each times every template once, after one warm-up call each). */
   runs: number;
   /** The CIFAR net trained per template. */
   depth: number;
@@ -31,7 +31,7 @@ interface Plan {
 
 const PLANS: Record<Budget, Plan> = {
   tiny: { batch: 1, spatial: 8, runs: 1, depth: 8, perClass: 3, testPerClass: 2, epochs: 1, batchSize: 10 },
-  quick: { batch: 2, spatial: 56, runs: 5, depth: 8, perClass: 100, testPerClass: null, epochs: 3, batchSize: 50 },
+  quick: { batch: 2, spatial: 56, runs: 7, depth: 8, perClass: 100, testPerClass: null, epochs: 3, batchSize: 50 },
   full: { batch: 8, spatial: 56, runs: 5, depth: 20, perClass: 500, testPerClass: null, epochs: 10, batchSize: 64 },
 };
 
@@ -72,37 +72,49 @@ export function bottleneck(t: Template) {
   return new models.Bottleneck(256, 64, { groups: t.groups, baseWidth: t.d });
 }
 
-/** Median milliseconds of `fn` over `runs` runs, after one warm-up run. */
-function timeMs(fn: () => void, runs: number): number {
-  fn();
-  const ts: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
-}
-
-function measureBlock(t: Template, plan: Plan): BlockRow {
-  manualSeed(0);
-  const block = bottleneck(t);
+/**
+ * Time every template's forward and training step in rounds: one call of each per round, the
+ * templates in turn, after a warm-up call of each. A slow phase of this shared machine then hits
+ * all templates alike, and the median over rounds drops it.
+ */
+function measureBlocks(plan: Plan, log: (line: string) => void): BlockRow[] {
   const x = randn([plan.batch, 256, plan.spatial, plan.spatial]);
-  const s = summary(block, x);
-  const width = t.groups * t.d;
-  block.train();
-  const forwardMs = timeMs(() => tidy(() => noGrad(() => block.forward(x))), plan.runs);
-  const opt = new optim.SGD(block.parameters(), { lr: 1e-3 });
-  const trainStepMs = timeMs(
-    () =>
+  const cases = TEMPLATES.map((t) => {
+    manualSeed(0);
+    const block = bottleneck(t);
+    const s = summary(block, x);
+    block.train();
+    const opt = new optim.SGD(block.parameters(), { lr: 1e-3 });
+    const forward = () => tidy(() => void noGrad(() => block.forward(x)));
+    const step = () =>
       tidy(() => {
         opt.zeroGrad();
         block.forward(x).square().mean().backward();
         opt.step();
-      }),
-    plan.runs,
-  );
-  return { template: t.name, groups: t.groups, width, params: s.totalParams, macs: s.totalMacs, forwardMs, trainStepMs, forwardGmacs: s.totalMacs / (forwardMs * 1e6) };
+      });
+    return { t, s, forward, step, forwardMs: [] as number[], stepMs: [] as number[] };
+  });
+  const timed = (fn: () => void) => {
+    const t0 = performance.now();
+    fn();
+    return performance.now() - t0;
+  };
+  for (const c of cases) {
+    c.forward();
+    c.step();
+  }
+  for (let r = 0; r < plan.runs; r++) {
+    for (const c of cases) {
+      c.forwardMs.push(timed(c.forward));
+      c.stepMs.push(timed(c.step));
+    }
+  }
+  return cases.map(({ t, s, forwardMs, stepMs }) => {
+    const row = { template: t.name, groups: t.groups, width: t.groups * t.d, params: s.totalParams, macs: s.totalMacs, forwardMs: median(forwardMs), trainStepMs: median(stepMs), forwardGmacs: 0 };
+    row.forwardGmacs = row.macs / (row.forwardMs * 1e6);
+    log(`bottleneck ${t.name}: ${row.params} params, ${formatNumber(row.macs / 1e6)} M MACs, forward ${formatNumber(row.forwardMs)} ms, train step ${formatNumber(row.trainStepMs)} ms`);
+    return row;
+  });
 }
 
 const countParams = (m: { parameters(): Tensor[] }) => m.parameters().reduce((n, p) => n + p.numel(), 0);
@@ -184,12 +196,7 @@ export const groups: Experiment = {
     applyThreads(opts);
     const plan = PLANS[opts.budget];
 
-    const blocks: BlockRow[] = [];
-    for (const t of TEMPLATES) {
-      const r = measureBlock(t, plan);
-      blocks.push(r);
-      log(`bottleneck ${t.name}: ${r.params} params, ${formatNumber(r.macs / 1e6)} M MACs, forward ${formatNumber(r.forwardMs)} ms, train step ${formatNumber(r.trainStepMs)} ms`);
-    }
+    const blocks = measureBlocks(plan, log);
 
     // The tiny budget (tests) counts by shape only; the others also build the model and count its tensors.
     const whole = WHOLE_MODELS.map((w) => {
@@ -288,9 +295,12 @@ function report(
     rows: trained.map((t) => [t.name, t.groups, t.width, t.params, `${f((t.params / trained[0]!.params - 1) * 100)}%`, t.macs / 1e6, t.trainError, t.testAccuracy, t.imagesPerS]),
   };
   const sortTemplates = blocks.map((b) => b.template);
-  const timeValues = blocks.flatMap((b) => [
-    { template: b.template, macs: b.macs / 1e6, ms: b.forwardMs, pass: 'forward' },
-    { template: b.template, macs: b.macs / 1e6, ms: b.trainStepMs, pass: 'training step' },
+  // Each measure relative to 1×64d's: multiply-adds stay at ~1 while the times move.
+  const measures = ['multiply-adds', 'forward time', 'training-step time'];
+  const relative = blocks.flatMap((b) => [
+    { template: b.template, measure: measures[0], ratio: b.macs / base.macs },
+    { template: b.template, measure: measures[1], ratio: b.forwardMs / base.forwardMs },
+    { template: b.template, measure: measures[2], ratio: b.trainStepMs / base.trainStepMs },
   ]);
   return {
     title: 'Choosing the number of groups: parameters, multiply-adds, time and accuracy',
@@ -298,24 +308,29 @@ function report(
     sections: [
       {
         heading: 'One bottleneck, six templates',
-        text: `resnet50's conv2-stage bottleneck (256 -> w -> w -> 256 channels, the 3×3 conv in C groups) on a [${plan.batch}, 256, ${plan.spatial}, ${plan.spatial}] input. Parameters and multiply-adds from summary(); times are medians of ${plan.runs} runs after a warm-up, all in this run (training step: forward, backward of mean(y²), SGD update).`,
+        text: `resnet50's conv2-stage bottleneck (256 -> w -> w -> 256 channels, the 3×3 conv in C groups) on a [${plan.batch}, 256, ${plan.spatial}, ${plan.spatial}] input. Parameters and multiply-adds from summary(); times are medians of ${plan.runs} rounds after a warm-up, each round timing every template once in turn (training step: forward, backward of mean(y²), SGD update).`,
         tables: [blockTable],
         plots: [
           {
             file: 'macs-vs-time.svg',
-            caption: 'Multiply-adds against measured time per template: the points spread out vertically though they barely move horizontally (depthwise sits far left)',
+            caption: 'Multiply-adds, forward time and training-step time of each template, relative to 1×64d: equal bars would mean FLOPs predict time',
             spec: {
               $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-              data: { values: timeValues },
-              width: 420,
+              data: { values: relative },
+              width: 480,
               height: 260,
-              mark: { type: 'point', filled: true, size: 80 },
-              encoding: {
-                x: { field: 'macs', type: 'quantitative', title: 'multiply-adds (M)', scale: { zero: true } },
-                y: { field: 'ms', type: 'quantitative', title: 'time (ms, median)', scale: { type: 'log' } },
-                color: { field: 'template', type: 'nominal', title: 'template', sort: sortTemplates },
-                shape: { field: 'pass', type: 'nominal', title: null },
-              },
+              layer: [
+                {
+                  mark: { type: 'bar' },
+                  encoding: {
+                    x: { field: 'template', type: 'nominal', title: 'template (groups × width per group)', sort: sortTemplates, axis: { labelAngle: 0 } },
+                    xOffset: { field: 'measure', type: 'nominal', sort: measures },
+                    y: { field: 'ratio', type: 'quantitative', title: 'relative to 1×64d' },
+                    color: { field: 'measure', type: 'nominal', title: null, sort: measures, legend: { orient: 'top' } },
+                  },
+                },
+                { mark: { type: 'rule', strokeDash: [4, 4] }, encoding: { y: { datum: 1 } } },
+              ],
             },
           },
         ],

@@ -37,7 +37,7 @@ describe('groups --tiny', () => {
   it('writes report.md, two SVG plots with marks and results.json', () => {
     expect(readdirSync(dir).sort()).toEqual(['accuracy-vs-groups.svg', 'macs-vs-time.svg', 'report.md', 'results.json']);
     for (const [f, mark] of [
-      ['macs-vs-time.svg', 'mark-symbol'],
+      ['macs-vs-time.svg', 'mark-rect'],
       ['accuracy-vs-groups.svg', 'mark-line'],
     ]) {
       const svg = readFileSync(join(dir, f!), 'utf8');

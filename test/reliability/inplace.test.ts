@@ -81,6 +81,11 @@ const CASES: OpCase[] = [
   { name: 'F.conv2d grouped', inputs: [s([1, 4, 4, 4]), s([4, 2, 2, 2])], fn: ([x, w]) => F.conv2d(x!, w!, null, { groups: 2, dilation: 2 }) },
   { name: 'F.linear', inputs: [s([2, 3]), s([4, 3]), s([4])], fn: ([x, w, b]) => F.linear(x!, w!, b!) },
   { name: 'F.batchNorm train', inputs: [s([3, 2, 2, 2]), s([2]), s([2])], fn: ([x, w, b]) => F.batchNorm(x!, null, null, w!, b!, { training: true }) },
+  {
+    name: 'F.batchNorm train, running stats updated',
+    inputs: [s([3, 2, 2, 2]), s([2]), s([2])],
+    fn: ([x, w, b]) => F.batchNorm(x!, zeros([2], { dtype: 'float64' }), ones([2], { dtype: 'float64' }), w!, b!, { training: true }),
+  },
   { name: 'F.layerNorm', inputs: [s([2, 3, 4]), s([4]), s([4])], fn: ([x, w, b]) => F.layerNorm(x!, [4], w!, b!) },
   { name: 'F.instanceNorm', inputs: [s([2, 2, 3, 3]), s([2]), s([2])], fn: ([x, w, b]) => F.instanceNorm(x!, null, null, w!, b!) },
   { name: 'F.groupNorm', inputs: [s([2, 4, 2, 2]), s([4]), s([4])], fn: ([x, w, b]) => F.groupNorm(x!, 2, w!, b!) },
@@ -88,6 +93,7 @@ const CASES: OpCase[] = [
   { name: 'F.avgPool2d', inputs: [s([1, 2, 4, 4])], fn: ([x]) => F.avgPool2d(x!, 2) },
   { name: 'F.adaptiveAvgPool2d', inputs: [s([1, 2, 5, 5])], fn: ([x]) => F.adaptiveAvgPool2d(x!, [2, 3]) },
   { name: 'F.crossEntropy', inputs: [s([3, 4]), s([3], { index: 4 })], fn: ([x, t]) => F.crossEntropy(x!, t!) },
+  { name: 'F.nllLoss', inputs: [s([3, 4]), s([3], { index: 4 })], fn: ([x, t]) => F.nllLoss(x!, t!, { reduction: 'sum' }) },
   { name: 'F.dropout', inputs: [s([3, 4])], fn: ([x]) => F.dropout(x!, 0.5, true, { generator: new Generator(5) }) },
 ];
 

@@ -77,7 +77,9 @@ function attach(
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   const stamps: SavedTensor[] = [];
   for (const t of saved) {
-    if (t) stamps.push({ tensor: t, storage: t.storage, version: t.storage.version, slot: t === out ? -1 : inputs.indexOf(t) === -1 ? -2 : inputs.indexOf(t) });
+    if (!t) continue;
+    const i = inputs.indexOf(t);
+    stamps.push({ tensor: t, storage: t.storage, version: t.storage.version, slot: t === out ? -1 : i >= 0 ? i : -2 });
   }
   const next = inputs.map((t) => t.gradFn);
   const stack = isAnomalyEnabled() ? captureStack() : null;

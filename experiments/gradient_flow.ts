@@ -15,7 +15,7 @@
 // - residual: ∂(x + F(x))/∂x = I + ∂F/∂x, so the identity path hands the gradient back unchanged
 //   and the stem's gradient stays the size of the head's. Without a norm, though, each block adds
 //   the variance of F(x) to x's, so activations and every gradient grow as 2^blocks.
-import { DataLoader, type ImageDataset, takePerClass } from '../data/index.js';
+import { DataLoader, type ImageDataset } from '../data/index.js';
 import { F, type Tensor, manualSeed, models, nn, optim, tidy } from '../index.js';
 import { type Budget, type Experiment, type ExperimentOptions, type ExperimentResult, type Plot, formatNumber, median } from './framework.js';
 import { applyThreads, fashion } from './train_util.js';
@@ -31,7 +31,7 @@ interface Plan {
 const PLANS: Record<Budget, Plan> = {
   tiny: { depths: [8, 14], batch: 8, steps: 2, perClass: 4 },
   quick: { depths: [8, 20, 56], batch: 16, steps: 10, perClass: 100 },
-  full: { depths: [8, 20, 56, 110], batch: 64, steps: 100, perClass: 500 },
+  full: { depths: [8, 20, 56, 110], batch: 32, steps: 50, perClass: 500 },
 };
 
 const SGD = { lr: 0.01, momentum: 0.9 };
@@ -107,8 +107,7 @@ function profile(model: Net, x: Tensor, y: Tensor): Profile {
 }
 
 async function sample(plan: Plan, seed: number): Promise<ImageDataset> {
-  const ds = await fashion('train', plan.perClass > 500 ? 'full' : 'subset', null, seed);
-  return takePerClass(ds, plan.perClass, seed);
+  return fashion('train', 'subset', plan.perClass, seed);
 }
 
 export const gradientFlow: Experiment = {
@@ -261,7 +260,8 @@ function plots(runs: NetRun[], steps: number): Plot[] {
   const depthValues = runs.flatMap((r) =>
     (['init', 'trained'] as const).map((p) => ({ depth: r.depth, ratio: r[p].ratio, median: r[p].median, net: r.net, phase: phase(p) })),
   );
-  const color = { field: 'net', type: 'nominal', title: 'net', sort: [...NETS], legend: { labelLimit: 400 } };
+  // one colour per net in every plot, whether or not a plot shows all five
+  const color = { field: 'net', type: 'nominal', title: 'net', scale: { domain: [...NETS] }, legend: { labelLimit: 400 } };
   const log = { type: 'log' };
   return [
     {

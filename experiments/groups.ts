@@ -23,16 +23,19 @@ interface Plan {
   runs: number;
   /** The CIFAR net trained per template. */
   depth: number;
+  /** The embedded subset (500 + 100 per class) or the installed full set (6000 + 1000). */
+  source: 'subset' | 'full';
   perClass: number;
+  /** null: the whole test split. */
   testPerClass: number | null;
   epochs: number;
   batchSize: number;
 }
 
 const PLANS: Record<Budget, Plan> = {
-  tiny: { batch: 1, spatial: 8, runs: 1, depth: 8, perClass: 3, testPerClass: 2, epochs: 1, batchSize: 10 },
-  quick: { batch: 2, spatial: 56, runs: 7, depth: 8, perClass: 100, testPerClass: null, epochs: 3, batchSize: 50 },
-  full: { batch: 8, spatial: 56, runs: 5, depth: 20, perClass: 500, testPerClass: null, epochs: 10, batchSize: 64 },
+  tiny: { batch: 1, spatial: 8, runs: 1, depth: 8, source: 'subset', perClass: 3, testPerClass: 2, epochs: 1, batchSize: 10 },
+  quick: { batch: 2, spatial: 56, runs: 7, depth: 8, source: 'subset', perClass: 100, testPerClass: null, epochs: 3, batchSize: 50 },
+  full: { batch: 8, spatial: 56, runs: 9, depth: 20, source: 'full', perClass: 500, testPerClass: null, epochs: 6, batchSize: 64 },
 };
 
 const SGD = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
@@ -206,9 +209,8 @@ export const groups: Experiment = {
       return { model: w.model, template: w.template, params, built };
     });
 
-    const source = plan.perClass > 500 ? 'full' : 'subset';
-    const train = await fashion('train', source, plan.perClass, opts.seed);
-    const test = await fashion('test', source, plan.testPerClass, opts.seed);
+    const train = await fashion('train', plan.source, plan.perClass, opts.seed);
+    const test = await fashion('test', plan.source, plan.testPerClass, opts.seed);
     const trained: TrainRow[] = [];
     for (const c of cifarConfigs(plan.depth)) {
       manualSeed(opts.seed);
@@ -257,6 +259,8 @@ function report(
   const accSpread = best.testAccuracy - worst.testAccuracy;
   // One test image is worth 1/n of accuracy; a binomial standard error at this accuracy gives the noise floor.
   const noise = Math.sqrt((best.testAccuracy * (1 - best.testAccuracy)) / dataInfo.test);
+  // two independent accuracies: the difference has √2 times the standard error of each
+  const noiseDiff = Math.SQRT2 * noise;
 
   const fastest = dense.reduce((a, b) => (b.trainStepMs < a.trainStepMs ? b : a));
   const slowDense = dense.reduce((a, b) => (b.trainStepMs > a.trainStepMs ? b : a));
@@ -270,16 +274,21 @@ function report(
         : ': about what the FLOPs predict; at these group sizes the grouped kernels keep up with the dense one on this machine.') +
       ` Depthwise (${dw.template}, groups = channels) does ${f(dwMacs)}x the multiply-adds of 1×64d and takes ${f(dwTime)}x its time (forward at ${f(dw.forwardGmacs)} GMAC/s against ${f(base.forwardGmacs)} GMAC/s for 1×64d)` +
       (dwTime >= 1.25 * dwMacs
-        ? ': each output channel reads a single input channel, so there is little arithmetic per byte moved and no large GEMM to keep the machine busy. This is where FLOPs and wall time part most.'
+        ? dw.forwardGmacs < base.forwardGmacs / 1.25
+          ? ': each output channel reads a single input channel, so there is little arithmetic per byte moved and no large GEMM to keep the machine busy. This is where FLOPs and wall time part most.'
+          : ': its forward keeps up with the dense conv here, its backward does not. Equal FLOPs, unequal time.'
         : '.') +
       (slowest === dw ? '' : ` The slowest template of all is ${slowest.template}.`),
     '',
     `Whole models: resnet50 (1×64d) has ${whole[0]!.params} parameters and resnext50_32x4d (32×4d) ${whole[1]!.params}: ${f((1 - whole[1]!.params / whole[0]!.params) * 100)}% fewer for the same layout (the test checks both counts against torchvision's).`,
     '',
     `Trained at equal budget (cifarResNet${plan.depth}, ${plan.epochs} epochs on ${dataInfo.train} images, parameters matched within ${f(Math.max(...trained.map((t) => Math.abs(t.params / trained[0]!.params - 1))) * 100)}%), test accuracy ranges from ${formatPercent(worst.testAccuracy)} (${worst.name}) to ${formatPercent(best.testAccuracy)} (${best.name}). ` +
-      (accSpread <= 2 * noise
-        ? `That spread is within twice the sampling noise of ${dataInfo.test} test images (±${formatPercent(noise)}), so this budget cannot rank the templates: at about equal parameters, grouping neither helped nor hurt measurably here.`
-        : `That spread is more than twice the sampling noise of ${dataInfo.test} test images (±${formatPercent(noise)}): at this budget ${best.name} trained best.`),
+      (accSpread <= 2 * noiseDiff
+        ? `That spread is within twice the standard error of a difference of two accuracies on ${dataInfo.test} test images (±${formatPercent(noiseDiff)}), so this budget cannot rank the templates: at about equal parameters, grouping neither helped nor hurt measurably here.`
+        : `That spread is more than twice the standard error of a difference of two accuracies on ${dataInfo.test} test images (±${formatPercent(noiseDiff)}): at this budget ${best.name} trained best` +
+          (Math.abs(best.params / trained[0]!.params - 1) > 0.05 || Math.abs(worst.params / trained[0]!.params - 1) > 0.05
+            ? `, though with ${f(best.params)} parameters against ${f(worst.params)} for ${worst.name}, part of the gap may be the parameter count rather than the groups.`
+            : '.')),
   ].join('\n');
 
   const blockTable = {
@@ -369,6 +378,6 @@ function report(
         ],
       },
     ],
-    data: { plan, sgd: SGD, blocks, whole, trained, testNoise: noise, data: dataInfo },
+    data: { plan, sgd: SGD, blocks, whole, trained, testNoise: noise, testNoiseOfDifference: noiseDiff, data: dataInfo },
   };
 }

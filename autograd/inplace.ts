@@ -16,14 +16,10 @@ import { isGradEnabled, record } from './graph.js';
 import { sumToShape } from './ops/dispatch.js';
 import { toDevice } from './ops/views.js';
 
-// Off until nn/init.ts writes under noGrad (it initialises parameters with grad mode on).
-const refuseLeafWrites = false;
-
 const hooks: InplaceHooks = {
   check(dst, src, op) {
     if (!isGradEnabled()) return;
     if (dst.isLeaf && dst.requiresGrad) {
-      if (!refuseLeafWrites) return;
       throw new AutogradError(
         `${op}: a leaf tensor that requires grad ${fmtTensor(dst)} is being used in an in-place operation. ` +
           'Write it under noGrad(() => ...), as optimizers and init do, or write into a tensor that does not require grad.',

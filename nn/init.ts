@@ -11,6 +11,7 @@ import { type TypedArray, allocArray } from '../core/dtype.js';
 import { ValueError, fmtShape } from '../core/errors.js';
 import { type Generator, defaultGenerator } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
+import { noGrad } from '../autograd/graph.js';
 
 export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'selu';
 export type FanMode = 'fan_in' | 'fan_out';
@@ -64,7 +65,8 @@ function fill(t: Tensor, f: () => number, op: string): Tensor {
   if (t.dtype === 'int32' && op !== 'constant') throw new ValueError(`init.${op}: expected a floating point tensor, but got int32`);
   const data: TypedArray = allocArray(t.dtype, t.numel());
   for (let i = 0; i < data.length; i++) data[i] = f();
-  return t.assign(Tensor.fromArray(data, t.shape));
+  // in place and outside autograd, as torch's init (its parameters require grad)
+  return noGrad(() => t.assign(Tensor.fromArray(data, t.shape)));
 }
 
 /** U(a, b). */

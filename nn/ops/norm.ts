@@ -76,7 +76,8 @@ function normWithFixedStats(
 ): Tensor {
   const params = present(weight, bias);
   const y = runKernel('normApply', [x, ...stats, ...params], affineAttrs(layout, eps, weight, bias))[0] as Tensor;
-  return record(y, op, [x, ...params], (g) => normGrads(x, g, layout, stats, eps, weight, bias, false));
+  // backward reads the statistics too: a running-stat update before backward must be caught
+  return record(y, op, [x, ...params], (g) => normGrads(x, g, layout, stats, eps, weight, bias, false), [x, ...params, ...stats]);
 }
 
 /** running ← (1 − momentum)·running + momentum·batch, in place and outside autograd. */

@@ -59,7 +59,8 @@ export function maxPool2dWithIndices(input: Tensor, kernelSize: IntPair, opts: M
   const [x4, isBatched] = batched(input, op);
   const p = poolGeometry(x4, kernelSize, opts.stride, opts.padding ?? 0, opts.dilation ?? 1, opts.ceilMode ?? false, op);
   const [y, idx] = runKernel('maxPool2d', [contiguous(x4)], { geom: p }) as [Tensor, Tensor];
-  record(y, op, [x4], (g) => [run1('maxPool2dBackward', [contiguous(g), idx], { geom: p, inputShape: x4.shape })]);
+  // backward reads only the indices (which the caller also gets and could write into)
+  record(y, op, [x4], (g) => [run1('maxPool2dBackward', [contiguous(g), idx], { geom: p, inputShape: x4.shape })], [idx]);
   return isBatched ? [y, idx] : [squeeze(y, 0), squeeze(idx, 0)];
 }
 

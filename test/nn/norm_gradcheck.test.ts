@@ -5,7 +5,7 @@
 // steps so they are not the initial 0 and 1); LayerNorm and GroupNorm have no eval difference,
 // which the module cases check by running them in eval mode too.
 import { describe, expect, it } from 'vitest';
-import { F, Generator, type Tensor, autograd, nn, randn } from '../../index.js';
+import { F, Generator, type Tensor, autograd, nn, noGrad, randn } from '../../index.js';
 
 const gen = new Generator(11);
 const leaf = (shape: number[]): Tensor => randn(shape, { dtype: 'float64', requiresGrad: true, generator: gen });
@@ -107,7 +107,9 @@ describe('gradcheck float64, modules in train and eval mode', () => {
         for (let i = 0; i < 3; i++) m.forward(leaf(shape)); // move the running stats off 0 and 1
         m.train(mode === 'train');
         const params = m.parameters();
-        for (const p of params) p.assign(randn(p.shape, { dtype: 'float64', generator: gen }));
+        noGrad(() => {
+          for (const p of params) p.assign(randn(p.shape, { dtype: 'float64', generator: gen }));
+        });
         // gradcheck perturbs the storage of the tensors it is given; the module reads the same
         // parameter tensors, so x and every parameter are checked through m.forward.
         const x = leaf(shape);

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { fusedSteps } from '../../core/cpu/wasm.js';
 import { AutogradError, F, Generator, type Tensor, autograd as ag, nn, noGrad, ones, optim, randn, tensor, zeros } from '../../index.js';
 
-type Kind = 'any' | 'pos' | { index: number } | 'mask';
+/** 'stat'/'posStat': float inputs that never require grad (running statistics). */
+type Kind = 'any' | 'pos' | { index: number } | 'mask' | 'stat' | 'posStat';
 interface InputSpec {
   shape: number[];
   kind?: Kind;
@@ -16,6 +17,8 @@ interface OpCase {
   name: string;
   inputs: InputSpec[];
   fn: (xs: Tensor[]) => Tensor;
+  /** Other outputs the caller gets and could write into (maxPool2d's indices). */
+  extras?: (xs: Tensor[]) => { y: Tensor; extras: Tensor[] };
 }
 
 const s = (shape: number[], kind: Kind = 'any'): InputSpec => ({ shape, kind });
@@ -27,9 +30,10 @@ function make(spec: InputSpec, gen: Generator): Tensor {
   if (kind === 'mask') return tensor(Int32Array.from({ length: n }, () => (gen.uniform() < 0.5 ? 1 : 0)), { shape: spec.shape, dtype: 'int32' });
   if (typeof kind === 'object') return tensor(Int32Array.from({ length: n }, () => Math.floor(gen.uniform() * kind.index)), { shape: spec.shape, dtype: 'int32' });
   const x = randn(spec.shape, { dtype: 'float64', generator: gen });
-  return kind === 'pos' ? noGrad(() => x.abs().add(0.5)) : x;
+  return kind === 'pos' || kind === 'posStat' ? noGrad(() => x.abs().add(0.5)) : x;
 }
 
+/** Inputs that take part in the gradient (running statistics and indices do not). */
 const isFloatSpec = (spec: InputSpec): boolean => spec.kind === undefined || spec.kind === 'any' || spec.kind === 'pos';
 
 const CASES: OpCase[] = [
@@ -89,7 +93,26 @@ const CASES: OpCase[] = [
   { name: 'F.layerNorm', inputs: [s([2, 3, 4]), s([4]), s([4])], fn: ([x, w, b]) => F.layerNorm(x!, [4], w!, b!) },
   { name: 'F.instanceNorm', inputs: [s([2, 2, 3, 3]), s([2]), s([2])], fn: ([x, w, b]) => F.instanceNorm(x!, null, null, w!, b!) },
   { name: 'F.groupNorm', inputs: [s([2, 4, 2, 2]), s([4]), s([4])], fn: ([x, w, b]) => F.groupNorm(x!, 2, w!, b!) },
+  {
+    name: 'F.batchNorm eval',
+    inputs: [s([3, 2, 2, 2]), s([2], 'stat'), s([2], 'posStat'), s([2]), s([2])],
+    fn: ([x, m, v, w, b]) => F.batchNorm(x!, m!, v!, w!, b!, { training: false }),
+  },
+  {
+    name: 'F.instanceNorm with running stats, eval',
+    inputs: [s([2, 2, 3, 3]), s([2], 'stat'), s([2], 'posStat')],
+    fn: ([x, m, v]) => F.instanceNorm(x!, m!, v!, null, null, { useInputStats: false }),
+  },
   { name: 'F.maxPool2d', inputs: [s([1, 2, 4, 4])], fn: ([x]) => F.maxPool2d(x!, 2, { stride: 1, padding: 1 }) },
+  {
+    name: 'F.maxPool2dWithIndices (the indices written)',
+    inputs: [s([1, 2, 4, 4])],
+    fn: ([x]) => F.maxPool2dWithIndices(x!, 2)[0],
+    extras: ([x]) => {
+      const [y, idx] = F.maxPool2dWithIndices(x!, 2);
+      return { y, extras: [idx] };
+    },
+  },
   { name: 'F.avgPool2d', inputs: [s([1, 2, 4, 4])], fn: ([x]) => F.avgPool2d(x!, 2) },
   { name: 'F.adaptiveAvgPool2d', inputs: [s([1, 2, 5, 5])], fn: ([x]) => F.adaptiveAvgPool2d(x!, [2, 3]) },
   { name: 'F.crossEntropy', inputs: [s([3, 4]), s([3], { index: 4 })], fn: ([x, t]) => F.crossEntropy(x!, t!) },
@@ -97,7 +120,7 @@ const CASES: OpCase[] = [
   { name: 'F.dropout', inputs: [s([3, 4])], fn: ([x]) => F.dropout(x!, 0.5, true, { generator: new Generator(5) }) },
 ];
 
-type Target = { input: number } | 'output (noGrad)' | 'output (recorded)';
+type Target = { input: number } | { extra: number } | 'output (noGrad)' | 'output (recorded)';
 
 interface Outcome {
   error?: unknown;
@@ -119,7 +142,7 @@ function trial(c: OpCase, wantGrad: boolean[], target: Target, seed: number): { 
       return t;
     });
   const xs = leaves();
-  const y = c.fn(xs);
+  const { y, extras } = c.extras ? c.extras(xs) : { y: c.fn(xs), extras: [] };
   const upstream = randn(y.shape, { dtype: y.dtype, generator: gen });
 
   // the gradient of the forward that ran, on untouched copies of its inputs
@@ -131,7 +154,10 @@ function trial(c: OpCase, wantGrad: boolean[], target: Target, seed: number): { 
   try {
     if (target === 'output (recorded)') y.assign(randn(y.shape, { dtype: y.dtype, generator: gen }));
     else if (target === 'output (noGrad)') noGrad(() => y.assign(randn(y.shape, { dtype: y.dtype, generator: gen })));
-    else noGrad(() => (xs[target.input] as Tensor).assign(make(c.inputs[target.input] as InputSpec, gen)));
+    else if ('extra' in target) {
+      const e = extras[target.extra] as Tensor;
+      noGrad(() => e.assign(make({ shape: [...e.shape], kind: { index: 4 } }, gen)));
+    } else noGrad(() => (xs[target.input] as Tensor).assign(make(c.inputs[target.input] as InputSpec, gen)));
   } catch (e) {
     writeRefused = e;
   }
@@ -177,8 +203,9 @@ describe('property: an in-place write into any input or output gives an error or
       let correct = 0;
       for (const wantGrad of gradSubsets(c)) {
         const targets: Target[] = [...c.inputs.map((_, i) => ({ input: i })), 'output (noGrad)', 'output (recorded)'];
+        if (c.extras) targets.push({ extra: 0 });
         for (const target of targets) {
-          const label = `${c.name} wantGrad=${wantGrad.map(Number).join('')} write=${typeof target === 'string' ? target : `input ${target.input}`}`;
+          const label = `${c.name} wantGrad=${wantGrad.map(Number).join('')} write=${typeof target === 'string' ? target : 'input' in target ? `input ${target.input}` : `extra output ${target.extra}`}`;
           const { outcome, expected, writeRefused } = trial(c, wantGrad, target, seed++);
           if (writeRefused) {
             // only the recorded copy into a view's output, or a non-whole destination, may be refused
@@ -206,6 +233,25 @@ describe('property: an in-place write into any input or output gives an error or
 });
 
 describe('the cases from issue 14', () => {
+  it("a leaf that requires grad is refused with grad mode on (torch's rule); under noGrad it is written", () => {
+    const a = randn([2, 3], { requiresGrad: true });
+    expect(() => a.assign(zeros([2, 3]))).toThrow(AutogradError);
+    expect(() => a.assign(zeros([2, 3]))).toThrow(/assign: a leaf tensor that requires grad \[Float32 \[2, 3\]\] is being used in an in-place operation/);
+    expect(a.version).toBe(0);
+    noGrad(() => a.assign(zeros([2, 3])));
+    expect(a.version).toBe(1);
+    const b = zeros([2, 3]); // no grad: a plain write with grad mode on
+    b.assign(ones([3]));
+    expect(b.version).toBe(1);
+    expect(() => a.detach().assign(ones([2, 3]))).not.toThrow(); // detach() opts out, as torch
+  });
+
+  it('models build and load weights with grad mode on (init and loadStateDict write under noGrad)', () => {
+    const a = new nn.Conv2d(2, 3, 3);
+    a.loadStateDict(new nn.Conv2d(2, 3, 3).stateDict());
+    expect(a.weight.requiresGrad).toBe(true);
+  });
+
   it('y = a.exp(); y.assign(...); backward is an error naming exp and its output', () => {
     const a = randn([2, 3], { requiresGrad: true, generator: new Generator(1) });
     const y = a.exp();

@@ -8,8 +8,6 @@
 // an error naming the class and its path in the model: silently exporting a different function
 // would be worse. Forward hooks are not part of the exported graph. Weights are written as
 // float32 whatever the model's dtype; the input is float32 [N, ...exampleInput.shape[1:]].
-import type * as NodeFs from 'node:fs';
-import type * as NodePath from 'node:path';
 import { ValueError, fmtShape } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { Dropout, Flatten, Identity, Linear, ReLU, Sequential } from '../nn/layers/basic.js';
@@ -39,6 +37,7 @@ import {
 } from './onnx_layers.js';
 import { type OnnxModel, encodeOnnxModel } from './onnx_proto.js';
 import { BasicBlock, Bottleneck, ResNet } from './resnet.js';
+import { writeFileAtomic } from './safetensors.js';
 
 export { OnnxExportError } from './onnx_graph.js';
 
@@ -228,35 +227,8 @@ export function serializeOnnx(model: Module, exampleInput: Tensor, opts: OnnxExp
  */
 export function exportOnnx(model: Module, exampleInput: Tensor, path: string, opts: OnnxExportOptions = {}): void {
   if (typeof path !== 'string' || path === '') throw new ValueError(`exportOnnx: argument 'path' must be a non-empty string, but got ${describe(path)}`);
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; pid?: number } }).process;
+  const proc = (globalThis as { process?: { getBuiltinModule?: unknown } }).process;
   if (!proc?.getBuiltinModule) throw new OnnxExportError('exportOnnx: writing a file needs Node.js >= 20.16; in a browser use serializeOnnx() for the bytes');
-  const fs = proc.getBuiltinModule('node:fs') as typeof NodeFs;
-  const P = proc.getBuiltinModule('node:path') as typeof NodePath;
   const bytes = serializeOnnx(model, exampleInput, opts); // every check runs before the disk is touched
-  const dir = P.dirname(P.resolve(path));
-  const tmp = P.join(dir, `.${P.basename(path)}.${proc.pid ?? 0}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
-  try {
-    try {
-      for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, path);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  try {
-    // make the rename durable too, where the platform lets a folder be fsynced
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
-  } catch {
-    // best effort
-  }
+  writeFileAtomic(path, bytes);
 }

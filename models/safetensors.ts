@@ -373,6 +373,22 @@ export function saveSafetensors(path: string, tensors: Record<string, Tensor>, o
   const dir = P.dirname(P.resolve(path));
   const base = P.basename(path);
   removeStaleTempFiles(fs, P, dir, base);
+  writeAtomic(fs, P, dir, base, bytes);
+}
+
+/**
+ * Write `bytes` to `path` whole or not at all: into a temporary file in the same folder
+ * (`<name>.tmp-<pid>-<n>`), fsynced, then renamed over `path` (the folder fsynced too where the
+ * platform allows). On any failure the temporary file is removed and `path` is untouched. Node
+ * only; the ONNX exporter and the trainer's run folder write through it too.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const { fs, path: P } = requireNode('writing a file');
+  writeAtomic(fs, P, P.dirname(P.resolve(path)), P.basename(path), bytes);
+}
+
+function writeAtomic(fs: typeof NodeFs, P: typeof NodePath, dir: string, base: string, bytes: Uint8Array): void {
+  const path = P.join(dir, base);
   const tmp = P.join(dir, `${base}.tmp-${process.pid}-${tempCounter++}`);
   const fd = fs.openSync(tmp, 'wx', 0o644);
   try {

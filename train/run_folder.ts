@@ -1,38 +1,14 @@
 // The run folder's small files, each written whole or not at all: the bytes go to a temporary
 // file in the same folder, which is fsynced and renamed over the target (a reader, or a run
 // killed half-way, sees the old file or the new one, never a mix).
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { writeFileAtomic as writeBytesAtomic } from '../models/safetensors.js';
 import { arch, cpus, hostname, loadavg, platform, release, totalmem } from 'node:os';
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const dir = dirname(resolve(path));
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    try {
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  // Make the rename durable too (not every platform can fsync a folder).
-  try {
-    const d = openSync(dir, 'r');
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
-  } catch {}
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  writeBytesAtomic(path, typeof data === 'string' ? new TextEncoder().encode(data) : data);
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {

@@ -32,7 +32,7 @@ const common = {
   format: 'esm',
   sourcemap: true,
   target: 'es2022',
-  external: ['gpu.js', 'gl', 'node:*'],
+  external: ['gpu.js', 'gl', 'webgpu', 'node:*'],
   logLevel: 'warning',
 };
 /** esbuild options for one bundle of index.ts at `outfile`. */
@@ -120,13 +120,14 @@ function nodeBuiltinsRefused() {
   return {
     name: 'node-builtins-refused',
     setup(build) {
-      build.onResolve({ filter: /^node:/ }, (args) =>
+      // 'webgpu' is Dawn's Node binding, which initGpu imports only in Node: a throwing stub too
+      build.onResolve({ filter: /^(node:.*|webgpu)$/ }, (args) =>
         args.kind === 'dynamic-import'
           ? { path: args.path, namespace: 'node-builtin' }
           : { errors: [{ text: `${args.importer} imports ${args.path} statically: the browser builds cannot hold it` }] },
       );
       build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
-        contents: `throw new Error(${JSON.stringify(`resgrad: '${args.path}' is a Node built-in; this is resgrad's browser build`)});`,
+        contents: `throw new Error(${JSON.stringify(`resgrad: '${args.path}' is ${args.path === 'webgpu' ? "Node's WebGPU binding (Dawn)" : 'a Node built-in'}; this is resgrad's browser build`)});`,
         loader: 'js',
       }));
     },

@@ -21,6 +21,7 @@ import { tfjsModelVariant } from '../peers/tfjs.js';
 import { torchTrainStepVariant } from '../peers/torch.js';
 import { anyThreadedVariant } from '../registry.js';
 import { threadLadder, threadList } from '../threads.js';
+import { ensureGpu, gpuSettings } from '../variants.js';
 import type { Expected, Suite, SuiteContext, Variant, Workload } from '../types.js';
 
 type Net = ReturnType<typeof api.models.resnet18>;
@@ -97,7 +98,8 @@ function forwardWorkload(name: string, make: () => Net, batch: number, ctx: Suit
       };
     },
   });
-  const variants: Variant[] = anyThreadedVariant() ? threadLadder(ctx, rung) : [rung()];
+  const variants: Variant[] = !ctx.backends.has('cpu') ? [] : anyThreadedVariant() ? threadLadder(ctx, rung) : [rung()];
+  if (ctx.backends.has('gpu')) variants.push(gpuForwardRung(make, shape, x, skip));
   if (ctx.peers && !skip) {
     variants.push(tfjsModelVariant('wasm', lowered));
     for (const t of threadList(ctx)) variants.push(ortGraphVariant(() => onnxOfModel(lowered().g, x), t, 'built from our module tree and weights, BN folded'));
@@ -123,6 +125,41 @@ function forwardWorkload(name: string, make: () => Net, batch: number, ctx: Suit
     release() {
       model = undefined;
       graph = undefined;
+    },
+  };
+}
+
+/**
+ * The same forward on device 'gpu': its own copy of the model (same seed and norm statistics),
+ * moved with `.to('gpu')`; each call reads the logits back, which is what makes the work finish.
+ */
+function gpuForwardRung(make: () => Net, shape: number[], x: Float32Array, skip?: string): Variant {
+  return {
+    name: 'gpu forward (eval)',
+    kind: 'resgrad',
+    backend: `gpu.js ${gpuSettings.mode}`,
+    threads: 1,
+    isAsync: true,
+    ...(skip ? { skip } : {}),
+    async prepare() {
+      const gpu = await ensureGpu();
+      api.manualSeed(0);
+      const m = make().eval();
+      seedNorms(m, 100);
+      m.to('gpu');
+      const xt = api.tensor(x, { shape, device: 'gpu' });
+      let last: Float32Array = new Float32Array(0);
+      return {
+        run: async () => {
+          const y = api.noGrad(() => api.tidy(() => m.forward(xt) as Tensor));
+          last = (await y.data()) as Float32Array;
+          y.dispose();
+        },
+        output: () => last,
+        backend: gpu,
+        ...(/llvmpipe|swiftshader|softpipe/i.test(gpu) ? { note: 'software renderer: a correctness run, not a performance claim' } : {}),
+        dispose: () => xt.dispose(),
+      };
     },
   };
 }
@@ -178,8 +215,9 @@ export function modelSuite(): Suite {
     name: 'models',
     description: 'whole networks, forward (eval, noGrad) and a training step (calls/s and images/s, median)',
     workloads: (ctx: SuiteContext) => {
-      if (!ctx.backends.has('cpu')) return [];
-      if (ctx.quick) return [cifarTrainStep(8, ctx)];
+      const cpu = ctx.backends.has('cpu');
+      if (!cpu && !ctx.backends.has('gpu')) return [];
+      if (ctx.quick) return cpu ? [cifarTrainStep(8, ctx)] : [];
       const full = ctx.full ? undefined : 'batch 8 takes tens of seconds a call on 2 cores: run with --full';
       return [
         forwardWorkload('resnet18', () => api.models.resnet18(), 1, ctx),
@@ -188,7 +226,7 @@ export function modelSuite(): Suite {
         forwardWorkload('resnet18', () => api.models.resnet18(), 8, ctx, full),
         forwardWorkload('resnet50', () => api.models.resnet50(), 8, ctx, full),
         forwardWorkload('resnext50_32x4d', () => api.models.resnext50_32x4d(), 8, ctx, full),
-        cifarTrainStep(128, ctx),
+        ...(cpu ? [cifarTrainStep(128, ctx)] : []),
       ];
     },
   };

@@ -113,14 +113,38 @@ async function preflight(mode: GpuMode): Promise<void> {
       throw new DeviceError(`initGpu: '${mode}' needs a browser canvas (or OffscreenCanvas), and there is none here${inNode ? "; in Node use 'headlessgl'" : ''}`);
     }
   } else if (mode === 'webgpu') {
-    const gpuApi = g.navigator?.gpu as { requestAdapter(): Promise<unknown> } | undefined;
+    if (inNode && !(g.navigator as { gpu?: unknown } | undefined)?.gpu) await installDawn();
+    const gpuApi = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
     if (!gpuApi) {
+      throw new DeviceError("initGpu: 'webgpu' needs the WebGPU API (navigator.gpu), which this browser does not expose (Chromium: --enable-unsafe-webgpu)");
+    }
+    if (!(await gpuApi.requestAdapter())) {
       throw new DeviceError(
-        `initGpu: 'webgpu' needs the WebGPU API (navigator.gpu), which ${inNode ? "Node does not provide (and gpu.js's webgpu@0.2.9 binding does not load on this glibc)" : 'this browser does not expose (Chromium: --enable-unsafe-webgpu)'}`,
+        `initGpu: 'webgpu': navigator.gpu.requestAdapter() found no adapter${inNode ? " (Dawn runs on Vulkan here: it needs libvulkan.so.1 and a GPU's Vulkan driver; Mesa's lavapipe in Debian 12 lacks a feature Dawn requires)" : ''}`,
       );
     }
-    if (!(await gpuApi.requestAdapter())) throw new DeviceError("initGpu: 'webgpu': navigator.gpu.requestAdapter() found no adapter");
   }
+}
+
+/**
+ * Node has no navigator.gpu: give it Dawn's, from the optional `webgpu` package (>= 0.6; the
+ * 0.2.9 that gpu.js pins does not load on Debian 12's glibc). Dawn reaches the GPU through Vulkan.
+ */
+async function installDawn(): Promise<void> {
+  let dawn: { create(flags: string[]): unknown; globals: Record<string, unknown> };
+  try {
+    dawn = (await import('webgpu')) as unknown as typeof dawn;
+  } catch (e) {
+    throw new DeviceError(
+      `initGpu: 'webgpu' in Node needs navigator.gpu, which Node does not provide; install Dawn's binding (npm install webgpu@0.6) to get it: ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
+  const g = globalThis as Record<string, unknown>;
+  for (const [name, value] of Object.entries(dawn.globals)) if (!(name in g)) g[name] = value;
+  const nav = (g.navigator ?? {}) as Record<string, unknown>;
+  // Node 21+ defines a read-only navigator: add gpu to it; Node 20 has none: make one.
+  if (g.navigator === undefined) Object.defineProperty(g, 'navigator', { value: nav, configurable: true, writable: true });
+  Object.defineProperty(nav, 'gpu', { value: dawn.create([]), configurable: true });
 }
 
 /** The renderer that actually draws, as precisely as the platform tells. */

@@ -21,21 +21,20 @@
 // read through literal strides plus a runtime storage offset, and index math is float32 with
 // the ⌊(r + 0.5)/n⌋ quotient.
 import type { ConvGeometry } from '../geometry.js';
-import { kernelFunction, lit } from './source.js';
+import { divModLines, kernelFunction, lit } from './source.js';
 
 /** Strides of one NCHW / OIHW operand (any view; the ops pass contiguous ones). */
 export type Strides4 = readonly [number, number, number, number];
 
 /**
  * Statements declaring `names[d]` = the index along dim d of the row-major flat index `flat`
- * over `shape` (last dim fastest), with ⌊(r + 0.5)/n⌋ quotients.
+ * over `shape` (last dim fastest), exact up to 2^24 (divModLines).
  */
 export function splitIndex(flat: string, shape: readonly number[], names: readonly string[]): string {
   const lines: string[] = [];
   let rest = flat;
   for (let d = shape.length - 1; d > 0; d--) {
-    const n = lit(shape[d]);
-    lines.push(`const r${d} = Math.floor((${rest} + 0.5) / ${n});`, `const ${names[d]} = ${rest} - r${d} * ${n};`);
+    lines.push(...divModLines(`r${d}`, names[d], rest, shape[d]));
     rest = `r${d}`;
   }
   lines.push(`const ${names[0]} = ${rest};`);

@@ -8,7 +8,7 @@
 // Loops run over one dim with literal bounds (gpu.js's loopMaxIterations guard never applies);
 // a softmax row or an argmax is walked by one thread, fine for class counts and rows up to the
 // tens of thousands (no two-level split as the norms have).
-import { type StridedOperand, kernelFunction, lit, stridedPositions } from './source.js';
+import { type StridedOperand, divModLines, kernelFunction, lit, stridedPositions } from './source.js';
 
 /** [outer, n, inner] strides of a contiguous array. */
 const onn = (n: number, inner: number): number[] => [n * inner, inner, 1];
@@ -163,9 +163,9 @@ export function scatterViewSource(shape: readonly number[], viewStrides: readonl
   for (const d of dims) {
     const s = viewStrides[d];
     lines.push(
-      `const i${d} = Math.floor((r + 0.5) / ${lit(s)});`,
+      ...divModLines(`i${d}`, `r${d}`, 'r', s), // r is a flat index: exact past 2^23
       `inView = i${d} < ${lit(shape[d])} ? inView : 0.0;`,
-      `r = r - i${d} * ${lit(s)};`,
+      `r = r${d};`,
       `pg = pg + i${d} * ${lit(gStrides[d])};`,
     );
   }

@@ -15,7 +15,7 @@
 //   (k, r, piece), and level 2 adds a set's R·P partials. Both loops have literal bounds, so
 //   gpu.js's loopMaxIterations guard never cuts them short.
 import { type NormLayout, numSets } from '../geometry.js';
-import { kernelFunction, lit, stridedPositions } from './source.js';
+import { divModLines, kernelFunction, lit, stridedPositions } from './source.js';
 
 /** Elements one level-1 thread adds up, at most. */
 export const PIECE = 256;
@@ -97,7 +97,7 @@ function channelAndSet(l: NormLayout): string {
   const { C, S } = l;
   const floorDiv = (a: string, b: number) => (b === 1 ? a : `Math.floor((${a} + 0.5) / ${lit(b)})`);
   const lines = [
-    `const q = ${floorDiv('this.thread.x', S)};`,
+    ...(S === 1 ? ['const q = this.thread.x;'] : divModLines('q', 'sq', 'this.thread.x', S)), // a flat index: exact past 2^23
     `const n = ${floorDiv('q', C)};`,
     `const c = q - n * ${lit(C)};`,
   ];

@@ -7,14 +7,31 @@
 // kernel.
 //
 // Index arithmetic runs in float32 on WebGL (GLSL ES 1.0 has no usable integer division):
-// integers are exact up to 2^24, and GPU division need not be correctly rounded, so a quotient
-// q = ⌊r / n⌋ is taken as ⌊(r + 0.5) / n⌋ — the true value sits at least 0.5/n away from an
-// integer, far more than the few-ulp division error, so the floor is always right.
+// integers are exact up to 2^24, and GPU division need not be correctly rounded. Below 2^23 a
+// quotient q = ⌊r / n⌋ is ⌊(r + 0.5) / n⌋: the true value sits 0.5/n away from an integer, far
+// more than the few-ulp division error. From 2^23 on, r + 0.5 is no float32 (it rounds to an
+// even integer, so r = q·n − 1 lands on q), and a flat output index reaches 2^24: divModLines
+// takes ⌊r / n⌋ up to ±1 first, then fixes it from the small, exact remainder. (Seen on an
+// H200 through WebGPU and on llvmpipe: a 4096×4096 matmul had its last column of every row past
+// 2048 wrong.)
 
 /** A number as a JavaScript literal that stays a float in generated code. */
 export function lit(x: number): string {
   if (!Number.isFinite(x)) throw new RangeError(`lit: ${x} is not a finite number`);
   return Number.isInteger(x) ? `${x}.0` : `${x}`;
+}
+
+/**
+ * Statements declaring `q` = ⌊r / n⌋ and `i` = r − q·n, exact for an integer-valued float r in
+ * [0, 2^24) and a positive integer n: q0 = ⌊r / n⌋ is off by at most one, so the remainder
+ * r − q0·n lies in [−n, 2n), small enough for the ⌊(x + 0.5) / n⌋ rule.
+ */
+export function divModLines(q: string, i: string, r: string, n: number): string[] {
+  return [
+    `const ${q}0 = Math.floor(${r} / ${lit(n)});`,
+    `const ${q} = ${q}0 + Math.floor((${r} - ${q}0 * ${lit(n)} + 0.5) / ${lit(n)});`,
+    `const ${i} = ${r} - ${q} * ${lit(n)};`,
+  ];
 }
 
 /** One strided operand of an elementwise kernel: position = `offsetArg` + Σ i_d·strides[d]. */
@@ -41,8 +58,7 @@ export function stridedPositions(shape: readonly number[], flat: string, operand
     let idx = rest;
     const outer = shape.slice(0, d).some((s) => s !== 1);
     if (outer) {
-      lines.push(`const q${d} = Math.floor((${rest} + 0.5) / ${lit(n)});`);
-      lines.push(`const i${d} = ${rest} - q${d} * ${lit(n)};`);
+      lines.push(...divModLines(`q${d}`, `i${d}`, rest, n));
       idx = `i${d}`;
       rest = `q${d}`;
     }

@@ -68,6 +68,15 @@ const REQUIRED = ['model.safetensors', 'optimizer.safetensors', 'optimizer.json'
  * objects, arrays, strings, finite numbers, booleans, null) as DIR/checkpoint/, replacing the
  * previous one atomically. DIR is created if needed.
  */
+/**
+ * Read every tensor a checkpoint holds back from its device, so that saveCheckpoint's synchronous
+ * reads succeed on a backend that reads asynchronously (gpu.js webgpu). A no-op on the CPU.
+ */
+export async function fetchCheckpointTensors(c: Pick<CheckpointParts, 'model' | 'optimizer'>): Promise<void> {
+  const all = [...Object.values(c.model.stateDict()), ...Object.values(splitOptimizerState(c.optimizer.stateDict()).tensors)];
+  await Promise.all(all.filter((t) => t.device !== 'cpu').map((t) => t.data()));
+}
+
 export function saveCheckpoint(dir: string, c: CheckpointParts & { extra: Record<string, unknown> }, opts: SaveCheckpointOptions = {}): void {
   const { fs, path } = nodeApi();
   const root = path.resolve(dir);

@@ -13,7 +13,7 @@ import '../core/cpu/index.js';
 import { ResgradError } from '../core/errors.js';
 import { type ImageDataset, DataLoader, loadFashionMnist, selectClasses, takePerClass } from '../data/index.js';
 import { saveSafetensors } from '../models/safetensors.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { fetchCheckpointTensors, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type Classifier, type LoopState, initialLoopState, runLoop } from './loop.js';
 import { ConfusionMatrix } from './metrics.js';
 import { UsageError, buildModel, freezeUpTo, loadInitWeights, resolveShape } from './models.js';
@@ -215,11 +215,14 @@ async function run(
   let state: LoopState;
   // Through JSON: a diverged loss (NaN) is saved as null rather than refused.
   const extraOf = (s: LoopState) => JSON.parse(JSON.stringify({ format: FORMAT, options, loop: s, loader: { epoch: s.epoch, batch: s.batch, seed: options.seed } }));
-  const checkpoint = (s: LoopState) => saveCheckpoint(outDir, { model, optimizer, ...(scheduler ? { scheduler } : {}), extra: extraOf(s) });
+  const checkpoint = async (s: LoopState) => {
+    if (options.device === 'gpu') await fetchCheckpointTensors({ model, optimizer }); // webgpu reads asynchronously
+    saveCheckpoint(outDir, { model, optimizer, ...(scheduler ? { scheduler } : {}), extra: extraOf(s) });
+  };
   if (saved === null) {
     writeJsonAtomic(join(outDir, 'config.json'), config);
     state = initialLoopState();
-    checkpoint(state); // a run stopped before its first epoch ends can be resumed too
+    await checkpoint(state); // a run stopped before its first epoch ends can be resumed too
   } else {
     const extra = loadCheckpoint(outDir, { model, optimizer, ...(scheduler ? { scheduler } : {}) });
     if (extra.format !== FORMAT || JSON.stringify(extra.options) !== JSON.stringify(options)) {
@@ -286,7 +289,12 @@ async function run(
   }
 
   // 7. The final files.
-  if (options.device === 'gpu') model.to('cpu');
+  if (options.device === 'gpu') {
+    // to('cpu') reads synchronously: on webgpu, await every value it moves (weights, buffers, grads) first
+    await fetchCheckpointTensors({ model, optimizer });
+    await Promise.all(model.parameters().map((p) => p.grad?.data()));
+    model.to('cpu');
+  }
   saveSafetensors(join(outDir, 'model.safetensors'), model.stateDict(), { int32As: 'I64', metadata: { format: 'pt', model: options.model } });
   const confusion = ConfusionMatrix.fromJSON(state.confusion as { classes: string[]; matrix: number[][] });
   writeJsonAtomic(join(outDir, 'confusion.json'), confusion.toJSON());

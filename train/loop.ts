@@ -62,7 +62,7 @@ export interface LoopContext {
   checkpointEvery: number;
   reporter: Reporter;
   /** Save a checkpoint holding `state` (and the model, optimizer, scheduler, RNG). */
-  checkpoint(state: LoopState): void;
+  checkpoint(state: LoopState): void | Promise<void>;
   /** Polled after every step: true asks the loop to checkpoint and return 'interrupted'. */
   stopRequested(): boolean;
   /** Called after every step (tests use it to interrupt at a chosen step). */
@@ -185,12 +185,12 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<'done
         ctx.reporter.logged(r);
       }
       // The last step of an epoch is checkpointed after the evaluation, below.
-      if (ctx.checkpointEvery > 0 && state.step % ctx.checkpointEvery === 0 && state.batch < batches) save();
+      if (ctx.checkpointEvery > 0 && state.step % ctx.checkpointEvery === 0 && state.batch < batches) await save();
       ctx.onStep?.(state);
       await yieldToEventLoop(); // lets a signal handler run
       if (ctx.stopRequested() && state.batch < batches) {
         ctx.reporter.close();
-        save();
+        await save();
         return 'interrupted';
       }
     }
@@ -214,7 +214,7 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<'done
     state.sums = emptySums();
     await writeMetrics();
     ctx.reporter.epochEnd(record, ctx.epochs);
-    save();
+    await save();
     if (ctx.stopRequested() && state.epoch < ctx.epochs) return 'interrupted';
   }
   state.elapsedS = elapsed();

@@ -164,6 +164,42 @@ function gpuForwardRung(make: () => Net, shape: number[], x: Float32Array, skip?
   };
 }
 
+/** The same training step with the model, batch and optimizer state on device 'gpu'; the loss is read back each step. */
+function gpuTrainStepRung(batch: number, shape: number[]): Variant {
+  return {
+    name: 'gpu train step',
+    kind: 'resgrad',
+    backend: `gpu.js ${gpuSettings.mode}`,
+    threads: 1,
+    isAsync: true,
+    async prepare() {
+      const gpu = await ensureGpu();
+      api.manualSeed(0);
+      const model = api.models.cifarResNet(20).train().to('gpu');
+      const opt = new api.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+      const x = api.tensor(randnF32(prod(shape), 6), { shape, device: 'gpu' });
+      const target = api.randint(0, 10, [batch], { dtype: 'int32' }).to('gpu');
+      let last: Float32Array = new Float32Array(0);
+      return {
+        run: async () => {
+          const loss = api.tidy(() => {
+            opt.zeroGrad();
+            const l = api.F.crossEntropy(model.forward(x) as Tensor, target);
+            l.backward();
+            opt.step();
+            return l.detach();
+          });
+          last = (await loss.data()) as Float32Array;
+          loss.dispose();
+        },
+        output: () => last,
+        backend: gpu,
+        ...(/llvmpipe|swiftshader|softpipe/i.test(gpu) ? { note: 'software renderer: a correctness run, not a performance claim' } : {}),
+      };
+    },
+  };
+}
+
 function cifarTrainStep(batch: number, ctx: SuiteContext): Workload {
   const shape = [batch, 3, 32, 32];
   const rung = (): Variant => ({
@@ -195,7 +231,8 @@ function cifarTrainStep(batch: number, ctx: SuiteContext): Workload {
       };
     },
   });
-  const variants: Variant[] = anyThreadedVariant() ? threadLadder(ctx, rung) : [rung()];
+  const variants: Variant[] = !ctx.backends.has('cpu') ? [] : anyThreadedVariant() ? threadLadder(ctx, rung) : [rung()];
+  if (ctx.backends.has('gpu')) variants.push(gpuTrainStepRung(batch, shape));
   if (ctx.peers) {
     const steps = ctx.quick ? { warmup: 1, timed: 2 } : { warmup: 2, timed: 5 };
     for (const t of threadList(ctx)) variants.push(torchTrainStepVariant(batch, t, steps));
@@ -215,9 +252,8 @@ export function modelSuite(): Suite {
     name: 'models',
     description: 'whole networks, forward (eval, noGrad) and a training step (calls/s and images/s, median)',
     workloads: (ctx: SuiteContext) => {
-      const cpu = ctx.backends.has('cpu');
-      if (!cpu && !ctx.backends.has('gpu')) return [];
-      if (ctx.quick) return cpu ? [cifarTrainStep(8, ctx)] : [];
+      if (!ctx.backends.has('cpu') && !ctx.backends.has('gpu')) return [];
+      if (ctx.quick) return [cifarTrainStep(8, ctx)];
       const full = ctx.full ? undefined : 'batch 8 takes tens of seconds a call on 2 cores: run with --full';
       return [
         forwardWorkload('resnet18', () => api.models.resnet18(), 1, ctx),
@@ -226,7 +262,7 @@ export function modelSuite(): Suite {
         forwardWorkload('resnet18', () => api.models.resnet18(), 8, ctx, full),
         forwardWorkload('resnet50', () => api.models.resnet50(), 8, ctx, full),
         forwardWorkload('resnext50_32x4d', () => api.models.resnext50_32x4d(), 8, ctx, full),
-        ...(cpu ? [cifarTrainStep(128, ctx)] : []),
+        cifarTrainStep(128, ctx),
       ];
     },
   };

@@ -36,6 +36,12 @@ type DeviceValue = Float32Array | { toArray(): Float32Array | Promise<Float32Arr
 /** One device buffer: `size` float32 slots, a device value (or a promise of one in async mode). */
 export class GpuBuffer {
   released = false;
+  /**
+   * The values, once read back by download(). Kernel outputs are immutable (every launch gets a
+   * fresh buffer), so the copy stays right; it lets readSync serve an async buffer after an
+   * `await tensor.data()` (a checkpoint of a model on webgpu awaits every tensor, then saves).
+   */
+  host: Float32Array | null = null;
   constructor(
     readonly size: number,
     readonly value: DeviceValue | Promise<DeviceValue> | null,
@@ -154,12 +160,17 @@ export class GpuBackend implements Backend<GpuBuffer> {
 
   async download(buffer: GpuBuffer, dtype: DType, size: number): Promise<TypedArray> {
     this.assertLive(buffer);
+    if (buffer.host) return toHost(buffer.host.slice(), dtype, size); // a copy: the caller may write to it
     const value = await buffer.value;
-    return toHost(value === null ? new Float32Array(0) : await (value instanceof Float32Array ? value : value.toArray()), dtype, size);
+    const host = value === null ? new Float32Array(0) : await (value instanceof Float32Array ? value : value.toArray());
+    if (!this.asyncMode || buffer.released) return toHost(host, dtype, size);
+    buffer.host = host;
+    return toHost(host.slice(), dtype, size);
   }
 
   readSync(buffer: GpuBuffer, dtype: DType, size: number): TypedArray {
     this.assertLive(buffer);
+    if (buffer.host) return toHost(buffer.host.slice(), dtype, size);
     const value = buffer.value;
     if (value === null) return toHost(new Float32Array(0), dtype, size);
     if (isPromise(value)) {
@@ -173,6 +184,7 @@ export class GpuBackend implements Backend<GpuBuffer> {
   release(buffer: GpuBuffer): void {
     if (buffer.released) return;
     buffer.released = true;
+    buffer.host = null;
     this.liveBuffers--;
     this.finalizer.unregister(buffer);
     freeValue(buffer.value, this.settled);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { io } from '../../index.js';
+import { getBackend, initGpu, io } from '../../index.js';
 import { main } from '../../train/cli.js';
 import type { EpochRecord, MetricsRecord } from '../../train/metrics.js';
 
@@ -156,6 +156,23 @@ describe('resgrad train --device gpu', () => {
     expect(sd['bn1.num_batches_tracked']!.item()).toBe(2);
     expect(sd['fc.weight']!.device).toBe('cpu');
     expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).resolved.threads).toBe('gpu.js cpu');
+  });
+  it('on a backend that reads asynchronously (as webgpu does): checkpoints and final weights equal the synchronous run', async () => {
+    // Seen on an H200 (webgpu): the first checkpoint read the model synchronously and failed.
+    await initGpu({ mode: 'cpu', asyncMode: true }); // train's initGpu({ mode: 'cpu' }) reuses it
+    const dir = join(tmp, 'gpu-async');
+    const r = await train([
+      ...['--model', 'cifarResNet8', '--width', '4', '--classes', '1,7', '--per-class', '4', '--test-per-class', '2'],
+      ...['--batch', '4', '--epochs', '1', '--device', 'gpu', '--gpu-mode', 'cpu', '--json', '--out', dir],
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(getBackend('gpu').describe()).toMatch(/async/);
+    const got = io.loadSafetensors(join(dir, 'model.safetensors'));
+    const want = io.loadSafetensors(join(tmp, 'gpu', 'model.safetensors'));
+    expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+    for (const [k, t] of Object.entries(want)) expect([...got[k]!.toArray()], k).toEqual([...t.toArray()]);
+    expect(existsSync(join(dir, 'checkpoint', 'optimizer.safetensors'))).toBe(true);
   });
 });
 

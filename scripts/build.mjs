@@ -21,6 +21,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { buildLab } from '../lab/build.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
@@ -76,6 +77,7 @@ const builds = [
   }),
 ];
 await Promise.all(builds);
+await buildLab({ outDir: 'dist/lab' }); // the static lab page (lab/build.mjs): host it anywhere
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 chmodSync('dist/bin/resgrad.mjs', 0o755);

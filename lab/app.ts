@@ -60,7 +60,14 @@ async function main(): Promise<void> {
     worker.addEventListener('message', first);
   });
   worker.addEventListener('error', (e) => labState.errors.push(`worker: ${e.message}`));
-  worker.postMessage({ type: 'hello' });
+  worker.addEventListener('message', (ev: MessageEvent<FromWorker>) => {
+    if (ev.data.type !== 'error' || ev.data.where !== 'hello') return;
+    labState.errors.push(`?threads: ${ev.data.message}`);
+    byId('isolation').after(el('p', `The page's ?threads= was ignored: ${ev.data.message}`, { role: 'alert' }));
+  });
+  // ?threads=N sets the WASM threads path's thread count (default: one per core)
+  const asked = new URLSearchParams(location.search).get('threads');
+  worker.postMessage({ type: 'hello', ...(asked === null ? {} : { threads: Number(asked) }) });
   const [hello, gpus] = await Promise.all([ready, gpuPathStatus()]);
   const paths = [...hello.paths, ...gpus];
   showIsolation(hello.isolated, paths.find((p) => p.id === 'threads'));

@@ -1,18 +1,12 @@
 // The Look tab: (a) the four norms on a real activation, with the axes each one averages over
 // drawn on the [N, C, H, W] block and the statistics it computes; (b) the grouped-conv calculator.
-import { noGrad } from '../autograd/graph.js';
-import { manualSeed } from '../core/random.js';
-import type { Tensor } from '../core/tensor.js';
-import { DataLoader, loadFashionMnist } from '../data/index.js';
-import type { Conv2d } from '../nn/layers/conv.js';
-import { buildModel, type NormKind } from '../train/models.js';
+import { loadFashionMnist } from '../data/index.js';
+import type { NormKind } from '../train/models.js';
 import { CALC_LIMITS, groupedConvCost, validGroups } from './calc.js';
 import { byId, el, fmtInt, labState } from './dom.js';
-import { NORM_NAMES, type NormStats, normStats } from './norms.js';
+import { firstConvActivation, LOOK_WIDTH, NORM_NAMES, type NormStats, normStats } from './norms.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const WIDTH = 8; // channels of the first conv (ResNet-8 of width 8)
-const IMAGES = 4;
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text = ''): SVGElementTagNameMap[K] {
   const e = document.createElementNS(SVG, tag);
@@ -55,12 +49,9 @@ function drawCube(stats: NormStats, n: number, c: number, groups: number): SVGSV
 
 async function setupNorms(): Promise<void> {
   const test = await loadFashionMnist({ split: 'test', source: 'subset' });
-  const x = new DataLoader(test, { batchSize: IMAGES }).batchAt(0, 0).x;
-  manualSeed(0);
-  const model = buildModel({ model: 'cifarResNet8', norm: 'bn', groups: 1, width: WIDTH }, 1, 10) as unknown as { conv1: Conv2d };
-  const act: Tensor = noGrad(() => model.conv1.forward(x));
+  const act = firstConvActivation(test);
   const [n, c, h, w] = act.shape as number[];
-  byId('norm-intro').textContent = `x = the first conv of a ResNet-8 (width ${WIDTH}, seed 0) on the first ${n} test images: shape [N, C, H, W] = [${n}, ${c}, ${h}, ${w}].`;
+  byId('norm-intro').textContent = `x = the first conv of a ResNet-8 (width ${LOOK_WIDTH}, seed 0) on the first ${n} test images: shape [N, C, H, W] = [${n}, ${c}, ${h}, ${w}].`;
   const normSel = byId<HTMLSelectElement>('look-norm');
   const groupSel = byId<HTMLSelectElement>('look-groups');
   for (let g = 1; g <= c; g++) if (c % g === 0) groupSel.append(el('option', String(g), { value: String(g) }));

@@ -10,12 +10,27 @@ import { noGrad } from '../autograd/graph.js';
 import { add, div, sqrt, sub } from '../autograd/ops/elementwise.js';
 import { mean, variance } from '../autograd/ops/reduce.js';
 import { reshape } from '../autograd/ops/views.js';
+import { manualSeed } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
+import { DataLoader, type ImageDataset } from '../data/index.js';
+import type { Conv2d } from '../nn/layers/conv.js';
 import { batchNorm, groupNorm, instanceNorm, layerNorm } from '../nn/ops/norm.js';
-import type { NormKind } from '../train/models.js';
+import { buildModel, type NormKind } from '../train/models.js';
 
 export const NORM_NAMES: Record<NormKind, string> = { bn: 'BatchNorm', ln: 'LayerNorm', in: 'InstanceNorm', gn: 'GroupNorm' };
 const EPS = 1e-5;
+
+/** Channels of the first conv the Look tab reads (a ResNet-8 of this width) and the images it sees. */
+export const LOOK_WIDTH = 8;
+export const LOOK_IMAGES = 4;
+
+/** The real activation the Look tab shows: conv1 of a seed-0 ResNet-8 on the first test images, [4, 8, 28, 28]. */
+export function firstConvActivation(test: ImageDataset): Tensor {
+  const x = new DataLoader(test, { batchSize: LOOK_IMAGES }).batchAt(0, 0).x;
+  manualSeed(0);
+  const model = buildModel({ model: 'cifarResNet8', norm: 'bn', groups: 1, width: LOOK_WIDTH }, test.channels, test.classes.length) as unknown as { conv1: Conv2d };
+  return noGrad(() => model.conv1.forward(x));
+}
 
 export interface NormStats {
   kind: NormKind;

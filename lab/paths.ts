@@ -5,6 +5,7 @@ import { cpuKernelNames, cpuVariants } from '../core/cpu/registry.js';
 import type { KernelName } from '../core/kernel_names.js';
 import { variants } from '../index.js';
 import { describeWasm, getNumThreads, getWasm, setNumThreads } from '../kernels/wasm/runtime.js';
+import { MAX_THREADS } from '../kernels/wasm/worker_source.js';
 
 export type PathId = 'js' | 'wasm' | 'threads' | 'webgl2' | 'webgpu';
 export const CPU_PATHS: readonly PathId[] = ['js', 'wasm', 'threads'];
@@ -62,14 +63,24 @@ export function jsPins(): Partial<Record<KernelName, string>> {
   return pins;
 }
 
-/** The most threads the WASM runtime could use here: 0 when it has no thread pool. */
+let threadsAsked: number | undefined;
+
+/** The thread count of the WASM threads path (the page's ?threads=N); undefined: one per core. */
+export function setLabThreads(n: number | undefined): void {
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > MAX_THREADS)) {
+    throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, but got ${String(n)}`);
+  }
+  threadsAsked = n;
+}
+
+/** The threads the WASM threads path runs on here: 0 when the runtime has no thread pool. */
 export function wasmThreadLimit(): number {
   const rt = getWasm();
   if (rt === null || !rt.shared) return 0;
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
   if (typeof document !== 'undefined' || isolated === false) return 0;
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
-  return Math.max(1, Math.min(cores, 16));
+  return threadsAsked ?? Math.max(1, Math.min(cores, MAX_THREADS));
 }
 
 /**
@@ -101,7 +112,7 @@ export function cpuPathStatus(): PathStatus[] {
       : isolated === false
         ? 'single-threaded: the page is not cross-origin isolated (served without COOP/COEP headers), so there is no SharedArrayBuffer'
         : limit <= 1
-          ? 'only one core'
+          ? 'one thread only (one core, or ?threads=1)'
           : '';
   return [
     { id: 'js', label: PATH_LABELS.js, available: true, detail: 'TypeScript kernels, one thread' },

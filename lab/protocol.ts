@@ -4,7 +4,7 @@ import type { CaseId, RaceResult } from './race.js';
 import type { StepResult, TrainConfig } from './trainer.js';
 
 export type ToWorker =
-  | { type: 'hello' }
+  | { type: 'hello'; threads?: number }
   | { type: 'train'; config: TrainConfig; path: PathId }
   | { type: 'pause' }
   | { type: 'resume' }

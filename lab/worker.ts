@@ -3,7 +3,7 @@
 // may not). It trains (posting every step) and runs the CPU paths of the race.
 import { DataLoader, type ImageDataset, loadFashionMnist } from '../data/index.js';
 import { variants } from '../index.js';
-import { CPU_PATHS, cpuPathStatus, onCpuPath, type PathId } from './paths.js';
+import { CPU_PATHS, cpuPathStatus, onCpuPath, type PathId, setLabThreads } from './paths.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { GRID_IMAGES } from './protocol.js';
 import { caseInputs, raceCase, raceOn, referenceOutput } from './race.js';
@@ -31,7 +31,8 @@ async function train(config: TrainConfig, path: PathId): Promise<void> {
   const [ds, test] = await Promise.all([trainSet, testSet]);
   const threads = threadsFor(path);
   const run = new LabRun(config, ds, 'cpu', (fn) => onCpuPath(path, fn, threads));
-  post({ type: 'started', path, params: run.model.numParameters(), describe: path === 'js' ? 'TypeScript kernels' : variants.describe() });
+  const describe = path === 'js' ? 'TypeScript kernels, one thread' : onCpuPath(path, () => variants.describe(), threads);
+  post({ type: 'started', path, params: run.model.numParameters(), describe });
   let images = 0;
   let busyMs = 0;
   while (run.stepsDone < config.steps) {
@@ -79,6 +80,11 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   switch (m.type) {
     case 'hello':
+      try {
+        setLabThreads(m.threads);
+      } catch (e) {
+        fail('hello')(e);
+      }
       post({ type: 'ready', paths: cpuPathStatus(), isolated: (self as { crossOriginIsolated?: boolean }).crossOriginIsolated === true, describe: variants.describe() });
       break;
     case 'train':

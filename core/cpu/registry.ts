@@ -22,6 +22,12 @@ export interface CpuVariant<K extends KernelName = KernelName> {
   readonly run: CpuKernel<K>;
   /** Can this variant take these inputs and attrs (dtype, geometry, a runtime feature)? */
   supports(inputs: readonly CpuInput[], attrs: KernelAttrMap[K]): boolean;
+  /**
+   * A cost rule on top of supports: should the registry's own choice (no pin) take this variant
+   * for this call? Absent: yes. A pin ignores it, so tests and the bench still reach every
+   * variant on every shape it supports.
+   */
+  prefers?(inputs: readonly CpuInput[], attrs: KernelAttrMap[K]): boolean;
 }
 
 const table = new Map<KernelName, CpuVariant[]>();
@@ -122,7 +128,7 @@ export function selectCpuVariant<K extends KernelName>(name: K, inputs: readonly
       throw new DeviceError(`cpu kernel '${name}': the pinned variant '${pin.variant}' does not support this call (inputs ${what})`);
     }
   }
-  for (const v of list) if (v.supports(inputs, attrs)) return noted(name, v);
+  for (const v of list) if (v.supports(inputs, attrs) && (v.prefers?.(inputs, attrs) ?? true)) return noted(name, v);
   throw new DeviceError(`cpu kernel '${name}': no variant supports this call (variants: ${list.map((v) => v.name).join(', ')})`);
 }
 

@@ -28,6 +28,7 @@ import {
   winogradConv2dBackwardInputWasm,
   winogradConv2dBackwardWeightWasm,
   winogradConv2dForwardWasm,
+  winogradPrefers,
   winogradSupports,
   winogradTuning,
 } from '../../kernels/wasm/winograd.js';
@@ -112,10 +113,11 @@ interface WasmConv {
 }
 
 /** Register the forward and both backward kernels of one WASM conv variant. */
-function registerWasmConv(name: string, about: string, rank: number, supports: (p: ConvGeometry) => boolean, k: WasmConv): void {
+function registerWasmConv(name: string, about: string, rank: number, supports: (p: ConvGeometry) => boolean, k: WasmConv, prefers?: (p: ConvGeometry) => boolean): void {
   const ok = (inputs: readonly CpuInput[], a: ConvAttrs) => allF32(inputs) && wasmAvailable() && supports(a.geom);
+  const rule = prefers ? { prefers: (_: readonly CpuInput[], a: ConvAttrs) => prefers(a.geom) } : {};
   registerCpuVariant('conv2d', {
-    name, about, rank, supports: ok,
+    name, about, rank, supports: ok, ...rule,
     run: ([x, w, b], { geom: p }) => {
       const y = newF32(p.n * p.o * p.oh * p.ow);
       k.forward(f32(x), f32(w), b ? f32(b) : null, y, p);
@@ -123,7 +125,7 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
     },
   });
   registerCpuVariant('conv2dBackwardInput', {
-    name, about, rank, supports: ok,
+    name, about, rank, supports: ok, ...rule,
     run: ([dy, w], { geom: p }) => {
       const dx = newF32(p.n * p.c * p.h * p.w);
       k.backwardInput(f32(dy), f32(w), dx, p);
@@ -131,7 +133,7 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
     },
   });
   registerCpuVariant('conv2dBackwardWeight', {
-    name, about, rank, supports: ok,
+    name, about, rank, supports: ok, ...rule,
     run: ([dy, x], { geom: p }) => {
       const cg = p.c / p.groups;
       const dw = newF32(p.o * cg * p.kh * p.kw);
@@ -170,6 +172,7 @@ for (const relaxed of [false, true]) {
       backwardWeight: (dy, x, dw, p) =>
         winogradTuning.weightGradient ? winogradConv2dBackwardWeightWasm(dy, x, dw, p, o) : conv2dBackwardWeightWasm(dy, x, dw, p, o),
     },
+    winogradPrefers,
   );
   registerWasmConv(
     `wasm-grouped${tag}`,

@@ -60,6 +60,12 @@ export const winogradTuning = {
    */
   dwParts: 8,
   dwPartialBytes: 64 << 20,
+  /**
+   * winogradPrefers: the registry picks Winograd only for n·oh·ow >= minPixels. The weight
+   * transform (o·c filters, on the calling thread, every call) costs about what im2col's extra
+   * multiplies cost at ~400 output pixels; ResNet-50 at batch 1 has 196 (layer3) and 49 (layer4).
+   */
+  minPixels: 1024,
 };
 
 /** ⌈a/b⌉ */
@@ -73,6 +79,11 @@ function computable(p: ConvGeometry): boolean {
 /** True where the Winograd kernels compute this convolution and should beat im2col. */
 export function winogradSupports(p: ConvGeometry): boolean {
   return computable(p) && p.c * p.o >= winogradTuning.minChannelProduct && cdiv(p.oh, 2) * cdiv(p.ow, 2) >= winogradTuning.minTilesPerImage;
+}
+
+/** Should the registry's own choice take Winograd here (enough pixels to repay the weight transform)? */
+export function winogradPrefers(p: ConvGeometry): boolean {
+  return p.n * p.oh * p.ow >= winogradTuning.minPixels;
 }
 
 function checkGeometry(caller: string, p: ConvGeometry): void {
@@ -92,38 +103,52 @@ function checkArray(caller: string, name: string, arr: unknown, needed: number, 
 
 
 /**
- * U[ξ][r][k] = (G g Gᵀ)_ξ into the arena (16·rows·cols floats), g = filter(r, k) as 9 floats
- * (row-major 3×3). G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
+ * U[ξ][r][k] = (G g Gᵀ)_ξ into the arena (16·rows·cols floats), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
+ * g is the 3×3 filter of (r, k): w[(r·cols + k)·9 + t] for the forward (r = o, k = c), and
+ * w[(k·rows + r)·9 + 8 − t] (rotated 180°, c and o swapped) when `flip` (the input gradient).
+ * Straight-line code on locals: this runs o·c times per call, on the calling thread.
  */
-function transformWeights(rt: WasmRuntime, rows: number, cols: number, filter: (r: number, k: number, out: Float64Array) => void): number {
+function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean): number {
   const at = rt.alloc(16 * rows * cols * 4);
   const u = rt.f32();
   const base = at / 4;
   const plane = rows * cols;
-  const g = new Float64Array(9);
-  const gg = new Float64Array(12); // G g: 4×3
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < cols; k++) {
-      filter(r, k, g);
-      for (let j = 0; j < 3; j++) {
-        const g0 = g[j] as number;
-        const g1 = g[3 + j] as number;
-        const g2 = g[6 + j] as number;
-        gg[j] = g0;
-        gg[3 + j] = 0.5 * (g0 + g1 + g2);
-        gg[6 + j] = 0.5 * (g0 - g1 + g2);
-        gg[9 + j] = g2;
+      // g00..g22: the filter, row-major
+      let g00: number, g01: number, g02: number, g10: number, g11: number, g12: number, g20: number, g21: number, g22: number;
+      if (flip) {
+        const b = (k * rows + r) * 9;
+        g00 = w[b + 8]!; g01 = w[b + 7]!; g02 = w[b + 6]!;
+        g10 = w[b + 5]!; g11 = w[b + 4]!; g12 = w[b + 3]!;
+        g20 = w[b + 2]!; g21 = w[b + 1]!; g22 = w[b]!;
+      } else {
+        const b = (r * cols + k) * 9;
+        g00 = w[b]!; g01 = w[b + 1]!; g02 = w[b + 2]!;
+        g10 = w[b + 3]!; g11 = w[b + 4]!; g12 = w[b + 5]!;
+        g20 = w[b + 6]!; g21 = w[b + 7]!; g22 = w[b + 8]!;
       }
+      // G g (4×3), row i: [a_i0, a_i1, a_i2]
+      const a10 = 0.5 * (g00 + g10 + g20), a11 = 0.5 * (g01 + g11 + g21), a12 = 0.5 * (g02 + g12 + g22);
+      const a20 = 0.5 * (g00 - g10 + g20), a21 = 0.5 * (g01 - g11 + g21), a22 = 0.5 * (g02 - g12 + g22);
+      // (G g) Gᵀ, row i: [a0, ½(a0+a1+a2), ½(a0−a1+a2), a2]
       const off = base + r * cols + k;
-      for (let i = 0; i < 4; i++) {
-        const a0 = gg[3 * i] as number;
-        const a1 = gg[3 * i + 1] as number;
-        const a2 = gg[3 * i + 2] as number;
-        u[off + (4 * i) * plane] = a0;
-        u[off + (4 * i + 1) * plane] = 0.5 * (a0 + a1 + a2);
-        u[off + (4 * i + 2) * plane] = 0.5 * (a0 - a1 + a2);
-        u[off + (4 * i + 3) * plane] = a2;
-      }
+      u[off] = g00;
+      u[off + plane] = 0.5 * (g00 + g01 + g02);
+      u[off + 2 * plane] = 0.5 * (g00 - g01 + g02);
+      u[off + 3 * plane] = g02;
+      u[off + 4 * plane] = a10;
+      u[off + 5 * plane] = 0.5 * (a10 + a11 + a12);
+      u[off + 6 * plane] = 0.5 * (a10 - a11 + a12);
+      u[off + 7 * plane] = a12;
+      u[off + 8 * plane] = a20;
+      u[off + 9 * plane] = 0.5 * (a20 + a21 + a22);
+      u[off + 10 * plane] = 0.5 * (a20 - a21 + a22);
+      u[off + 11 * plane] = a22;
+      u[off + 12 * plane] = g20;
+      u[off + 13 * plane] = 0.5 * (g20 + g21 + g22);
+      u[off + 14 * plane] = 0.5 * (g20 - g21 + g22);
+      u[off + 15 * plane] = g22;
     }
   }
   return at;
@@ -266,9 +291,7 @@ export function winogradConv2dForwardWasm(
   try {
     const px = stage(rt, home, xs);
     const pb = bias === null ? undefined : stage(rt, home, bias.subarray(0, p.o));
-    const u = transformWeights(rt, p.o, p.c, (o, c, g) => {
-      for (let k = 0; k < 9; k++) g[k] = w[(o * p.c + c) * 9 + k] as number;
-    });
+    const u = transformWeights(rt, p.o, p.c, w, false);
     // y over x itself: chunk k's output would overwrite later chunks' input, so it goes to the arena
     const same = wasmOffsetOf(home, ys) === px;
     const py = same ? rt.alloc(yLen * 4) : outputAt(rt, home, ys);
@@ -305,10 +328,7 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
   try {
     const pdy = stage(rt, home, dys);
     // U'[ξ][c][o] from w'[c][o][i][j] = w[o][c][2 − i][2 − j]
-    const u = transformWeights(rt, p.c, p.o, (c, o, g) => {
-      const base = (o * p.c + c) * 9;
-      for (let k = 0; k < 9; k++) g[k] = w[base + 8 - k] as number;
-    });
+    const u = transformWeights(rt, p.c, p.o, w, true);
     const same = wasmOffsetOf(home, dxs) === pdy; // dx over dy itself: as in the forward
     const pdx = same ? rt.alloc(xLen * 4) : outputAt(rt, home, dxs);
     runWinograd(rt, { input: pdy, u, output: pdx }, { n: p.n, cin: p.o, h: p.oh, w: p.ow, cout: p.c, oh: p.h, ow: p.w, pt: 2 - p.pt, pl: 2 - p.pl }, false, opts);

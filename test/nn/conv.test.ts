@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { F, Generator, ShapeError, type Tensor, ValueError, autograd, randn, tensor } from '../../index.js';
 import type { Conv2dOptions } from '../../nn/ops/conv.js';
 import { expectClose } from '../helpers/assert.js';
-import { convVariantsFor, withConvVariant } from '../helpers/variants.js';
+import { convVariantsFor, fakeInput, withConvVariant } from '../helpers/variants.js';
+import { selectCpuVariant } from '../../core/cpu/registry.js';
+import { wasmRelaxed } from '../../core/cpu/wasm.js';
+import { conv2dGeometry } from '../../nn/ops/conv.js';
 import { type OracleCase, dec, loadFixture } from '../helpers/oracle.js';
 
 const cases = loadFixture('conv');
@@ -188,6 +191,31 @@ describe('every conv variant equals the direct reference on the shapes the fast 
       }
     });
   }
+});
+
+describe("the registry's own choice of conv variant: Winograd only where its weight transform pays", () => {
+  // winogradPrefers: n·oh·ow >= winogradTuning.minPixels (1024). Below it the registry takes the
+  // next variant (im2col); a pin still reaches Winograd, so the tests above cover it everywhere.
+  const chosen = (xs: number[], ws: number[]) => {
+    const geom = conv2dGeometry(xs, ws, { padding: 1 });
+    return selectCpuVariant('conv2d', [fakeInput('float32', xs), fakeInput('float32', ws)], { geom }).name;
+  };
+  it.runIf(wasmRelaxed())('x=[1,256,14,14] w=[256,256,3,3] (196 pixels, ResNet-50 layer3 at batch 1): im2col', () => {
+    expect(chosen([1, 256, 14, 14], [256, 256, 3, 3])).toBe('wasm-im2col-fma');
+  });
+  it.runIf(wasmRelaxed())('x=[8,256,14,14] w=[256,256,3,3] (1,568 pixels, batch 8): Winograd', () => {
+    expect(chosen([8, 256, 14, 14], [256, 256, 3, 3])).toBe('wasm-winograd-fma');
+  });
+  it.runIf(wasmRelaxed())('the threshold is minPixels: x=[1,64,32,32] (1,024 pixels) takes Winograd, x=[1,64,31,33] (1,023) does not', () => {
+    expect(chosen([1, 64, 32, 32], [64, 64, 3, 3])).toBe('wasm-winograd-fma');
+    expect(chosen([1, 64, 31, 33], [64, 64, 3, 3])).toBe('wasm-im2col-fma');
+  });
+  it('a pin reaches Winograd below the threshold, and it equals the direct reference there', () => {
+    const x = randn([1, 256, 7, 7], { generator: new Generator(31) });
+    const w = randn([256, 256, 3, 3], { generator: new Generator(32) });
+    const pinned = withConvVariant('wasm-winograd', () => F.conv2d(x, w, null, { padding: 1 }));
+    expectClose(pinned, withConvVariant('direct', () => F.conv2d(x, w, null, { padding: 1 })), { atol: 2e-3, rtol: 1e-4, label: 'pinned winograd' });
+  });
 });
 
 describe('conv2d rejects bad input as PyTorch does', () => {

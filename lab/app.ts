@@ -42,7 +42,7 @@ function showIsolation(isolated: boolean, threads: PathStatus | undefined): void
     banner.className = 'single';
     banner.textContent = isolated
       ? `Single-threaded: ${threads?.detail ?? 'no WASM threads here'}.`
-      : 'Single-threaded: this page is not cross-origin isolated (it was served without the COOP/COEP headers), so SharedArrayBuffer is unavailable and the WASM kernels run on one thread. Serve it with `npm run lab` for threads.';
+      : 'Single-threaded: this page is not cross-origin isolated (it was served without the COOP/COEP headers), so SharedArrayBuffer is unavailable and the WASM kernels run on one thread. Serve it with "npm run lab" for threads.';
   }
   labState.isolated = isolated;
   labState.threads = isolated && threads?.available ? (threads.threads ?? 1) : 1;

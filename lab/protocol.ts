@@ -8,7 +8,6 @@ export type ToWorker =
   | { type: 'train'; config: TrainConfig; path: PathId }
   | { type: 'pause' }
   | { type: 'resume' }
-  | { type: 'stop' }
   | { type: 'race'; cases: CaseId[]; paths: PathId[] };
 
 export type FromWorker =

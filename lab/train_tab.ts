@@ -67,14 +67,14 @@ function drawGrid(grid: Grid): void {
 }
 
 /** Training on a gpu.js path, on this thread; the same messages the worker would post. */
-async function trainOnGpu(config: TrainConfig, path: PathId, on: (m: FromWorker) => void, control: { paused: boolean; stopped: boolean; wake: (() => void) | null }): Promise<void> {
+async function trainOnGpu(config: TrainConfig, path: PathId, on: (m: FromWorker) => void, control: { paused: boolean; wake: (() => void) | null }): Promise<void> {
   const describe = await ensureGpu(path);
   const [ds, test] = await Promise.all([loadFashionMnist({ split: 'train', source: 'subset' }), loadFashionMnist({ split: 'test', source: 'subset' })]);
   const run = new LabRun(config, ds, 'gpu');
   on({ type: 'started', path, params: run.model.numParameters(), describe });
   let images = 0;
   let busyMs = 0;
-  while (run.stepsDone < config.steps && !control.stopped) {
+  while (run.stepsDone < config.steps) {
     if (control.paused) {
       on({ type: 'paused', step: run.stepsDone });
       await new Promise<void>((r) => {
@@ -89,7 +89,6 @@ async function trainOnGpu(config: TrainConfig, path: PathId, on: (m: FromWorker)
     on({ type: 'step', result, imagesPerS: images / (busyMs / 1000) });
     await new Promise((r) => setTimeout(r, 0));
   }
-  if (control.stopped) return;
   const predicted = await run.predict(new DataLoader(test, { batchSize: GRID_IMAGES }).batchAt(0, 0).x);
   const pixels = test.images.slice(0, GRID_IMAGES * 28 * 28);
   on({ type: 'done', steps: run.stepsDone, grid: { pixels, labels: Array.from(test.labels.subarray(0, GRID_IMAGES), Number), predicted, classes: [...test.classes] } });
@@ -105,8 +104,9 @@ export function setupTrain(worker: Worker, paths: PathStatus[]): void {
   const resume = byId<HTMLButtonElement>('resume');
   let chart: LiveChart | null = null;
   let current: { path: PathId; steps: number; onGpu: boolean } | null = null;
-  let gpuControl = { paused: false, stopped: false, wake: null as (() => void) | null };
+  let gpuControl = { paused: false, wake: null as (() => void) | null };
   let last = '';
+  let on = '';
 
   const buttons = (running: boolean, paused: boolean) => {
     pause.disabled = !running || paused;
@@ -117,12 +117,13 @@ export function setupTrain(worker: Worker, paths: PathStatus[]): void {
     if (!current) return;
     switch (m.type) {
       case 'started':
-        status.textContent = `Training on ${m.describe} — ${fmtInt(m.params)} parameters…`;
+        on = m.describe;
+        status.textContent = `Training on ${on} — ${fmtInt(m.params)} parameters…`;
         break;
       case 'step': {
         const r = m.result;
         labState.losses.push(r.loss);
-        last = `step ${r.step}/${current.steps} · loss ${r.loss.toFixed(4)} · batch accuracy ${(100 * r.accuracy).toFixed(0)}% · ${m.imagesPerS.toFixed(0)} images/s`;
+        last = `step ${r.step}/${current.steps} · loss ${r.loss.toFixed(4)} · batch accuracy ${(100 * r.accuracy).toFixed(0)}% · ${m.imagesPerS.toFixed(0)} images/s · on ${on}`;
         status.textContent = last;
         await chart?.add([{ step: r.step, loss: r.loss, accuracy: r.accuracy }]);
         break;
@@ -176,7 +177,7 @@ export function setupTrain(worker: Worker, paths: PathStatus[]): void {
       worker.postMessage({ type: 'train', config, path });
       return;
     }
-    gpuControl = { paused: false, stopped: false, wake: null };
+    gpuControl = { paused: false, wake: null };
     trainOnGpu(config, path, (m) => void handle(m), gpuControl).catch((err) => void handle({ type: 'error', where: 'train', message: (err as Error).message }));
   });
   pause.addEventListener('click', () => {

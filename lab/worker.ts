@@ -13,7 +13,7 @@ const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown 
 
 let trainSet: Promise<ImageDataset> | undefined;
 let testSet: Promise<ImageDataset> | undefined;
-/** Bumped by 'stop' and by a new 'train': a run whose id is stale stops at its next step. */
+/** Bumped by every 'train': a run whose id is stale stops at its next step. */
 let runId = 0;
 let paused = false;
 let wake: (() => void) | null = null;
@@ -94,12 +94,6 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       paused = true;
       break;
     case 'resume':
-      paused = false;
-      wake?.();
-      wake = null;
-      break;
-    case 'stop':
-      runId++;
       paused = false;
       wake?.();
       wake = null;

@@ -2,6 +2,7 @@
 // drawn on the [N, C, H, W] block and the statistics it computes; (b) the grouped-conv calculator.
 import { loadFashionMnist } from '../data/index.js';
 import type { NormKind } from '../train/models.js';
+import { residualBlockMaps } from './block.js';
 import { CALC_LIMITS, groupedConvCost, validGroups } from './calc.js';
 import { byId, el, fmtInt, labState } from './dom.js';
 import { firstConvActivation, LOOK_WIDTH, NORM_NAMES, type NormStats, normStats } from './norms.js';
@@ -42,13 +43,59 @@ function drawCube(stats: NormStats, n: number, c: number, groups: number): SVGSV
   root.append(
     svg('text', { x: x0 + (n * s) / 2, y: y0 + c * s + 16, 'text-anchor': 'middle' }, `N (${n} images)`),
     svg('text', { x: x0 - 8, y: y0 + (c * s) / 2, 'text-anchor': 'end' }, `C (${c})`),
-    svg('text', { x: x0 + n * s + dx / 2 + 6, y: y0 + dy / 2 - 6 }, 'H, W'),
+    svg('text', { x: x0 + n * s + dx + 4, y: y0 + dy + 12 }, 'H, W'),
   );
   return root;
 }
 
+/** One canvas per channel and row, each channel on one grey scale shared by the four rows. */
+function drawBlock(test: Parameters<typeof residualBlockMaps>[0]): void {
+  const b = residualBlockMaps(test);
+  const plane = b.height * b.width;
+  const tbody = byId('block-maps').querySelector('tbody') as HTMLTableSectionElement;
+  const lo = new Float32Array(b.channels).fill(Number.POSITIVE_INFINITY);
+  const hi = new Float32Array(b.channels).fill(Number.NEGATIVE_INFINITY);
+  for (const r of b.rows) {
+    for (let i = 0; i < r.maps.length; i++) {
+      const c = Math.floor(i / plane);
+      lo[c] = Math.min(lo[c] as number, r.maps[i] as number);
+      hi[c] = Math.max(hi[c] as number, r.maps[i] as number);
+    }
+  }
+  tbody.replaceChildren(
+    ...b.rows.map((r) => {
+      const row = el('tr');
+      row.append(el('th', r.name, { scope: 'row' }));
+      for (let c = 0; c < b.channels; c++) {
+        const canvas = el('canvas', '', { width: String(b.width), height: String(b.height), role: 'img', 'aria-label': `${r.name}, channel ${c}` });
+        const ctx = canvas.getContext('2d');
+        if (ctx) {
+          const img = ctx.createImageData(b.width, b.height);
+          const span = (hi[c] as number) - (lo[c] as number) || 1;
+          for (let p = 0; p < plane; p++) {
+            const v = Math.round((255 * ((r.maps[c * plane + p] as number) - (lo[c] as number))) / span);
+            img.data.set([v, v, v, 255], p * 4);
+          }
+          ctx.putImageData(img, 0, 0);
+        }
+        const cell = el('td');
+        cell.append(canvas);
+        row.append(cell);
+      }
+      return row;
+    }),
+  );
+  const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
+  byId('block-summary').textContent =
+    `Correlation of the output with the block's input: ${b.keepsInput.withShortcut.toFixed(2)} with the shortcut, ${b.keepsInput.withoutShortcut.toFixed(2)} without. ` +
+    `The final ReLU zeroes ${pct(b.zeroed.withShortcut)} of the outputs with the shortcut and ${pct(b.zeroed.withoutShortcut)} without: ` +
+    'the shortcut carries x through untouched, so the block only has to learn a correction F(x) to it. ' +
+    `(relu(F(x) + x) vs layer1.0's own forward: largest difference ${b.maxDiffFromBlock.toExponential(1)}.)`;
+}
+
 async function setupNorms(): Promise<void> {
   const test = await loadFashionMnist({ split: 'test', source: 'subset' });
+  drawBlock(test);
   const act = firstConvActivation(test);
   const [n, c, h, w] = act.shape as number[];
   byId('norm-intro').textContent = `x = the first conv of a ResNet-8 (width ${LOOK_WIDTH}, seed 0) on the first ${n} test images: shape [N, C, H, W] = [${n}, ${c}, ${h}, ${w}].`;

@@ -81,5 +81,10 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     server.listen(port, host, () => ok());
   });
   const url = `http://${host}:${(server.address() as AddressInfo).port}/`;
-  return { server, url, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+  const close = () =>
+    new Promise<void>((ok) => {
+      server.close(() => ok());
+      server.closeAllConnections(); // keep-alive sockets would hold close() for their timeout
+    });
+  return { server, url, close };
 }

@@ -17,6 +17,7 @@ function readForm(): TrainConfig {
     model: byId<HTMLSelectElement>('model').value as TrainConfig['model'],
     norm: byId<HTMLSelectElement>('norm').value as TrainConfig['norm'],
     width: num('width'),
+    groups: num('groups'),
     batch: num('batch'),
     lr: num('lr'),
     steps: num('steps'),

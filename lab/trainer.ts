@@ -29,13 +29,15 @@ export interface TrainConfig {
   norm: NormKind;
   /** Channels of the first stage (the stages have width, 2·width, 4·width). */
   width: number;
+  /** Groups of each block's first 3×3 conv; must divide width. */
+  groups: number;
   batch: number;
   lr: number;
   steps: number;
   seed: number;
 }
 
-export const DEFAULT_CONFIG: TrainConfig = { model: 'cifarResNet8', norm: 'bn', width: 8, batch: 32, lr: 0.05, steps: 60, seed: 0 };
+export const DEFAULT_CONFIG: TrainConfig = { model: 'cifarResNet8', norm: 'bn', width: 8, groups: 1, batch: 32, lr: 0.05, steps: 60, seed: 0 };
 
 /** Check a config from a form or a message; throws naming the field, the expected and the actual value. */
 export function checkConfig(c: TrainConfig): TrainConfig {
@@ -43,11 +45,12 @@ export function checkConfig(c: TrainConfig): TrainConfig {
     throw new RangeError(`model must be one of ${MODEL_CHOICES.map((m) => m.id).join(', ')}, but got '${String(c.model)}'`);
   }
   if (!['bn', 'gn', 'ln', 'in'].includes(c.norm)) throw new RangeError(`norm must be bn, gn, ln or in, but got '${String(c.norm)}'`);
-  const ints: [keyof TrainConfig, number, number][] = [['width', 1, 64], ['batch', 1, 512], ['steps', 1, 100000], ['seed', 0, 2 ** 31 - 1]];
+  const ints: [keyof TrainConfig, number, number][] = [['width', 1, 64], ['groups', 1, 64], ['batch', 1, 512], ['steps', 1, 100000], ['seed', 0, 2 ** 31 - 1]];
   for (const [k, lo, hi] of ints) {
     const v = c[k] as number;
     if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${k} must be an integer from ${lo} to ${hi}, but got ${String(v)}`);
   }
+  if (c.width % c.groups !== 0) throw new RangeError(`groups must divide width (${c.width}), but got ${c.groups}`);
   if (!(c.lr > 0 && c.lr <= 10)) throw new RangeError(`lr must be a number in (0, 10], but got ${String(c.lr)}`);
   return c;
 }
@@ -78,7 +81,7 @@ export class LabRun {
   ) {
     checkConfig(config);
     manualSeed(config.seed);
-    this.model = buildModel({ model: config.model, norm: config.norm, groups: 1, width: config.width }, train.channels, train.classes.length);
+    this.model = buildModel({ model: config.model, norm: config.norm, groups: config.groups, width: config.width }, train.channels, train.classes.length);
     if (device === 'gpu') this.model.to('gpu');
     this.model.train();
     // fused: false keeps the update in tensor ops, so a pinned path (CPU JS) stays off WASM

@@ -24,7 +24,7 @@ const FLAGS = [
   '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader',
 ];
 const ARTIFACTS = 'dist/lab-artifacts';
-const RUN: Omit<TrainConfig, 'seed' | 'lr'> = { model: 'cifarResNet8', norm: 'bn', width: 4, batch: 16, steps: 10 };
+const RUN: Omit<TrainConfig, 'seed' | 'lr'> = { model: 'cifarResNet8', norm: 'bn', width: 4, groups: 1, batch: 16, steps: 10 };
 
 let outDir = '';
 let isolated: LabServer;
@@ -76,6 +76,27 @@ describe('the lab, served with COOP/COEP (cross-origin isolated)', () => {
     expect(await page.textContent('#isolation')).toMatch(/^Multi-threaded: .* on 2 threads/);
     expect(await page.isDisabled('#device-threads')).toBe(false);
     expect(s.lookDone).toBe(true);
+  });
+
+  it('tabs work from the keyboard; Look shows each norm\'s groups and the residual block', async () => {
+    await page.focus('#tab-train');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getAttribute('#tab-race', 'aria-selected')).toBe('true');
+    expect(await page.isVisible('#panel-race')).toBe(true);
+    await page.keyboard.press('End');
+    expect(await page.getAttribute('#tab-look', 'aria-selected')).toBe('true');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('tab-look');
+    expect(await page.isHidden('#panel-train')).toBe(true);
+    await page.selectOption('#look-norm', 'gn');
+    await page.selectOption('#look-groups', '4');
+    expect(await page.locator('#norm-table tbody tr').count()).toBe(16); // 4 images x 4 groups
+    expect(await page.textContent('#cube-caption')).toMatch(/^GroupNorm averages over C, H, W .*16 groups of 1,568 elements/);
+    expect(await page.textContent('#norm-check')).toMatch(/F\.groupNorm with 4 groups: largest difference [0-9.]+e-[0-9]+\.$/);
+    expect(await page.locator('#block-maps canvas').count()).toBe(4 * 8);
+    expect(await page.textContent('#block-summary')).toMatch(/layer1\.0's own forward: largest difference 0\.0e\+0\.\)$/);
+    await page.focus('#tab-look');
+    await page.keyboard.press('Home');
+    expect(await page.getAttribute('#tab-train', 'aria-selected')).toBe('true');
   });
 
   it('CPU JS: 10 steps of ResNet-8 (width 4, batch 16) lower the loss, with the losses Node computes', async () => {

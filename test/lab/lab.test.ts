@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nn, summary, type Tensor, variants, zeros } from '../../index.js';
 import { loadFashionMnist } from '../../data/index.js';
+import { residualBlockMaps } from '../../lab/block.js';
 import { groupedConvCost, validGroups } from '../../lab/calc.js';
 import { parseLabArgs } from '../../lab/cli.js';
 import { firstConvActivation, normStats } from '../../lab/norms.js';
@@ -69,6 +70,21 @@ print(json.dumps({k: {'mean': v.mean(dim).tolist(), 'var': v.var(dim, unbiased=F
   });
 });
 
+describe('Look: a residual block with and without its shortcut', () => {
+  it('layer1.0 of ResNet-8 x=[4,8,28,28]: relu(F(x) + x) is the block\'s own forward, relu(F(x)) its plain twin', async () => {
+    const b = residualBlockMaps(await loadFashionMnist({ split: 'test', source: 'subset' }));
+    expect([b.channels, b.height, b.width]).toEqual([8, 28, 28]);
+    const [x, f, withShortcut, without] = b.rows.map((r) => r.maps) as Float32Array[];
+    expect(b.maxDiffFromBlock).toBe(0);
+    // float32 adds: the float64 sum of two float32s rounds to the same float32
+    for (let i = 0; i < (x as Float32Array).length; i++) {
+      expect(withShortcut?.[i]).toBe(Math.max(0, Math.fround((f?.[i] as number) + (x?.[i] as number))));
+      expect(without?.[i]).toBe(Math.max(0, f?.[i] as number));
+    }
+    expect(b.keepsInput.withShortcut).toBeGreaterThan(b.keepsInput.withoutShortcut);
+  });
+});
+
 describe('Look: grouped-conv calculator', () => {
   it('matches the model summary of an nn.Conv2d for every valid group count', () => {
     for (const [cin, cout, h, w] of [[64, 64, 28, 28], [12, 18, 7, 9], [1, 5, 3, 3]] as const) {
@@ -119,6 +135,7 @@ describe('Train: the CPU paths', () => {
   });
   it('checkConfig names the field, the expected and the actual value', () => {
     expect(() => checkConfig({ ...DEFAULT_CONFIG, width: 0 })).toThrow(/width must be an integer from 1 to 64, but got 0/);
+    expect(() => checkConfig({ ...DEFAULT_CONFIG, width: 8, groups: 3 })).toThrow(/groups must divide width \(8\), but got 3/);
     expect(() => checkConfig({ ...DEFAULT_CONFIG, lr: -1 })).toThrow(/lr must be a number in \(0, 10\], but got -1/);
     expect(() => checkConfig({ ...DEFAULT_CONFIG, model: 'resnet50' as never })).toThrow(/model must be one of .*but got 'resnet50'/);
   });

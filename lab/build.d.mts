@@ -1,2 +1,2 @@
 /** Build the lab page into `outDir` (default dist/lab); returns its absolute path. */
-export function buildLab(opts?: { outDir?: string; minify?: boolean }): Promise<string>;
+export function buildLab(opts?: { outDir?: string; minify?: boolean; sourcemap?: boolean }): Promise<string>;

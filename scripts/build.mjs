@@ -77,7 +77,7 @@ const builds = [
   }),
 ];
 await Promise.all(builds);
-await buildLab({ outDir: 'dist/lab' }); // the static lab page (lab/build.mjs): host it anywhere
+await buildLab({ outDir: 'dist/lab', minify: true, sourcemap: false }); // the static lab page (lab/build.mjs): host it anywhere
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 chmodSync('dist/bin/resgrad.mjs', 0o755);

@@ -33,7 +33,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'resgrad-lab-e2e-'));
-  await buildLab({ outDir });
+  await buildLab({ outDir, minify: true, sourcemap: false }); // as npm run build ships it
   [isolated, open] = await Promise.all([startLabServer({ root: outDir }), startLabServer({ root: outDir, isolation: false })]);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS, headless: true });
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -79,6 +79,10 @@ export function setupRace(worker: Worker, paths: PathStatus[]): void {
   });
 
   button.addEventListener('click', async () => {
+    if (byId<HTMLButtonElement>('start').disabled) {
+      status.textContent = 'A training run is in progress (or paused): let it finish first, or the race would share the CPU with it.';
+      return;
+    }
     button.disabled = true;
     labState.race = [];
     labState.raceDone = false;

@@ -156,6 +156,10 @@ export function setupTrain(worker: Worker, paths: PathStatus[]): void {
 
   byId<HTMLFormElement>('train-form').addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (byId<HTMLButtonElement>('race-start').disabled) {
+      status.textContent = 'The race is running: start training when it has finished, or both would share the CPU.';
+      return;
+    }
     let config: TrainConfig;
     try {
       config = readForm();

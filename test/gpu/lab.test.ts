@@ -65,6 +65,7 @@ async function openLab(url: string, errors: string[]): Promise<Page> {
 describe('the lab, served with COOP/COEP (cross-origin isolated)', () => {
   const errors: string[] = [];
   let page: Page;
+  let cpuLosses: number[] = [];
 
   it('loads with no console error and runs the WASM threads path on 2 threads', async () => {
     page = await openLab(`${isolated.url}?threads=2`, errors);
@@ -127,7 +128,26 @@ describe('the lab, served with COOP/COEP (cross-origin isolated)', () => {
       // float64 JS arithmetic rounded to float32 in both: equal but for libm differences
       expect(Math.abs((got[i] as number) - want) / Math.abs(want), `step ${i + 1}: page ${got[i]} vs node ${want}`).toBeLessThanOrEqual(1e-5);
     }
+    cpuLosses = got;
   });
+
+  it('WebGPU (gpu.js on SwiftShader, on the page): 2 steps give the CPU JS losses within float32 error', async () => {
+    expect(await page.isDisabled('#device-webgpu')).toBe(false);
+    await page.check('#device-webgpu');
+    await page.fill('#steps', '2');
+    await page.click('#start');
+    await page.waitForFunction(() => {
+      const s = (window as unknown as { __lab: LabState }).__lab;
+      return s.trainDone || s.errors.length > 0;
+    }, null, { timeout: 90_000 });
+    const s = await state(page);
+    expect(s.errors).toEqual([]);
+    expect(await page.textContent('#train-status')).toMatch(/ · on gpu: gpu\.js webgpu /);
+    expect(s.losses.length).toBe(2);
+    // float32 sums in another order than the float64 TypeScript kernels: 1e-4 relative
+    for (let i = 0; i < 2; i++) expect(Math.abs((s.losses[i] as number) - (cpuLosses[i] as number)) / (cpuLosses[i] as number)).toBeLessThan(1e-4);
+  });
+
 
   it('WASM threads: Pause stops between steps, Resume finishes; the status names the 2 threads', async () => {
     await page.check('#device-threads');

@@ -26,8 +26,15 @@ export async function gpuPathStatus(): Promise<PathStatus[]> {
   }
   return [
     { id: 'webgl2', label: PATH_LABELS.webgl2, available: gl2 !== null, detail: gl2 ? renderer : 'no WebGL2 context' },
-    { id: 'webgpu', label: PATH_LABELS.webgpu, available: adapter !== null, detail: adapter ? 'gpu.js WebGPU (async)' : gpuWhy },
+    { id: 'webgpu', label: PATH_LABELS.webgpu, available: adapter !== null, detail: adapter ? `gpu.js WebGPU (async)${adapterName(adapter)}` : gpuWhy },
   ];
+}
+
+/** " on google swiftshader" from the adapter's info, where the browser gives it. */
+function adapterName(adapter: unknown): string {
+  const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string } }).info;
+  const name = [info?.vendor, info?.architecture || info?.description].filter((s) => s).join(' ');
+  return name ? ` on ${name}` : '';
 }
 
 let started: { mode: PathId; describe: string } | null = null;

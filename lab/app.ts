@@ -51,13 +51,15 @@ function showIsolation(isolated: boolean, threads: PathStatus | undefined): void
 async function main(): Promise<void> {
   setupTabs();
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  const ready = new Promise<FromWorker & { type: 'ready' }>((resolve) => {
+  // the worker's first answer says what it can run; a worker that fails to load never answers
+  const ready = new Promise<FromWorker & { type: 'ready' }>((resolve, reject) => {
     const first = (ev: MessageEvent<FromWorker>) => {
       if (ev.data.type !== 'ready') return;
       worker.removeEventListener('message', first);
       resolve(ev.data);
     };
     worker.addEventListener('message', first);
+    worker.addEventListener('error', (e) => reject(new Error(`the engine's worker (worker.js) failed: ${e.message || 'it did not load'}`)));
   });
   worker.addEventListener('error', (e) => labState.errors.push(`worker: ${e.message}`));
   worker.addEventListener('message', (ev: MessageEvent<FromWorker>) => {

@@ -26,7 +26,7 @@ async function liveChart(container: HTMLElement, spec: TopLevelSpec, dataset: st
 
 /** Loss and batch accuracy per step: two lines, one y axis each. Rows: { step, loss, accuracy }. */
 export function trainingChart(container: HTMLElement): Promise<LiveChart> {
-  const x = { field: 'step', type: 'quantitative', title: 'step' } as const;
+  const x = { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1, format: 'd' } } as const;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 560,

@@ -3,6 +3,7 @@
 // which is the counter models/summary.ts uses for every Conv2d; output size by conv2dOutputSize.
 import { conv2dMacs, conv2dOutputSize } from '../nn/conv_arith.js';
 import { Conv2d } from '../nn/layers/conv.js';
+import { ValueError } from '../core/errors.js';
 
 export interface ConvCost {
   groups: number;
@@ -17,7 +18,7 @@ export interface ConvCost {
 export const CALC_LIMITS = { channels: 256, size: 128 } as const;
 
 function checkInt(name: string, v: number, lo: number, hi: number): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${name} must be an integer from ${lo} to ${hi}, but got ${String(v)}`);
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new ValueError(`${name} must be an integer from ${lo} to ${hi}, but got ${String(v)}`);
 }
 
 /** The group counts a 3×3 conv from cIn to cOut channels can take: the common divisors. */
@@ -34,7 +35,7 @@ export function groupedConvCost(cIn: number, cOut: number, h: number, w: number,
   checkInt('H', h, 1, CALC_LIMITS.size);
   checkInt('W', w, 1, CALC_LIMITS.size);
   if (!validGroups(cIn, cOut).includes(groups)) {
-    throw new RangeError(`groups must divide both C_in (${cIn}) and C_out (${cOut}), but got ${String(groups)}`);
+    throw new ValueError(`groups must divide both C_in (${cIn}) and C_out (${cOut}), but got ${String(groups)}`);
   }
   const conv = new Conv2d(cIn, cOut, 3, { padding: 1, groups, bias: false });
   const out: [number, number] = [conv2dOutputSize(h, 3, 1, 1), conv2dOutputSize(w, 3, 1, 1)];

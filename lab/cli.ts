@@ -3,6 +3,7 @@
 //   --no-isolation   serve without COOP/COEP: the page then runs single-threaded and says why
 //   --no-build       serve dist/lab as it is
 import { parseArgs } from 'node:util';
+import { UsageError } from '../train/models.js';
 import { buildLab } from './build.mjs';
 import { startLabServer } from './server.js';
 
@@ -12,6 +13,8 @@ export interface LabArgs {
   port: number;
   isolation: boolean;
   build: boolean;
+  /** --help: print the usage and stop */
+  help?: boolean;
 }
 
 export function parseLabArgs(argv: string[]): LabArgs {
@@ -25,9 +28,9 @@ export function parseLabArgs(argv: string[]): LabArgs {
     },
     strict: true,
   });
-  if (values.help) throw new RangeError(USAGE);
+  if (values.help) return { port: 8080, isolation: true, build: true, help: true };
   const port = /^[0-9]+$/.test(values.port) ? Number(values.port) : Number.NaN;
-  if (!(port >= 0 && port <= 65535)) throw new RangeError(`--port: expected an integer from 0 to 65535, but got '${values.port}'`);
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--port: expected an integer from 0 to 65535, but got '${values.port}'`);
   return { port, isolation: !values['no-isolation'], build: !values['no-build'] };
 }
 
@@ -38,6 +41,10 @@ async function main(): Promise<void> {
   } catch (e) {
     console.error(`${(e as Error).message}\n${USAGE}`);
     process.exit(2);
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return;
   }
   const root = args.build ? await buildLab() : new URL('../dist/lab/', import.meta.url).pathname;
   const lab = await startLabServer({ root, port: args.port, isolation: args.isolation });

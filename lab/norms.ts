@@ -16,6 +16,7 @@ import { DataLoader, type ImageDataset } from '../data/index.js';
 import type { Conv2d } from '../nn/layers/conv.js';
 import { batchNorm, groupNorm, instanceNorm, layerNorm } from '../nn/ops/norm.js';
 import { buildModel, type NormKind } from '../train/models.js';
+import { ValueError } from '../core/errors.js';
 
 export const NORM_NAMES: Record<NormKind, string> = { bn: 'BatchNorm', ln: 'LayerNorm', in: 'InstanceNorm', gn: 'GroupNorm' };
 const EPS = 1e-5;
@@ -53,7 +54,7 @@ export interface NormStats {
 export function normStats(x: Tensor, kind: NormKind, groups = 2): NormStats {
   const [N, C, H, W] = x.shape as [number, number, number, number];
   if (kind === 'gn' && (!Number.isInteger(groups) || groups < 1 || C % groups !== 0)) {
-    throw new RangeError(`groups must divide the ${C} channels, but got ${groups}`);
+    throw new ValueError(`groups must divide the ${C} channels, but got ${groups}`);
   }
   return noGrad(() => {
     // Bring each group's elements into one axis of a view: the statistics are then over dim 2

@@ -6,6 +6,7 @@ import type { KernelName } from '../core/kernel_names.js';
 import { variants } from '../index.js';
 import { describeWasm, getNumThreads, getWasm, setNumThreads } from '../kernels/wasm/runtime.js';
 import { MAX_THREADS } from '../kernels/wasm/worker_source.js';
+import { ValueError } from '../core/errors.js';
 
 export type PathId = 'js' | 'wasm' | 'threads' | 'webgl2' | 'webgpu';
 export const CPU_PATHS: readonly PathId[] = ['js', 'wasm', 'threads'];
@@ -68,7 +69,7 @@ let threadsAsked: number | undefined;
 /** The thread count of the WASM threads path (the page's ?threads=N); undefined: one per core. */
 export function setLabThreads(n: number | undefined): void {
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > MAX_THREADS)) {
-    throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, but got ${String(n)}`);
+    throw new ValueError(`threads must be an integer from 1 to ${MAX_THREADS}, but got ${String(n)}`);
   }
   threadsAsked = n;
 }

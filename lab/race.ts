@@ -11,6 +11,7 @@ import { variants } from '../index.js';
 import { conv2d } from '../nn/ops/conv.js';
 import { batchNorm } from '../nn/ops/norm.js';
 import { onCpuPath, type PathId } from './paths.js';
+import { ValueError } from '../core/errors.js';
 
 export type CaseId = 'gemm256' | 'gemm512' | 'conv' | 'gconv' | 'bn';
 
@@ -54,7 +55,7 @@ export const RACE_TOLERANCE = 1e-4;
 
 export function raceCase(id: CaseId): RaceCase {
   const c = RACE_CASES.find((x) => x.id === id);
-  if (!c) throw new RangeError(`race case must be one of ${RACE_CASES.map((x) => x.id).join(', ')}, but got '${String(id)}'`);
+  if (!c) throw new ValueError(`race case must be one of ${RACE_CASES.map((x) => x.id).join(', ')}, but got '${String(id)}'`);
   return c;
 }
 

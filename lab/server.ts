@@ -7,6 +7,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { ValueError } from '../core/errors.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -55,7 +56,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   const root = resolve(opts.root);
   const isolation = opts.isolation ?? true;
   const port = opts.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be an integer from 0 to 65535, but got ${String(port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValueError(`port must be an integer from 0 to 65535, but got ${String(port)}`);
   const server = createServer((req, res) => {
     const headers: Record<string, string> = { 'cache-control': 'no-store' };
     if (isolation) {

@@ -15,6 +15,7 @@ import type { Module } from '../nn/module.js';
 import { crossEntropy } from '../nn/ops/loss.js';
 import { SGD } from '../nn/optim/sgd.js';
 import { buildModel, type NormKind } from '../train/models.js';
+import { ValueError } from '../core/errors.js';
 
 export type ModelName = 'cifarResNet8' | 'cifarResNet20' | 'cifarPlain8' | 'cifarPlain20';
 export const MODEL_CHOICES: readonly { id: ModelName; label: string }[] = [
@@ -42,16 +43,16 @@ export const DEFAULT_CONFIG: TrainConfig = { model: 'cifarResNet8', norm: 'bn', 
 /** Check a config from a form or a message; throws naming the field, the expected and the actual value. */
 export function checkConfig(c: TrainConfig): TrainConfig {
   if (!MODEL_CHOICES.some((m) => m.id === c.model)) {
-    throw new RangeError(`model must be one of ${MODEL_CHOICES.map((m) => m.id).join(', ')}, but got '${String(c.model)}'`);
+    throw new ValueError(`model must be one of ${MODEL_CHOICES.map((m) => m.id).join(', ')}, but got '${String(c.model)}'`);
   }
-  if (!['bn', 'gn', 'ln', 'in'].includes(c.norm)) throw new RangeError(`norm must be bn, gn, ln or in, but got '${String(c.norm)}'`);
+  if (!['bn', 'gn', 'ln', 'in'].includes(c.norm)) throw new ValueError(`norm must be bn, gn, ln or in, but got '${String(c.norm)}'`);
   const ints: [keyof TrainConfig, number, number][] = [['width', 1, 64], ['groups', 1, 64], ['batch', 1, 512], ['steps', 1, 100000], ['seed', 0, 2 ** 31 - 1]];
   for (const [k, lo, hi] of ints) {
     const v = c[k] as number;
-    if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${k} must be an integer from ${lo} to ${hi}, but got ${String(v)}`);
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new ValueError(`${k} must be an integer from ${lo} to ${hi}, but got ${String(v)}`);
   }
-  if (c.width % c.groups !== 0) throw new RangeError(`groups must divide width (${c.width}), but got ${c.groups}`);
-  if (!(c.lr > 0 && c.lr <= 10)) throw new RangeError(`lr must be a number in (0, 10], but got ${String(c.lr)}`);
+  if (c.width % c.groups !== 0) throw new ValueError(`groups must divide width (${c.width}), but got ${c.groups}`);
+  if (!(c.lr > 0 && c.lr <= 10)) throw new ValueError(`lr must be a number in (0, 10], but got ${String(c.lr)}`);
   return c;
 }
 

@@ -84,7 +84,7 @@ chmodSync('dist/bin/resgrad.mjs', 0o755);
 
 execFileSync(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 cpSync('dist/types', 'dist/cjs/types', { recursive: true });
-console.log('built dist/: node, cjs, browser, bin, types');
+console.log('built dist/: node, cjs, browser, bin, types, lab');
 
 /**
  * In a bundle every module keeps the import.meta.url of its source file in the package, instead

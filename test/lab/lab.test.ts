@@ -18,6 +18,8 @@ import { onCpuPath } from '../../lab/paths.js';
 import { caseInputs, raceCase, raceOn, referenceOutput } from '../../lab/race.js';
 import { resolveRequest, startLabServer } from '../../lab/server.js';
 import { checkConfig, DEFAULT_CONFIG, LabRun } from '../../lab/trainer.js';
+import { ValueError } from '../../core/errors.js';
+import { UsageError } from '../../train/models.js';
 
 describe('Look: the four norms on the first conv of ResNet-8', () => {
   let act: Tensor;
@@ -135,6 +137,7 @@ describe('Train: the CPU paths', () => {
   });
   it('checkConfig names the field, the expected and the actual value', () => {
     expect(() => checkConfig({ ...DEFAULT_CONFIG, width: 0 })).toThrow(/width must be an integer from 1 to 64, but got 0/);
+    expect(() => checkConfig({ ...DEFAULT_CONFIG, width: 0 })).toThrow(ValueError);
     expect(() => checkConfig({ ...DEFAULT_CONFIG, width: 8, groups: 3 })).toThrow(/groups must divide width \(8\), but got 3/);
     expect(() => checkConfig({ ...DEFAULT_CONFIG, lr: -1 })).toThrow(/lr must be a number in \(0, 10\], but got -1/);
     expect(() => checkConfig({ ...DEFAULT_CONFIG, model: 'resnet50' as never })).toThrow(/model must be one of .*but got 'resnet50'/);
@@ -208,6 +211,8 @@ describe('npm run lab: arguments and server', () => {
     expect(parseLabArgs([])).toEqual({ port: 8080, isolation: true, build: true });
     expect(parseLabArgs(['--port', '0', '--no-isolation', '--no-build'])).toEqual({ port: 0, isolation: false, build: false });
     expect(() => parseLabArgs(['--port', '99999'])).toThrow(/--port: expected an integer from 0 to 65535, but got '99999'/);
+    expect(() => parseLabArgs(['--port', '99999'])).toThrow(UsageError);
+    expect(parseLabArgs(['--help']).help).toBe(true);
     expect(() => parseLabArgs(['--threads', '2'])).toThrow(/Unknown option '--threads'/);
   });
 });

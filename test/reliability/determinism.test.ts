@@ -80,8 +80,10 @@ let variants = {};
   r.manualSeed(cfg.seed);
   const model = r.models.cifarResNet(8, { width: 8, groups: 2 });
   const opt = sgd(model, 0.05);
-  const x = r.randn([8, 3, 16, 16]);
-  const y = r.randint(0, 10, [8]);
+  // batch 16: layer2's 16->16 convs then have 16·8·8 = 1,024 output pixels, enough for the
+  // registry to choose Winograd (winogradPrefers), which this net must exercise
+  const x = r.randn([16, 3, 16, 16]);
+  const y = r.randint(0, 10, [16]);
   const initial = state(model);
   const step = () => r.tidy(() => {
     opt.zeroGrad();

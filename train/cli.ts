@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { manualSeed } from '../core/random.js';
 import { describe as describeVariants } from '../core/cpu/variants.js';
+import { getBackend, hasBackend } from '../core/backend.js';
 import { initGpu } from '../core/gpu/init.js';
 import { getNumThreads, setNumThreads } from '../kernels/wasm/runtime.js';
 import '../core/cpu/index.js';
@@ -163,7 +164,9 @@ async function run(
   }
 
   // 2. The machine.
-  if (options.device === 'gpu') await initGpu({ mode: options.gpuMode as 'headlessgl' });
+  // a gpu backend the host already started in this mode is used as it is (e.g. with asyncMode)
+  const running = hasBackend('gpu') ? (getBackend('gpu') as { mode?: string }).mode : undefined;
+  if (options.device === 'gpu' && running !== options.gpuMode) await initGpu({ mode: options.gpuMode as 'headlessgl' });
   else {
     if (options.threads !== null) setNumThreads(options.threads);
     options = { ...options, threads: getNumThreads() }; // saved, so a resume runs on as many

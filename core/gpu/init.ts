@@ -10,8 +10,7 @@ export interface GpuOptions {
   /**
    * Run every kernel through gpu.js's Promise contract (buffers then hold promises and are read
    * only with `await data()`). Always on for 'webgpu', whose kernels are asynchronous; in the
-   * other modes it exercises the same code path. Left out, a backend already running in `mode`
-   * is returned as it is.
+   * other modes it exercises the same code path.
    */
   asyncMode?: boolean;
 }
@@ -38,8 +37,7 @@ export async function initGpu(options: GpuOptions): Promise<GpuBackend> {
     throw new ValueError(`initGpu: argument 'mode' must be one of ${GPU_MODES.join(', ')}, but got '${mode}'`);
   }
   const asyncMode = mode === 'webgpu' || options.asyncMode === true;
-  // asyncMode left out: the running backend of this mode serves, whichever contract it has
-  if (current && current.mode === mode && (options.asyncMode === undefined || current.asyncMode === asyncMode)) {
+  if (current && current.mode === mode && current.asyncMode === asyncMode) {
     registerBackend(current);
     return current;
   }

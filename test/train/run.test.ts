@@ -159,7 +159,7 @@ describe('resgrad train --device gpu', () => {
   });
   it('on a backend that reads asynchronously (as webgpu does): checkpoints and final weights equal the synchronous run', async () => {
     // Seen on an H200 (webgpu): the first checkpoint read the model synchronously and failed.
-    await initGpu({ mode: 'cpu', asyncMode: true }); // train's initGpu({ mode: 'cpu' }) reuses it
+    await initGpu({ mode: 'cpu', asyncMode: true }); // train uses the running gpu backend of its mode
     const dir = join(tmp, 'gpu-async');
     const r = await train([
       ...['--model', 'cifarResNet8', '--width', '4', '--classes', '1,7', '--per-class', '4', '--test-per-class', '2'],

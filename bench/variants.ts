@@ -3,7 +3,7 @@
 // backend or on the GPU one.
 import * as api from '../index.js';
 import type { Tensor } from '../index.js';
-import type { Variant } from './types.js';
+import type { Prepared, Variant } from './types.js';
 
 export interface HostInput {
   data: Float32Array;
@@ -33,6 +33,28 @@ export function ensureGpu(): Promise<string> {
   return gpuReady;
 }
 
+/** What a GPU rung reports once prepared: the renderer that ran it, and a caveat when it is software. */
+export function gpuRunInfo(gpu: string): { backend: string; note?: string } {
+  // llvmpipe / SwiftShader run the shaders on the CPU, 10-25x slower than our CPU kernels
+  return /llvmpipe|swiftshader|softpipe/i.test(gpu) ? { backend: gpu, note: 'software renderer: a correctness run, not a performance claim' } : { backend: gpu };
+}
+
+/** A rung on device 'gpu': the backend is started (once) before `prepare`, whose run() is async. */
+export function gpuRung(name: string, prepare: () => Prepared | Promise<Prepared>, extra: Partial<Variant> = {}): Variant {
+  return {
+    name,
+    kind: 'resgrad',
+    backend: `gpu.js ${gpuSettings.mode}`,
+    threads: 1,
+    isAsync: true,
+    ...extra,
+    async prepare() {
+      const gpu = await ensureGpu();
+      return { ...(await prepare()), ...gpuRunInfo(gpu) };
+    },
+  };
+}
+
 /**
  * A rung that builds `inputs` as float32 tensors on `device` and calls `op` on them under
  * noGrad. Each run reads the result back (on the GPU that is what makes the work happen before
@@ -54,8 +76,6 @@ export function opVariant(
     ...extra,
     async prepare() {
       const gpu = device === 'gpu' ? await ensureGpu() : undefined;
-      // llvmpipe / SwiftShader run the shaders on the CPU, 10-25x slower than our CPU kernels
-      const software = gpu && /llvmpipe|swiftshader|softpipe/i.test(gpu);
       const ts = inputs.map((i) => api.tensor(i.data, { shape: i.shape, dtype: 'float32', device }));
       let last: Float32Array = new Float32Array(0);
       const once = (): Tensor => api.noGrad(() => op(ts, api));
@@ -71,8 +91,7 @@ export function opVariant(
                 y.dispose();
               },
         output: () => last,
-        ...(gpu ? { backend: gpu } : {}),
-        ...(software ? { note: 'software renderer: a correctness run, not a performance claim' } : {}),
+        ...(gpu ? gpuRunInfo(gpu) : {}),
         dispose: () => {
           if (device === 'gpu') for (const t of ts) t.dispose();
         },

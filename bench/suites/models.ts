@@ -21,7 +21,7 @@ import { tfjsModelVariant } from '../peers/tfjs.js';
 import { torchTrainStepVariant } from '../peers/torch.js';
 import { anyThreadedVariant } from '../registry.js';
 import { threadLadder, threadList } from '../threads.js';
-import { ensureGpu, gpuSettings } from '../variants.js';
+import { gpuRung } from '../variants.js';
 import type { Expected, Suite, SuiteContext, Variant, Workload } from '../types.js';
 
 type Net = ReturnType<typeof api.models.resnet18>;
@@ -134,15 +134,9 @@ function forwardWorkload(name: string, make: () => Net, batch: number, ctx: Suit
  * moved with `.to('gpu')`; each call reads the logits back, which is what makes the work finish.
  */
 function gpuForwardRung(make: () => Net, shape: number[], x: Float32Array, skip?: string): Variant {
-  return {
-    name: 'gpu forward (eval)',
-    kind: 'resgrad',
-    backend: `gpu.js ${gpuSettings.mode}`,
-    threads: 1,
-    isAsync: true,
-    ...(skip ? { skip } : {}),
-    async prepare() {
-      const gpu = await ensureGpu();
+  return gpuRung(
+    'gpu forward (eval)',
+    () => {
       api.manualSeed(0);
       const m = make().eval();
       seedNorms(m, 100);
@@ -156,48 +150,42 @@ function gpuForwardRung(make: () => Net, shape: number[], x: Float32Array, skip?
           y.dispose();
         },
         output: () => last,
-        backend: gpu,
-        ...(/llvmpipe|swiftshader|softpipe/i.test(gpu) ? { note: 'software renderer: a correctness run, not a performance claim' } : {}),
         dispose: () => xt.dispose(),
       };
     },
-  };
+    skip ? { skip } : {},
+  );
+}
+
+/** One SGD step as the README writes it, inside tidy(): returns the detached loss. */
+function trainStep(model: { forward(x: Tensor): unknown }, opt: InstanceType<typeof api.optim.SGD>, x: Tensor, target: Tensor): Tensor {
+  return api.tidy(() => {
+    opt.zeroGrad();
+    const l = api.F.crossEntropy(model.forward(x) as Tensor, target);
+    l.backward();
+    opt.step();
+    return l.detach();
+  });
 }
 
 /** The same training step with the model, batch and optimizer state on device 'gpu'; the loss is read back each step. */
 function gpuTrainStepRung(batch: number, shape: number[]): Variant {
-  return {
-    name: 'gpu train step',
-    kind: 'resgrad',
-    backend: `gpu.js ${gpuSettings.mode}`,
-    threads: 1,
-    isAsync: true,
-    async prepare() {
-      const gpu = await ensureGpu();
-      api.manualSeed(0);
-      const model = api.models.cifarResNet(20).train().to('gpu');
-      const opt = new api.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-      const x = api.tensor(randnF32(prod(shape), 6), { shape, device: 'gpu' });
-      const target = api.randint(0, 10, [batch], { dtype: 'int32' }).to('gpu');
-      let last: Float32Array = new Float32Array(0);
-      return {
-        run: async () => {
-          const loss = api.tidy(() => {
-            opt.zeroGrad();
-            const l = api.F.crossEntropy(model.forward(x) as Tensor, target);
-            l.backward();
-            opt.step();
-            return l.detach();
-          });
-          last = (await loss.data()) as Float32Array;
-          loss.dispose();
-        },
-        output: () => last,
-        backend: gpu,
-        ...(/llvmpipe|swiftshader|softpipe/i.test(gpu) ? { note: 'software renderer: a correctness run, not a performance claim' } : {}),
-      };
-    },
-  };
+  return gpuRung('gpu train step', () => {
+    api.manualSeed(0);
+    const model = api.models.cifarResNet(20).train().to('gpu');
+    const opt = new api.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const x = api.tensor(randnF32(prod(shape), 6), { shape, device: 'gpu' });
+    const target = api.randint(0, 10, [batch], { dtype: 'int32' }).to('gpu');
+    let last: Float32Array = new Float32Array(0);
+    return {
+      run: async () => {
+        const loss = trainStep(model, opt, x, target);
+        last = (await loss.data()) as Float32Array;
+        loss.dispose();
+      },
+      output: () => last,
+    };
+  });
 }
 
 function cifarTrainStep(batch: number, ctx: SuiteContext): Workload {
@@ -218,14 +206,7 @@ function cifarTrainStep(batch: number, ctx: SuiteContext): Workload {
         // the step as the README writes it: inside tidy(), so activations and gradients live in
         // the WASM heap (read in place by the kernels, freed at the end of the step)
         run: () => {
-          const loss = api.tidy(() => {
-            opt.zeroGrad();
-            const l = api.F.crossEntropy(model.forward(x) as Tensor, target);
-            l.backward();
-            opt.step();
-            return l.detach();
-          });
-          last = loss.toArray() as Float32Array;
+          last = trainStep(model, opt, x, target).toArray() as Float32Array;
         },
         output: () => last,
       };

@@ -106,49 +106,34 @@ function checkArray(caller: string, name: string, arr: unknown, needed: number, 
  * U[ξ][r][k] = (G g Gᵀ)_ξ into the arena (16·rows·cols floats), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
  * g is the 3×3 filter of (r, k): w[(r·cols + k)·9 + t] for the forward (r = o, k = c), and
  * w[(k·rows + r)·9 + 8 − t] (rotated 180°, c and o swapped) when `flip` (the input gradient).
- * Straight-line code on locals: this runs o·c times per call, on the calling thread.
+ * Locals only (no per-filter callback, no scratch array): this runs o·c times per call, on the calling thread.
  */
 function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean): number {
   const at = rt.alloc(16 * rows * cols * 4);
   const u = rt.f32();
   const base = at / 4;
   const plane = rows * cols;
+  // one row of (G g) Gᵀ from a row [x0, x1, x2] of G g: [x0, ½(x0+x1+x2), ½(x0−x1+x2), x2]
+  const putRow = (o: number, x0: number, x1: number, x2: number) => {
+    u[o] = x0;
+    u[o + plane] = 0.5 * (x0 + x1 + x2);
+    u[o + 2 * plane] = 0.5 * (x0 - x1 + x2);
+    u[o + 3 * plane] = x2;
+  };
+  const step = flip ? -1 : 1; // the filter read forwards, or backwards from its last tap
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < cols; k++) {
+      const b = flip ? (k * rows + r) * 9 + 8 : (r * cols + k) * 9;
       // g00..g22: the filter, row-major
-      let g00: number, g01: number, g02: number, g10: number, g11: number, g12: number, g20: number, g21: number, g22: number;
-      if (flip) {
-        const b = (k * rows + r) * 9;
-        g00 = w[b + 8]!; g01 = w[b + 7]!; g02 = w[b + 6]!;
-        g10 = w[b + 5]!; g11 = w[b + 4]!; g12 = w[b + 3]!;
-        g20 = w[b + 2]!; g21 = w[b + 1]!; g22 = w[b]!;
-      } else {
-        const b = (r * cols + k) * 9;
-        g00 = w[b]!; g01 = w[b + 1]!; g02 = w[b + 2]!;
-        g10 = w[b + 3]!; g11 = w[b + 4]!; g12 = w[b + 5]!;
-        g20 = w[b + 6]!; g21 = w[b + 7]!; g22 = w[b + 8]!;
-      }
-      // G g (4×3), row i: [a_i0, a_i1, a_i2]
-      const a10 = 0.5 * (g00 + g10 + g20), a11 = 0.5 * (g01 + g11 + g21), a12 = 0.5 * (g02 + g12 + g22);
-      const a20 = 0.5 * (g00 - g10 + g20), a21 = 0.5 * (g01 - g11 + g21), a22 = 0.5 * (g02 - g12 + g22);
-      // (G g) Gᵀ, row i: [a0, ½(a0+a1+a2), ½(a0−a1+a2), a2]
+      const g00 = w[b]!, g01 = w[b + step]!, g02 = w[b + 2 * step]!;
+      const g10 = w[b + 3 * step]!, g11 = w[b + 4 * step]!, g12 = w[b + 5 * step]!;
+      const g20 = w[b + 6 * step]!, g21 = w[b + 7 * step]!, g22 = w[b + 8 * step]!;
+      // G g (4×3): rows [g0·], ½(g0· + g1· + g2·), ½(g0· − g1· + g2·), [g2·]
       const off = base + r * cols + k;
-      u[off] = g00;
-      u[off + plane] = 0.5 * (g00 + g01 + g02);
-      u[off + 2 * plane] = 0.5 * (g00 - g01 + g02);
-      u[off + 3 * plane] = g02;
-      u[off + 4 * plane] = a10;
-      u[off + 5 * plane] = 0.5 * (a10 + a11 + a12);
-      u[off + 6 * plane] = 0.5 * (a10 - a11 + a12);
-      u[off + 7 * plane] = a12;
-      u[off + 8 * plane] = a20;
-      u[off + 9 * plane] = 0.5 * (a20 + a21 + a22);
-      u[off + 10 * plane] = 0.5 * (a20 - a21 + a22);
-      u[off + 11 * plane] = a22;
-      u[off + 12 * plane] = g20;
-      u[off + 13 * plane] = 0.5 * (g20 + g21 + g22);
-      u[off + 14 * plane] = 0.5 * (g20 - g21 + g22);
-      u[off + 15 * plane] = g22;
+      putRow(off, g00, g01, g02);
+      putRow(off + 4 * plane, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22));
+      putRow(off + 8 * plane, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22));
+      putRow(off + 12 * plane, g20, g21, g22);
     }
   }
   return at;

@@ -47,6 +47,21 @@ afterAll(async () => {
 
 const state = (page: Page) => page.evaluate(() => (window as unknown as { __lab: LabState }).__lab);
 
+/** Wait until the page's training or race is done (or has failed); its state, with no error in it. */
+async function finished(page: Page, flag: 'trainDone' | 'raceDone', timeout: number): Promise<LabState> {
+  await page.waitForFunction(
+    (f) => {
+      const s = (window as unknown as { __lab: LabState }).__lab;
+      return s[f] || s.errors.length > 0;
+    },
+    flag,
+    { timeout },
+  );
+  const s = await state(page);
+  expect(s.errors).toEqual([]);
+  return s;
+}
+
 /** Open the lab at `url`, collecting console errors and uncaught exceptions into `errors`. */
 async function openLab(url: string, errors: string[]): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -107,12 +122,7 @@ describe('the lab, served with COOP/COEP (cross-origin isolated)', () => {
     await page.fill('#steps', String(RUN.steps));
     const lr = Number(await page.inputValue('#lr'));
     await page.click('#start');
-    await page.waitForFunction(() => {
-      const s = (window as unknown as { __lab: LabState }).__lab;
-      return s.trainDone || s.errors.length > 0;
-    }, null, { timeout: 90_000 });
-    const s = await state(page);
-    expect(s.errors).toEqual([]);
+    const s = await finished(page, 'trainDone', 90_000);
     const got = s.losses;
     expect(got.length).toBe(RUN.steps);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -136,12 +146,7 @@ describe('the lab, served with COOP/COEP (cross-origin isolated)', () => {
     await page.check('#device-webgpu');
     await page.fill('#steps', '2');
     await page.click('#start');
-    await page.waitForFunction(() => {
-      const s = (window as unknown as { __lab: LabState }).__lab;
-      return s.trainDone || s.errors.length > 0;
-    }, null, { timeout: 90_000 });
-    const s = await state(page);
-    expect(s.errors).toEqual([]);
+    const s = await finished(page, 'trainDone', 90_000);
     expect(await page.textContent('#train-status')).toMatch(/ · on gpu: gpu\.js webgpu /);
     expect(s.losses.length).toBe(2);
     // float32 sums in another order than the float64 TypeScript kernels: 1e-4 relative
@@ -163,11 +168,7 @@ describe('the lab, served with COOP/COEP (cross-origin isolated)', () => {
     expect(held).toBeLessThan(30);
     expect(await page.isDisabled('#pause')).toBe(true);
     await page.click('#resume');
-    await page.waitForFunction(() => {
-      const s = (window as unknown as { __lab: LabState }).__lab;
-      return s.trainDone || s.errors.length > 0;
-    }, null, { timeout: 60_000 });
-    expect((await state(page)).errors).toEqual([]);
+    await finished(page, 'trainDone', 60_000);
     // the worker's WASM runtime says what it ran on: "wasm simd128 [+ relaxed fma], 2 threads"
     expect(await page.textContent('#train-status')).toMatch(/^Done: 30 steps\. .* · on wasm simd128.*, 2 threads$/);
     expect((await state(page)).losses.length).toBe(30);
@@ -177,12 +178,7 @@ describe('the lab, served with COOP/COEP (cross-origin isolated)', () => {
     await page.click('#tab-race');
     expect(await page.getAttribute('#tab-race', 'aria-selected')).toBe('true');
     await page.click('#race-start');
-    await page.waitForFunction(() => {
-      const s = (window as unknown as { __lab: LabState }).__lab;
-      return s.raceDone || s.errors.length > 0;
-    }, null, { timeout: 110_000 });
-    const s = await state(page);
-    expect(s.errors).toEqual([]);
+    const s = await finished(page, 'raceDone', 110_000);
     for (const path of ['js', 'wasm', 'threads', 'webgl2']) {
       const rows = s.race.filter((r) => r.path === path);
       expect(rows.map((r) => r.case), path).toEqual(['gemm256', 'gemm512', 'conv', 'gconv', 'bn']);

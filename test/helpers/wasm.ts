@@ -4,6 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { wasmMemoryTuning } from '../../kernels/wasm/elementwise.js';
 import { wasmTuning } from '../../kernels/wasm/gemm.js';
 import { getNumThreads, getWasm, setNumThreads } from '../../kernels/wasm/runtime.js';
+import { winogradTuning } from '../../kernels/wasm/winograd.js';
 
 /**
  * Call inside a describe: its tests run on `threads` threads, and the single-thread cut-offs are
@@ -22,6 +23,24 @@ export function onThreads(threads: number): void {
     wasmTuning.minParallelMacs = saved.macs;
     wasmMemoryTuning.minParallelElements = saved.elements;
   });
+}
+
+/**
+ * Call inside a describe: Winograd's size cut-offs are 1, so it takes the small convs of the tests
+ * too (otherwise routed to im2col). Restored afterwards; the returned object holds the tuning as it
+ * was (filled in when the block starts).
+ */
+export function winogradAtEverySize(): Readonly<typeof winogradTuning> {
+  const saved = { ...winogradTuning };
+  beforeAll(() => {
+    Object.assign(saved, winogradTuning);
+    winogradTuning.minChannelProduct = 1;
+    winogradTuning.minTilesPerImage = 1;
+  });
+  afterAll(() => {
+    Object.assign(winogradTuning, saved);
+  });
+  return saved;
 }
 
 /** Copies of `arrays` placed in the WASM arena (all allocated first: an allocation may grow the memory). */

@@ -31,7 +31,7 @@ import { getWasm } from '../../kernels/wasm/runtime.js';
 import { winogradTuning } from '../../kernels/wasm/winograd.js';
 import { Bottleneck } from '../../models/resnet.js';
 import { normLayer } from '../../train/models.js';
-import { onThreads } from '../helpers/wasm.js';
+import { onThreads, winogradAtEverySize } from '../helpers/wasm.js';
 import { adaptivePoolCases, avgPoolCases, convCases, matmulCase, maxPoolCases, normCases, type PoolOptions, poolGeometry } from './nonfinite_cases.js';
 import { type KernelCase, type Operand, Rng, dense } from './nonfinite_helpers.js';
 
@@ -207,16 +207,7 @@ function elementwiseCases(rng: Rng, shape: number[]): KernelCase[] {
 
 describe('kernels read only what they wrote: every variant, with unwritten memory poisoned', () => {
   onThreads(2);
-  let saved = { ...winogradTuning };
-  beforeAll(() => {
-    saved = { ...winogradTuning };
-    // Winograd at every size (its cut-offs would route these small convs to im2col)
-    winogradTuning.minChannelProduct = 1;
-    winogradTuning.minTilesPerImage = 1;
-  });
-  afterAll(() => {
-    Object.assign(winogradTuning, saved);
-  });
+  const saved = winogradAtEverySize();
   const ran = new Map<string, Set<string>>();
   const check = (cases: KernelCase[]): void => {
     for (const c of cases) {

@@ -17,7 +17,7 @@
 // reference); norms 2^-12 (the statistics of a set are reductions too); Winograd 2^-10 (its
 // transforms grow the rounding by the tile's magnitudes).
 // WASM kernels also run on 3 threads with every size split among them (test/helpers/wasm.ts).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CpuVariant, cpuKernelNames, cpuVariants } from '../../core/cpu/registry.js';
 import { wasmAvailable, wasmRelaxed } from '../../core/cpu/wasm.js';
 import type { KernelAttrMap, KernelName } from '../../core/kernel_names.js';
@@ -27,7 +27,7 @@ import type { NormAxes, NormLayout } from '../../kernels/geometry.js';
 import { numSets } from '../../kernels/geometry.js';
 import { winogradTuning } from '../../kernels/wasm/winograd.js';
 import type { Conv2dOptions } from '../../nn/ops/conv.js';
-import { onThreads } from '../helpers/wasm.js';
+import { onThreads, winogradAtEverySize } from '../helpers/wasm.js';
 import {
   adaptivePoolCases,
   avgPoolCases,
@@ -265,16 +265,7 @@ const COVERED: KernelName[] = [
 for (const threads of [1, 3]) {
   describe(`non-finite inputs, every kernel variant against the reference, ${threads} thread(s)`, () => {
     onThreads(threads);
-    let saved = { ...winogradTuning };
-    beforeAll(() => {
-      // Winograd at every size (its cut-offs would route these small convs to im2col)
-      saved = { ...winogradTuning };
-      winogradTuning.minChannelProduct = 1;
-      winogradTuning.minTilesPerImage = 1;
-    });
-    afterAll(() => {
-      Object.assign(winogradTuning, saved);
-    });
+    const saved = winogradAtEverySize();
     const seed = 1000 * threads + STRESS.seed;
     const rounds = (threads === 1 ? 1 : 0.5) * STRESS.rounds;
 

@@ -10,13 +10,13 @@
 // Finite values: float64 within 1e-10 (relative to the output's scale); float32 within 2^-12 of
 // the scale (float32 storage and accumulation against torch's float64; Winograd 2^-9).
 // Max pooling's indices must be torch's exactly.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CpuInput, type CpuOutput, cpuVariants } from '../../core/cpu/registry.js';
 import type { TypedArray } from '../../core/dtype.js';
 import type { KernelAttrMap, KernelName } from '../../core/kernel_names.js';
 import '../../index.js';
 import type { NormLayout } from '../../kernels/geometry.js';
-import { winogradTuning } from '../../kernels/wasm/winograd.js';
+import { winogradAtEverySize } from '../helpers/wasm.js';
 import { conv2dGeometry } from '../../nn/ops/conv.js';
 import { poolGeometry } from './nonfinite_cases.js';
 import { classOf, type Encoded, type FloatDType, loadFixtureFrom } from './nonfinite_helpers.js';
@@ -92,15 +92,7 @@ const maybe = (c: Record<string, unknown>, key: string): Encoded | undefined => 
 const pair = (v: unknown, fallback: number): [number, number] => (v === undefined || v === null ? [fallback, fallback] : Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number]);
 
 describe('non-finite inputs against torch 1.13 (every variant, float64 and float32)', () => {
-  let saved = { ...winogradTuning };
-  beforeAll(() => {
-    saved = { ...winogradTuning };
-    winogradTuning.minChannelProduct = 1; // Winograd at these small sizes too
-    winogradTuning.minTilesPerImage = 1;
-  });
-  afterAll(() => {
-    Object.assign(winogradTuning, saved);
-  });
+  winogradAtEverySize();
 
   it('the fixture holds every family', () => {
     expect(new Set(cases.map((c) => c.kind))).toEqual(new Set(['conv', 'matmul', 'max', 'avg', 'adaptive', 'norm', 'relu', 'add', 'rows']));
@@ -208,6 +200,6 @@ function checkNorm(c: Record<string, unknown>, dtype: FloatDType, o: Expect, I: 
   // which meet as Inf − Inf in places that depend on how the terms are grouped: torch groups them
   // differently in each of its norm kernels, and so do our reference and fused forms. There NaN and
   // ±Inf may trade places; which elements are non-finite must still be torch's.
-  const loose = w !== undefined && w.values.some((v) => !Number.isFinite(v));
+  const loose = w?.values.some((v) => !Number.isFinite(v));
   check('normBackward', [xs, gy, stat(mean), stat(variance), ...(w ? [I('weight')] : [])], { ...attrs, batchStats: true }, grads, { ...o, loose });
 }

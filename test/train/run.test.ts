@@ -142,12 +142,14 @@ describe('resgrad train: a tiny run', () => {
 });
 
 describe('resgrad train --device gpu', () => {
+  /** Two steps of a tiny ResNet-8 on gpu.js's cpu mode (the device code path, no GL needed). */
+  const gpuRun = (dir: string) => [
+    ...['--model', 'cifarResNet8', '--width', '4', '--classes', '1,7', '--per-class', '4', '--test-per-class', '2'],
+    ...['--batch', '4', '--epochs', '1', '--device', 'gpu', '--gpu-mode', 'cpu', '--json', '--out', dir],
+  ];
   it("trains on the gpu backend (gpu.js 'cpu' mode: the same device code path, no GL needed) and writes the weights", async () => {
     const dir = join(tmp, 'gpu');
-    const r = await train([
-      ...['--model', 'cifarResNet8', '--width', '4', '--classes', '1,7', '--per-class', '4', '--test-per-class', '2'],
-      ...['--batch', '4', '--epochs', '1', '--device', 'gpu', '--gpu-mode', 'cpu', '--json', '--out', dir],
-    ]);
+    const r = await train(gpuRun(dir));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const done = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
@@ -161,10 +163,7 @@ describe('resgrad train --device gpu', () => {
     // Seen on an H200 (webgpu): the first checkpoint read the model synchronously and failed.
     await initGpu({ mode: 'cpu', asyncMode: true }); // train uses the running gpu backend of its mode
     const dir = join(tmp, 'gpu-async');
-    const r = await train([
-      ...['--model', 'cifarResNet8', '--width', '4', '--classes', '1,7', '--per-class', '4', '--test-per-class', '2'],
-      ...['--batch', '4', '--epochs', '1', '--device', 'gpu', '--gpu-mode', 'cpu', '--json', '--out', dir],
-    ]);
+    const r = await train(gpuRun(dir));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(getBackend('gpu').describe()).toMatch(/async/);

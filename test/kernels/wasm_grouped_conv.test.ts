@@ -96,6 +96,13 @@ const CASES: Case[] = [
   { x: [1, 4, 5, 6], w: [4, 2, 1, 1], pad: [1, 2, 1, 1], g: 2 },
   { x: [1, 4, 7, 7], w: [4, 1, 1, 1], s: [2, 2], g: 4, bias: true },
   { x: [1, 4, 9, 9], w: [8, 1, 3, 3], s: [4, 4], pad: [1, 1, 1, 1], g: 4 },
+  // rows written straight into the output (one column phase, a row at least a tile wide: 8
+  // floats for blocks of 4 outputs, 16 for 2, 28 for 1): whole tiles only, and whole tiles then
+  // narrow ones ending at the row's end; dX by row phases (sh = 2, sw = 1)
+  { x: [1, 8, 4, 16], w: [8, 2, 3, 3], pad: [1, 1, 1, 1], g: 2, bias: true },
+  { x: [1, 4, 5, 35], w: [6, 2, 3, 3], pad: [1, 1, 1, 1], g: 2, bias: true, relu: true },
+  { x: [2, 3, 6, 56], w: [3, 1, 3, 3], pad: [1, 1, 1, 1], g: 3, relu: true },
+  { x: [1, 2, 9, 30], w: [2, 1, 3, 3], s: [2, 1], pad: [1, 1, 1, 1], g: 2 },
   // 16 and 32 channels per group (the most groupedConvSupports accepts), 3 and 5 outputs per group
   { x: [1, 32, 6, 7], w: [6, 16, 3, 3], pad: [1, 1, 1, 1], g: 2, bias: true },
   { x: [2, 64, 5, 6], w: [10, 32, 3, 3], s: [2, 2], pad: [1, 1, 1, 1], g: 2, relu: true },

@@ -20,8 +20,13 @@
 // load NV vectors at the tap's offset, broadcast OB weights, acc[o][v] += x[v] · w[o]. A tile
 // needs OB·NV + NV + OB (+1 scratch without FMA) vector registers: 4×2 -> 15, 2×4 -> 15,
 // 1×6 -> 14, within the 15 V8 gives (../shared/DESIGN.md). The accumulators start at the bias;
-// the store clamps from below with pmax(acc, lo) (lo = 0 is ReLU, lo = −∞ none). The tiles
-// write a flat scratch plane; $unflatten copies its valid columns out.
+// the store clamps from below with pmax(acc, lo) (lo = 0 is ReLU, lo = −∞ none).
+//
+// Output. With one column phase and rows at least a tile wide, the tiles write the output rows
+// directly: per row ⌊W/span⌋ full tiles from column 0, then narrow tiles (NARROW_TILES vectors)
+// ending exactly at column W (the first may overlap the full ones: same values again).
+// Otherwise (narrow planes, or sw > 1 in the input gradient) they write a flat scratch plane and
+// $unflatten copies its valid columns out.
 //
 // Input gradient: the same core on the padded dY with the kernel transposed (c and o swapped).
 // For stride 1 that is one correlation with the flipped kernel; for stride s > 1 dX splits into
@@ -65,9 +70,14 @@ export const DWEIGHT_FIELDS = [
 ] as const;
 
 /** f32x4 vectors per tile of the direct core, by output-channel block OB. */
-export const DIRECT_TILES: Readonly<Record<number, number>> = { 4: 2, 2: 4, 1: 6 };
+export const DIRECT_TILES: Readonly<Record<number, number>> = { 4: 2, 2: 4, 1: 7 };
+/**
+ * Vectors per narrow tile, by OB: the tiles that finish a row after the full-width ones, when the
+ * output is written row by row (W = 56 at OB = 1 is two tiles of 24 and one of 8).
+ */
+export const NARROW_TILES: Readonly<Record<number, number>> = { 4: 1, 2: 2, 1: 2 };
 /** Flat output planes are padded to a multiple of this many floats (every tile width divides it). */
-export const FLAT_ALIGN = 48;
+export const FLAT_ALIGN = 112;
 /**
  * Weight-gradient tiles by output-channel block: taps per tile and vectors of q per loop step.
  * Registers: OB·taps accumulators + U·(OB + taps) loads (+1): 2×4 -> 15, 1×3 (U = 2) -> 12.
@@ -268,22 +278,39 @@ function unflattenFunc(): string {
 
 // ---- direct convolution core -----------------------------------------------------------------
 
+/** $tiles{ob} (DIRECT_TILES vectors wide) or $tiles{ob}n{nv} (narrow). */
+const tileName = (ob: number, nv: number): string => (nv === DIRECT_TILES[ob] ? `tiles${ob}` : `tiles${ob}n${nv}`);
+
 /**
  * $tiles{ob}: for `count` tiles of nv vectors (q in bytes from 0 by 16·nv):
  *   out[o·plane + q + 16v] = max(lo, bias[o] + Σ_t x[src + tab[t] + q + 16v] · wp[t·ob + o])
  */
-function tilesFunc(ob: number, fma: boolean): string {
-  const nv = DIRECT_TILES[ob]!;
+function tilesFunc(ob: number, fma: boolean, nv = DIRECT_TILES[ob]!): string {
+  const name = tileName(ob, nv);
   const acc = (o: number, v: number): string => `a${o}_${v}`;
   const outAt = (o: number): string => (o === 0 ? get('op') : add(get('op'), get(`c${o}`)));
   const locals = [
     ...range(ob).map((o) => `(local $b${o} v128)`),
     ...range(ob).flatMap((o) => range(nv).map((v) => `(local $${acc(o, v)} v128)`)),
-    ...range(nv).map((v) => `(local $x${v} v128)`),
+    ...(ob === 1 ? [] : range(nv).map((v) => `(local $x${v} v128)`)),
     '(local $w v128) (local $lov v128)',
   ];
+  // one output channel: each loaded vector meets one weight, so load and multiply-add in turn
+  // (NV + 2 registers, which lets a tile be wide); more channels: load the NV vectors, then
+  // each channel's weight meets them all
+  const oneChannelTap = [
+    set('w', `(v128.load32_splat ${get('wq')})`),
+    ...range(nv).map((v) => set(acc(0, v), madd(fma, get(acc(0, v)), `(v128.load offset=${16 * v} ${get('xp')})`, get('w')))),
+  ].join('\n          ');
+  const manyChannelTap = [
+    ...range(nv).map((v) => set(`x${v}`, `(v128.load offset=${16 * v} ${get('xp')})`)),
+    ...range(ob).flatMap((o) => [
+      set('w', `(v128.load32_splat offset=${4 * o} ${get('wq')})`),
+      ...range(nv).map((v) => set(acc(o, v), madd(fma, get(acc(o, v)), get(`x${v}`), get('w')))),
+    ]),
+  ].join('\n          ');
   return `
-  (func $tiles${ob} (param $src i32) (param $tab i32) (param $kt i32) (param $wp i32) (param $out i32) (param $plane i32)
+  (func $${name} (param $src i32) (param $tab i32) (param $kt i32) (param $wp i32) (param $out i32) (param $plane i32)
                     (param $count i32) (param $bias i32) (param $lo f32)
     (local $q i32) (local $qend i32) (local $spv i32) (local $op i32) (local $tp i32) (local $tend i32) (local $wq i32) (local $xp i32)
     (local $c1 i32) (local $c2 i32) (local $c3 i32)
@@ -306,15 +333,7 @@ function tilesFunc(ob: number, fma: boolean): string {
         (br_if $taps_end (i32.ge_u ${get('tp')} ${get('tend')}))
         (loop $taps
           ${set('xp', add(get('spv'), `(i32.load ${get('tp')})`))}
-          ${range(nv)
-            .map((v) => set(`x${v}`, `(v128.load offset=${16 * v} ${get('xp')})`))
-            .join('\n          ')}
-          ${range(ob)
-            .flatMap((o) => [
-              set('w', `(v128.load32_splat offset=${4 * o} ${get('wq')})`),
-              ...range(nv).map((v) => set(acc(o, v), madd(fma, get(acc(o, v)), get(`x${v}`), get('w')))),
-            ])
-            .join('\n          ')}
+          ${ob === 1 ? oneChannelTap : manyChannelTap}
           ${inc('tp', 4)}
           ${inc('wq', 4 * ob)}
           (br_if $taps (i32.lt_u ${get('tp')} ${get('tend')}))))
@@ -330,10 +349,34 @@ function directFunc(name: string): string {
   const f = (n: string): string => field(DIRECT_FIELDS, n);
   const passField = (n: (typeof PASS_FIELDS)[number]): string =>
     set(`p_${n}`, `(i32.load offset=${4 * (DIRECT_FIELDS.length + PASS_FIELDS.indexOf(n))} ${get('pd')})`);
+  // one block through tile function `fn` (tiles of `span` floats): straight into the output rows
+  // when they are one phase and at least a tile wide, else into the flat scratch and out by
+  // $unflatten after the last column phase
+  const tiles = (fn: string, src: string, out: string, plane: string, count: string): string =>
+    `(call $${fn} ${src} ${get('p_tab')} ${get('p_kt')} ${get('wptr')} ${out} ${plane} ${count} ${get('bptr')} ${get('lof')})`;
   const call = (ob: number): string => {
+    const fn = tileName(ob, DIRECT_TILES[ob]!);
     const span = 4 * DIRECT_TILES[ob]!;
-    return `(call $tiles${ob} ${get('scr')} ${get('p_tab')} ${get('p_kt')} ${get('wptr')} ${get('flat')} ${get('planeB')}
-              (i32.div_u ${add(mul(get('p_rows'), get('stPK')), i32(span - 1))} ${i32(span)}) ${get('bptr')} ${get('lof')})`;
+    const narrow = tileName(ob, NARROW_TILES[ob]!);
+    const nspan = 4 * NARROW_TILES[ob]!;
+    return `
+        (if (i32.and (i32.eq ${get('outPhases')} (i32.const 1)) (i32.ge_s ${get('outW')} ${i32(span)}))
+          (then
+            ${set('u', i32(0))} ${set('srow', get('scr'))} ${set('orow', add(get('final'), get('p_outOff')))}
+            ${set('full', `(i32.div_u ${get('outW')} ${i32(span)})`)}
+            ;; the rest of a row, ⌈(W − full·span) / nspan⌉ narrow tiles ending at column W
+            ${set('nn', `(i32.div_u ${add(`(i32.sub ${get('outW')} ${mul(get('full'), i32(span))})`, i32(nspan - 1))} ${i32(nspan)})`)}
+            ${set('lastB', shl2(`(i32.sub ${get('outW')} ${mul(get('nn'), i32(nspan))})`))}
+            ${whileLoop(`rows${ob}`, `(i32.lt_s ${get('u')} ${get('p_rows')})`, `
+              ${tiles(fn, get('srow'), get('orow'), get('outChan'), get('full'))}
+              (if ${get('nn')} (then
+                ${tiles(narrow, add(get('srow'), get('lastB')), add(get('orow'), get('lastB')), get('outChan'), get('nn'))}))
+              ${inc('srow', shl2(get('stPK')))} ${inc('orow', get('outRowStep'))} ${inc('u', 1)}`)})
+          (else
+            ${tiles(fn, get('scr'), get('flat'), get('planeB'), `(i32.div_u ${add(mul(get('p_rows'), get('stPK')), i32(span - 1))} ${i32(span)})`)}
+            (if (i32.eq ${get('rx')} (i32.sub ${get('outPhases')} (i32.const 1))) (then
+              (call $unflatten ${get('tmp')} ${get('phaseB')} ${get('planeB')} ${shl2(get('stPK'))} ${get('ob')} ${get('p_rows')}
+                    ${get('outW')} ${get('outPhases')} ${add(get('final'), get('p_outOff'))} ${get('outChan')} ${get('outRowStep')})))))`;
   };
   const locals = [...DIRECT_FIELDS, ...PASS_FIELDS.map((p) => `p_${p}`)].map((n) => `(local $${n} i32)`);
   return `
@@ -342,6 +385,7 @@ function directFunc(name: string): string {
     (local $it i32) (local $end i32) (local $ng i32) (local $last i32) (local $b i32) (local $img i32) (local $g i32)
     (local $o0 i32) (local $ob i32) (local $q4 i32) (local $scr i32) (local $tmp i32) (local $flat i32) (local $p i32) (local $pd i32)
     (local $rx i32) (local $wptr i32) (local $bptr i32) (local $final i32) (local $lof f32)
+    (local $u i32) (local $srow i32) (local $orow i32) (local $full i32) (local $nn i32) (local $lastB i32)
     ${DIRECT_FIELDS.map(f).join(' ')}
     ${set('lof', `(f32.reinterpret_i32 ${get('lo')})`)}
     ;; thread tid's share of the (image, group, output block) items
@@ -377,9 +421,6 @@ function directFunc(name: string): string {
         (if (i32.eq ${get('ob')} (i32.const 4))
           (then ${call(4)})
           (else (if (i32.eq ${get('ob')} (i32.const 2)) (then ${call(2)}) (else ${call(1)}))))
-        (if (i32.eq ${get('rx')} (i32.sub ${get('outPhases')} (i32.const 1))) (then
-          (call $unflatten ${get('tmp')} ${get('phaseB')} ${get('planeB')} ${shl2(get('stPK'))} ${get('ob')} ${get('p_rows')}
-                ${get('outW')} ${get('outPhases')} ${add(get('final'), get('p_outOff'))} ${get('outChan')} ${get('outRowStep')})))
         ${inc('p', 1)}`)}
       ${inc('it', 1)}`)})`;
 }
@@ -526,6 +567,7 @@ ${unflattenFunc()}
 ${tilesFunc(4, fma)}
 ${tilesFunc(2, fma)}
 ${tilesFunc(1, fma)}
+${[4, 2, 1].map((ob) => tilesFunc(ob, fma, NARROW_TILES[ob])).join('\n')}
 ${directFunc(`gconv_direct${suffix}`)}
 ${dwtFunc(2, fma)}
 ${dwtFunc(1, fma)}

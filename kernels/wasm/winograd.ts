@@ -24,7 +24,7 @@ import { checkConvGeometry, conv2dBackwardInputPtr, conv2dBackwardWeightWasm, co
 import { checkNoPartialOverlap, finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
 import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
-import { GEMM_SCRATCH_BYTES, WINO_BIAS, WINO_RELU } from './src/winograd.gen.js';
+import { GEMM_SCRATCH_BYTES, WINO_BIAS, WINO_RELU, XI_PAD } from './src/winograd.gen.js';
 
 export interface WinogradForwardOptions extends WasmKernelOptions {
   /** y = max(conv + bias, 0). */
@@ -180,7 +180,7 @@ function runFused(
   // at least two blocks per thread where the batch allows it
   if (q.n * cdiv(th, brows) < 2 * nt) brows = Math.max(1, cdiv(th, cdiv(2 * nt, q.n)));
   const wp = 2 * tw4 + 2;
-  const perThread = GEMM_SCRATCH_BYTES + 16 * (q.cin + q.cout) * brows * tw4 * 4 + cdiv((2 * brows + 2) * wp * 4, 64) * 64;
+  const perThread = GEMM_SCRATCH_BYTES + 16 * (q.cin + q.cout) * brows * tw4 * 4 + 2 * 16 * XI_PAD + cdiv((2 * brows + 2) * wp * 4, 64) * 64;
   const flags = (t.bias !== undefined ? WINO_BIAS : 0) | (relu ? WINO_RELU : 0);
   const mark = rt.mark();
   try {
@@ -368,7 +368,7 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
   if (ipb === 1 && p.n * cdiv(th, brows) < 2 * parts) brows = Math.max(1, cdiv(th, cdiv(2 * parts, Math.max(1, p.n))));
   const tb = ipb * brows * tw4;
   const wp = 2 * tw4 + 2;
-  const perThread = cdiv(GEMM_SCRATCH_BYTES + 4 * (zFloats + 16 * (p.c + p.o) * tb + (2 * brows + 2) * wp), 64) * 64;
+  const perThread = cdiv(GEMM_SCRATCH_BYTES + 4 * (zFloats + 16 * (p.c + p.o) * tb + (2 * brows + 2) * wp) + 2 * 16 * XI_PAD, 64) * 64;
   const sum = new Float64Array(zFloats);
   const mark = rt.mark();
   try {

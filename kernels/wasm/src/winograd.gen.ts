@@ -33,6 +33,14 @@ import { GEMM_ACCUMULATE, GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
 
 export { GEMM_SCRATCH_BYTES };
 
+/**
+ * Bytes added to the stride between the 16 ξ matrices of V, M and E in the fused kernels' scratch.
+ * Unpadded, the stride is often a multiple of 4096 (16 channels × 256 tiles × 4 bytes), so the 16
+ * stores of one transformed tile, and the 16 loads of one output tile, all fall in the same L1
+ * set (8 ways): padding by a cache line spreads them.
+ */
+export const XI_PAD = 64;
+
 /** wino_output / wino_fwd flags. */
 export const WINO_BIAS = 1;
 export const WINO_RELU = 2;
@@ -109,54 +117,54 @@ function helpers(): string {
 
 /**
  * V = Bᵀ d B for the 4 adjacent tiles whose top-left input float is at $p (padded rows $rs bytes
- * apart), stored at $out + ξ·$vs (ξ = 4i + k).
+ * apart), stored at $out + ξ·$vs (ξ = 4i + k). Bᵀ first, on the raw rows: e_i = (Bᵀ d) row i is
+ * a sum of two padded rows (rows 0 − 2, 1 + 2, 2 − 1, 1 − 3), taken on the four vectors that hold
+ * floats 0-3, 4-7, 2-5 and 6-9 of them; then per e_i the even/odd shuffles give column j of the 4
+ * tiles (floats 2k + j) and B its four columns. Working one e_i at a time keeps about ten vectors
+ * live (the 16 of a whole Bᵀ d B would spill), at the price of reloading rows from L1.
  */
 function inputTile(): string {
-  const lines: string[] = [];
-  for (let r = 0; r < 4; r++) {
-    const row = r === 0 ? get('p') : `(i32.add ${get('p')} ${r === 1 ? get('rs') : `(i32.mul ${get('rs')} ${i32(r)})`})`;
-    lines.push(`(local.set $ra (v128.load ${row}))`);
-    lines.push(`(local.set $rb (v128.load offset=16 ${row}))`);
-    lines.push(`(local.set $rc (v128.load offset=8 ${row}))`);
-    lines.push(`(local.set $rd (v128.load offset=24 ${row}))`);
+  const lines: string[] = [`(local.set $sp ${get('out')})`];
+  const rowAt = (r: number): string => (r === 0 ? get('p') : `(i32.add ${get('p')} ${r === 1 ? get('rs') : get(`rs${r}`)})`);
+  const combos: [number, number, 'add' | 'sub'][] = [
+    [0, 2, 'sub'],
+    [1, 2, 'add'],
+    [2, 1, 'sub'],
+    [1, 3, 'sub'],
+  ];
+  const offsets = { ra: 0, rb: 16, rc: 8, rd: 24 } as const;
+  for (const [r0, r1, op] of combos) {
+    for (const [name, off] of Object.entries(offsets)) {
+      const ld = (r: number): string => `(v128.load offset=${off} ${rowAt(r)})`;
+      lines.push(`(local.set $${name} ${op === 'add' ? add(ld(r0), ld(r1)) : sub(ld(r0), ld(r1))})`);
+    }
     // column j of the 4 tiles: floats 2k + j (k = 0..3)
     lines.push(`(local.set $d0 ${shuffle32(get('ra'), get('rb'), [0, 2, 4, 6])})`);
     lines.push(`(local.set $d1 ${shuffle32(get('ra'), get('rb'), [1, 3, 5, 7])})`);
     lines.push(`(local.set $d2 ${shuffle32(get('rc'), get('rd'), [0, 2, 4, 6])})`);
     lines.push(`(local.set $d3 ${shuffle32(get('rc'), get('rd'), [1, 3, 5, 7])})`);
-    // (d B) row r: d0 − d2, d1 + d2, d2 − d1, d1 − d3
-    lines.push(`(local.set $t${r}0 ${sub(get('d0'), get('d2'))})`);
-    lines.push(`(local.set $t${r}1 ${add(get('d1'), get('d2'))})`);
-    lines.push(`(local.set $t${r}2 ${sub(get('d2'), get('d1'))})`);
-    lines.push(`(local.set $t${r}3 ${sub(get('d1'), get('d3'))})`);
-  }
-  // Bᵀ (d B), column k: rows t0 − t2, t1 + t2, t2 − t1, t1 − t3
-  for (let k = 0; k < 4; k++) {
-    const t = (r: number): string => get(`t${r}${k}`);
-    const rows = [sub(t(0), t(2)), add(t(1), t(2)), sub(t(2), t(1)), sub(t(1), t(3))];
-    rows.forEach((v, i) => {
-      const xi = 4 * i + k;
-      const at = xi === 0 ? get('out') : `(i32.add ${get('out')} ${xi === 1 ? get('vs') : `(i32.mul ${get('vs')} ${i32(xi)})`})`;
-      lines.push(`(v128.store ${at} ${v})`);
-    });
+    // (e B) columns: d0 − d2, d1 + d2, d2 − d1, d1 − d3
+    for (const v of [sub(get('d0'), get('d2')), add(get('d1'), get('d2')), sub(get('d2'), get('d1')), sub(get('d1'), get('d3'))]) {
+      lines.push(`(v128.store ${get('sp')} ${v}) (local.set $sp (i32.add ${get('sp')} ${get('vs')}))`);
+    }
   }
   return lines.join('\n            ');
 }
 
 function inputPlane(): string {
-  const tLocals = Array.from({ length: 16 }, (_, i) => `(local $t${i >> 2}${i & 3} v128)`).join(' ');
   return `
   ;; V[ξ][t] (at $out + ξ·$vs bytes, tile row ty at $out + ty·tw4·4) = (Bᵀ d B)_ξ for the tile rows
   ;; [0, rows) of the h×w plane at $src whose first output row is 2·ty0, the padded rows going
   ;; through $buf: (pt, pl) is the padding as seen from tile row ty0 (pt − 2·ty0 of the plane).
   (func $in_plane (param $src i32) (param $buf i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
                   (param $rows i32) (param $tw4 i32) (param $out i32) (param $vs i32)
-    (local $wp i32) (local $rs i32) (local $ty i32) (local $tx i32) (local $p i32)
+    (local $wp i32) (local $rs i32) (local $rs2 i32) (local $rs3 i32) (local $ty i32) (local $tx i32) (local $p i32) (local $sp i32)
     (local $ra v128) (local $rb v128) (local $rc v128) (local $rd v128)
     (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
-    ${tLocals}
     (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const 1)) (i32.const 2)))
     (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    (local.set $rs2 (i32.shl (local.get $rs) (i32.const 1)))
+    (local.set $rs3 (i32.add (local.get $rs2) (local.get $rs)))
     (call $pad_plane (local.get $src) (local.get $buf) (local.get $h) (local.get $w) (local.get $pt) (local.get $pl)
       (i32.add (i32.shl (local.get $rows) (i32.const 1)) (i32.const 2)) (local.get $wp))
     (block $rows_done (loop $rows
@@ -314,8 +322,8 @@ function fusedEntry(suffix: string): string {
     (local.set $gs (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
     (local.set $v (i32.add (local.get $gs) ${i32(GEMM_SCRATCH_BYTES)}))
     ;; V and M hold 16·cin and 16·cout rows of brows·tw4 tiles
-    (local.set $m (i32.add (local.get $v) (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2))))
-    (local.set $buf (i32.add (local.get $m) (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2))))
+    (local.set $m (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2)) ${i32(16 * XI_PAD)})))
+    (local.set $buf (i32.add (local.get $m) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2)) ${i32(16 * XI_PAD)})))
     (local.set $blocks (i32.div_u (i32.add (local.get $th) (i32.sub (local.get $brows) (i32.const 1))) (local.get $brows)))
     (block $done (loop $work
       (local.set $unit (i32.atomic.rmw.add (local.get $counter) (i32.const 1)))
@@ -325,8 +333,8 @@ function fusedEntry(suffix: string): string {
       (local.set $rows (i32.sub (local.get $th) (local.get $ty0)))
       (if (i32.gt_s (local.get $rows) (local.get $brows)) (then (local.set $rows (local.get $brows))))
       (local.set $TB (i32.mul (local.get $rows) (local.get $tw4)))
-      (local.set $vs (i32.shl (i32.mul (local.get $cin) (local.get $TB)) (i32.const 2)))
-      (local.set $ms (i32.shl (i32.mul (local.get $cout) (local.get $TB)) (i32.const 2)))
+      (local.set $vs (i32.add (i32.shl (i32.mul (local.get $cin) (local.get $TB)) (i32.const 2)) ${i32(XI_PAD)}))
+      (local.set $ms (i32.add (i32.shl (i32.mul (local.get $cout) (local.get $TB)) (i32.const 2)) ${i32(XI_PAD)}))
       ;; V[ξ][c][0..TB)
       (local.set $ch (i32.const 0))
       (block $in_done (loop $in
@@ -459,8 +467,8 @@ function gradEntry(suffix: string): string {
     (local.set $v (i32.add (local.get $z) (i32.shl (i32.mul (i32.mul (local.get $cout) (local.get $cin)) (i32.const 16)) (i32.const 2))))
     ;; V and E hold 16·cin and 16·cout rows of ipb·brows·tw4 tiles
     (local.set $tb (i32.mul (i32.mul (local.get $ipb) (local.get $brows)) (local.get $tw4)))
-    (local.set $e (i32.add (local.get $v) (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16)) (local.get $tb)) (i32.const 2))))
-    (local.set $buf (i32.add (local.get $e) (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (local.get $tb)) (i32.const 2))))
+    (local.set $e (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16)) (local.get $tb)) (i32.const 2)) ${i32(16 * XI_PAD)})))
+    (local.set $buf (i32.add (local.get $e) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (local.get $tb)) (i32.const 2)) ${i32(16 * XI_PAD)})))
     (local.set $blocks (i32.div_u (i32.add (local.get $th) (i32.sub (local.get $brows) (i32.const 1))) (local.get $brows)))
     (local.set $units (i32.mul (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $ipb) (i32.const 1))) (local.get $ipb)) (local.get $blocks)))
     (local.set $zn (i32.mul (i32.mul (local.get $cout) (local.get $cin)) (i32.const 16)))
@@ -483,8 +491,8 @@ function gradEntry(suffix: string): string {
       ;; tiles per image in this block, then in the whole block
       (local.set $tb (i32.mul (local.get $rows) (local.get $tw4)))
       (local.set $TB (i32.mul (local.get $ni) (local.get $tb)))
-      (local.set $vs (i32.shl (i32.mul (local.get $cin) (local.get $TB)) (i32.const 2)))
-      (local.set $es (i32.shl (i32.mul (local.get $cout) (local.get $TB)) (i32.const 2)))
+      (local.set $vs (i32.add (i32.shl (i32.mul (local.get $cin) (local.get $TB)) (i32.const 2)) ${i32(XI_PAD)}))
+      (local.set $es (i32.add (i32.shl (i32.mul (local.get $cout) (local.get $TB)) (i32.const 2)) ${i32(XI_PAD)}))
       (local.set $pt0 (i32.sub (local.get $pt) (i32.shl (local.get $ty0) (i32.const 1))))
       (local.set $i (i32.const 0))
       (block $imgs_done (loop $imgs

@@ -369,7 +369,9 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
   const tb = ipb * brows * tw4;
   const wp = 2 * tw4 + 2;
   const perThread = cdiv(GEMM_SCRATCH_BYTES + 4 * (zFloats + 16 * (p.c + p.o) * tb + (2 * brows + 2) * wp) + 2 * 16 * XI_PAD, 64) * 64;
-  const sum = new Float64Array(zFloats);
+  const dws = dw.subarray(0, wLen);
+  checkNoPartialOverlap(caller, home, 'dw', dws, 'x', x.subarray(0, xLen));
+  checkNoPartialOverlap(caller, home, 'dw', dws, 'dy', dy.subarray(0, yLen));
   const mark = rt.mark();
   try {
     const px = stage(rt, home, x.subarray(0, xLen));
@@ -377,38 +379,12 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
     const scratch = rt.alloc(scratchThreads(macs) * perThread);
     const zout = rt.alloc(parts * zFloats * 4);
     runSized(rt, fn, [px, pdy, p.n, p.c, p.h, p.w, p.o, p.oh, p.ow, p.pt, p.pl, th, tw4, brows, ipb, scratch, perThread, parts, zout], macs);
-    const mem = rt.f32();
-    for (let k = 0; k < parts; k++) {
-      const z = zout / 4 + k * zFloats;
-      for (let i = 0; i < zFloats; i++) sum[i] += mem[z + i] as number;
-    }
+    // dw[o, c] = Gᵀ Z G with Z the float64 sum of the partials, in wasm (wino_dw_finish)
+    const at = outputAt(rt, home, dws);
+    runSized(rt, 'wino_dw_finish', [zout, parts, p.o * p.c, at], zFloats * parts);
+    finishOutput(rt, home, dws, at);
   } finally {
     rt.release(mark);
-  }
-  // dw[o, c] = Gᵀ Z G, Z[ξ = 4i + j] = sum[ξ·O·C + o·C + c]; G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]:
-  // (Gᵀ z)_0 = z0 + ½(z1 + z2), (Gᵀ z)_1 = ½(z1 − z2), (Gᵀ z)_2 = ½(z1 + z2) + z3
-  const plane = p.o * p.c;
-  const gz = new Float64Array(12); // Gᵀ Z: 3×4
-  const dws = dw.subarray(0, wLen);
-  for (let oc = 0; oc < plane; oc++) {
-    for (let j = 0; j < 4; j++) {
-      const z0 = sum[j * plane + oc] as number;
-      const z1 = sum[(4 + j) * plane + oc] as number;
-      const z2 = sum[(8 + j) * plane + oc] as number;
-      const z3 = sum[(12 + j) * plane + oc] as number;
-      gz[j] = z0 + 0.5 * (z1 + z2);
-      gz[4 + j] = 0.5 * (z1 - z2);
-      gz[8 + j] = 0.5 * (z1 + z2) + z3;
-    }
-    for (let u = 0; u < 3; u++) {
-      const a0 = gz[4 * u] as number;
-      const a1 = gz[4 * u + 1] as number;
-      const a2 = gz[4 * u + 2] as number;
-      const a3 = gz[4 * u + 3] as number;
-      dws[oc * 9 + 3 * u] = a0 + 0.5 * (a1 + a2);
-      dws[oc * 9 + 3 * u + 1] = 0.5 * (a1 - a2);
-      dws[oc * 9 + 3 * u + 2] = 0.5 * (a1 + a2) + a3;
-    }
   }
   // Gᵀ Z G cancels a pixel out of the taps that do not read it (tap row 0 gets d2 from Z0, Z1 and
   // Z2 with coefficients −1, ½, ½), and adds an Inf output gradient with both signs: an Inf leaves

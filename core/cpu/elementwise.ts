@@ -1,6 +1,6 @@
 // CPU adapters for the elementwise family: copy, unary, binary, where, scatterView, cat.
 import { binaryContiguous, unaryContiguous } from '../../kernels/cpu/contiguous.js';
-import { binaryStrided, copyStrided, scatterAddStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
+import { binaryStrided, copyStrided, scatterAddStrided, scatterStrided, unaryStrided, whereStrided } from '../../kernels/cpu/elementwise.js';
 import { type CpuInput, type CpuOutput, registerCpuKernel, registerCpuVariant } from './registry.js';
 import { allocOutput } from '../allocator.js';
 import { allocArray, castArray } from '../dtype.js';
@@ -112,7 +112,7 @@ registerCpuKernel('scatterView', ([g], attrs) => {
   return [o];
 });
 
-// cat along attrs.dim: each input is written into its slab of the output.
+// cat along attrs.dim: each input is written into its slab of the output (every element once).
 registerCpuKernel('cat', (xs, attrs) => {
   const dim = attrs.dim;
   const first = xs[0];
@@ -124,7 +124,7 @@ registerCpuKernel('cat', (xs, attrs) => {
   for (const x of xs) {
     const tmp = allocArray(x.dtype, numel(x.shape));
     copyStrided(x.buffer, x.shape, x.strides, x.offset, tmp);
-    scatterAddStrided(tmp, x.shape, os, start * os[dim], o.buffer);
+    scatterStrided(tmp, x.shape, os, start * os[dim], o.buffer); // a copy: −0 stays −0, as torch's cat
     start += x.shape[dim];
   }
   return [o];

@@ -5,7 +5,7 @@
 // where it did not (no SIMD, no SharedArrayBuffer), supports() says no and nothing changes.
 import type { ConvGeometry } from '../../kernels/geometry.js';
 import { conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
-import { addWasm, reluBackwardWasm, reluWasm } from '../../kernels/wasm/elementwise.js';
+import { addWasm, reluBackwardWasm, reluWasm, stridedCopyWasm, stridedDims } from '../../kernels/wasm/elementwise.js';
 import { sgemmWasm } from '../../kernels/wasm/gemm.js';
 import {
   groupedConv2dBackwardInputWasm,
@@ -39,7 +39,8 @@ import { allocArray } from '../dtype.js';
 import { scopeDepth } from '../scope.js';
 import { WasmHeap } from './wasm_heap.js';
 import type { KernelAttrMap } from '../kernel_names.js';
-import { isContiguous, numel } from '../shape.js';
+import { contiguousStrides, isContiguous, numel } from '../shape.js';
+import { runStep } from './elementwise.js';
 import { batchedMatmul } from './matmul.js';
 import { type CpuInput, type CpuOutput, registerCpuVariant } from './registry.js';
 
@@ -330,6 +331,58 @@ registerCpuVariant('binary', {
     const z = newF32(f32(x).length);
     WASM_BINARY[a.op as keyof typeof WASM_BINARY](f32(x), f32(y), z);
     return [out(z, [...x.shape])];
+  },
+});
+
+// ---- strided views: a view copied out, a view's adjoint, cat (the glue of slicing and padding,
+// e.g. the option-A shortcut of the CIFAR ResNets); dense copies keep the typed-array set()
+
+const STRIDED_ABOUT = 'WASM strided copy of float32 views (up to four dims once merged), f32x4 on unit-stride runs';
+const fitsFour = (shape: readonly number[], a: readonly number[], b: readonly number[]): boolean =>
+  a.every((v) => v >= 0) && b.every((v) => v >= 0) && stridedDims(shape, a, b) !== null;
+
+registerCpuVariant('copy', {
+  name: 'wasm', about: STRIDED_ABOUT, rank: 30,
+  supports: ([x], a) =>
+    x.dtype === 'float32' && (a.dtype ?? 'float32') === 'float32' && runStep(x) !== 1 && fitsFour(x.shape, x.strides, contiguousStrides(x.shape)) && wasmAvailable(),
+  run: ([x]) => {
+    const y = newF32(numel(x.shape));
+    stridedCopyWasm(x.buffer as Float32Array, x.offset, x.strides, y, 0, contiguousStrides(x.shape), x.shape, false);
+    return [out(y, [...x.shape])];
+  },
+});
+
+// out = zeros(attrs.shape); out[view] += g, in g's row-major order on one thread (as the TS kernel)
+registerCpuVariant('scatterView', {
+  name: 'wasm', about: STRIDED_ABOUT, rank: 30,
+  supports: ([g], a) => g.dtype === 'float32' && fitsFour(g.shape, g.strides, a.strides) && wasmAvailable(),
+  run: ([g], a) => {
+    const o = allocOutput('float32', numel(a.shape)) as Float32Array;
+    stridedCopyWasm(g.buffer as Float32Array, g.offset, g.strides, o, a.offset, a.strides, g.shape, true);
+    return [out(o, [...a.shape])];
+  },
+});
+
+registerCpuVariant('cat', {
+  name: 'wasm', about: STRIDED_ABOUT, rank: 30,
+  supports: (xs, a) => {
+    if (!xs.every((x) => x.dtype === 'float32') || !wasmAvailable()) return false;
+    const shape = [...(xs[0] as CpuInput).shape];
+    shape[a.dim] = xs.reduce((s, x) => s + (x.shape[a.dim] as number), 0);
+    const os = contiguousStrides(shape);
+    return xs.every((x) => fitsFour(x.shape, x.strides, os));
+  },
+  run: (xs, a) => {
+    const shape = [...(xs[0] as CpuInput).shape];
+    shape[a.dim] = xs.reduce((s, x) => s + (x.shape[a.dim] as number), 0);
+    const os = contiguousStrides(shape);
+    const y = newF32(numel(shape));
+    let start = 0;
+    for (const x of xs) {
+      stridedCopyWasm(x.buffer as Float32Array, x.offset, x.strides, y, start * (os[a.dim] as number), os, x.shape, false);
+      start += x.shape[a.dim] as number;
+    }
+    return [out(y, shape)];
   },
 });
 

@@ -191,6 +191,14 @@ export function copyStrided(x: NumArray, shape: readonly number[], strides: read
   });
 }
 
+/** Write contiguous `x` into a view of `out`: out[offset + Σ i_d·strides_d] = x[i] (cat's slabs). */
+export function scatterStrided(x: NumArray, shape: readonly number[], strides: readonly number[], offset: number, out: NumArray): void {
+  const zeros = new Array<number>(shape.length).fill(0);
+  forEachStrided3(shape, strides, offset, zeros, 0, zeros, 0, (o, n, pa, da) => {
+    for (let i = 0; i < n; i++, pa += da) out[pa] = x[o + i];
+  });
+}
+
 /**
  * The adjoint of a view: out = zeros(outSize); out[offset + Σ i_d·strides_d] += g[i].
  * "+=" makes it right for overlapping views too (the backward of expand / as_strided).

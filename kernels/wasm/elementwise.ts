@@ -5,6 +5,7 @@
 //   addWasm           y  = a + b
 //   addReluWasm       y  = relu(a + b)        (the join of a residual block and its ReLU, one pass)
 //   axpyWasm          y  = alpha·x + z        (float32 product, then float32 sum)
+//   stridedCopyWasm   dst[view] = src[view]   (or +=): a strided view copied out, a view's adjoint
 // Each stages its inputs into the arena, runs over the pool (in place over the first staged input,
 // so the arena holds one array per input), copies the result out and releases the arena; arrays
 // that already live in the wasm memory are used in place (see stage() below). Outputs may be the
@@ -207,4 +208,101 @@ export function axpyWasm(alpha: number, x: Float32Array, z: Float32Array, y: Flo
   checkFloat32(caller, 'z', z, x.length, 'as many as x');
   checkFloat32(caller, 'y', y, x.length, 'as many as x');
   elementwise(caller, 'ew_axpy', ['x', 'z'], [x, z], y, [alpha]);
+}
+
+// ---- strided views --------------------------------------------------------------------------
+
+/**
+ * The dims of a pair of views after merging the neighbours both walk as one (stride[d] =
+ * stride[d+1]·size[d+1] on each side) and dropping size-1 dims, padded in front to four; null when
+ * more than four remain (ew_strided walks at most four).
+ */
+export function stridedDims(shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[]): { n: number[]; s: number[]; d: number[] } | null {
+  const n: number[] = [];
+  const s: number[] = [];
+  const d: number[] = [];
+  for (let k = shape.length - 1; k >= 0; k--) {
+    const size = shape[k] as number;
+    if (size === 1) continue;
+    const ss = srcStrides[k] as number;
+    const ds = dstStrides[k] as number;
+    if (n.length > 0 && ss === (s[0] as number) * (n[0] as number) && ds === (d[0] as number) * (n[0] as number)) {
+      n[0] = (n[0] as number) * size;
+      continue;
+    }
+    n.unshift(size);
+    s.unshift(ss);
+    d.unshift(ds);
+  }
+  if (n.length > 4) return null;
+  while (n.length < 4) {
+    n.unshift(1);
+    s.unshift(0);
+    d.unshift(0);
+  }
+  return { n, s, d };
+}
+
+/** The largest element index a view reaches (its offset when it is empty). */
+function lastIndex(offset: number, shape: readonly number[], strides: readonly number[]): number {
+  let last = offset;
+  for (let k = 0; k < shape.length; k++) last += ((shape[k] as number) - 1) * (strides[k] as number);
+  return last;
+}
+
+/**
+ * dst[dstOffset + Σ i_k·dstStrides_k] = src[srcOffset + Σ i_k·srcStrides_k] for every index i of
+ * `shape` (row-major order), or += when `accumulate`: a strided view copied out, the adjoint of a
+ * view, a slab of cat. Strides are in elements and must be >= 0, the views must fit in four dims
+ * once merged (stridedDims) and must not share bytes. Writing, threads split the outermost dim;
+ * accumulating runs on this thread alone, in row-major order, so a view that sends several
+ * elements to one place (a broadcast) sums them as the TypeScript kernel does.
+ */
+export function stridedCopyWasm(
+  src: Float32Array,
+  srcOffset: number,
+  srcStrides: readonly number[],
+  dst: Float32Array,
+  dstOffset: number,
+  dstStrides: readonly number[],
+  shape: readonly number[],
+  accumulate: boolean,
+): void {
+  const caller = 'stridedCopyWasm';
+  checkFloat32(caller, 'src', src);
+  checkFloat32(caller, 'dst', dst);
+  if (srcStrides.length !== shape.length || dstStrides.length !== shape.length) {
+    throw new RangeError(`${caller}: srcStrides and dstStrides must have one entry per dim of shape (${shape.length}), got ${srcStrides.length} and ${dstStrides.length}`);
+  }
+  shape.forEach((v, k) => checkSize(caller, `shape[${k}]`, v));
+  srcStrides.forEach((v, k) => checkSize(caller, `srcStrides[${k}]`, v));
+  dstStrides.forEach((v, k) => checkSize(caller, `dstStrides[${k}]`, v));
+  checkSize(caller, 'srcOffset', srcOffset);
+  checkSize(caller, 'dstOffset', dstOffset);
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count === 0) return;
+  const dims = stridedDims(shape, srcStrides, dstStrides);
+  if (dims === null) throw new RangeError(`${caller}: the views need more than four dims once merged (shape [${shape.join(', ')}])`);
+  const srcLast = lastIndex(srcOffset, shape, srcStrides);
+  const dstLast = lastIndex(dstOffset, shape, dstStrides);
+  if (srcLast >= src.length) throw new RangeError(`${caller}: the source view reaches element ${srcLast}, past src's ${src.length}`);
+  if (dstLast >= dst.length) throw new RangeError(`${caller}: the destination view reaches element ${dstLast}, past dst's ${dst.length}`);
+  const rt = wasmRuntimeFor(caller);
+  const home = rt.memory.buffer; // the memory as this call found it (see stage())
+  const so = wasmOffsetOf(home, src);
+  const dOwn = wasmOffsetOf(home, dst);
+  if (so >= 0 && dOwn >= 0 && so < dOwn + dst.byteLength && dOwn < so + src.byteLength) {
+    throw new RangeError(`${caller}: dst (wasm bytes ${dOwn}..${dOwn + dst.byteLength}) overlaps src (bytes ${so}..${so + src.byteLength})`);
+  }
+  const mark = rt.mark();
+  try {
+    const s = stage(rt, home, src);
+    const d = stage(rt, home, dst); // in and out: the elements outside the view stay as they are
+    const args = [s + 4 * srcOffset, d + 4 * dstOffset, ...dims.n, ...dims.s, ...dims.d, accumulate ? 1 : 0];
+    if (accumulate) rt.runSingle('ew_strided', args);
+    else runBySize(rt, 'ew_strided', args, count);
+    finishOutput(rt, home, dst, d);
+  } finally {
+    rt.release(mark);
+  }
 }

@@ -32,7 +32,7 @@ import { winogradTuning } from '../../kernels/wasm/winograd.js';
 import { Bottleneck } from '../../models/resnet.js';
 import { normLayer } from '../../train/models.js';
 import { onThreads, winogradAtEverySize } from '../helpers/wasm.js';
-import { adaptivePoolCases, avgPoolCases, convCases, matmulCase, maxPoolCases, normCases, type PoolOptions, poolGeometry } from './nonfinite_cases.js';
+import { adaptivePoolCases, avgPoolCases, convCases, matmulCase, maxPoolCases, normCases, type PoolOptions, poolGeometry, viewCases } from './nonfinite_cases.js';
 import { type KernelCase, type Operand, Rng, dense } from './nonfinite_helpers.js';
 
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -265,10 +265,12 @@ describe('kernels read only what they wrote: every variant, with unwritten memor
     expect([...(ran.get('maxPool2d') ?? [])]).toContain('wasm');
   });
 
-  it('elementwise (every unary and binary op), copy, sum', () => {
+  it('elementwise (every unary and binary op), copy, sum, views (strided copy, scatterView, cat)', () => {
     const rng = new Rng(5);
     for (const shape of [[33], [9, 8], [2, 3, 4, 5]]) check(elementwiseCases(rng, shape));
+    check(viewCases('float32', { storage: rng.normals(84), g: rng.normals(18), pad1: rng.normals(6), pad2: rng.normals(6) }));
     expect([...(ran.get('unary') ?? [])]).toContain('wasm');
+    expect([...(ran.get('cat') ?? [])]).toContain('wasm');
   });
 
   it('every WASM variant of every kernel ran, and the poison reached outputs and scratch', () => {

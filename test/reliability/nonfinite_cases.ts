@@ -420,4 +420,48 @@ export const sameElement = (n: number) => (pl: Planted): Uint8Array[] => {
   return [m];
 };
 
+/**
+ * Views: x[:, ::2, 1::2] of a [2, 6, 7] storage copied out; a dense g [2, 3, 3] written through that
+ * view into zeros of 84 floats (scatterView, a slice's backward); and cat along dim 1 of a
+ * [2, 1, 3] pad, that slice and another pad (the option-A shortcut's shape).
+ */
+export function viewCases(dtype: FloatDType, v: { storage: Float64Array; g: Float64Array; pad1: Float64Array; pad2: Float64Array }): KernelCase[] {
+  const tol = (): { atol: number; rtol: number } => ({ atol: 0, rtol: 0 });
+  const shape = [2, 3, 3];
+  const strides = [42, 14, 2];
+  const slice: Operand = { values: v.storage, shape, strides, offset: 1, dtype };
+  // logical index e of a [2, 3, 3] view as (a, b, c)
+  const abc = (e: number): [number, number, number] => [Math.floor(e / 9), Math.floor(e / 3) % 3, e % 3];
+  const taintScatter = ([pg]: Planted): Uint8Array[] => {
+    const [m] = masks([84]) as [Uint8Array];
+    for (const e of pg ?? []) {
+      const [a, b, c] = abc(e);
+      m[1 + 42 * a + 14 * b + 2 * c] = 1;
+    }
+    return [m];
+  };
+  // cat [2, 1, 3] ++ [2, 3, 3] ++ [2, 1, 3] along dim 1: output [2, 5, 3], channel offsets 0, 1, 4
+  const taintCat = (pl: Planted): Uint8Array[] => {
+    const [m] = masks([30]) as [Uint8Array];
+    for (const e of pl[0] ?? []) m[15 * Math.floor(e / 3) + (e % 3)] = 1;
+    for (const e of pl[1] ?? []) {
+      const [a, b, c] = abc(e);
+      m[15 * a + 3 * (1 + b) + c] = 1;
+    }
+    for (const e of pl[2] ?? []) m[15 * Math.floor(e / 3) + 12 + (e % 3)] = 1;
+    return [m];
+  };
+  return [
+    { label: `copy x[:, ::2, 1::2] of [2,6,7] ${dtype}`, kernel: 'copy', attrs: {}, inputs: [slice], plantable: [0], taint: sameElement(18), tol },
+    {
+      label: `scatterView g=[2,3,3] into [84] through [:, ::2, 1::2] ${dtype}`,
+      kernel: 'scatterView', attrs: { shape: [84], strides, offset: 1 }, inputs: [dense(v.g, shape, dtype)], plantable: [0], taint: taintScatter, tol,
+    },
+    {
+      label: `cat [2,1,3] ++ x[:, ::2, 1::2] ++ [2,1,3] along dim 1 ${dtype}`,
+      kernel: 'cat', attrs: { dim: 1 }, inputs: [dense(v.pad1, [2, 1, 3], dtype), slice, dense(v.pad2, [2, 1, 3], dtype)], plantable: [0, 1, 2], taint: taintCat, tol,
+    },
+  ];
+}
+
 export { positions };

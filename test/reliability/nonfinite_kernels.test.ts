@@ -38,6 +38,7 @@ import {
   type PoolOptions,
   poolGeometry,
   sameElement,
+  viewCases,
 } from './nonfinite_cases.js';
 import { type FloatDType, type KernelCase, type Operand, Rng, checkCase, dense, masks, plant, sumTol } from './nonfinite_helpers.js';
 
@@ -259,7 +260,7 @@ const STRESS = { rounds: Number(process.env.NONFINITE_ROUNDS ?? 1), seed: Number
 const COVERED: KernelName[] = [
   'matmul', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'conv2dBackwardBias',
   'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'adaptiveAvgPool2d', 'adaptiveAvgPool2dBackward',
-  'normForward', 'normApply', 'normBackward', 'unary', 'binary', 'copy', 'reduce', 'softmax',
+  'normForward', 'normApply', 'normBackward', 'unary', 'binary', 'copy', 'scatterView', 'cat', 'reduce', 'softmax',
 ];
 
 for (const threads of [1, 3]) {
@@ -318,6 +319,14 @@ for (const threads of [1, 3]) {
       it(`elementwise (every unary and binary op, copy), ${dtype}`, () => {
         const rng = new Rng(seed + 5);
         for (let i = 0; i < Math.ceil(4 * rounds); i++) for (const c of elementwiseCases(rng, dtype)) property(rng, c, 2);
+      });
+
+      it(`views: a strided copy, scatterView, cat, ${dtype}`, () => {
+        const rng = new Rng(seed + 8);
+        for (let i = 0; i < Math.ceil(4 * rounds); i++) {
+          const v = { storage: rng.normals(84), g: rng.normals(18), pad1: rng.normals(6), pad2: rng.normals(6) };
+          for (const c of viewCases(dtype, v)) property(rng, c, 2);
+        }
       });
 
       it(`reductions and softmax, ${dtype}`, () => {

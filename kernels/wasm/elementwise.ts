@@ -274,9 +274,11 @@ export function stridedCopyWasm(
   if (srcStrides.length !== shape.length || dstStrides.length !== shape.length) {
     throw new RangeError(`${caller}: srcStrides and dstStrides must have one entry per dim of shape (${shape.length}), got ${srcStrides.length} and ${dstStrides.length}`);
   }
-  shape.forEach((v, k) => checkSize(caller, `shape[${k}]`, v));
-  srcStrides.forEach((v, k) => checkSize(caller, `srcStrides[${k}]`, v));
-  dstStrides.forEach((v, k) => checkSize(caller, `dstStrides[${k}]`, v));
+  for (let k = 0; k < shape.length; k++) {
+    checkSize(caller, `shape[${k}]`, shape[k] as number);
+    checkSize(caller, `srcStrides[${k}]`, srcStrides[k] as number);
+    checkSize(caller, `dstStrides[${k}]`, dstStrides[k] as number);
+  }
   checkSize(caller, 'srcOffset', srcOffset);
   checkSize(caller, 'dstOffset', dstOffset);
   const count = shape.reduce((a, b) => a * b, 1);

@@ -90,9 +90,12 @@ function helpers(): string {
       (local.set $n (i32.sub (local.get $n) (i32.const 1)))
       (br $s))))
   ;; The h×w plane at src into dst as hp×wp with dst[r][k] = src[r − pt][k − pl] (0 outside src).
+  ;; Straight-line per row (it runs for every row of every plane a Winograd call reads): the zero
+  ;; columns one float at a time (usually one or two), the source run by f32x4 with a last vector
+  ;; that ends exactly at column c1 (overlapping the one before, same values).
   (func $pad_plane (param $src i32) (param $dst i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
                    (param $hp i32) (param $wp i32)
-    (local $r i32) (local $sr i32) (local $c0 i32) (local $c1 i32)
+    (local $r i32) (local $sr i32) (local $c0 i32) (local $c1 i32) (local $k i32) (local $s i32) (local $d i32) (local $e i32)
     ;; the columns that come from src: [c0, c1) = [max(0, pl), min(wp, w + pl))
     (local.set $c0 (select (local.get $pl) (i32.const 0) (i32.gt_s (local.get $pl) (i32.const 0))))
     (local.set $c1 (i32.add (local.get $w) (local.get $pl)))
@@ -102,14 +105,52 @@ function helpers(): string {
       (br_if $done (i32.ge_s (local.get $r) (local.get $hp)))
       (local.set $sr (i32.sub (local.get $r) (local.get $pt)))
       (if (i32.or (i32.lt_s (local.get $sr) (i32.const 0)) (i32.ge_s (local.get $sr) (local.get $h)))
-        (then (call $zero (local.get $dst) (local.get $wp)))
+        (then
+          (local.set $k (i32.const 0))
+          (block $z4_done (loop $z4
+            (br_if $z4_done (i32.gt_s (i32.add (local.get $k) (i32.const 4)) (local.get $wp)))
+            (v128.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2))) (v128.const i32x4 0 0 0 0))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $z4)))
+          (block $z1_done (loop $z1
+            (br_if $z1_done (i32.ge_s (local.get $k) (local.get $wp)))
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2))) (f32.const 0))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $z1))))
         (else
-          (call $zero (local.get $dst) (local.get $c0))
-          (call $copy
-            (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $sr) (local.get $w)) (i32.sub (local.get $c0) (local.get $pl))) (i32.const 2)))
-            (i32.add (local.get $dst) (i32.shl (local.get $c0) (i32.const 2)))
-            (i32.sub (local.get $c1) (local.get $c0)))
-          (call $zero (i32.add (local.get $dst) (i32.shl (local.get $c1) (i32.const 2))) (i32.sub (local.get $wp) (local.get $c1)))))
+          (local.set $k (i32.const 0))
+          (block $l_done (loop $left
+            (br_if $l_done (i32.ge_s (local.get $k) (local.get $c0)))
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2))) (f32.const 0))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $left)))
+          (local.set $s (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $sr) (local.get $w)) (i32.sub (local.get $c0) (local.get $pl))) (i32.const 2))))
+          (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $c0) (i32.const 2))))
+          (local.set $e (i32.add (local.get $s) (i32.shl (i32.sub (local.get $c1) (local.get $c0)) (i32.const 2))))
+          (if (i32.ge_s (i32.sub (local.get $c1) (local.get $c0)) (i32.const 4))
+            (then
+              (block $v_done (loop $v
+                (br_if $v_done (i32.gt_u (i32.add (local.get $s) (i32.const 16)) (local.get $e)))
+                (v128.store (local.get $d) (v128.load (local.get $s)))
+                (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                (local.set $d (i32.add (local.get $d) (i32.const 16)))
+                (br $v)))
+              (if (i32.lt_u (local.get $s) (local.get $e)) (then
+                (v128.store (i32.sub (i32.add (local.get $dst) (i32.shl (local.get $c1) (i32.const 2))) (i32.const 16))
+                            (v128.load (i32.sub (local.get $e) (i32.const 16)))))))
+            (else
+              (block $s_done (loop $one
+                (br_if $s_done (i32.ge_u (local.get $s) (local.get $e)))
+                (f32.store (local.get $d) (f32.load (local.get $s)))
+                (local.set $s (i32.add (local.get $s) (i32.const 4)))
+                (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                (br $one)))))
+          (local.set $k (local.get $c1))
+          (block $r_done (loop $right
+            (br_if $r_done (i32.ge_s (local.get $k) (local.get $wp)))
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2))) (f32.const 0))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $right)))))
       (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $wp) (i32.const 2))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))`;

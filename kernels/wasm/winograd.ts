@@ -24,6 +24,7 @@ import { checkConvGeometry, conv2dBackwardInputPtr, conv2dBackwardWeightWasm, co
 import { checkNoPartialOverlap, finishOutput, outputAt, stage, wasmOffsetOf } from './elementwise.js';
 import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
+import { KC } from './src/gemm.gen.js';
 import { GEMM_SCRATCH_BYTES, WINO_BIAS, WINO_RELU, XI_PAD } from './src/winograd.gen.js';
 
 export interface WinogradForwardOptions extends WasmKernelOptions {
@@ -71,6 +72,12 @@ export const winogradTuning = {
 /** ⌈a/b⌉ */
 const cdiv = (a: number, b: number): number => Math.ceil(a / b);
 
+/**
+ * Does the fused forward run this plan packed (U in packed-A slivers, V written as packed-B
+ * slivers, so its 16 GEMMs per block pack nothing)? When K = cin fits one slice of the GEMM.
+ */
+const packedPlan = (cin: number): boolean => winogradTuning.fused && cin <= KC;
+
 /** Is this a convolution the Winograd kernels compute (3×3, stride 1, dilation 1, groups 1)? */
 function computable(p: ConvGeometry): boolean {
   return p.kh === 3 && p.kw === 3 && p.sh === 1 && p.sw === 1 && p.dh === 1 && p.dw === 1 && p.groups === 1;
@@ -107,12 +114,18 @@ function checkArray(caller: string, name: string, arr: unknown, needed: number, 
  * g is the 3×3 filter of (r, k): w[(r·cols + k)·9 + t] for the forward (r = o, k = c), and
  * w[(k·rows + r)·9 + 8 − t] (rotated 180°, c and o swapped) when `flip` (the input gradient).
  * Locals only (no per-filter callback, no scratch array): this runs o·c times per call, on the calling thread.
+ * `packed` lays each U_ξ out as the GEMM's packed A (wino_fwd's packed mode): slivers of MR = 4 rows,
+ * [r div 4][k][r mod 4], rows past `rows` zero, so no block packs it again.
  */
-function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean): number {
-  const at = rt.alloc(16 * rows * cols * 4);
+function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, packed: boolean): number {
+  const rows4 = packed ? Math.ceil(rows / 4) * 4 : rows;
+  const plane = rows4 * cols;
+  const at = rt.alloc(16 * plane * 4);
   const u = rt.f32();
   const base = at / 4;
-  const plane = rows * cols;
+  if (packed && rows4 !== rows) u.fill(0, base, base + 16 * plane);
+  // where (r, k) of U_ξ sits within its ξ plane
+  const place = packed ? (r: number, k: number) => (r >> 2) * cols * 4 + k * 4 + (r & 3) : (r: number, k: number) => r * cols + k;
   // one row of (G g) Gᵀ from a row [x0, x1, x2] of G g: [x0, ½(x0+x1+x2), ½(x0−x1+x2), x2]
   const putRow = (o: number, x0: number, x1: number, x2: number) => {
     u[o] = x0;
@@ -129,7 +142,7 @@ function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float3
       const g10 = w[b + 3 * step]!, g11 = w[b + 4 * step]!, g12 = w[b + 5 * step]!;
       const g20 = w[b + 6 * step]!, g21 = w[b + 7 * step]!, g22 = w[b + 8 * step]!;
       // G g (4×3): rows [g0·], ½(g0· + g1· + g2·), ½(g0· − g1· + g2·), [g2·]
-      const off = base + r * cols + k;
+      const off = base + place(r, k);
       putRow(off, g00, g01, g02);
       putRow(off + 4 * plane, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22));
       putRow(off + 8 * plane, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22));
@@ -180,7 +193,8 @@ function runFused(
   // at least two blocks per thread where the batch allows it
   if (q.n * cdiv(th, brows) < 2 * nt) brows = Math.max(1, cdiv(th, cdiv(2 * nt, q.n)));
   const wp = 2 * tw4 + 2;
-  const perThread = GEMM_SCRATCH_BYTES + 16 * (q.cin + q.cout) * brows * tw4 * 4 + 2 * 16 * XI_PAD + cdiv((2 * brows + 2) * wp * 4, 64) * 64;
+  const tb8 = cdiv(brows * tw4, 8) * 8; // V in whole slivers of 8 tiles
+  const perThread = GEMM_SCRATCH_BYTES + 16 * (q.cin * tb8 + q.cout * brows * tw4) * 4 + 2 * 16 * XI_PAD + cdiv((2 * brows + 2) * wp * 4, 64) * 64;
   const flags = (t.bias !== undefined ? WINO_BIAS : 0) | (relu ? WINO_RELU : 0);
   const mark = rt.mark();
   try {
@@ -190,7 +204,7 @@ function runFused(
     runSized(
       rt,
       fn,
-      [t.input, t.u, t.bias ?? 0, t.output, flags, q.n, q.cin, q.h, q.w, q.cout, q.oh, q.ow, q.pt, q.pl, th, tw4, brows, counter, scratch, cdiv(perThread, 64) * 64],
+      [t.input, t.u, t.bias ?? 0, t.output, flags, q.n, q.cin, q.h, q.w, q.cout, q.oh, q.ow, q.pt, q.pl, th, tw4, brows, counter, scratch, cdiv(perThread, 64) * 64, packedPlan(q.cin) ? 1 : 0],
       macs,
     );
   } finally {
@@ -276,7 +290,7 @@ export function winogradConv2dForwardWasm(
   try {
     const px = stage(rt, home, xs);
     const pb = bias === null ? undefined : stage(rt, home, bias.subarray(0, p.o));
-    const u = transformWeights(rt, p.o, p.c, w, false);
+    const u = transformWeights(rt, p.o, p.c, w, false, packedPlan(p.c));
     // y over x itself: chunk k's output would overwrite later chunks' input, so it goes to the arena
     const same = wasmOffsetOf(home, ys) === px;
     const py = same ? rt.alloc(yLen * 4) : outputAt(rt, home, ys);
@@ -313,7 +327,7 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
   try {
     const pdy = stage(rt, home, dys);
     // U'[ξ][c][o] from w'[c][o][i][j] = w[o][c][2 − i][2 − j]
-    const u = transformWeights(rt, p.c, p.o, w, true);
+    const u = transformWeights(rt, p.c, p.o, w, true, packedPlan(p.o));
     const same = wasmOffsetOf(home, dxs) === pdy; // dx over dy itself: as in the forward
     const pdx = same ? rt.alloc(xLen * 4) : outputAt(rt, home, dxs);
     runWinograd(rt, { input: pdy, u, output: pdx }, { n: p.n, cin: p.o, h: p.oh, w: p.ow, cout: p.c, oh: p.h, ow: p.w, pt: 2 - p.pt, pl: 2 - p.pl }, false, opts);

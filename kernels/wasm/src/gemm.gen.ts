@@ -32,6 +32,13 @@ export const GEMM_BIAS_COL = 4;
 export const GEMM_RELU = 8;
 /** Split C statically between the threads, each packing its own panels (no shared panel, no barrier). */
 export const GEMM_STATIC = 16;
+/**
+ * $gemm_serial only: `a` is already packed as pack_a lays it out, all M rows in MR-row slivers of
+ * K·MR floats (zero rows past M), and K <= KC (one slice); rsa and csa are ignored.
+ */
+export const GEMM_A_PACKED = 32;
+/** $gemm_serial only: `b` is already packed as pack_b lays it out (NR-column slivers of K·NR floats, zero columns past N), K <= KC and N <= NC. */
+export const GEMM_B_PACKED = 64;
 
 const PACK_A_BYTES = MC * KC * 4;
 const PACK_B_BYTES = KC * NC * 4;
@@ -351,18 +358,23 @@ function gemmSerial(): string {
           (then (local.set $mode (i32.const 1))))
         (if (i32.ge_s (i32.add (local.get $pc) (local.get $kc)) (local.get $K))
           (then (local.set $mode (i32.or (local.get $mode) (i32.and (local.get $flags) (i32.const 14))))))
-        (call $pack_b
-          (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $pc) (local.get $rsb))
-                                                   (i32.mul (local.get $jc) (local.get $csb))) (i32.const 2)))
-          (local.get $rsb) (local.get $csb) (local.get $kc) (local.get $nc) (local.get $packB))
+        (if (i32.and (local.get $flags) ${i32(GEMM_B_PACKED)})
+          (then (local.set $packB (local.get $b)))
+          (else (call $pack_b
+            (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $pc) (local.get $rsb))
+                                                     (i32.mul (local.get $jc) (local.get $csb))) (i32.const 2)))
+            (local.get $rsb) (local.get $csb) (local.get $kc) (local.get $nc) (local.get $packB))))
         (local.set $ic (i32.const 0))
         (block $ic_done (loop $ic_loop
           (br_if $ic_done (i32.ge_s (local.get $ic) (local.get $M)))
           (local.set $mc (call $min ${i32(MC)} (i32.sub (local.get $M) (local.get $ic))))
-          (call $pack_a
-            (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $ic) (local.get $rsa))
-                                                     (i32.mul (local.get $pc) (local.get $csa))) (i32.const 2)))
-            (local.get $rsa) (local.get $csa) (local.get $mc) (local.get $kc) (local.get $packA))
+          ;; a packed A: block ic starts ic/MR slivers of kc·MR floats in
+          (if (i32.and (local.get $flags) ${i32(GEMM_A_PACKED)})
+            (then (local.set $packA (i32.add (local.get $a) (i32.shl (i32.mul (local.get $ic) (local.get $kc)) (i32.const 2)))))
+            (else (call $pack_a
+              (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $ic) (local.get $rsa))
+                                                       (i32.mul (local.get $pc) (local.get $csa))) (i32.const 2)))
+              (local.get $rsa) (local.get $csa) (local.get $mc) (local.get $kc) (local.get $packA))))
           (local.set $cBlock (i32.add (local.get $c)
             (i32.shl (i32.add (i32.mul (local.get $ic) (local.get $ldc)) (local.get $jc)) (i32.const 2))))
           (local.set $jr (i32.const 0))

@@ -29,7 +29,7 @@
 // Units are split statically among the threads (each writes whole planes of V or of y: no two
 // threads write the same bytes).
 
-import { GEMM_ACCUMULATE, GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
+import { GEMM_A_PACKED, GEMM_ACCUMULATE, GEMM_B_PACKED, GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
 
 export { GEMM_SCRATCH_BYTES };
 
@@ -194,12 +194,13 @@ function inputTile(): string {
 
 function inputPlane(): string {
   return `
-  ;; V[ξ][t] (at $out + ξ·$vs bytes, tile row ty at $out + ty·tw4·4) = (Bᵀ d B)_ξ for the tile rows
+  ;; V[ξ][t] (at $out + ξ·$vs bytes, tile row ty at $out + ty·tw4·4, or in a packed V group g of 4
+  ;; tiles at $out + (g >> 1)·(step2 + 16) + (g & 1)·16) = (Bᵀ d B)_ξ for the tile rows
   ;; [0, rows) of the h×w plane at $src whose first output row is 2·ty0, the padded rows going
   ;; through $buf: (pt, pl) is the padding as seen from tile row ty0 (pt − 2·ty0 of the plane).
   (func $in_plane (param $src i32) (param $buf i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
-                  (param $rows i32) (param $tw4 i32) (param $out i32) (param $vs i32)
-    (local $wp i32) (local $rs i32) (local $rs2 i32) (local $rs3 i32) (local $ty i32) (local $tx i32) (local $p i32) (local $sp i32)
+                  (param $rows i32) (param $tw4 i32) (param $out i32) (param $vs i32) (param $step2 i32)
+    (local $wp i32) (local $rs i32) (local $rs2 i32) (local $rs3 i32) (local $ty i32) (local $tx i32) (local $p i32) (local $sp i32) (local $odd i32)
     (local $ra v128) (local $rb v128) (local $rc v128) (local $rd v128)
     (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
     (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const 1)) (i32.const 2)))
@@ -216,7 +217,10 @@ function inputPlane(): string {
         (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
           ${inputTile()}
         (local.set $p (i32.add (local.get $p) (i32.const 32)))
-        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        ;; the next group of 4 tiles: 16 bytes on, or after an odd group step2 (16, or to the next
+        ;; NR-tile sliver of a packed V)
+        (local.set $out (i32.add (local.get $out) (select (local.get $step2) (i32.const 16) (local.get $odd))))
+        (local.set $odd (i32.xor (local.get $odd) (i32.const 1)))
         (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
         (br $cols)))
       (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
@@ -245,7 +249,7 @@ function inputEntry(): string {
         ;; V[0][ch][img·th·tw4]
         (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $T))
                                                   (i32.mul (i32.mul (local.get $img) (local.get $th)) (local.get $tw4))) (i32.const 2)))
-        (i32.shl (i32.mul (local.get $c) (local.get $T)) (i32.const 2)))
+        (i32.shl (i32.mul (local.get $c) (local.get $T)) (i32.const 2)) (i32.const 16))
       (local.set $u (i32.add (local.get $u) (i32.const 1)))
       (br $units))))`;
 }
@@ -357,13 +361,20 @@ function fusedEntry(suffix: string): string {
         (param $x i32) (param $u i32) (param $bias i32) (param $y i32) (param $flags i32)
         (param $n i32) (param $cin i32) (param $h i32) (param $w i32) (param $cout i32) (param $oh i32) (param $ow i32)
         (param $pt i32) (param $pl i32) (param $th i32) (param $tw4 i32) (param $brows i32)
-        (param $counter i32) (param $scratch i32) (param $perThread i32)
+        (param $counter i32) (param $scratch i32) (param $perThread i32) (param $packed i32)
     (local $blocks i32) (local $unit i32) (local $img i32) (local $ty0 i32) (local $rows i32) (local $TB i32)
     (local $gs i32) (local $v i32) (local $m i32) (local $buf i32) (local $vs i32) (local $ms i32) (local $xi i32) (local $ch i32)
+    (local $ust i32) (local $step2 i32) (local $cstep i32) (local $gflags i32) (local $half i32)
     (local.set $gs (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
     (local.set $v (i32.add (local.get $gs) ${i32(GEMM_SCRATCH_BYTES)}))
-    ;; V and M hold 16·cin and 16·cout rows of brows·tw4 tiles
-    (local.set $m (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2)) ${i32(16 * XI_PAD)})))
+    ;; V and M hold 16·cin and 16·cout rows of brows·tw4 tiles (V's rounded up to whole NR-tile slivers)
+    (local.set $m (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16))
+      (i32.and (i32.add (i32.mul (local.get $brows) (local.get $tw4)) (i32.const 7)) (i32.const -8))) (i32.const 2)) ${i32(16 * XI_PAD)})))
+    ;; packed: U_ξ is in MR-row slivers (⌈cout/4⌉·4 rows), V_ξ written in NR-tile slivers, the GEMMs pack nothing
+    (local.set $ust (select (i32.mul (i32.and (i32.add (local.get $cout) (i32.const 3)) (i32.const -4)) (local.get $cin))
+                            (i32.mul (local.get $cout) (local.get $cin)) (local.get $packed)))
+    (local.set $step2 (select (i32.sub (i32.shl (local.get $cin) (i32.const 5)) (i32.const 16)) (i32.const 16) (local.get $packed)))
+    (local.set $gflags (select ${i32(GEMM_A_PACKED | GEMM_B_PACKED)} (i32.const 0) (local.get $packed)))
     (local.set $buf (i32.add (local.get $m) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2)) ${i32(16 * XI_PAD)})))
     (local.set $blocks (i32.div_u (i32.add (local.get $th) (i32.sub (local.get $brows) (i32.const 1))) (local.get $brows)))
     (block $done (loop $work
@@ -374,8 +385,10 @@ function fusedEntry(suffix: string): string {
       (local.set $rows (i32.sub (local.get $th) (local.get $ty0)))
       (if (i32.gt_s (local.get $rows) (local.get $brows)) (then (local.set $rows (local.get $brows))))
       (local.set $TB (i32.mul (local.get $rows) (local.get $tw4)))
-      (local.set $vs (i32.add (i32.shl (i32.mul (local.get $cin) (local.get $TB)) (i32.const 2)) ${i32(XI_PAD)}))
+      (local.set $vs (i32.add (i32.shl (i32.mul (local.get $cin) (i32.and (i32.add (local.get $TB) (i32.const 7)) (i32.const -8))) (i32.const 2)) ${i32(XI_PAD)}))
       (local.set $ms (i32.add (i32.shl (i32.mul (local.get $cout) (local.get $TB)) (i32.const 2)) ${i32(XI_PAD)}))
+      ;; channel c's first group: V[ξ][c][0..TB) at c·TB·4, or packed at c·NR·4 (sliver 0, row k = c)
+      (local.set $cstep (select (i32.const 32) (i32.shl (local.get $TB) (i32.const 2)) (local.get $packed)))
       ;; V[ξ][c][0..TB)
       (local.set $ch (i32.const 0))
       (block $in_done (loop $in
@@ -386,19 +399,34 @@ function fusedEntry(suffix: string): string {
           (local.get $buf) (local.get $h) (local.get $w)
           (i32.sub (local.get $pt) (i32.shl (local.get $ty0) (i32.const 1))) (local.get $pl)
           (local.get $rows) (local.get $tw4)
-          (i32.add (local.get $v) (i32.shl (i32.mul (local.get $ch) (local.get $TB)) (i32.const 2)))
-          (local.get $vs))
+          (i32.add (local.get $v) (i32.mul (local.get $ch) (local.get $cstep)))
+          (local.get $vs) (local.get $step2))
         (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
         (br $in)))
+      ;; packed, TB ≡ 4 (mod 8): the last sliver's upper 4 tiles are padding, zero for every ξ and c
+      (if (i32.and (local.get $packed) (i32.and (local.get $TB) (i32.const 4))) (then
+        (local.set $half (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.shr_u (local.get $TB) (i32.const 3)) (local.get $cin)) (i32.const 5)) (i32.const 16))))
+        (local.set $xi (i32.const 0))
+        (block $z_done (loop $zx
+          (br_if $z_done (i32.ge_s (local.get $xi) (i32.const 16)))
+          (local.set $ch (i32.const 0))
+          (block $zc_done (loop $zc
+            (br_if $zc_done (i32.ge_s (local.get $ch) (local.get $cin)))
+            (v128.store (i32.add (i32.add (local.get $half) (i32.mul (local.get $xi) (local.get $vs))) (i32.shl (local.get $ch) (i32.const 5)))
+                        (v128.const i32x4 0 0 0 0))
+            (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+            (br $zc)))
+          (local.set $xi (i32.add (local.get $xi) (i32.const 1)))
+          (br $zx)))))
       ;; M_ξ (cout × TB) = U_ξ (cout × cin) · V_ξ (cin × TB)
       (local.set $xi (i32.const 0))
       (block $g_done (loop $g
         (br_if $g_done (i32.ge_s (local.get $xi) (i32.const 16)))
         (call $gemm_serial (local.get $cout) (local.get $TB) (local.get $cin)
-          (i32.add (local.get $u) (i32.shl (i32.mul (local.get $xi) (i32.mul (local.get $cout) (local.get $cin))) (i32.const 2))) (local.get $cin) (i32.const 1)
+          (i32.add (local.get $u) (i32.shl (i32.mul (local.get $xi) (local.get $ust)) (i32.const 2))) (local.get $cin) (i32.const 1)
           (i32.add (local.get $v) (i32.mul (local.get $xi) (local.get $vs))) (local.get $TB) (i32.const 1)
           (i32.add (local.get $m) (i32.mul (local.get $xi) (local.get $ms))) (local.get $TB)
-          (i32.const 0) (i32.const 0) (i32.const 0) (local.get $gs))
+          (local.get $gflags) (i32.const 0) (i32.const 0) (local.get $gs))
         (local.set $xi (i32.add (local.get $xi) (i32.const 1)))
         (br $g)))
       ;; y[img][ch][2·ty0 ..]
@@ -548,7 +576,7 @@ function gradEntry(suffix: string): string {
             (local.get $buf) (local.get $h) (local.get $w) (local.get $pt0) (local.get $pl)
             (local.get $rows) (local.get $tw4)
             (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $TB)) (i32.mul (local.get $i) (local.get $tb))) (i32.const 2)))
-            (local.get $vs))
+            (local.get $vs) (i32.const 16))
           (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
           (br $in)))
         ;; E[ξ][o][i·tb ..] from dy rows 2·ty0 ..

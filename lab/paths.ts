@@ -37,6 +37,9 @@ export interface PathStatus {
 const JS_PINS: Partial<Record<KernelName, string>> = {
   unary: 'reference',
   binary: 'reference',
+  copy: 'reference',
+  scatterView: 'reference',
+  cat: 'reference',
   matmul: 'blocked',
   conv2d: 'im2col',
   conv2dBackwardInput: 'im2col',

@@ -67,6 +67,12 @@ export const winogradTuning = {
    * multiplies cost at ~400 output pixels; ResNet-50 at batch 1 has 196 (layer3) and 49 (layer4).
    */
   minPixels: 1024,
+  /**
+   * The fused forward (and input gradient) takes F(4×4, 3×3) — 36 multiplies per 16 outputs
+   * against F(2×2, 3×3)'s 16 per 4 — for output planes at least this many pixels high and wide
+   * (0: never). Below 16 the 4-tile vectors of a tile row are partly padding (8×8: half).
+   */
+  tile4MinSize: 16,
 };
 
 /** ⌈a/b⌉ */
@@ -77,6 +83,20 @@ const cdiv = (a: number, b: number): number => Math.ceil(a / b);
  * slivers, so its 16 GEMMs per block pack nothing)? When K = cin fits one slice of the GEMM.
  */
 const packedPlan = (cin: number): boolean => winogradTuning.fused && cin <= KC;
+
+/**
+ * The output tile side m of F(m×m, 3×3) for a plan: 4 for big enough planes on the fused path with
+ * at most one row / column of padding on each side, else 2. (Wider padding leaves outputs whose
+ * window is all zeros: torch gives exactly 0 there, F(4×4)'s 6×6 tiles the rounding noise of
+ * their real neighbours.)
+ */
+function tileFor(q: Plan): 2 | 4 {
+  const min = winogradTuning.tile4MinSize;
+  const bottom = q.oh + 2 - q.h - q.pt;
+  const right = q.ow + 2 - q.w - q.pl;
+  const narrowPad = q.pt <= 1 && q.pl <= 1 && bottom <= 1 && right <= 1;
+  return winogradTuning.fused && min > 0 && q.oh >= min && q.ow >= min && narrowPad ? 4 : 2;
+}
 
 /** Is this a convolution the Winograd kernels compute (3×3, stride 1, dilation 1, groups 1)? */
 function computable(p: ConvGeometry): boolean {
@@ -117,15 +137,20 @@ function checkArray(caller: string, name: string, arr: unknown, needed: number, 
  * `packed` lays each U_ξ out as the GEMM's packed A (wino_fwd's packed mode): slivers of MR = 4 rows,
  * [r div 4][k][r mod 4], rows past `rows` zero, so no block packs it again.
  */
-function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, packed: boolean): number {
+function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, packed: boolean, m: 2 | 4 = 2): number {
   const rows4 = packed ? Math.ceil(rows / 4) * 4 : rows;
   const plane = rows4 * cols;
-  const at = rt.alloc(16 * plane * 4);
+  const X = (m + 2) * (m + 2);
+  const at = rt.alloc(X * plane * 4);
   const u = rt.f32();
   const base = at / 4;
-  if (packed && rows4 !== rows) u.fill(0, base, base + 16 * plane);
+  if (packed && rows4 !== rows) u.fill(0, base, base + X * plane);
   // where (r, k) of U_ξ sits within its ξ plane
   const place = packed ? (r: number, k: number) => (r >> 2) * cols * 4 + k * 4 + (r & 3) : (r: number, k: number) => r * cols + k;
+  if (m === 4) {
+    transformWeights6(u, base, plane, place, rows, cols, w, flip);
+    return at;
+  }
   // one row of (G g) Gᵀ from a row [x0, x1, x2] of G g: [x0, ½(x0+x1+x2), ½(x0−x1+x2), x2]
   const putRow = (o: number, x0: number, x1: number, x2: number) => {
     u[o] = x0;
@@ -152,6 +177,51 @@ function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float3
   return at;
 }
 
+/**
+ * U = G g Gᵀ (6×6, ξ = 6i + j) for F(4×4, 3×3), G = [[¼,0,0],[−⅙,−⅙,−⅙],[−⅙,⅙,−⅙],[1/24,1/12,⅙],[1/24,−1/12,⅙],[0,0,1]],
+ * into u at base + ξ·plane + place(r, k); the filters read as transformWeights reads them.
+ */
+function transformWeights6(
+  u: Float32Array,
+  base: number,
+  plane: number,
+  place: (r: number, k: number) => number,
+  rows: number,
+  cols: number,
+  w: Float32Array,
+  flip: boolean,
+): void {
+  // G times a 3-vector (x0, x1, x2), into out[0..6)
+  const gx = (x0: number, x1: number, x2: number, out: Float64Array): void => {
+    out[0] = x0 / 4;
+    out[1] = -(x0 + x1 + x2) / 6;
+    out[2] = -(x0 - x1 + x2) / 6;
+    out[3] = x0 / 24 + x1 / 12 + x2 / 6;
+    out[4] = x0 / 24 - x1 / 12 + x2 / 6;
+    out[5] = x2;
+  };
+  const c0 = new Float64Array(6);
+  const c1 = new Float64Array(6);
+  const c2 = new Float64Array(6);
+  const row = new Float64Array(6);
+  const step = flip ? -1 : 1;
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols; k++) {
+      const b = flip ? (k * rows + r) * 9 + 8 : (r * cols + k) * 9;
+      // G g, column by column: column j of g is (g0j, g1j, g2j)
+      gx(w[b]!, w[b + 3 * step]!, w[b + 6 * step]!, c0);
+      gx(w[b + step]!, w[b + 4 * step]!, w[b + 7 * step]!, c1);
+      gx(w[b + 2 * step]!, w[b + 5 * step]!, w[b + 8 * step]!, c2);
+      const off = base + place(r, k);
+      for (let i = 0; i < 6; i++) {
+        // row i of (G g) Gᵀ = G applied to row i of G g
+        gx(c0[i]!, c1[i]!, c2[i]!, row);
+        for (let j = 0; j < 6; j++) u[off + (6 * i + j) * plane] = row[j]!;
+      }
+    }
+  }
+}
+
 /** One Winograd convolution on wasm memory: cin×h×w planes in, cout×oh×ow planes out. */
 interface Plan {
   n: number;
@@ -171,8 +241,9 @@ function runWinograd(
   q: Plan,
   relu: boolean,
   opts: WasmKernelOptions | undefined,
+  m: 2 | 4,
 ): void {
-  if (winogradTuning.fused) runFused(rt, t, q, relu, opts);
+  if (winogradTuning.fused) runFused(rt, t, q, relu, opts, m);
   else runPhased(rt, t, q, relu, opts);
 }
 
@@ -183,18 +254,21 @@ function runFused(
   q: Plan,
   relu: boolean,
   opts: WasmKernelOptions | undefined,
+  m: 2 | 4,
 ): void {
-  const fn = kernelName(rt, 'winograd', 'wino_fwd', opts);
-  const th = cdiv(q.oh, 2);
-  const tw4 = cdiv(cdiv(q.ow, 2), 4) * 4;
-  const macs = q.n * th * tw4 * 16 * q.cin * q.cout;
+  const fn = kernelName(rt, 'winograd', m === 2 ? 'wino_fwd' : 'wino_fwd4', opts);
+  const X = (m + 2) * (m + 2);
+  const th = cdiv(q.oh, m);
+  const tw4 = cdiv(cdiv(q.ow, m), 4) * 4;
+  const macs = q.n * th * tw4 * X * q.cin * q.cout;
   const nt = threadsFor(rt, macs);
   let brows = Math.max(1, Math.min(th, Math.floor(winogradTuning.blockTiles / tw4)));
   // at least two blocks per thread where the batch allows it
   if (q.n * cdiv(th, brows) < 2 * nt) brows = Math.max(1, cdiv(th, cdiv(2 * nt, q.n)));
-  const wp = 2 * tw4 + 2;
+  const wp = m * tw4 + 2;
   const tb8 = cdiv(brows * tw4, 8) * 8; // V in whole slivers of 8 tiles
-  const perThread = GEMM_SCRATCH_BYTES + 16 * (q.cin * tb8 + q.cout * brows * tw4) * 4 + 2 * 16 * XI_PAD + cdiv((2 * brows + 2) * wp * 4, 64) * 64;
+  // the padded rows, with 64 bytes of slack: F(4×4)'s input transform reads 2 floats past a row
+  const perThread = GEMM_SCRATCH_BYTES + X * (q.cin * tb8 + q.cout * brows * tw4) * 4 + 2 * X * XI_PAD + cdiv((m * brows + 2) * wp * 4 + 64, 64) * 64;
   const flags = (t.bias !== undefined ? WINO_BIAS : 0) | (relu ? WINO_RELU : 0);
   const mark = rt.mark();
   try {
@@ -290,11 +364,13 @@ export function winogradConv2dForwardWasm(
   try {
     const px = stage(rt, home, xs);
     const pb = bias === null ? undefined : stage(rt, home, bias.subarray(0, p.o));
-    const u = transformWeights(rt, p.o, p.c, w, false, packedPlan(p.c));
+    const plan: Plan = { n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl };
+    const m = tileFor(plan);
+    const u = transformWeights(rt, p.o, p.c, w, false, packedPlan(p.c), m);
     // y over x itself: chunk k's output would overwrite later chunks' input, so it goes to the arena
     const same = wasmOffsetOf(home, ys) === px;
     const py = same ? rt.alloc(yLen * 4) : outputAt(rt, home, ys);
-    runWinograd(rt, { input: px, u, bias: pb, output: py }, { n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl }, opts?.relu === true, opts);
+    runWinograd(rt, { input: px, u, bias: pb, output: py }, plan, opts?.relu === true, opts, m);
     // The transforms add and subtract a tile's inputs, so an Inf meets itself with both signs: NaN
     // where the convolution (and torch) gives ±Inf, kept by a ReLU where torch's gives 0. A NaN in
     // y (x is still intact) sends the call to im2col, which sums torch's terms one by one.
@@ -327,10 +403,12 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
   try {
     const pdy = stage(rt, home, dys);
     // U'[ξ][c][o] from w'[c][o][i][j] = w[o][c][2 − i][2 − j]
-    const u = transformWeights(rt, p.c, p.o, w, true, packedPlan(p.o));
+    const plan: Plan = { n: p.n, cin: p.o, h: p.oh, w: p.ow, cout: p.c, oh: p.h, ow: p.w, pt: 2 - p.pt, pl: 2 - p.pl };
+    const m = tileFor(plan);
+    const u = transformWeights(rt, p.c, p.o, w, true, packedPlan(p.o), m);
     const same = wasmOffsetOf(home, dxs) === pdy; // dx over dy itself: as in the forward
     const pdx = same ? rt.alloc(xLen * 4) : outputAt(rt, home, dxs);
-    runWinograd(rt, { input: pdy, u, output: pdx }, { n: p.n, cin: p.o, h: p.oh, w: p.ow, cout: p.c, oh: p.h, ow: p.w, pt: 2 - p.pt, pl: 2 - p.pl }, false, opts);
+    runWinograd(rt, { input: pdy, u, output: pdx }, plan, false, opts, m);
     // dX here is the forward on dY *with zero padding*: a non-finite weight meets those zeros
     // (0·Inf = NaN) in pixels torch's dX leaves finite, and an Inf in dY meets itself with both
     // signs in the transforms (NaN for ±Inf). A NaN in dx sends the call to im2col, whose col2im

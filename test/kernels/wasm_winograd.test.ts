@@ -196,9 +196,15 @@ function expectWithin(label: string, got: Float32Array, want: ArrayLike<number>,
   }
 }
 
-/** Winograd's worst relative error is within 6× im2col's on the same data (+ one ulp of S). */
-function expectNearIm2col(label: string, wino: number, im2col: number): void {
-  if (!(wino <= 6 * im2col + 2 ** -23)) throw new Error(`${label}: Winograd error ${wino / 2 ** -23} ulps of S, im2col ${im2col / 2 ** -23}`);
+/**
+ * How far Winograd's worst relative error may be from im2col's on the same data: F(2×2, 3×3) within
+ * 6×, F(4×4, 3×3) (the forward and dX on big planes) within `tile4Factor`×; its transforms carry
+ * 4, 5 and 8 where F(2×2)'s carry 1, so its rounding errors are that much larger (measured worst
+ * over these cases and seeds: 31.8×).
+ */
+const near = { factor: 6 };
+function expectNearIm2col(label: string, wino: number, im2col: number, factor = near.factor): void {
+  if (!(wino <= factor * im2col + 2 ** -23)) throw new Error(`${label}: Winograd error ${wino / 2 ** -23} ulps of S, im2col ${im2col / 2 ** -23} (allowed ${factor}×)`);
 }
 
 function check(s: Spec, seed: number, bias: boolean, relu: boolean, relaxed: boolean): void {
@@ -246,7 +252,7 @@ function check(s: Spec, seed: number, bias: boolean, relu: boolean, relaxed: boo
   }
   const refDw = new Float32Array(dw.length);
   conv2dBackwardWeightWasm(p.dy, p.x, refDw, geom, { relaxed });
-  expectNearIm2col(`${label} dw vs im2col`, worstRelative(dw, p.dw, dwAbs), worstRelative(refDw, p.dw, dwAbs));
+  expectNearIm2col(`${label} dw vs im2col`, worstRelative(dw, p.dw, dwAbs), worstRelative(refDw, p.dw, dwAbs), 6);
 }
 
 const VARIANTS = runtime().relaxed ? [false, true] : [false];
@@ -254,27 +260,38 @@ const RANDOM = randomSpecs(16, 11);
 
 /** The ways to run it: fused blocks of ~256 tiles, fused blocks of one or two tile rows (many blocks per image, a short last one), three phases. */
 const MODES = [
-  { name: 'fused', fused: true, blockTiles: 256 },
-  { name: 'fused small blocks', fused: true, blockTiles: 8 },
-  { name: 'phased', fused: false, blockTiles: 256 },
+  { name: 'fused', fused: true, blockTiles: 256, tile4MinSize: 0 },
+  { name: 'fused small blocks', fused: true, blockTiles: 8, tile4MinSize: 0 },
+  { name: 'phased', fused: false, blockTiles: 256, tile4MinSize: 0 },
+  // F(4×4, 3×3) on every plane, however small (the registry takes it from 16×16 outputs)
+  { name: 'fused F(4×4)', fused: true, blockTiles: 256, tile4MinSize: 1 },
+  { name: 'fused F(4×4) small blocks', fused: true, blockTiles: 8, tile4MinSize: 1 },
 ];
+const TILE4_FACTOR = 48;
 
 for (const nt of [1, 2]) {
   for (const mode of MODES) {
     describe(`wasm winograd ${mode.name} on ${nt} thread${nt > 1 ? 's' : ''}`, () => {
-      let previous = { threads: 1, minParallelMacs: 0, fused: true, blockTiles: 256 };
+      let previous = { threads: 1, minParallelMacs: 0, fused: true, blockTiles: 256, tile4MinSize: 16 };
       beforeAll(() => {
-        previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs, fused: winogradTuning.fused, blockTiles: winogradTuning.blockTiles };
+        previous = {
+          threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs, fused: winogradTuning.fused,
+          blockTiles: winogradTuning.blockTiles, tile4MinSize: winogradTuning.tile4MinSize,
+        };
         setNumThreads(nt);
         wasmTuning.minParallelMacs = 0; // every shape on every thread, however small
         winogradTuning.fused = mode.fused;
         winogradTuning.blockTiles = mode.blockTiles;
+        winogradTuning.tile4MinSize = mode.tile4MinSize;
+        near.factor = mode.tile4MinSize > 0 ? TILE4_FACTOR : 6;
       });
       afterAll(() => {
         setNumThreads(previous.threads);
         wasmTuning.minParallelMacs = previous.minParallelMacs;
         winogradTuning.fused = previous.fused;
         winogradTuning.blockTiles = previous.blockTiles;
+        winogradTuning.tile4MinSize = previous.tile4MinSize;
+        near.factor = 6;
       });
       for (const relaxed of VARIANTS) {
         const kind = relaxed ? 'relaxed' : 'plain';

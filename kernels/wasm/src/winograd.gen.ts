@@ -355,9 +355,14 @@ function outputEntry(): string {
  * TB, TB = rows·tw4 tiles), 16 serial GEMMs M_ξ = U_ξ · V_ξ, the output transform into y, all in
  * the thread's scratch (GEMM packing, then V, M, the padded rows), so V and M stay in cache.
  */
-function fusedEntry(suffix: string): string {
+function fusedEntry(suffix: string, m: 2 | 4 = 2): string {
+  // F(m×m, 3×3): tiles of m×m outputs from (m+2)×(m+2) inputs, X = (m+2)² transformed positions ξ
+  const X = (m + 2) * (m + 2);
+  const sh = m === 2 ? 1 : 2; // log2 m
+  const inPlane = m === 2 ? '$in_plane' : '$in_plane6';
+  const outPlane = m === 2 ? '$out_plane' : '$out_plane6';
   return `
-  (func (export "wino_fwd${suffix}") (param $tid i32) (param $nt i32)
+  (func (export "wino_fwd${m === 2 ? '' : '4'}${suffix}") (param $tid i32) (param $nt i32)
         (param $x i32) (param $u i32) (param $bias i32) (param $y i32) (param $flags i32)
         (param $n i32) (param $cin i32) (param $h i32) (param $w i32) (param $cout i32) (param $oh i32) (param $ow i32)
         (param $pt i32) (param $pl i32) (param $th i32) (param $tw4 i32) (param $brows i32)
@@ -367,15 +372,15 @@ function fusedEntry(suffix: string): string {
     (local $ust i32) (local $step2 i32) (local $cstep i32) (local $gflags i32) (local $half i32)
     (local.set $gs (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
     (local.set $v (i32.add (local.get $gs) ${i32(GEMM_SCRATCH_BYTES)}))
-    ;; V and M hold 16·cin and 16·cout rows of brows·tw4 tiles (V's rounded up to whole NR-tile slivers)
-    (local.set $m (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16))
-      (i32.and (i32.add (i32.mul (local.get $brows) (local.get $tw4)) (i32.const 7)) (i32.const -8))) (i32.const 2)) ${i32(16 * XI_PAD)})))
+    ;; V and M hold X·cin and X·cout rows of brows·tw4 tiles (V's rounded up to whole NR-tile slivers), X = (m + 2)²
+    (local.set $m (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) ${i32(X)})
+      (i32.and (i32.add (i32.mul (local.get $brows) (local.get $tw4)) (i32.const 7)) (i32.const -8))) (i32.const 2)) ${i32(X * XI_PAD)})))
     ;; packed: U_ξ is in MR-row slivers (⌈cout/4⌉·4 rows), V_ξ written in NR-tile slivers, the GEMMs pack nothing
     (local.set $ust (select (i32.mul (i32.and (i32.add (local.get $cout) (i32.const 3)) (i32.const -4)) (local.get $cin))
                             (i32.mul (local.get $cout) (local.get $cin)) (local.get $packed)))
     (local.set $step2 (select (i32.sub (i32.shl (local.get $cin) (i32.const 5)) (i32.const 16)) (i32.const 16) (local.get $packed)))
     (local.set $gflags (select ${i32(GEMM_A_PACKED | GEMM_B_PACKED)} (i32.const 0) (local.get $packed)))
-    (local.set $buf (i32.add (local.get $m) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2)) ${i32(16 * XI_PAD)})))
+    (local.set $buf (i32.add (local.get $m) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cout) ${i32(X)}) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2)) ${i32(X * XI_PAD)})))
     (local.set $blocks (i32.div_u (i32.add (local.get $th) (i32.sub (local.get $brows) (i32.const 1))) (local.get $brows)))
     (block $done (loop $work
       (local.set $unit (i32.atomic.rmw.add (local.get $counter) (i32.const 1)))
@@ -393,11 +398,11 @@ function fusedEntry(suffix: string): string {
       (local.set $ch (i32.const 0))
       (block $in_done (loop $in
         (br_if $in_done (i32.ge_s (local.get $ch) (local.get $cin)))
-        (call $in_plane
+        (call ${inPlane}
           (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $img) (local.get $cin)) (local.get $ch))
                                                     (i32.mul (local.get $h) (local.get $w))) (i32.const 2)))
           (local.get $buf) (local.get $h) (local.get $w)
-          (i32.sub (local.get $pt) (i32.shl (local.get $ty0) (i32.const 1))) (local.get $pl)
+          (i32.sub (local.get $pt) (i32.shl (local.get $ty0) ${i32(sh)})) (local.get $pl)
           (local.get $rows) (local.get $tw4)
           (i32.add (local.get $v) (i32.mul (local.get $ch) (local.get $cstep)))
           (local.get $vs) (local.get $step2))
@@ -408,7 +413,7 @@ function fusedEntry(suffix: string): string {
         (local.set $half (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.shr_u (local.get $TB) (i32.const 3)) (local.get $cin)) (i32.const 5)) (i32.const 16))))
         (local.set $xi (i32.const 0))
         (block $z_done (loop $zx
-          (br_if $z_done (i32.ge_s (local.get $xi) (i32.const 16)))
+          (br_if $z_done (i32.ge_s (local.get $xi) ${i32(X)}))
           (local.set $ch (i32.const 0))
           (block $zc_done (loop $zc
             (br_if $zc_done (i32.ge_s (local.get $ch) (local.get $cin)))
@@ -421,7 +426,7 @@ function fusedEntry(suffix: string): string {
       ;; M_ξ (cout × TB) = U_ξ (cout × cin) · V_ξ (cin × TB)
       (local.set $xi (i32.const 0))
       (block $g_done (loop $g
-        (br_if $g_done (i32.ge_s (local.get $xi) (i32.const 16)))
+        (br_if $g_done (i32.ge_s (local.get $xi) ${i32(X)}))
         (call $gemm_serial (local.get $cout) (local.get $TB) (local.get $cin)
           (i32.add (local.get $u) (i32.shl (i32.mul (local.get $xi) (local.get $ust)) (i32.const 2))) (local.get $cin) (i32.const 1)
           (i32.add (local.get $v) (i32.mul (local.get $xi) (local.get $vs))) (local.get $TB) (i32.const 1)
@@ -433,17 +438,201 @@ function fusedEntry(suffix: string): string {
       (local.set $ch (i32.const 0))
       (block $out_done (loop $out
         (br_if $out_done (i32.ge_s (local.get $ch) (local.get $cout)))
-        (call $out_plane
+        (call ${outPlane}
           (i32.add (local.get $m) (i32.shl (i32.mul (local.get $ch) (local.get $TB)) (i32.const 2)))
           (local.get $ms)
           (i32.add (local.get $y) (i32.shl (i32.mul (i32.add (i32.mul (local.get $img) (local.get $cout)) (local.get $ch))
                                                     (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
-          (i32.shl (local.get $ty0) (i32.const 1)) (local.get $oh) (local.get $ow) (local.get $rows) (local.get $tw4)
+          (i32.shl (local.get $ty0) ${i32(sh)}) (local.get $oh) (local.get $ow) (local.get $rows) (local.get $tw4)
           ${biasSplat}
           (i32.and (local.get $flags) ${i32(WINO_RELU)}))
         (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
         (br $out)))
       (br $work))))`;
+}
+
+
+// ---- F(4×4, 3×3): 4×4 output tiles from 6×6 input tiles, 36 positions ξ -----------------------
+//   Bᵀ = [4  0 −5  0 1 0]   G = [ 1/4     0     0 ]   Aᵀ = [1 1  1 1  1 0]
+//        [0 −4 −4  1 1 0]       [−1/6  −1/6  −1/6 ]        [0 1 −1 2 −2 0]
+//        [0  4 −4 −1 1 0]       [−1/6   1/6  −1/6 ]        [0 1  1 4  4 0]
+//        [0 −2 −1  2 1 0]       [1/24  1/12   1/6 ]        [0 1 −1 8 −8 1]
+//        [0  2 −1 −2 1 0]       [1/24 −1/12   1/6 ]
+//        [0  4  0 −5 0 1]       [ 0      0     1  ]
+// 36 multiplies per 16 outputs against F(2×2, 3×3)'s 16 per 4: the GEMMs shrink to 9/16. The
+// wider transforms round more often (docs/winograd.md), so the forward takes it only for planes of
+// at least 16×16 outputs (winogradTuning.tile4MinSize), where the 4-tile vectors are whole.
+
+const mulc = (x: string, c: number): string => `(f32x4.mul ${x} (v128.const f32x4 ${c} ${c} ${c} ${c}))`;
+
+/** Bᵀ z for a column of six vectors z0..z5 (the same formulas serve rows and columns). */
+function bt6(z: readonly string[]): string[] {
+  const [z0, z1, z2, z3, z4, z5] = z as [string, string, string, string, string, string];
+  return [
+    add(sub(mulc(z0, 4), mulc(z2, 5)), z4),
+    sub(add(z3, z4), mulc(add(z1, z2), 4)),
+    add(sub(z4, z3), mulc(sub(z1, z2), 4)),
+    add(sub(z4, z2), mulc(sub(z3, z1), 2)),
+    sub(sub(z4, z2), mulc(sub(z3, z1), 2)),
+    add(sub(mulc(z1, 4), mulc(z3, 5)), z5),
+  ];
+}
+
+/**
+ * V = Bᵀ d B for the 4 adjacent tiles whose top-left input float is at $p (tile k at column 4k,
+ * padded rows $rs bytes apart), stored at $out + ξ·$vs (ξ = 6i + j). Bᵀ first, on the raw rows
+ * (five vectors: floats 0-19 of each row), one row e_i of Bᵀ d at a time; column j of the 4 tiles
+ * (floats 4k + j) is a 4×4 transpose of e_i's first four vectors for j < 4, and lanes 0 and 1 of
+ * its vectors 1-4 for j = 4, 5.
+ */
+function inputTile6(): string {
+  const lines: string[] = [`(local.set $sp ${get('out')})`];
+  const rowAt = (r: number): string => (r === 0 ? get('p') : `(i32.add ${get('p')} ${get(r === 1 ? 'rs' : `rs${r}`)})`);
+  for (let i = 0; i < 6; i++) {
+    for (let v = 0; v < 5; v++) {
+      const R = [0, 1, 2, 3, 4, 5].map((r) => `(v128.load offset=${16 * v} ${rowAt(r)})`);
+      lines.push(`(local.set $e${v} ${bt6(R)[i]})`);
+    }
+    lines.push(transposeInto(['e0', 'e1', 'e2', 'e3'], ['c0', 'c1', 'c2', 'c3']));
+    lines.push(`(local.set $u0 ${shuffle32(get('e1'), get('e2'), [0, 4, 1, 5])})`);
+    lines.push(`(local.set $u1 ${shuffle32(get('e3'), get('e4'), [0, 4, 1, 5])})`);
+    lines.push(`(local.set $c4 ${shuffle32(get('u0'), get('u1'), [0, 1, 4, 5])})`);
+    lines.push(`(local.set $c5 ${shuffle32(get('u0'), get('u1'), [2, 3, 6, 7])})`);
+    for (const v of bt6(['c0', 'c1', 'c2', 'c3', 'c4', 'c5'].map(get))) {
+      lines.push(`(v128.store ${get('sp')} ${v}) (local.set $sp (i32.add ${get('sp')} ${get('vs')}))`);
+    }
+  }
+  return lines.join('\n            ');
+}
+
+/** Rows r0..r3 (locals) transposed into t0..t3 through $u0..$u3: t_j = (r0[j], r1[j], r2[j], r3[j]). */
+function transposeInto(r: readonly string[], t: readonly string[]): string {
+  const [r0, r1, r2, r3] = r.map(get) as [string, string, string, string];
+  return [
+    `(local.set $u0 ${shuffle32(r0, r1, [0, 4, 1, 5])})`,
+    `(local.set $u1 ${shuffle32(r2, r3, [0, 4, 1, 5])})`,
+    `(local.set $u2 ${shuffle32(r0, r1, [2, 6, 3, 7])})`,
+    `(local.set $u3 ${shuffle32(r2, r3, [2, 6, 3, 7])})`,
+    `(local.set $${t[0]} ${shuffle32(get('u0'), get('u1'), [0, 1, 4, 5])})`,
+    `(local.set $${t[1]} ${shuffle32(get('u0'), get('u1'), [2, 3, 6, 7])})`,
+    `(local.set $${t[2]} ${shuffle32(get('u2'), get('u3'), [0, 1, 4, 5])})`,
+    `(local.set $${t[3]} ${shuffle32(get('u2'), get('u3'), [2, 3, 6, 7])})`,
+  ].join(' ');
+}
+
+function inputPlane6(): string {
+  return `
+  ;; $in_plane for F(4×4, 3×3): V[ξ][t] for the tile rows [0, rows) (tile row ty from padded row 4·ty),
+  ;; the plane padded through $buf (4·rows + 2 rows of 4·tw4 + 2 floats, read up to 2 floats past
+  ;; a row's end: the caller leaves slack after $buf); $step2 as in $in_plane.
+  (func $in_plane6 (param $src i32) (param $buf i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
+                   (param $rows i32) (param $tw4 i32) (param $out i32) (param $vs i32) (param $step2 i32)
+    (local $wp i32) (local $rs i32) (local $rs2 i32) (local $rs3 i32) (local $rs4 i32) (local $rs5 i32)
+    (local $ty i32) (local $tx i32) (local $p i32) (local $sp i32) (local $odd i32)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128) (local $e4 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const 2)) (i32.const 2)))
+    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    (local.set $rs2 (i32.shl (local.get $rs) (i32.const 1)))
+    (local.set $rs3 (i32.add (local.get $rs2) (local.get $rs)))
+    (local.set $rs4 (i32.shl (local.get $rs) (i32.const 2)))
+    (local.set $rs5 (i32.add (local.get $rs4) (local.get $rs)))
+    (call $pad_plane (local.get $src) (local.get $buf) (local.get $h) (local.get $w) (local.get $pt) (local.get $pl)
+      (i32.add (i32.shl (local.get $rows) (i32.const 2)) (i32.const 2)) (local.get $wp))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 2)) (local.get $rs))))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+          ${inputTile6()}
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        (local.set $out (i32.add (local.get $out) (select (local.get $step2) (i32.const 16) (local.get $odd))))
+        (local.set $odd (i32.xor (local.get $odd) (i32.const 1)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows))))`;
+}
+
+/**
+ * Y = Aᵀ m A (+ bias, ReLU) for the 4 adjacent tiles whose M values start at $src (ξ = 6r + k,
+ * stride $ms), one output row i at a time: s_k = (Aᵀ m)_{i,k} over k, then y_j = (s A)_j folded in
+ * as each s_k is made, and a 4×4 transpose turns (y0..y3) over the tiles into 16 consecutive
+ * output floats (tile k's columns 4k..4k+3).
+ */
+function outputTile6(): string {
+  const lines: string[] = [];
+  const m = (xi: number): string => `(v128.load ${xi === 0 ? get('src') : `(i32.add ${get('src')} ${get(`ms${xi}`)})`})`;
+  // row i of Aᵀ applied down column k of m
+  const aRow = (i: number, k: number): string => {
+    const [m0, m1, m2, m3, m4, m5] = [0, 1, 2, 3, 4, 5].map((r) => m(6 * r + k)) as [string, string, string, string, string, string];
+    if (i === 0) return add(add(add(m0, m1), add(m2, m3)), m4);
+    if (i === 1) return add(sub(m1, m2), mulc(sub(m3, m4), 2));
+    if (i === 2) return add(add(m1, m2), mulc(add(m3, m4), 4));
+    return add(add(sub(m1, m2), mulc(sub(m3, m4), 8)), m5);
+  };
+  for (let i = 0; i < 4; i++) {
+    const s = (k: number): string => `(local.set $s${k} ${aRow(i, k)})`;
+    const yLines = [
+      s(0), s(1), s(2),
+      `(local.set $y0 ${add(add(get('s0'), get('s1')), get('s2'))}) (local.set $y1 ${sub(get('s1'), get('s2'))})`,
+      `(local.set $y2 ${add(get('s1'), get('s2'))}) (local.set $y3 ${sub(get('s1'), get('s2'))})`,
+      s(3), s(4),
+      `(local.set $y0 ${add(get('y0'), add(get('s3'), get('s4')))}) (local.set $y1 ${add(get('y1'), mulc(sub(get('s3'), get('s4')), 2))})`,
+      `(local.set $y2 ${add(get('y2'), mulc(add(get('s3'), get('s4')), 4))}) (local.set $y3 ${add(get('y3'), mulc(sub(get('s3'), get('s4')), 8))})`,
+      s(5),
+      `(local.set $y3 ${add(get('y3'), get('s5'))})`,
+      ...[0, 1, 2, 3].map((j) => `(local.set $y${j} ${add(get(`y${j}`), get('bv'))})`),
+      `(if ${get('relu')} (then ${[0, 1, 2, 3].map((j) => `(local.set $y${j} (f32x4.max ${get(`y${j}`)} (v128.const f32x4 0 0 0 0)))`).join(' ')}))`,
+      transposeInto(['y0', 'y1', 'y2', 'y3'], ['t0', 't1', 't2', 't3']),
+    ];
+    const lanes = [0, 1, 2, 3].flatMap((k) =>
+      [0, 1, 2, 3].map((j) => `(if (i32.gt_s ${get('left')} ${i32(4 * k + j)}) (then (f32.store offset=${16 * k + 4 * j} ${get('dst')} (f32x4.extract_lane ${j} ${get(`t${k}`)}))))`),
+    );
+    lines.push(`(if (i32.lt_s (i32.add (local.get $oy) ${i32(i)}) (local.get $oh))
+            (then
+              ${yLines.join('\n              ')}
+              (if (i32.ge_s ${get('left')} (i32.const 16))
+                (then ${[0, 1, 2, 3].map((k) => `(v128.store offset=${16 * k} ${get('dst')} ${get(`t${k}`)})`).join(' ')})
+                (else ${lanes.join(' ')}))))`);
+    if (i < 3) lines.push(`(local.set $dst (i32.add ${get('dst')} (i32.shl ${get('ow')} (i32.const 2))))`);
+  }
+  return lines.join('\n            ');
+}
+
+function outputPlane6(): string {
+  const msLocals = Array.from({ length: 35 }, (_, i) => `(local $ms${i + 1} i32)`).join(' ');
+  return `
+  ;; $out_plane for F(4×4, 3×3): tile row ty into output rows oy + 4·ty .. + 3 (those below oh skipped).
+  (func $out_plane6 (param $src i32) (param $ms i32) (param $plane i32) (param $oy i32) (param $oh i32) (param $ow i32)
+                    (param $rows i32) (param $tw4 i32) (param $bv v128) (param $relu i32)
+    (local $ty i32) (local $tx i32) (local $left i32) (local $dst i32) (local $x i32)
+    ${msLocals}
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $s4 v128) (local $s5 v128)
+    (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    ;; ms·ξ for every ξ, once
+    (local.set $ms1 (local.get $ms))
+    ${Array.from({ length: 34 }, (_, i) => `(local.set $ms${i + 2} (i32.add (local.get $ms${i + 1}) (local.get $ms)))`).join(' ')}
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+        ;; output columns left in this row from 4tx on (may be <= 0 for the padding tiles)
+        (local.set $left (i32.sub (local.get $ow) (i32.shl (local.get $tx) (i32.const 2))))
+        (local.set $dst (i32.add (local.get $plane)
+          (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $ow)) (i32.shl (local.get $tx) (i32.const 2))) (i32.const 2))))
+          ${outputTile6()}
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $oy (i32.add (local.get $oy) (i32.const 4)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows))))`;
 }
 
 /**
@@ -686,6 +875,9 @@ ${inputPlane()}
 ${outputPlane()}
 ${relaxed ? '' : `${inputEntry()}\n${outputEntry()}\n${finishEntry()}`}
 ${fusedEntry(relaxed ? '_relaxed' : '')}
+${inputPlane6()}
+${outputPlane6()}
+${fusedEntry(relaxed ? '_relaxed' : '', 4)}
 ${gradPlane()}
 ${gradEntry(relaxed ? '_relaxed' : '')})
 `;

@@ -268,7 +268,8 @@ function runFused(
   const wp = m * tw4 + 2;
   const tb8 = cdiv(brows * tw4, 8) * 8; // V in whole slivers of 8 tiles
   // the padded rows, with 64 bytes of slack: F(4×4)'s input transform reads 2 floats past a row
-  const perThread = GEMM_SCRATCH_BYTES + X * (q.cin * tb8 + q.cout * brows * tw4) * 4 + 2 * X * XI_PAD + cdiv((m * brows + 2) * wp * 4 + 64, 64) * 64;
+  // and, last, 512 bytes for F(4×4)'s output transform (Aᵀ m of one group of 4 tiles)
+  const perThread = GEMM_SCRATCH_BYTES + X * (q.cin * tb8 + q.cout * brows * tw4) * 4 + 2 * X * XI_PAD + cdiv((m * brows + 2) * wp * 4 + 64, 64) * 64 + 512;
   const flags = (t.bias !== undefined ? WINO_BIAS : 0) | (relu ? WINO_RELU : 0);
   const mark = rt.mark();
   try {

@@ -438,6 +438,7 @@ function fusedEntry(suffix: string, m: 2 | 4 = 2): string {
       (local.set $ch (i32.const 0))
       (block $out_done (loop $out
         (br_if $out_done (i32.ge_s (local.get $ch) (local.get $cout)))
+        ;; F(4×4) also hands the output transform the last 512 bytes of the thread's scratch
         (call ${outPlane}
           (i32.add (local.get $m) (i32.shl (i32.mul (local.get $ch) (local.get $TB)) (i32.const 2)))
           (local.get $ms)
@@ -445,7 +446,7 @@ function fusedEntry(suffix: string, m: 2 | 4 = 2): string {
                                                     (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
           (i32.shl (local.get $ty0) ${i32(sh)}) (local.get $oh) (local.get $ow) (local.get $rows) (local.get $tw4)
           ${biasSplat}
-          (i32.and (local.get $flags) ${i32(WINO_RELU)}))
+          (i32.and (local.get $flags) ${i32(WINO_RELU)})${m === 4 ? ' (i32.sub (i32.add (local.get $gs) (local.get $perThread)) (i32.const 512))' : ''})
         (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
         (br $out)))
       (br $work))))`;
@@ -564,15 +565,21 @@ function inputPlane6(): string {
  */
 function outputTile6(): string {
   const lines: string[] = [];
-  const m = (xi: number): string => `(v128.load ${xi === 0 ? get('src') : `(i32.add ${get('src')} ${get(`ms${xi}`)})`})`;
-  // row i of Aᵀ applied down column k of m
-  const aRow = (i: number, k: number): string => {
-    const [m0, m1, m2, m3, m4, m5] = [0, 1, 2, 3, 4, 5].map((r) => m(6 * r + k)) as [string, string, string, string, string, string];
-    if (i === 0) return add(add(add(m0, m1), add(m2, m3)), m4);
-    if (i === 1) return add(sub(m1, m2), mulc(sub(m3, m4), 2));
-    if (i === 2) return add(add(m1, m2), mulc(add(m3, m4), 4));
-    return add(add(sub(m1, m2), mulc(sub(m3, m4), 8)), m5);
+  // m(6r + k): column k walks from $src by $ms, row r is r·6·$ms further (locals $r1..$r5)
+  const m = (xi: number): string => {
+    const r = Math.floor(xi / 6);
+    return `(v128.load ${r === 0 ? get('pk') : `(i32.add ${get('pk')} ${get(`r${r}`)})`})`;
   };
+  // pass 1: T[i][k] = (Aᵀ m)_{i,k} for the 6 columns k into the 24 vectors at $tb, column by column
+  for (let k = 0; k < 6; k++) {
+    lines.push(`(local.set $pk ${k === 0 ? get('src') : `(i32.add ${get('src')} ${get(`k${k}`)})`})`);
+    lines.push(`(local.set $m0 ${m(0)}) (local.set $m1 ${m(6)}) (local.set $m2 ${m(12)}) (local.set $m3 ${m(18)}) (local.set $m4 ${m(24)}) (local.set $m5 ${m(30)})`);
+    const [m0, m1, m2, m3, m4, m5] = [0, 1, 2, 3, 4, 5].map((r) => get(`m${r}`)) as [string, string, string, string, string, string];
+    const t = [add(add(add(m0, m1), add(m2, m3)), m4), add(sub(m1, m2), mulc(sub(m3, m4), 2)), add(add(m1, m2), mulc(add(m3, m4), 4)), add(add(sub(m1, m2), mulc(sub(m3, m4), 8)), m5)];
+    t.forEach((v, i) => lines.push(`(v128.store offset=${16 * (6 * i + k)} ${get('tb')} ${v})`));
+  }
+  // pass 2, per output row i: s_k = T[i][k]
+  const aRow = (i: number, k: number): string => `(v128.load offset=${16 * (6 * i + k)} ${get('tb')})`;
   for (let i = 0; i < 4; i++) {
     const s = (k: number): string => `(local.set $s${k} ${aRow(i, k)})`;
     const yLines = [
@@ -603,20 +610,24 @@ function outputTile6(): string {
 }
 
 function outputPlane6(): string {
-  const msLocals = Array.from({ length: 35 }, (_, i) => `(local $ms${i + 1} i32)`).join(' ');
   return `
-  ;; $out_plane for F(4×4, 3×3): tile row ty into output rows oy + 4·ty .. + 3 (those below oh skipped).
+  ;; $out_plane for F(4×4, 3×3): tile row ty into output rows oy + 4·ty .. + 3 (those below oh skipped);
+  ;; $tb: 384 bytes of the thread's scratch for Aᵀ m of one group of 4 tiles.
   (func $out_plane6 (param $src i32) (param $ms i32) (param $plane i32) (param $oy i32) (param $oh i32) (param $ow i32)
-                    (param $rows i32) (param $tw4 i32) (param $bv v128) (param $relu i32)
-    (local $ty i32) (local $tx i32) (local $left i32) (local $dst i32) (local $x i32)
-    ${msLocals}
+                    (param $rows i32) (param $tw4 i32) (param $bv v128) (param $relu i32) (param $tb i32)
+    (local $ty i32) (local $tx i32) (local $left i32) (local $dst i32) (local $x i32) (local $pk i32)
+    (local $k1 i32) (local $k2 i32) (local $k3 i32) (local $k4 i32) (local $k5 i32)
+    (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $r4 i32) (local $r5 i32)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $m4 v128) (local $m5 v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $s4 v128) (local $s5 v128)
     (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
     (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
-    ;; ms·ξ for every ξ, once
-    (local.set $ms1 (local.get $ms))
-    ${Array.from({ length: 34 }, (_, i) => `(local.set $ms${i + 2} (i32.add (local.get $ms${i + 1}) (local.get $ms)))`).join(' ')}
+    ;; k·ms (column k) and 6·r·ms (row r), once
+    (local.set $k1 (local.get $ms))
+    ${[2, 3, 4, 5].map((k) => `(local.set $k${k} (i32.add (local.get $k${k - 1}) (local.get $ms)))`).join(' ')}
+    (local.set $r1 (i32.mul (local.get $ms) (i32.const 6)))
+    ${[2, 3, 4, 5].map((r) => `(local.set $r${r} (i32.add (local.get $r${r - 1}) (local.get $r1)))`).join(' ')}
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
       (local.set $tx (i32.const 0))

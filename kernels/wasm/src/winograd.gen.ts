@@ -576,7 +576,7 @@ function outputTile6(): string {
     lines.push(`(local.set $m0 ${m(0)}) (local.set $m1 ${m(6)}) (local.set $m2 ${m(12)}) (local.set $m3 ${m(18)}) (local.set $m4 ${m(24)}) (local.set $m5 ${m(30)})`);
     const [m0, m1, m2, m3, m4, m5] = [0, 1, 2, 3, 4, 5].map((r) => get(`m${r}`)) as [string, string, string, string, string, string];
     const t = [add(add(add(m0, m1), add(m2, m3)), m4), add(sub(m1, m2), mulc(sub(m3, m4), 2)), add(add(m1, m2), mulc(add(m3, m4), 4)), add(add(sub(m1, m2), mulc(sub(m3, m4), 8)), m5)];
-    t.forEach((v, i) => lines.push(`(v128.store offset=${16 * (6 * i + k)} ${get('tb')} ${v})`));
+    for (let i = 0; i < 4; i++) lines.push(`(v128.store offset=${16 * (6 * i + k)} ${get('tb')} ${t[i]})`);
   }
   // pass 2, per output row i: s_k = T[i][k]
   const aRow = (i: number, k: number): string => `(v128.load offset=${16 * (6 * i + k)} ${get('tb')})`;

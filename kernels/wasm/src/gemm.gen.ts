@@ -60,7 +60,7 @@ function shuffle32(a: string, b: string, lanes: readonly number[]): string {
  * scratch locals u0..u3: u0 = (r0[0] r1[0] r0[1] r1[1]), u1 = (r2[0] r3[0] r2[1] r3[1]), ... then
  * t0 = (u0[0] u0[1] u1[0] u1[1]) = column 0, and so on.
  */
-function transpose4(r: readonly string[], t: readonly string[]): string {
+export function transpose4(r: readonly string[], t: readonly string[]): string {
   const [r0, r1, r2, r3] = r.map(get) as [string, string, string, string];
   return `
       (local.set $u0 ${shuffle32(r0, r1, [0, 4, 1, 5])})

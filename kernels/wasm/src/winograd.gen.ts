@@ -29,7 +29,7 @@
 // Units are split statically among the threads (each writes whole planes of V or of y: no two
 // threads write the same bytes).
 
-import { GEMM_A_PACKED, GEMM_ACCUMULATE, GEMM_B_PACKED, GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
+import { GEMM_A_PACKED, GEMM_ACCUMULATE, GEMM_B_PACKED, GEMM_SCRATCH_BYTES, gemmCore, transpose4 } from './gemm.gen.js';
 
 export { GEMM_SCRATCH_BYTES };
 
@@ -157,6 +157,74 @@ function helpers(): string {
 }
 
 /**
+ * The input transform's walk over a block, for F(m×m, 3×3): the plane's rows padded into $buf
+ * (m·rows + 2 rows of wp = m·tw4 + 2 floats), then per tile row ty and group of 4 tiles `tile`,
+ * with $p at the group's top-left padded float and $rs, $rs2 .. $rs{m+1} the byte offsets of the
+ * rows below it; $out moves 16 bytes on, or $step2 after an odd group (the packed V's slivers).
+ * The function declares inputWalkLocals(m).
+ */
+function inputWalk(m: 2 | 4, tile: string): string {
+  const sh = m === 2 ? 1 : 2;
+  const below = Array.from({ length: m }, (_, i) => i + 2)
+    .map((r) => `(local.set $rs${r} (i32.add (local.get $rs${r === 2 ? '' : r - 1}) (local.get $rs)))`)
+    .join(' ');
+  return `
+    (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const ${sh})) (i32.const 2)))
+    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    ${below}
+    (call $pad_plane (local.get $src) (local.get $buf) (local.get $h) (local.get $w) (local.get $pt) (local.get $pl)
+      (i32.add (i32.shl (local.get $rows) (i32.const ${sh})) (i32.const 2)) (local.get $wp))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const ${sh})) (local.get $rs))))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+          ${tile}
+        (local.set $p (i32.add (local.get $p) (i32.const ${16 * m})))
+        ;; the next group of 4 tiles: 16 bytes on, or after an odd group step2 (16, or to the next
+        ;; NR-tile sliver of a packed V)
+        (local.set $out (i32.add (local.get $out) (select (local.get $step2) (i32.const 16) (local.get $odd))))
+        (local.set $odd (i32.xor (local.get $odd) (i32.const 1)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows)))`;
+}
+
+/** The i32 locals inputWalk(m) uses. */
+function inputWalkLocals(m: 2 | 4): string {
+  const below = Array.from({ length: m }, (_, i) => `(local $rs${i + 2} i32)`).join(' ');
+  return `(local $wp i32) (local $rs i32) ${below} (local $ty i32) (local $tx i32) (local $p i32) (local $sp i32) (local $odd i32)`;
+}
+
+/**
+ * The output transform's walk, for F(m×m, 3×3): per tile row ty (output rows $oy + m·ty on) and
+ * group of 4 tiles, `tile` with $dst at the group's first output float and $left the output
+ * columns from there to the row's end (<= 0 for padding tiles); $src moves 16 bytes per group.
+ * Uses the locals $ty $tx $left $dst.
+ */
+function outputWalk(m: 2 | 4, tile: string): string {
+  const sh = m === 2 ? 1 : 2;
+  return `
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+        (local.set $left (i32.sub (local.get $ow) (i32.shl (local.get $tx) (i32.const ${sh}))))
+        (local.set $dst (i32.add (local.get $plane)
+          (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $ow)) (i32.shl (local.get $tx) (i32.const ${sh}))) (i32.const 2))))
+          ${tile}
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $oy (i32.add (local.get $oy) (i32.const ${m})))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows)))`;
+}
+
+/**
  * V = Bᵀ d B for the 4 adjacent tiles whose top-left input float is at $p (padded rows $rs bytes
  * apart), stored at $out + ξ·$vs (ξ = 4i + k). Bᵀ first, on the raw rows: e_i = (Bᵀ d) row i is
  * a sum of two padded rows (rows 0 − 2, 1 + 2, 2 − 1, 1 − 3), taken on the four vectors that hold
@@ -200,31 +268,10 @@ function inputPlane(): string {
   ;; through $buf: (pt, pl) is the padding as seen from tile row ty0 (pt − 2·ty0 of the plane).
   (func $in_plane (param $src i32) (param $buf i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
                   (param $rows i32) (param $tw4 i32) (param $out i32) (param $vs i32) (param $step2 i32)
-    (local $wp i32) (local $rs i32) (local $rs2 i32) (local $rs3 i32) (local $ty i32) (local $tx i32) (local $p i32) (local $sp i32) (local $odd i32)
+    ${inputWalkLocals(2)}
     (local $ra v128) (local $rb v128) (local $rc v128) (local $rd v128)
     (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
-    (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const 1)) (i32.const 2)))
-    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
-    (local.set $rs2 (i32.shl (local.get $rs) (i32.const 1)))
-    (local.set $rs3 (i32.add (local.get $rs2) (local.get $rs)))
-    (call $pad_plane (local.get $src) (local.get $buf) (local.get $h) (local.get $w) (local.get $pt) (local.get $pl)
-      (i32.add (i32.shl (local.get $rows) (i32.const 1)) (i32.const 2)) (local.get $wp))
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
-      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 1)) (local.get $rs))))
-      (local.set $tx (i32.const 0))
-      (block $cols_done (loop $cols
-        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
-          ${inputTile()}
-        (local.set $p (i32.add (local.get $p) (i32.const 32)))
-        ;; the next group of 4 tiles: 16 bytes on, or after an odd group step2 (16, or to the next
-        ;; NR-tile sliver of a packed V)
-        (local.set $out (i32.add (local.get $out) (select (local.get $step2) (i32.const 16) (local.get $odd))))
-        (local.set $odd (i32.xor (local.get $odd) (i32.const 1)))
-        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
-        (br $cols)))
-      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
-      (br $rows))))`;
+    ${inputWalk(2, inputTile())})`;
 }
 
 function inputEntry(): string {
@@ -299,22 +346,7 @@ function outputPlane(): string {
     (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
     (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
     (local $y0 v128) (local $y1 v128) (local $lo v128) (local $hi v128)
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
-      (local.set $tx (i32.const 0))
-      (block $cols_done (loop $cols
-        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
-        ;; output columns left in this row from 2tx on (may be <= 0 for the padding tiles)
-        (local.set $left (i32.sub (local.get $ow) (i32.shl (local.get $tx) (i32.const 1))))
-        (local.set $dst (i32.add (local.get $plane)
-          (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $ow)) (i32.shl (local.get $tx) (i32.const 1))) (i32.const 2))))
-          ${outputTile()}
-        (local.set $src (i32.add (local.get $src) (i32.const 16)))
-        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
-        (br $cols)))
-      (local.set $oy (i32.add (local.get $oy) (i32.const 2)))
-      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
-      (br $rows))))`;
+    ${outputWalk(2, outputTile())})`;
 }
 
 /** The bias of output channel $ch as an f32x4 (zero without WINO_BIAS). */
@@ -494,7 +526,7 @@ function inputTile6(): string {
       const R = [0, 1, 2, 3, 4, 5].map((r) => `(v128.load offset=${16 * v} ${rowAt(r)})`);
       lines.push(`(local.set $e${v} ${bt6(R)[i]})`);
     }
-    lines.push(transposeInto(['e0', 'e1', 'e2', 'e3'], ['c0', 'c1', 'c2', 'c3']));
+    lines.push(transpose4(['e0', 'e1', 'e2', 'e3'], ['c0', 'c1', 'c2', 'c3']));
     lines.push(`(local.set $u0 ${shuffle32(get('e1'), get('e2'), [0, 4, 1, 5])})`);
     lines.push(`(local.set $u1 ${shuffle32(get('e3'), get('e4'), [0, 4, 1, 5])})`);
     lines.push(`(local.set $c4 ${shuffle32(get('u0'), get('u1'), [0, 1, 4, 5])})`);
@@ -506,21 +538,6 @@ function inputTile6(): string {
   return lines.join('\n            ');
 }
 
-/** Rows r0..r3 (locals) transposed into t0..t3 through $u0..$u3: t_j = (r0[j], r1[j], r2[j], r3[j]). */
-function transposeInto(r: readonly string[], t: readonly string[]): string {
-  const [r0, r1, r2, r3] = r.map(get) as [string, string, string, string];
-  return [
-    `(local.set $u0 ${shuffle32(r0, r1, [0, 4, 1, 5])})`,
-    `(local.set $u1 ${shuffle32(r2, r3, [0, 4, 1, 5])})`,
-    `(local.set $u2 ${shuffle32(r0, r1, [2, 6, 3, 7])})`,
-    `(local.set $u3 ${shuffle32(r2, r3, [2, 6, 3, 7])})`,
-    `(local.set $${t[0]} ${shuffle32(get('u0'), get('u1'), [0, 1, 4, 5])})`,
-    `(local.set $${t[1]} ${shuffle32(get('u0'), get('u1'), [2, 3, 6, 7])})`,
-    `(local.set $${t[2]} ${shuffle32(get('u2'), get('u3'), [0, 1, 4, 5])})`,
-    `(local.set $${t[3]} ${shuffle32(get('u2'), get('u3'), [2, 3, 6, 7])})`,
-  ].join(' ');
-}
-
 function inputPlane6(): string {
   return `
   ;; $in_plane for F(4×4, 3×3): V[ξ][t] for the tile rows [0, rows) (tile row ty from padded row 4·ty),
@@ -528,33 +545,11 @@ function inputPlane6(): string {
   ;; a row's end: the caller leaves slack after $buf); $step2 as in $in_plane.
   (func $in_plane6 (param $src i32) (param $buf i32) (param $h i32) (param $w i32) (param $pt i32) (param $pl i32)
                    (param $rows i32) (param $tw4 i32) (param $out i32) (param $vs i32) (param $step2 i32)
-    (local $wp i32) (local $rs i32) (local $rs2 i32) (local $rs3 i32) (local $rs4 i32) (local $rs5 i32)
-    (local $ty i32) (local $tx i32) (local $p i32) (local $sp i32) (local $odd i32)
+    ${inputWalkLocals(4)}
     (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128) (local $e4 v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128)
     (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
-    (local.set $wp (i32.add (i32.shl (local.get $tw4) (i32.const 2)) (i32.const 2)))
-    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
-    (local.set $rs2 (i32.shl (local.get $rs) (i32.const 1)))
-    (local.set $rs3 (i32.add (local.get $rs2) (local.get $rs)))
-    (local.set $rs4 (i32.shl (local.get $rs) (i32.const 2)))
-    (local.set $rs5 (i32.add (local.get $rs4) (local.get $rs)))
-    (call $pad_plane (local.get $src) (local.get $buf) (local.get $h) (local.get $w) (local.get $pt) (local.get $pl)
-      (i32.add (i32.shl (local.get $rows) (i32.const 2)) (i32.const 2)) (local.get $wp))
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
-      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 2)) (local.get $rs))))
-      (local.set $tx (i32.const 0))
-      (block $cols_done (loop $cols
-        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
-          ${inputTile6()}
-        (local.set $p (i32.add (local.get $p) (i32.const 64)))
-        (local.set $out (i32.add (local.get $out) (select (local.get $step2) (i32.const 16) (local.get $odd))))
-        (local.set $odd (i32.xor (local.get $odd) (i32.const 1)))
-        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
-        (br $cols)))
-      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
-      (br $rows))))`;
+    ${inputWalk(4, inputTile6())})`;
 }
 
 /**
@@ -593,7 +588,7 @@ function outputTile6(): string {
       `(local.set $y3 ${add(get('y3'), get('s5'))})`,
       ...[0, 1, 2, 3].map((j) => `(local.set $y${j} ${add(get(`y${j}`), get('bv'))})`),
       `(if ${get('relu')} (then ${[0, 1, 2, 3].map((j) => `(local.set $y${j} (f32x4.max ${get(`y${j}`)} (v128.const f32x4 0 0 0 0)))`).join(' ')}))`,
-      transposeInto(['y0', 'y1', 'y2', 'y3'], ['t0', 't1', 't2', 't3']),
+      transpose4(['y0', 'y1', 'y2', 'y3'], ['t0', 't1', 't2', 't3']),
     ];
     const lanes = [0, 1, 2, 3].flatMap((k) =>
       [0, 1, 2, 3].map((j) => `(if (i32.gt_s ${get('left')} ${i32(4 * k + j)}) (then (f32.store offset=${16 * k + 4 * j} ${get('dst')} (f32x4.extract_lane ${j} ${get(`t${k}`)}))))`),
@@ -615,7 +610,7 @@ function outputPlane6(): string {
   ;; $tb: 384 bytes of the thread's scratch for Aᵀ m of one group of 4 tiles.
   (func $out_plane6 (param $src i32) (param $ms i32) (param $plane i32) (param $oy i32) (param $oh i32) (param $ow i32)
                     (param $rows i32) (param $tw4 i32) (param $bv v128) (param $relu i32) (param $tb i32)
-    (local $ty i32) (local $tx i32) (local $left i32) (local $dst i32) (local $x i32) (local $pk i32)
+    (local $ty i32) (local $tx i32) (local $left i32) (local $dst i32) (local $pk i32)
     (local $k1 i32) (local $k2 i32) (local $k3 i32) (local $k4 i32) (local $k5 i32)
     (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $r4 i32) (local $r5 i32)
     (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $m4 v128) (local $m5 v128)
@@ -628,22 +623,7 @@ function outputPlane6(): string {
     ${[2, 3, 4, 5].map((k) => `(local.set $k${k} (i32.add (local.get $k${k - 1}) (local.get $ms)))`).join(' ')}
     (local.set $r1 (i32.mul (local.get $ms) (i32.const 6)))
     ${[2, 3, 4, 5].map((r) => `(local.set $r${r} (i32.add (local.get $r${r - 1}) (local.get $r1)))`).join(' ')}
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
-      (local.set $tx (i32.const 0))
-      (block $cols_done (loop $cols
-        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
-        ;; output columns left in this row from 4tx on (may be <= 0 for the padding tiles)
-        (local.set $left (i32.sub (local.get $ow) (i32.shl (local.get $tx) (i32.const 2))))
-        (local.set $dst (i32.add (local.get $plane)
-          (i32.shl (i32.add (i32.mul (local.get $oy) (local.get $ow)) (i32.shl (local.get $tx) (i32.const 2))) (i32.const 2))))
-          ${outputTile6()}
-        (local.set $src (i32.add (local.get $src) (i32.const 16)))
-        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
-        (br $cols)))
-      (local.set $oy (i32.add (local.get $oy) (i32.const 4)))
-      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
-      (br $rows))))`;
+    ${outputWalk(4, outputTile6())})`;
 }
 
 /**

@@ -78,24 +78,29 @@ export const winogradTuning = {
 /** ⌈a/b⌉ */
 const cdiv = (a: number, b: number): number => Math.ceil(a / b);
 
-/**
- * Does the fused forward run this plan packed (U in packed-A slivers, V written as packed-B
- * slivers, so its 16 GEMMs per block pack nothing)? When K = cin fits one slice of the GEMM.
- */
-const packedPlan = (cin: number): boolean => winogradTuning.fused && cin <= KC;
+/** How a plan runs, decided once: the weight transform and the kernels must agree on it. */
+interface Layout {
+  /**
+   * The output tile side m of F(m×m, 3×3): 4 for big enough planes on the fused path with at most
+   * one row / column of padding on each side, else 2. (Wider padding leaves outputs whose window
+   * is all zeros: torch gives exactly 0 there, F(4×4)'s 6×6 tiles the rounding noise of their
+   * real neighbours.)
+   */
+  m: 2 | 4;
+  /**
+   * U in packed-A slivers and V written as packed-B slivers, so the fused path's GEMMs per block
+   * pack nothing: when K = cin fits one slice of the GEMM.
+   */
+  packed: boolean;
+}
 
-/**
- * The output tile side m of F(m×m, 3×3) for a plan: 4 for big enough planes on the fused path with
- * at most one row / column of padding on each side, else 2. (Wider padding leaves outputs whose
- * window is all zeros: torch gives exactly 0 there, F(4×4)'s 6×6 tiles the rounding noise of
- * their real neighbours.)
- */
-function tileFor(q: Plan): 2 | 4 {
+function layoutFor(q: Plan): Layout {
   const min = winogradTuning.tile4MinSize;
   const bottom = q.oh + 2 - q.h - q.pt;
   const right = q.ow + 2 - q.w - q.pl;
   const narrowPad = q.pt <= 1 && q.pl <= 1 && bottom <= 1 && right <= 1;
-  return winogradTuning.fused && min > 0 && q.oh >= min && q.ow >= min && narrowPad ? 4 : 2;
+  const fused = winogradTuning.fused;
+  return { m: fused && min > 0 && q.oh >= min && q.ow >= min && narrowPad ? 4 : 2, packed: fused && q.cin <= KC };
 }
 
 /** Is this a convolution the Winograd kernels compute (3×3, stride 1, dilation 1, groups 1)? */
@@ -137,7 +142,7 @@ function checkArray(caller: string, name: string, arr: unknown, needed: number, 
  * `packed` lays each U_ξ out as the GEMM's packed A (wino_fwd's packed mode): slivers of MR = 4 rows,
  * [r div 4][k][r mod 4], rows past `rows` zero, so no block packs it again.
  */
-function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, packed: boolean, m: 2 | 4 = 2): number {
+function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, { m, packed }: Layout): number {
   const rows4 = packed ? Math.ceil(rows / 4) * 4 : rows;
   const plane = rows4 * cols;
   const X = (m + 2) * (m + 2);
@@ -241,9 +246,9 @@ function runWinograd(
   q: Plan,
   relu: boolean,
   opts: WasmKernelOptions | undefined,
-  m: 2 | 4,
+  layout: Layout,
 ): void {
-  if (winogradTuning.fused) runFused(rt, t, q, relu, opts, m);
+  if (winogradTuning.fused) runFused(rt, t, q, relu, opts, layout);
   else runPhased(rt, t, q, relu, opts);
 }
 
@@ -254,7 +259,7 @@ function runFused(
   q: Plan,
   relu: boolean,
   opts: WasmKernelOptions | undefined,
-  m: 2 | 4,
+  { m, packed }: Layout,
 ): void {
   const fn = kernelName(rt, 'winograd', m === 2 ? 'wino_fwd' : 'wino_fwd4', opts);
   const X = (m + 2) * (m + 2);
@@ -279,7 +284,7 @@ function runFused(
     runSized(
       rt,
       fn,
-      [t.input, t.u, t.bias ?? 0, t.output, flags, q.n, q.cin, q.h, q.w, q.cout, q.oh, q.ow, q.pt, q.pl, th, tw4, brows, counter, scratch, cdiv(perThread, 64) * 64, packedPlan(q.cin) ? 1 : 0],
+      [t.input, t.u, t.bias ?? 0, t.output, flags, q.n, q.cin, q.h, q.w, q.cout, q.oh, q.ow, q.pt, q.pl, th, tw4, brows, counter, scratch, cdiv(perThread, 64) * 64, packed ? 1 : 0],
       macs,
     );
   } finally {
@@ -366,12 +371,12 @@ export function winogradConv2dForwardWasm(
     const px = stage(rt, home, xs);
     const pb = bias === null ? undefined : stage(rt, home, bias.subarray(0, p.o));
     const plan: Plan = { n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl };
-    const m = tileFor(plan);
-    const u = transformWeights(rt, p.o, p.c, w, false, packedPlan(p.c), m);
+    const layout = layoutFor(plan);
+    const u = transformWeights(rt, p.o, p.c, w, false, layout);
     // y over x itself: chunk k's output would overwrite later chunks' input, so it goes to the arena
     const same = wasmOffsetOf(home, ys) === px;
     const py = same ? rt.alloc(yLen * 4) : outputAt(rt, home, ys);
-    runWinograd(rt, { input: px, u, bias: pb, output: py }, plan, opts?.relu === true, opts, m);
+    runWinograd(rt, { input: px, u, bias: pb, output: py }, plan, opts?.relu === true, opts, layout);
     // The transforms add and subtract a tile's inputs, so an Inf meets itself with both signs: NaN
     // where the convolution (and torch) gives ±Inf, kept by a ReLU where torch's gives 0. A NaN in
     // y (x is still intact) sends the call to im2col, which sums torch's terms one by one.
@@ -405,11 +410,11 @@ export function winogradConv2dBackwardInputWasm(dy: Float32Array, w: Float32Arra
     const pdy = stage(rt, home, dys);
     // U'[ξ][c][o] from w'[c][o][i][j] = w[o][c][2 − i][2 − j]
     const plan: Plan = { n: p.n, cin: p.o, h: p.oh, w: p.ow, cout: p.c, oh: p.h, ow: p.w, pt: 2 - p.pt, pl: 2 - p.pl };
-    const m = tileFor(plan);
-    const u = transformWeights(rt, p.c, p.o, w, true, packedPlan(p.o), m);
+    const layout = layoutFor(plan);
+    const u = transformWeights(rt, p.c, p.o, w, true, layout);
     const same = wasmOffsetOf(home, dxs) === pdy; // dx over dy itself: as in the forward
     const pdx = same ? rt.alloc(xLen * 4) : outputAt(rt, home, dxs);
-    runWinograd(rt, { input: pdy, u, output: pdx }, plan, false, opts, m);
+    runWinograd(rt, { input: pdy, u, output: pdx }, plan, false, opts, layout);
     // dX here is the forward on dY *with zero padding*: a non-finite weight meets those zeros
     // (0·Inf = NaN) in pixels torch's dX leaves finite, and an Inf in dY meets itself with both
     // signs in the transforms (NaN for ±Inf). A NaN in dx sends the call to im2col, whose col2im

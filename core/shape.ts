@@ -21,6 +21,13 @@ export function contiguousStrides(shape: Shape): number[] {
   return strides;
 }
 
+/** The shape cat gives along dim: the first part's shape with the parts' sizes along dim summed. */
+export function catShape(parts: readonly { shape: Shape }[], dim: number): number[] {
+  const shape = [...(parts[0] as { shape: Shape }).shape];
+  shape[dim] = parts.reduce((s, x) => s + (x.shape[dim] as number), 0);
+  return shape;
+}
+
 /** True when (shape, strides) walks memory in row-major order without gaps (size-1 dims ignored). */
 export function isContiguous(shape: Shape, strides: readonly number[]): boolean {
   let expected = 1;

@@ -5,7 +5,7 @@ import { type CpuInput, type CpuOutput, registerCpuKernel, registerCpuVariant } 
 import { allocOutput } from '../allocator.js';
 import { allocArray, castArray } from '../dtype.js';
 import type { DType, TypedArray } from '../dtype.js';
-import { contiguousStrides, numel } from '../shape.js';
+import { catShape, contiguousStrides, numel } from '../shape.js';
 
 const out = (dtype: DType, shape: readonly number[]): { buffer: TypedArray; dtype: DType; shape: readonly number[] } => ({
   buffer: allocOutput(dtype, numel(shape)),
@@ -115,10 +115,8 @@ registerCpuKernel('scatterView', ([g], attrs) => {
 // cat along attrs.dim: each input is written into its slab of the output (every element once).
 registerCpuKernel('cat', (xs, attrs) => {
   const dim = attrs.dim;
-  const first = xs[0];
-  const shape = [...first.shape];
-  shape[dim] = xs.reduce((s, x) => s + x.shape[dim], 0);
-  const o: CpuOutput = out(first.dtype, shape);
+  const shape = catShape(xs, dim);
+  const o: CpuOutput = out(xs[0].dtype, shape);
   const os = contiguousStrides(shape);
   let start = 0;
   for (const x of xs) {

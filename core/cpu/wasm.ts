@@ -39,7 +39,7 @@ import { allocArray } from '../dtype.js';
 import { scopeDepth } from '../scope.js';
 import { WasmHeap } from './wasm_heap.js';
 import type { KernelAttrMap } from '../kernel_names.js';
-import { contiguousStrides, isContiguous, numel } from '../shape.js';
+import { catShape, contiguousStrides, isContiguous, numel } from '../shape.js';
 import { runStep } from './elementwise.js';
 import { batchedMatmul } from './matmul.js';
 import { type CpuInput, type CpuOutput, registerCpuVariant } from './registry.js';
@@ -367,14 +367,11 @@ registerCpuVariant('cat', {
   name: 'wasm', about: STRIDED_ABOUT, rank: 30,
   supports: (xs, a) => {
     if (!xs.every((x) => x.dtype === 'float32') || !wasmAvailable()) return false;
-    const shape = [...(xs[0] as CpuInput).shape];
-    shape[a.dim] = xs.reduce((s, x) => s + (x.shape[a.dim] as number), 0);
-    const os = contiguousStrides(shape);
+    const os = contiguousStrides(catShape(xs, a.dim));
     return xs.every((x) => fitsFour(x.shape, x.strides, os));
   },
   run: (xs, a) => {
-    const shape = [...(xs[0] as CpuInput).shape];
-    shape[a.dim] = xs.reduce((s, x) => s + (x.shape[a.dim] as number), 0);
+    const shape = catShape(xs, a.dim);
     const os = contiguousStrides(shape);
     const y = newF32(numel(shape));
     let start = 0;

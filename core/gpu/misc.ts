@@ -3,7 +3,7 @@
 // Sources: kernels/gpu/misc.ts. Inputs may be any view: the kernels read them through their
 // offsets, and non-contiguous ones are made contiguous first where a kernel wants [outer, n, inner].
 import type { DType } from '../dtype.js';
-import { isContiguous, numel } from '../shape.js';
+import { catShape, isContiguous, numel } from '../shape.js';
 import { copySource } from '../../kernels/gpu/elementwise.js';
 import {
   type CatPart,
@@ -105,9 +105,7 @@ const CAT_INPUTS_PER_LAUNCH = 8;
 // over from the previous launch.
 registerGpuKernel('cat', (gpu, xs, attrs) => {
   const dim = attrs.dim;
-  const first = xs[0];
-  const shape = [...first.shape];
-  shape[dim] = xs.reduce((s, x) => s + x.shape[dim], 0);
+  const shape = catShape(xs, dim);
   const size = numel(shape);
   let start = 0;
   const placed = xs.map((x) => {
@@ -124,5 +122,5 @@ registerGpuKernel('cat', (gpu, xs, attrs) => {
     out = gpu.launch('cat', src, size, 1, [...(prev ? [prev] : []), ...group.map((p) => p.x.buffer)], group.map((p) => p.x.offset));
     if (prev) gpu.release(prev);
   }
-  return [gpuOut(out, first.dtype, shape)];
+  return [gpuOut(out, xs[0].dtype, shape)];
 });

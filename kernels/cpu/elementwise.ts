@@ -1,6 +1,9 @@
 // Elementwise kernels over strided views. Broadcasting is done by the caller through strides:
 // a broadcast dim has stride 0, so out[i] = f(a[offA + Σ i_d·sa_d], b[offB + Σ i_d·sb_d]).
-// These kernels import nothing of ours and know nothing of tensors or autograd.
+// These kernels import nothing of ours but the shared geometry helpers, and know nothing of
+// tensors or autograd.
+
+import { coalesce } from '../geometry.js';
 
 type NumArray = Float32Array | Float64Array | Int32Array;
 
@@ -37,37 +40,6 @@ export const BINARY_OPS = {
   reluBackward: (a: number, b: number) => (a <= 0 ? 0 : b), // as torch: a NaN x passes the gradient
 } as const;
 export type BinaryOp = keyof typeof BINARY_OPS;
-
-/**
- * Merge neighbouring dims that every operand walks as one (stride[d] = stride[d+1]·size[d+1]) and
- * drop size-1 dims, so a contiguous [64, 64, 3, 3] copy is one row of 36864, not 12288 rows of 3.
- */
-function coalesce(
-  shape: readonly number[],
-  sa: readonly number[],
-  sb: readonly number[],
-  sc: readonly number[],
-): [number[], number[], number[], number[]] {
-  const outShape: number[] = [];
-  const oa: number[] = [];
-  const ob: number[] = [];
-  const oc: number[] = [];
-  for (let d = shape.length - 1; d >= 0; d--) {
-    const n = shape[d];
-    if (n === 1 && shape.length > 1) continue;
-    const k = outShape.length - 1;
-    if (k >= 0 && sa[d] === oa[0] * outShape[0] && sb[d] === ob[0] * outShape[0] && sc[d] === oc[0] * outShape[0]) {
-      outShape[0] *= n;
-      continue;
-    }
-    outShape.unshift(n);
-    oa.unshift(sa[d]);
-    ob.unshift(sb[d]);
-    oc.unshift(sc[d]);
-  }
-  if (outShape.length === 0 && shape.length > 0) return [[1], [0], [0], [0]];
-  return [outShape, oa, ob, oc];
-}
 
 /**
  * Walk a shape in row-major order, calling `body(outIndex, posA, posB, posC)` with the

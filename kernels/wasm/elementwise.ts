@@ -14,6 +14,7 @@
 // Also the small helpers the other memory-bound wrappers here share (norm.ts, pool.ts, optim.ts):
 // the runtime or a clear error, argument checks, and the single-thread cut-off.
 
+import { coalesce } from '../geometry.js';
 import { describeWasm, getWasm, type WasmRuntime } from './runtime.js';
 
 /**
@@ -213,27 +214,12 @@ export function axpyWasm(alpha: number, x: Float32Array, z: Float32Array, y: Flo
 // ---- strided views --------------------------------------------------------------------------
 
 /**
- * The dims of a pair of views after merging the neighbours both walk as one (stride[d] =
- * stride[d+1]·size[d+1] on each side) and dropping size-1 dims, padded in front to four; null when
- * more than four remain (ew_strided walks at most four).
+ * The dims of a pair of views after merging the neighbours both walk as one and dropping size-1
+ * dims (coalesce), padded in front to four; null when more than four remain (ew_strided walks at
+ * most four).
  */
 export function stridedDims(shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[]): { n: number[]; s: number[]; d: number[] } | null {
-  const n: number[] = [];
-  const s: number[] = [];
-  const d: number[] = [];
-  for (let k = shape.length - 1; k >= 0; k--) {
-    const size = shape[k] as number;
-    if (size === 1) continue;
-    const ss = srcStrides[k] as number;
-    const ds = dstStrides[k] as number;
-    if (n.length > 0 && ss === (s[0] as number) * (n[0] as number) && ds === (d[0] as number) * (n[0] as number)) {
-      n[0] = (n[0] as number) * size;
-      continue;
-    }
-    n.unshift(size);
-    s.unshift(ss);
-    d.unshift(ds);
-  }
+  const [n, s, d] = coalesce(shape, srcStrides, dstStrides, dstStrides);
   if (n.length > 4) return null;
   while (n.length < 4) {
     n.unshift(1);

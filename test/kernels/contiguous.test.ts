@@ -3,20 +3,14 @@
 // where the reference has NaN), on dense runs with offsets, broadcast scalars, size-1 and empty
 // dims, every dtype, and values that include NaN and ±Infinity.
 import { describe, expect, it } from 'vitest';
-import { type CpuInput, cpuVariants, traceVariants } from '../../core/cpu/registry.js';
+import { type CpuInput, traceVariants } from '../../core/cpu/registry.js';
 import { allocArray, type DType } from '../../core/dtype.js';
-import type { KernelAttrMap, KernelName } from '../../core/kernel_names.js';
 import { contiguousStrides, numel } from '../../core/shape.js';
 import { Generator, randn, tensor } from '../../index.js';
 import { BINARY_OPS, UNARY_OPS } from '../../kernels/cpu/elementwise.js';
+import { expectSameAsReference, variantNamed } from '../helpers/variants.js';
 
 const gen = new Generator(7);
-
-function variant<K extends KernelName>(k: K, name: string) {
-  const v = cpuVariants(k).find((x) => x.name === name);
-  if (!v) throw new Error(`no variant ${name} of ${k}`);
-  return v;
-}
 
 /** A dense input of `shape` at `offset` inside a larger buffer, with some NaN and ±Infinity. */
 function denseInput(dtype: DType, shape: number[], offset: number): CpuInput {
@@ -35,23 +29,6 @@ function scalarInput(dtype: DType, shape: number[], offset: number): CpuInput {
   return { ...x, shape, strides: shape.map(() => 0) };
 }
 
-function expectSameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
-  expect(actual.length, label).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    if (!Object.is(actual[i], expected[i])) expect(`${label} [${i}] = ${actual[i]}`).toBe(`${label} [${i}] = ${expected[i]}`);
-  }
-}
-
-function bothWays<K extends KernelName>(k: K, inputs: CpuInput[], attrs: KernelAttrMap[K], label: string): void {
-  const fast = variant(k, 'contiguous');
-  expect(fast.supports(inputs, attrs), `${label}: supported`).toBe(true);
-  const [ref] = variant(k, 'reference').run(inputs, attrs);
-  const [got] = fast.run(inputs, attrs);
-  expect(got.shape, label).toEqual(ref.shape);
-  expect(got.dtype, label).toBe(ref.dtype);
-  expectSameBits(got.buffer, ref.buffer, label);
-}
-
 const SHAPES: number[][] = [[7], [3, 5], [2, 1, 9], [4, 3, 1, 5], [1, 1], [0, 4], [2, 3, 4, 5]];
 const DTYPES: DType[] = ['float32', 'float64', 'int32'];
 
@@ -60,7 +37,7 @@ describe("'contiguous' variants equal the strided reference bit for bit", () => 
     for (const shape of SHAPES) {
       it(`unary every op dtype=${dtype} x=[${shape}] offset=3`, () => {
         for (const op of Object.keys(UNARY_OPS) as (keyof typeof UNARY_OPS)[]) {
-          bothWays('unary', [denseInput(dtype, shape, 3)], { op }, `${op} x=[${shape}]`);
+          expectSameAsReference('unary', 'contiguous', [denseInput(dtype, shape, 3)], { op }, `${op} x=[${shape}]`);
         }
       });
 
@@ -68,9 +45,9 @@ describe("'contiguous' variants equal the strided reference bit for bit", () => 
         for (const op of Object.keys(BINARY_OPS) as (keyof typeof BINARY_OPS)[]) {
           const a = denseInput(dtype, shape, 2);
           const b = denseInput(dtype, shape, 5);
-          bothWays('binary', [a, b], { op, dtype }, `${op} dense`);
-          bothWays('binary', [a, scalarInput(dtype, shape, 1)], { op, dtype }, `${op} b scalar`);
-          bothWays('binary', [scalarInput(dtype, shape, 4), b], { op, dtype }, `${op} a scalar`);
+          expectSameAsReference('binary', 'contiguous', [a, b], { op, dtype }, `${op} dense`);
+          expectSameAsReference('binary', 'contiguous', [a, scalarInput(dtype, shape, 1)], { op, dtype }, `${op} b scalar`);
+          expectSameAsReference('binary', 'contiguous', [scalarInput(dtype, shape, 4), b], { op, dtype }, `${op} a scalar`);
         }
       });
 
@@ -80,7 +57,7 @@ describe("'contiguous' variants equal the strided reference bit for bit", () => 
           for (let last = first; last < shape.length; last++) {
             const dims = Array.from({ length: last - first + 1 }, (_, i) => first + i);
             for (const op of ['sum', 'prod', 'max', 'min'] as const) {
-              bothWays('reduce', [x], { op, dims }, `${op} dims=[${dims}]`);
+              expectSameAsReference('reduce', 'contiguous', [x], { op, dims }, `${op} dims=[${dims}]`);
             }
           }
         }
@@ -91,27 +68,27 @@ describe("'contiguous' variants equal the strided reference bit for bit", () => 
   it('binary with a different result dtype (int32 + float32 -> float32)', () => {
     const a = denseInput('int32', [4, 6], 0);
     const b = denseInput('float32', [4, 6], 2);
-    bothWays('binary', [a, b], { op: 'add', dtype: 'float32' }, 'int32+float32');
+    expectSameAsReference('binary', 'contiguous', [a, b], { op: 'add', dtype: 'float32' }, 'int32+float32');
   });
 
   it('copy of a dense run at an offset; a cast is left to the reference', () => {
     const x = denseInput('float32', [3, 4, 5], 6);
-    bothWays('copy', [x], {}, 'copy');
-    expect(variant('copy', 'contiguous').supports([x], { dtype: 'float64' })).toBe(false);
+    expectSameAsReference('copy', 'contiguous', [x], {}, 'copy');
+    expect(variantNamed('copy', 'contiguous').supports([x], { dtype: 'float64' })).toBe(false);
   });
 
   it('views that are not one run are left to the reference', () => {
     const x = denseInput('float32', [4, 6], 0);
     const t: CpuInput = { ...x, shape: [6, 4], strides: [1, 6] }; // a transpose
-    expect(variant('unary', 'contiguous').supports([t], { op: 'neg' })).toBe(false);
+    expect(variantNamed('unary', 'contiguous').supports([t], { op: 'neg' })).toBe(false);
     const rowBroadcast: CpuInput = { ...x, shape: [4, 6], strides: [0, 1] }; // [6] expanded to [4, 6]
-    expect(variant('binary', 'contiguous').supports([x, rowBroadcast], { op: 'add', dtype: 'float32' })).toBe(false);
+    expect(variantNamed('binary', 'contiguous').supports([x, rowBroadcast], { op: 'add', dtype: 'float32' })).toBe(false);
     // dims 0 and 2 of [2, 3, 4] are not neighbours
     const y = denseInput('float32', [2, 3, 4], 0);
-    expect(variant('reduce', 'contiguous').supports([y], { op: 'sum', dims: [0, 2] })).toBe(false);
+    expect(variantNamed('reduce', 'contiguous').supports([y], { op: 'sum', dims: [0, 2] })).toBe(false);
     // ... unless the dim between them has size 1
     const z = denseInput('float32', [2, 1, 4], 0);
-    bothWays('reduce', [z], { op: 'sum', dims: [0, 2] }, 'sum dims=[0,2] of [2,1,4]');
+    expectSameAsReference('reduce', 'contiguous', [z], { op: 'sum', dims: [0, 2] }, 'sum dims=[0,2] of [2,1,4]');
   });
 
   it('the public ops take the contiguous variant on dense float64 tensors', () => {

@@ -5,20 +5,14 @@
 // (the option-A shortcut's x[:, :, ::2, ::2]), transposes, broadcasts (stride 0, whose adjoint
 // sums), offsets, size-1 and empty dims; cat of dense and strided inputs along every dim.
 import { describe, expect, it } from 'vitest';
-import { type CpuInput, cpuVariants } from '../../core/cpu/registry.js';
-import type { KernelAttrMap, KernelName } from '../../core/kernel_names.js';
+import type { CpuInput } from '../../core/cpu/registry.js';
 import { contiguousStrides } from '../../core/shape.js';
 import { Generator } from '../../index.js';
 import { stridedCopyWasm } from '../../kernels/wasm/elementwise.js';
+import { expectSameAsReference } from '../helpers/variants.js';
 import { onThreads } from '../helpers/wasm.js';
 
 const gen = new Generator(11);
-
-function variant<K extends KernelName>(k: K, name: string) {
-  const v = cpuVariants(k).find((x) => x.name === name);
-  if (!v) throw new Error(`no variant ${name} of ${k}`);
-  return v;
-}
 
 /** A float32 storage of `size` elements with some NaN, ±Infinity and −0 among the values. */
 function storage(size: number): Float32Array {
@@ -35,22 +29,6 @@ function view(shape: number[], strides: number[], offset: number, extra = 3): Cp
   let last = offset;
   for (let k = 0; k < shape.length; k++) last += Math.max(0, (shape[k] as number) - 1) * (strides[k] as number);
   return { buffer: storage(last + 1 + extra), dtype: 'float32', shape, strides, offset };
-}
-
-function expectSameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
-  expect(actual.length, label).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    if (!Object.is(actual[i], expected[i])) expect(`${label} [${i}] = ${actual[i]}`).toBe(`${label} [${i}] = ${expected[i]}`);
-  }
-}
-
-function againstReference<K extends KernelName>(k: K, inputs: CpuInput[], attrs: KernelAttrMap[K], label: string): void {
-  const fast = variant(k, 'wasm');
-  expect(fast.supports(inputs, attrs), `${label}: supported`).toBe(true);
-  const [ref] = variant(k, 'reference').run(inputs, attrs);
-  const [got] = fast.run(inputs, attrs);
-  expect(got.shape, label).toEqual(ref.shape);
-  expectSameBits(got.buffer, ref.buffer, label);
 }
 
 /** [name, shape, strides, offset]: views a copy reads, a scatterView writes through. */
@@ -73,19 +51,19 @@ for (const threads of [1, 2]) {
     onThreads(threads);
     for (const [name, shape, strides, offset] of VIEWS) {
       it(`copy ${name}`, () => {
-        againstReference('copy', [view(shape, strides, offset)], {}, `copy ${name}`);
+        expectSameAsReference('copy', 'wasm', [view(shape, strides, offset)], {}, `copy ${name}`);
       });
       it(`scatterView ${name}`, () => {
         // g dense, written through the view into zeros of the view's storage shape
         const base = view(shape, strides, offset);
         const g = view(shape, contiguousStrides(shape), 0);
         const attrs = { shape: [base.buffer.length], strides, offset };
-        againstReference('scatterView', [g], attrs, `scatterView ${name}`);
+        expectSameAsReference('scatterView', 'wasm', [g], attrs, `scatterView ${name}`);
       });
     }
     it('scatterView with a strided g (a transposed gradient)', () => {
       const g = view([6, 5], [1, 6], 0);
-      againstReference('scatterView', [g], { shape: [80], strides: [12, 2], offset: 3 }, 'scatterView strided g');
+      expectSameAsReference('scatterView', 'wasm', [g], { shape: [80], strides: [12, 2], offset: 3 }, 'scatterView strided g');
     });
 
     for (const dim of [0, 1, 2, 3]) {
@@ -99,14 +77,14 @@ for (const threads of [1, 2]) {
           }
           return view(s, contiguousStrides(s), k);
         });
-        againstReference('cat', xs, { dim }, `cat dim ${dim}`);
+        expectSameAsReference('cat', 'wasm', xs, { dim }, `cat dim ${dim}`);
       });
     }
     it('cat of the option-A shortcut: zeros, a ::2 slice, zeros along channels', () => {
       const pad = view([2, 4, 3, 3], contiguousStrides([2, 4, 3, 3]), 0);
       pad.buffer.fill(0);
       const sub = view([2, 8, 3, 3], [8 * 36, 36, 12, 2], 0);
-      againstReference('cat', [pad, sub, pad], { dim: 1 }, 'cat shortcut');
+      expectSameAsReference('cat', 'wasm', [pad, sub, pad], { dim: 1 }, 'cat shortcut');
     });
   });
 }

@@ -18,8 +18,10 @@
 // Direct core ($tiles{OB}): OB output channels at once (4, 2 or 1) and NV f32x4 vectors of q per
 // tile. For each tile, over the tap list (input channels × kernel taps, like a GEMM's k loop):
 // load NV vectors at the tap's offset, broadcast OB weights, acc[o][v] += x[v] · w[o]. A tile
-// needs OB·NV + NV + OB (+1 scratch without FMA) vector registers: 4×2 -> 15, 2×4 -> 15,
-// 1×6 -> 14, within the 15 V8 gives (../shared/DESIGN.md). The accumulators start at the bias;
+// needs OB·NV + NV + OB (+1 scratch without FMA) vector registers: 4×2 -> 15, 2×4 -> 15, within
+// the 15 V8 gives (../shared/DESIGN.md); with one output channel each load meets one weight, so
+// loads and multiply-adds alternate and 1×7 needs 7 + 2 (a 56-wide row is two tiles; 8 or more
+// accumulators with the loads first spilled). The accumulators start at the bias;
 // the store clamps from below with pmax(acc, lo) (lo = 0 is ReLU, lo = −∞ none).
 //
 // Output. With one column phase and rows at least a tile wide, the tiles write the output rows
@@ -73,7 +75,8 @@ export const DWEIGHT_FIELDS = [
 export const DIRECT_TILES: Readonly<Record<number, number>> = { 4: 2, 2: 4, 1: 7 };
 /**
  * Vectors per narrow tile, by OB: the tiles that finish a row after the full-width ones, when the
- * output is written row by row (W = 56 at OB = 1 is two tiles of 24 and one of 8).
+ * output is written row by row (W = 35 at OB = 1 is one tile of 28 and one of 8 ending at column
+ * 35, overlapping the first by one float).
  */
 export const NARROW_TILES: Readonly<Record<number, number>> = { 4: 1, 2: 2, 1: 2 };
 /** Flat output planes are padded to a multiple of this many floats (every tile width divides it). */

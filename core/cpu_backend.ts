@@ -15,8 +15,12 @@ import type { Storage, Tensor } from './tensor.js';
  * moved to an ordinary array (settle), since nothing would release it after that.
  */
 export interface CpuMemory {
+  /** Does a tidy() scope manage this buffer (a block of this memory that is not pinned)? */
   owns(buffer: TypedArray): boolean;
+  /** Give a block of this memory back (pinned or not); anything else is ignored. */
   free(buffer: TypedArray): void;
+  /** A long-lived block holding a copy of `buffer`, freed by free() or the garbage collector; null where it cannot (dtype, budget). */
+  pinnedCopy(buffer: TypedArray): TypedArray | null;
 }
 
 let memory: CpuMemory | null = null;
@@ -37,7 +41,7 @@ const opName = (kernel: string, attrs: unknown): string => {
   return typeof op === 'string' ? op : kernel;
 };
 
-export const cpuBackend: Backend<TypedArray> & { adopt(t: Tensor): void; settle(s: Storage<TypedArray>): void } = {
+export const cpuBackend: Backend<TypedArray> & { adopt(t: Tensor): void; settle(s: Storage<TypedArray>): void; pin(s: Storage<TypedArray>): void } = {
   device: 'cpu',
   describe: () => `cpu: TypeScript kernels on typed arrays${describeFast() ? `; float32 on ${describeFast()}` : ''}`,
   allocate: (dtype: DType, size: number) => allocOutput(dtype, size),
@@ -54,6 +58,14 @@ export const cpuBackend: Backend<TypedArray> & { adopt(t: Tensor): void; settle(
     copy.set(s.buffer as never);
     memory.free(s.buffer);
     s.buffer = copy;
+  },
+  // a long-lived storage (core/scope.ts pin) moves into a pinned block, where the WASM kernels read it in place
+  pin: (s) => {
+    if (memory === null || s.isReleased) return;
+    const block = memory.pinnedCopy(s.buffer);
+    if (block === null) return;
+    memory.free(s.buffer); // a scope's block, if it was one
+    s.buffer = block;
   },
   hasKernel: (name) => cpuVariants(name).length > 0,
   // a size error from an output names the op ('matmul', or the elementwise op such as 'add')

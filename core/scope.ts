@@ -104,6 +104,17 @@ function endScope(scope: Scope, result: unknown): void {
   }
 }
 
+/**
+ * A tensor that lives long, such as a module's parameter or buffer: keep() it, and let its backend
+ * move its storage to where kernels read it in place (the cpu: a pinned block of the WASM heap,
+ * which the garbage collector frees; core/cpu/wasm_heap.ts). Same values, same Storage object.
+ */
+export function pin<T extends Tensor>(t: T): T {
+  keep(t);
+  (t.storage.backend as { pin?(s: Storage): void }).pin?.(t.storage);
+  return t;
+}
+
 /** The outermost scope is over and `s` lives on: let its backend move it where the GC frees it. */
 function settle(s: Storage): void {
   (s.backend as { settle?(s: Storage): void }).settle?.(s);

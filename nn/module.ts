@@ -10,6 +10,7 @@ import type { Device } from '../core/backend.js';
 import type { DType } from '../core/dtype.js';
 import { zeros } from '../core/creation.js';
 import { ShapeError, ValueError, fmtShape } from '../core/errors.js';
+import { pin } from '../core/scope.js';
 import { shapesEqual } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 import { noGrad } from '../autograd/graph.js';
@@ -87,11 +88,15 @@ export abstract class Module {
     if (!taken && (this as unknown as Fields)[name] !== undefined) throw new ValueError(`${what}: attribute '${name}' already exists on ${this.constructor.name}`);
   }
 
-  /** Register a learnable tensor under `name` (also set as the field `this[name]`). */
+  /**
+   * Register a learnable tensor under `name` (also set as the field `this[name]`). Parameters and
+   * buffers are pinned (core/scope.ts): no tidy() scope frees them, and on the cpu their storage
+   * moves into the WASM heap, where the fast kernels read it without a copy.
+   */
   protected registerParameter<T extends Tensor | null>(name: string, t: T): T {
     if (t && !t.isLeaf) throw new ValueError(`registerParameter: '${name}' must be a leaf tensor (detach() it first)`);
     this.#checkName(name, 'registerParameter');
-    if (t) t.requiresGrad = true;
+    if (t) pin(t).requiresGrad = true;
     this.#bufferNames.delete(name);
     this.#childNames.delete(name);
     this.#paramNames.add(name);
@@ -107,6 +112,7 @@ export abstract class Module {
     this.#bufferNames.add(name);
     if (persistent) this.#nonPersistent.delete(name);
     else this.#nonPersistent.add(name);
+    if (t) pin(t);
     (this as unknown as Fields)[name] = t;
     return t;
   }
@@ -386,4 +392,5 @@ export abstract class Module {
 function replaceStorage(t: Tensor, src: Tensor): void {
   const s = src.contiguous();
   (t as unknown as { storage: unknown }).storage = s.storage;
+  pin(t);
 }

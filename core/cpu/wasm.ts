@@ -29,6 +29,7 @@ import {
   winogradConv2dBackwardWeightWasm,
   winogradConv2dForwardWasm,
   winogradPrefers,
+  winogradPrefersWeightGradient,
   winogradSupports,
   winogradTuning,
 } from '../../kernels/wasm/winograd.js';
@@ -96,9 +97,17 @@ setAllocator({
 setCpuFastPath(() => (wasmAvailable() ? describeWasm() : ''));
 
 setCpuMemory({
-  owns: (buffer) => heap?.holds(buffer) ?? false,
+  owns: (buffer) => (heap?.holds(buffer) ?? false) && !heap?.isPinned(buffer),
   free: (buffer) => {
     heap?.free(buffer);
+  },
+  pinnedCopy: (buffer) => {
+    if (!(buffer instanceof Float32Array) || buffer.length === 0) return null;
+    const h = wasmHeap();
+    if (h === null || h.isPinned(buffer)) return null;
+    const block = h.allocPinned('float32', buffer.length);
+    block?.set(buffer);
+    return block;
   },
 });
 const out = (buffer: Float32Array, shape: number[]): CpuOutput => ({ buffer, dtype: 'float32', shape });
@@ -114,11 +123,17 @@ interface WasmConv {
 }
 
 /** Register the forward and both backward kernels of one WASM conv variant. */
-function registerWasmConv(name: string, about: string, rank: number, supports: (p: ConvGeometry) => boolean, k: WasmConv, prefers?: (p: ConvGeometry) => boolean): void {
+/** A cost rule per kernel of a conv variant (absent: always preferred where supported). */
+type ConvPrefers = Partial<Record<keyof WasmConv, (p: ConvGeometry) => boolean>>;
+
+function registerWasmConv(name: string, about: string, rank: number, supports: (p: ConvGeometry) => boolean, k: WasmConv, prefers: ConvPrefers = {}): void {
   const ok = (inputs: readonly CpuInput[], a: ConvAttrs) => allF32(inputs) && wasmAvailable() && supports(a.geom);
-  const rule = prefers ? { prefers: (_: readonly CpuInput[], a: ConvAttrs) => prefers(a.geom) } : {};
+  const rule = (kernel: keyof WasmConv) => {
+    const f = prefers[kernel];
+    return f ? { prefers: (_: readonly CpuInput[], a: ConvAttrs) => f(a.geom) } : {};
+  };
   registerCpuVariant('conv2d', {
-    name, about, rank, supports: ok, ...rule,
+    name, about, rank, supports: ok, ...rule('forward'),
     run: ([x, w, b], { geom: p }) => {
       const y = newF32(p.n * p.o * p.oh * p.ow);
       k.forward(f32(x), f32(w), b ? f32(b) : null, y, p);
@@ -126,7 +141,7 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
     },
   });
   registerCpuVariant('conv2dBackwardInput', {
-    name, about, rank, supports: ok, ...rule,
+    name, about, rank, supports: ok, ...rule('backwardInput'),
     run: ([dy, w], { geom: p }) => {
       const dx = newF32(p.n * p.c * p.h * p.w);
       k.backwardInput(f32(dy), f32(w), dx, p);
@@ -134,7 +149,7 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
     },
   });
   registerCpuVariant('conv2dBackwardWeight', {
-    name, about, rank, supports: ok, ...rule,
+    name, about, rank, supports: ok, ...rule('backwardWeight'),
     run: ([dy, x], { geom: p }) => {
       const cg = p.c / p.groups;
       const dw = newF32(p.o * cg * p.kh * p.kw);
@@ -164,7 +179,7 @@ for (const relaxed of [false, true]) {
   );
   registerWasmConv(
     `wasm-winograd${tag}`,
-    `WASM SIMD Winograd F(2x2,3x3) for 3x3 stride-1 convs (2.25x fewer multiplies; docs/winograd.md)${relaxed ? ' (relaxed FMA)' : ''}, forward, input and weight gradients`,
+    `WASM SIMD Winograd for 3x3 stride-1 convs: F(4x4,3x3) on planes from 16x16 (4x fewer multiplies), else F(2x2,3x3) (2.25x; docs/winograd.md)${relaxed ? ' (relaxed FMA)' : ''}, forward, input and weight gradients`,
     35 + (relaxed ? 1 : 0),
     (p) => only() && winogradSupports(p),
     {
@@ -173,7 +188,7 @@ for (const relaxed of [false, true]) {
       backwardWeight: (dy, x, dw, p) =>
         winogradTuning.weightGradient ? winogradConv2dBackwardWeightWasm(dy, x, dw, p, o) : conv2dBackwardWeightWasm(dy, x, dw, p, o),
     },
-    winogradPrefers,
+    { forward: winogradPrefers, backwardInput: winogradPrefers, backwardWeight: winogradPrefersWeightGradient },
   );
   registerWasmConv(
     `wasm-grouped${tag}`,

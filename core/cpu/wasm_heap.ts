@@ -12,6 +12,11 @@
 // no new pages, no page faults, no zero-filling by the OS. Blocks are never returned to the
 // arena (a WASM memory cannot shrink); `budgetBytes` caps what the heap may take, and beyond it
 // allocations fall back to ordinary arrays.
+//
+// Pinned blocks hold long-lived tensors (a module's parameters and buffers, core/scope.ts pin()),
+// so that a kernel reads the weights where they are instead of copying them into the arena on
+// every call (ResNet-50's 102 MB, each forward). No scope frees them: the garbage collector does,
+// through a FinalizationRegistry on the block's typed array, unless free() came first.
 import type { WasmRuntime } from '../../kernels/wasm/runtime.js';
 
 const ALIGN = 64;
@@ -20,9 +25,12 @@ const SLAB_BYTES = 64 << 20;
 export interface WasmHeapStats {
   /** Bytes reserved from the WASM memory (slabs). */
   reservedBytes: number;
-  /** Bytes in live blocks. */
+  /** Bytes in live blocks made for tidy() scopes (pinned ones not counted). */
   liveBytes: number;
   liveBlocks: number;
+  /** Bytes and blocks pinned for long-lived tensors. */
+  pinnedBytes: number;
+  pinnedBlocks: number;
   /** Blocks on the free lists. */
   freeBlocks: number;
 }
@@ -37,6 +45,14 @@ export class WasmHeap {
   private slabEnd = 0;
   private reserved = 0;
   private liveBytes = 0;
+  /** byte offset -> pin number, for every live pinned block (a new pin of the same offset gets a new number). */
+  private readonly pinned = new Map<number, number>();
+  private pins = 0;
+  private pinnedBytes = 0;
+  // When a pinned block's array is collected, free the block, if it is still that pin's.
+  private readonly finalizer = new FinalizationRegistry<{ at: number; pin: number }>(({ at, pin }) => {
+    if (this.pinned.get(at) === pin) this.freeBytes(at);
+  });
 
   constructor(private readonly rt: WasmRuntime) {}
 
@@ -73,7 +89,8 @@ export class WasmHeap {
     const size = this.live.get(offset);
     if (size === undefined) return false;
     this.live.delete(offset);
-    this.liveBytes -= size;
+    if (this.pinned.delete(offset)) this.pinnedBytes -= size;
+    else this.liveBytes -= size;
     let list = this.freeLists.get(size);
     if (list === undefined) {
       list = [];
@@ -83,9 +100,30 @@ export class WasmHeap {
     return true;
   }
 
-  /** Is `a` a live block of this heap? */
+  /** Is `a` a live block of this heap (pinned or not)? */
   holds(a: ArrayBufferView): boolean {
     return this.rt.owns(a.buffer) && this.live.has(a.byteOffset);
+  }
+
+  /** Is `a` a live pinned block? */
+  isPinned(a: ArrayBufferView): boolean {
+    return this.rt.owns(a.buffer) && this.pinned.has(a.byteOffset);
+  }
+
+  /**
+   * A block like alloc()'s that no scope frees: free() it, or let the garbage collector take the
+   * returned array (the block goes back to the heap then). null past the budget.
+   */
+  allocPinned(kind: 'float32' | 'int32', n: number): Float32Array | Int32Array | null {
+    const a = this.alloc(kind, n);
+    if (a === null) return null;
+    const size = this.live.get(a.byteOffset) as number;
+    this.liveBytes -= size;
+    this.pinnedBytes += size;
+    const pin = ++this.pins;
+    this.pinned.set(a.byteOffset, pin);
+    this.finalizer.register(a, { at: a.byteOffset, pin });
+    return a;
   }
 
   /** A Float32Array or Int32Array of n elements in a new block (not zeroed), or null. */
@@ -103,6 +141,13 @@ export class WasmHeap {
   stats(): WasmHeapStats {
     let freeBlocks = 0;
     for (const list of this.freeLists.values()) freeBlocks += list.length;
-    return { reservedBytes: this.reserved, liveBytes: this.liveBytes, liveBlocks: this.live.size, freeBlocks };
+    return {
+      reservedBytes: this.reserved,
+      liveBytes: this.liveBytes,
+      liveBlocks: this.live.size - this.pinned.size,
+      pinnedBytes: this.pinnedBytes,
+      pinnedBlocks: this.pinned.size,
+      freeBlocks,
+    };
   }
 }

@@ -3,11 +3,26 @@
 // a training loop in tidy() gives bit-identical parameters to the same loop without it, frees
 // every block each step (live bytes back to zero, reserved bytes flat after the first step),
 // hands back returned / kept tensors as ordinary arrays, and refuses to read what it freed.
+// A module's parameters and buffers are pinned there instead: no scope frees them, the kernels
+// read them without a copy, and the garbage collector gives their blocks back.
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { wasmHeap } from '../../core/cpu/wasm.js';
 import { WasmHeap } from '../../core/cpu/wasm_heap.js';
 import { getWasm } from '../../kernels/wasm/runtime.js';
-import { F, type Tensor, keep, manualSeed, models, optim, randint, randn, tidy } from '../../index.js';
+import { F, type Tensor, keep, manualSeed, models, nn, noGrad, optim, randint, randn, tidy } from '../../index.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Collect garbage and let the FinalizationRegistry callbacks run. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
 
 function train(steps: number, scoped: boolean, onStep?: () => void): Float32Array[] {
   manualSeed(5);
@@ -89,5 +104,64 @@ describe('tensor storage in the WASM heap', () => {
     const c = h.alloc('float32', 16) as Float32Array; // the same 64-byte size class: a's block again
     expect(c.byteOffset).toBe(a.byteOffset);
     expect(h.stats()).toMatchObject({ liveBlocks: 2, liveBytes: 128, freeBlocks: 0 });
+  });
+
+  it('parameters and buffers are pinned: in the heap, outside every scope, same values', () => {
+    const heap = wasmHeap() as WasmHeap;
+    manualSeed(3);
+    const model = models.cifarResNet(8);
+    const tensors = [...model.parameters(), ...model.buffers()].filter((t) => t.dtype === 'float32');
+    for (const t of tensors) expect(heap.isPinned(t.storage.buffer as Float32Array), `${t.shape}`).toBe(true);
+    // the pinned copies hold what the module was built with: a second model from the same seed
+    // whose storages are moved back to plain arrays gives the same values and the same forward
+    manualSeed(3);
+    const plain = models.cifarResNet(8);
+    for (const t of [...plain.parameters(), ...plain.buffers()]) {
+      const s = t.storage as { buffer: unknown };
+      if (s.buffer instanceof Float32Array) s.buffer = Float32Array.from(s.buffer);
+    }
+    const x = randn([2, 3, 16, 16]);
+    const a = noGrad(() => tidy(() => model.eval().forward(x) as Tensor)).toArray();
+    const b = noGrad(() => tidy(() => plain.eval().forward(x) as Tensor)).toArray();
+    expect([...a]).toEqual([...b]);
+    expect(heap.stats().liveBytes, 'the scopes left nothing live').toBe(0);
+  });
+
+  it('a module built inside tidy() keeps its parameters (they are pinned, not the scope\'s)', () => {
+    const lin = tidy(() => {
+      const m = new nn.Linear(8, 4);
+      m.forward(randn([2, 8]));
+      return m;
+    });
+    expect(lin.weight.toArray().every(Number.isFinite)).toBe(true);
+    expect(wasmHeap()?.isPinned(lin.weight.storage.buffer as Float32Array)).toBe(true);
+    expect(lin.forward(randn([3, 8])).shape).toEqual([3, 4]);
+  });
+
+  it('double() then float() pins the new float32 storage again', () => {
+    const lin = new nn.Linear(4, 3).double().float();
+    expect(wasmHeap()?.isPinned(lin.weight.storage.buffer as Float32Array)).toBe(true);
+  });
+
+  it('the garbage collector frees a pinned block; free() first makes the collection a no-op', async () => {
+    const rt = getWasm();
+    if (rt === null) throw new Error('wasm runtime unavailable');
+    const h = new WasmHeap(rt);
+    (() => {
+      const a = h.allocPinned('float32', 100) as Float32Array;
+      a.fill(1);
+      expect(h.stats()).toMatchObject({ pinnedBlocks: 1, pinnedBytes: 448, liveBlocks: 0, liveBytes: 0 });
+    })();
+    await collect();
+    expect(h.stats()).toMatchObject({ pinnedBlocks: 0, pinnedBytes: 0, freeBlocks: 1 });
+    // freed by hand, then its block reused by a scope's alloc: the later collection must leave that alone
+    let b: Float32Array | null = h.allocPinned('float32', 100) as Float32Array;
+    expect(h.free(b)).toBe(true);
+    const c = h.alloc('float32', 100) as Float32Array;
+    expect(c.byteOffset).toBe(b.byteOffset);
+    b = null;
+    await collect();
+    expect(h.holds(c)).toBe(true);
+    expect(h.stats()).toMatchObject({ liveBlocks: 1, pinnedBlocks: 0 });
   });
 });

@@ -25,7 +25,7 @@ import { checkNoPartialOverlap, finishOutput, outputAt, stage, wasmOffsetOf } fr
 import { gemmPtr, kernelName, requireWasm, runSized, scratchThreads, threadsFor, type WasmKernelOptions } from './gemm.js';
 import type { WasmRuntime } from './runtime.js';
 import { KC } from './src/gemm.gen.js';
-import { GEMM_SCRATCH_BYTES, WINO_BIAS, WINO_RELU, XI_PAD } from './src/winograd.gen.js';
+import { GEMM_SCRATCH_BYTES, WINO_BIAS, WINO_RELU, WT4, XI_PAD } from './src/winograd.gen.js';
 
 export interface WinogradForwardOptions extends WasmKernelOptions {
   /** y = max(conv + bias, 0). */
@@ -62,11 +62,21 @@ export const winogradTuning = {
   dwParts: 8,
   dwPartialBytes: 64 << 20,
   /**
-   * winogradPrefers: the registry picks Winograd only for n·oh·ow >= minPixels. The weight
-   * transform (o·c filters, on the calling thread, every call) costs about what im2col's extra
-   * multiplies cost at ~400 output pixels; ResNet-50 at batch 1 has 196 (layer3) and 49 (layer4).
+   * winogradPrefers: the registry picks Winograd for the forward and the input gradient only for
+   * n·oh·ow >= minPixels. The weight transform (o·c filters, every call) is paid back by the
+   * multiplies saved per output pixel. Measured at batch 1 on this 2-core VM, forward, Winograd
+   * vs im2col (ms, 1 / 2 threads): 256 ch 14² (196 pixels, ResNet-50's layer3) 3.8 / 1.9 vs
+   * 6.0 / 3.3; 256 ch 10² 2.4 / 1.5 vs 3.1 / 3.6; 256 ch 8² 1.4 / 1.3 vs 2.0 / 1.0; 512 ch 7²
+   * (49, layer4) 8.9 / 8.4 vs 8.0 / 3.5.
    */
-  minPixels: 1024,
+  minPixels: 100,
+  /**
+   * winogradPrefersWeightGradient: the same for the weight gradient, whose per-thread partial
+   * sums of Z (16·o·c floats each) and their reduction cost o·c·16 per part however few the
+   * pixels: at batch 1, 256 ch 14² takes 53 / 29 ms against im2col's 5.8 / 3.0, and 128 ch 28²
+   * 13 / 7.5 against 5.6 / 2.8.
+   */
+  minPixelsWeightGradient: 1024,
   /**
    * The fused forward (and input gradient) takes F(4×4, 3×3) — 36 multiplies per 16 outputs
    * against F(2×2, 3×3)'s 16 per 4 — for output planes at least this many pixels high and wide
@@ -79,7 +89,7 @@ export const winogradTuning = {
 const cdiv = (a: number, b: number): number => Math.ceil(a / b);
 
 /** How a plan runs, decided once: the weight transform and the kernels must agree on it. */
-interface Layout {
+export interface Layout {
   /**
    * The output tile side m of F(m×m, 3×3): 4 for big enough planes on the fused path with at most
    * one row / column of padding on each side, else 2. (Wider padding leaves outputs whose window
@@ -103,6 +113,11 @@ function layoutFor(q: Plan): Layout {
   return { m: fused && min > 0 && q.oh >= min && q.ow >= min && narrowPad ? 4 : 2, packed: fused && q.cin <= KC };
 }
 
+/** The tile size m of F(m×m, 3×3) the kernels take for this convolution (its forward, and its weight gradient). */
+export function winogradTileSize(p: ConvGeometry): 2 | 4 {
+  return layoutFor({ n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl }).m;
+}
+
 /** Is this a convolution the Winograd kernels compute (3×3, stride 1, dilation 1, groups 1)? */
 function computable(p: ConvGeometry): boolean {
   return p.kh === 3 && p.kw === 3 && p.sh === 1 && p.sw === 1 && p.dh === 1 && p.dw === 1 && p.groups === 1;
@@ -113,16 +128,21 @@ export function winogradSupports(p: ConvGeometry): boolean {
   return computable(p) && p.c * p.o >= winogradTuning.minChannelProduct && cdiv(p.oh, 2) * cdiv(p.ow, 2) >= winogradTuning.minTilesPerImage;
 }
 
-/** Should the registry's own choice take Winograd here (enough pixels to repay the weight transform)? */
+/** Should the registry's own choice take Winograd for this forward or input gradient (enough pixels to repay the weight transform)? */
 export function winogradPrefers(p: ConvGeometry): boolean {
   return p.n * p.oh * p.ow >= winogradTuning.minPixels;
+}
+
+/** The same for the weight gradient (enough pixels to repay its partial sums). */
+export function winogradPrefersWeightGradient(p: ConvGeometry): boolean {
+  return p.n * p.oh * p.ow >= winogradTuning.minPixelsWeightGradient;
 }
 
 function checkGeometry(caller: string, p: ConvGeometry): void {
   checkConvGeometry(caller, p);
   const want = { kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, groups: 1 } as const;
   for (const [f, v] of Object.entries(want) as [keyof typeof want, number][]) {
-    if (p[f] !== v) throw new RangeError(`${caller}: geom.${f} must be ${v} (Winograd F(2x2,3x3) covers 3x3 stride-1 undilated ungrouped convolution), got ${p[f]}`);
+    if (p[f] !== v) throw new RangeError(`${caller}: geom.${f} must be ${v} (Winograd covers 3x3 stride-1 undilated ungrouped convolution), got ${p[f]}`);
   }
 }
 
@@ -135,33 +155,71 @@ function checkArray(caller: string, name: string, arr: unknown, needed: number, 
 
 
 /**
- * U[ξ][r][k] = (G g Gᵀ)_ξ into the arena (16·rows·cols floats), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
+ * U[ξ][r][k] = (G g Gᵀ)_ξ into the arena ((m+2)²·rows·cols floats), by wino_wt / wino_wt4 on the
+ * pool (kernels/wasm/src/winograd.gen.ts): o·c filters every call, so at batch 1 (ResNet-50's
+ * layer3: 65,536 filters for 196 output pixels) it costs as much as the GEMMs unless it is fast.
+ * Bit for bit the reference below (same float64 operations, one rounding to float32).
+ */
+function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, layout: Layout): number {
+  const { plane, xiStride, floats } = uSize(rows, cols, layout);
+  const at = rt.alloc(floats * 4);
+  if (layout.packed && plane !== rows * cols) rt.f32().fill(0, at / 4, at / 4 + floats);
+  const pw = stage(rt, rt.memory.buffer, w.subarray(0, rows * cols * 9));
+  const X = (layout.m + 2) ** 2;
+  runSized(rt, layout.m === 2 ? 'wino_wt' : 'wino_wt4', [pw, at, rows, cols, flip ? 1 : 0, layout.packed ? 1 : 0, xiStride], rows * cols * X * 4);
+  return at;
+}
+
+/** transformWeights into a fresh Float32Array (for the tests, against transformWeightsReference). */
+export function transformWeightsWasm(rows: number, cols: number, w: Float32Array, flip: boolean, layout: Layout): Float32Array {
+  const rt = requireWasm('transformWeightsWasm');
+  const mark = rt.mark();
+  try {
+    const at = transformWeights(rt, rows, cols, w, flip, layout);
+    // the planes, with zeros in the padding between them (which no kernel reads)
+    const { plane, xiStride, floats } = uSize(rows, cols, layout);
+    const u = new Float32Array(floats);
+    for (let off = 0; off < floats; off += xiStride) u.set(rt.f32().subarray(at / 4 + off, at / 4 + off + plane), off);
+    return u;
+  } finally {
+    rt.release(mark);
+  }
+}
+
+/**
+ * The floats of one U_ξ (plane: rows rounded up to 4 when packed, times cols), the stride from one
+ * U_ξ to the next (plane and a cache line, XI_PAD: with a power-of-two plane the transform's
+ * (m+2)² stores of one filter would all land in one L1 and one L2 set), and all of U.
+ */
+function uSize(rows: number, cols: number, { m, packed }: Layout): { plane: number; xiStride: number; floats: number } {
+  const plane = (packed ? Math.ceil(rows / 4) * 4 : rows) * cols;
+  const xiStride = plane + XI_PAD / 4;
+  return { plane, xiStride, floats: (m + 2) ** 2 * xiStride };
+}
+
+/**
+ * The reference of wino_wt / wino_wt4, loops a learner can check: U[ξ][r][k] = (G g Gᵀ)_ξ, U_ξ
+ * every xiStride floats (uSize), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]] for F(2×2) (transformWeights6 for F(4×4)).
  * g is the 3×3 filter of (r, k): w[(r·cols + k)·9 + t] for the forward (r = o, k = c), and
  * w[(k·rows + r)·9 + 8 − t] (rotated 180°, c and o swapped) when `flip` (the input gradient).
- * Locals only (no per-filter callback, no scratch array): this runs o·c times per call, on the calling thread.
  * `packed` lays each U_ξ out as the GEMM's packed A (wino_fwd's packed mode): slivers of MR = 4 rows,
  * [r div 4][k][r mod 4], rows past `rows` zero, so no block packs it again.
  */
-function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, { m, packed }: Layout): number {
-  const rows4 = packed ? Math.ceil(rows / 4) * 4 : rows;
-  const plane = rows4 * cols;
-  const X = (m + 2) * (m + 2);
-  const at = rt.alloc(X * plane * 4);
-  const u = rt.f32();
-  const base = at / 4;
-  if (packed && rows4 !== rows) u.fill(0, base, base + X * plane);
+export function transformWeightsReference(rows: number, cols: number, w: Float32Array, flip: boolean, layout: Layout): Float32Array {
+  const { xiStride, floats } = uSize(rows, cols, layout);
+  const u = new Float32Array(floats);
   // where (r, k) of U_ξ sits within its ξ plane
-  const place = packed ? (r: number, k: number) => (r >> 2) * cols * 4 + k * 4 + (r & 3) : (r: number, k: number) => r * cols + k;
-  if (m === 4) {
-    transformWeights6(u, base, plane, place, rows, cols, w, flip);
-    return at;
+  const place = layout.packed ? (r: number, k: number) => (r >> 2) * cols * 4 + k * 4 + (r & 3) : (r: number, k: number) => r * cols + k;
+  if (layout.m === 4) {
+    transformWeights6(u, xiStride, place, rows, cols, w, flip);
+    return u;
   }
   // one row of (G g) Gᵀ from a row [x0, x1, x2] of G g: [x0, ½(x0+x1+x2), ½(x0−x1+x2), x2]
   const putRow = (o: number, x0: number, x1: number, x2: number) => {
     u[o] = x0;
-    u[o + plane] = 0.5 * (x0 + x1 + x2);
-    u[o + 2 * plane] = 0.5 * (x0 - x1 + x2);
-    u[o + 3 * plane] = x2;
+    u[o + xiStride] = 0.5 * (x0 + x1 + x2);
+    u[o + 2 * xiStride] = 0.5 * (x0 - x1 + x2);
+    u[o + 3 * xiStride] = x2;
   };
   const step = flip ? -1 : 1; // the filter read forwards, or backwards from its last tap
   for (let r = 0; r < rows; r++) {
@@ -172,37 +230,39 @@ function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float3
       const g10 = w[b + 3 * step]!, g11 = w[b + 4 * step]!, g12 = w[b + 5 * step]!;
       const g20 = w[b + 6 * step]!, g21 = w[b + 7 * step]!, g22 = w[b + 8 * step]!;
       // G g (4×3): rows [g0·], ½(g0· + g1· + g2·), ½(g0· − g1· + g2·), [g2·]
-      const off = base + place(r, k);
+      const off = place(r, k);
       putRow(off, g00, g01, g02);
-      putRow(off + 4 * plane, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22));
-      putRow(off + 8 * plane, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22));
-      putRow(off + 12 * plane, g20, g21, g22);
+      putRow(off + 4 * xiStride, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22));
+      putRow(off + 8 * xiStride, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22));
+      putRow(off + 12 * xiStride, g20, g21, g22);
     }
   }
-  return at;
+  return u;
 }
 
 /**
  * U = G g Gᵀ (6×6, ξ = 6i + j) for F(4×4, 3×3), G = [[¼,0,0],[−⅙,−⅙,−⅙],[−⅙,⅙,−⅙],[1/24,1/12,⅙],[1/24,−1/12,⅙],[0,0,1]],
- * into u at base + ξ·plane + place(r, k); the filters read as transformWeights reads them.
+ * into u at ξ·xiStride + place(r, k); the filters read as transformWeightsReference reads them.
  */
 function transformWeights6(
   u: Float32Array,
-  base: number,
-  plane: number,
+  xiStride: number,
   place: (r: number, k: number) => number,
   rows: number,
   cols: number,
   w: Float32Array,
   flip: boolean,
 ): void {
-  // G times a 3-vector (x0, x1, x2), into out[0..6)
+  // G times a 3-vector (x0, x1, x2), into out[0..6), in float64; multiplied by G's entries, never
+  // divided (kernels/wasm/src/winograd.gen.ts gTimes does the same operations in the same order)
+  const { m6, k6, k12, k24 } = WT4;
   const gx = (x0: number, x1: number, x2: number, out: Float64Array): void => {
-    out[0] = x0 / 4;
-    out[1] = -(x0 + x1 + x2) / 6;
-    out[2] = -(x0 - x1 + x2) / 6;
-    out[3] = x0 / 24 + x1 / 12 + x2 / 6;
-    out[4] = x0 / 24 - x1 / 12 + x2 / 6;
+    const outer = x0 * k24 + x2 * k6;
+    out[0] = x0 * 0.25;
+    out[1] = (x0 + x1 + x2) * m6;
+    out[2] = (x0 - x1 + x2) * m6;
+    out[3] = outer + x1 * k12;
+    out[4] = outer - x1 * k12;
     out[5] = x2;
   };
   const c0 = new Float64Array(6);
@@ -217,11 +277,11 @@ function transformWeights6(
       gx(w[b]!, w[b + 3 * step]!, w[b + 6 * step]!, c0);
       gx(w[b + step]!, w[b + 4 * step]!, w[b + 7 * step]!, c1);
       gx(w[b + 2 * step]!, w[b + 5 * step]!, w[b + 8 * step]!, c2);
-      const off = base + place(r, k);
+      const off = place(r, k);
       for (let i = 0; i < 6; i++) {
         // row i of (G g) Gᵀ = G applied to row i of G g
         gx(c0[i]!, c1[i]!, c2[i]!, row);
-        for (let j = 0; j < 6; j++) u[off + (6 * i + j) * plane] = row[j]!;
+        for (let j = 0; j < 6; j++) u[off + (6 * i + j) * xiStride] = row[j]!;
       }
     }
   }
@@ -327,7 +387,7 @@ function runPhased(
           rt,
           {
             M: q.cout, N: T, K: q.cin,
-            a: t.u + xi * q.cout * q.cin * 4, aRowStride: q.cin, aColStride: 1,
+            a: t.u + xi * uSize(q.cout, q.cin, { m: 2, packed: false }).xiStride * 4, aRowStride: q.cin, aColStride: 1,
             b: v + xi * q.cin * T * 4, bRowStride: T, bColStride: 1,
             c: m + xi * q.cout * T * 4, ldc: T,
           },
@@ -444,17 +504,21 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
   checkArray(caller, 'x', x, xLen, 'n·c·h·w');
   checkArray(caller, 'dw', dw, wLen, 'o·c·3·3');
   const rt = requireWasm(caller);
-  const fn = kernelName(rt, caller, 'wino_bwd_weight', opts);
+  kernelName(rt, caller, 'wino_bwd_weight', opts); // the relaxed check, before any work
   if (p.n === 0 || p.oh === 0 || p.ow === 0) {
     dw.fill(0, 0, wLen); // an empty sum
     return;
   }
   const home = rt.memory.buffer;
-  const th = cdiv(p.oh, 2);
-  const tw4 = cdiv(cdiv(p.ow, 2), 4) * 4;
+  // F(4×4) where the forward would take it (the same rule on the same geometry), else F(2×2)
+  const m = winogradTileSize(p);
+  const fn = kernelName(rt, caller, m === 2 ? 'wino_bwd_weight' : 'wino_bwd_weight4', opts);
+  const X = (m + 2) ** 2;
+  const th = cdiv(p.oh, m);
+  const tw4 = cdiv(cdiv(p.ow, m), 4) * 4;
   const perImage = th * tw4;
-  const macs = p.n * perImage * 16 * p.c * p.o;
-  const zFloats = 16 * p.o * p.c;
+  const macs = p.n * perImage * X * p.c * p.o;
+  const zFloats = X * p.o * p.c;
   // Z is summed in `parts` partial sums whose number depends on the sizes, never on the thread
   // count, so dw has the same bits on 1, 2 or n threads (up to `parts` of them work at once)
   const parts = Math.max(1, Math.min(winogradTuning.dwParts, Math.floor(winogradTuning.dwPartialBytes / (4 * zFloats))));
@@ -465,8 +529,11 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
   if (ipb > 1 && cdiv(p.n, ipb) < 2 * parts) ipb = Math.max(1, Math.floor(p.n / (2 * parts)));
   if (ipb === 1 && p.n * cdiv(th, brows) < 2 * parts) brows = Math.max(1, cdiv(th, cdiv(2 * parts, Math.max(1, p.n))));
   const tb = ipb * brows * tw4;
-  const wp = 2 * tw4 + 2;
-  const perThread = cdiv(GEMM_SCRATCH_BYTES + 4 * (zFloats + 16 * (p.c + p.o) * tb + (2 * brows + 2) * wp) + 2 * 16 * XI_PAD, 64) * 64;
+  // the padded rows (the input's, with 64 bytes of slack: F(4×4)'s input transform reads 2 floats
+  // past a row), then F(4×4)'s 384 bytes for its dY transform
+  const wp = m * tw4 + 2;
+  const tbOff = GEMM_SCRATCH_BYTES + 4 * (zFloats + X * (p.c + p.o) * tb + (m * brows + 2) * wp) + 2 * X * XI_PAD + 64;
+  const perThread = cdiv(tbOff + 384, 64) * 64;
   const dws = dw.subarray(0, wLen);
   checkNoPartialOverlap(caller, home, 'dw', dws, 'x', x.subarray(0, xLen));
   checkNoPartialOverlap(caller, home, 'dw', dws, 'dy', dy.subarray(0, yLen));
@@ -476,10 +543,10 @@ export function winogradConv2dBackwardWeightWasm(dy: Float32Array, x: Float32Arr
     const pdy = stage(rt, home, dy.subarray(0, yLen));
     const scratch = rt.alloc(scratchThreads(macs) * perThread);
     const zout = rt.alloc(parts * zFloats * 4);
-    runSized(rt, fn, [px, pdy, p.n, p.c, p.h, p.w, p.o, p.oh, p.ow, p.pt, p.pl, th, tw4, brows, ipb, scratch, perThread, parts, zout], macs);
-    // dw[o, c] = Gᵀ Z G with Z the float64 sum of the partials, in wasm (wino_dw_finish)
+    runSized(rt, fn, [px, pdy, p.n, p.c, p.h, p.w, p.o, p.oh, p.ow, p.pt, p.pl, th, tw4, brows, ipb, scratch, perThread, parts, zout, tbOff], macs);
+    // dw[o, c] = Gᵀ Z G with Z the float64 sum of the partials, in wasm (wino_dw_finish, _finish4)
     const at = outputAt(rt, home, dws);
-    runSized(rt, 'wino_dw_finish', [zout, parts, p.o * p.c, at], zFloats * parts);
+    runSized(rt, m === 2 ? 'wino_dw_finish' : 'wino_dw_finish4', [zout, parts, p.o * p.c, at], zFloats * parts);
     finishOutput(rt, home, dws, at);
   } finally {
     rt.release(mark);

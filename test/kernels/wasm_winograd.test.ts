@@ -27,7 +27,8 @@ import { describeWasm, getNumThreads, getWasm, setNumThreads, type WasmRuntime }
 import {
   winogradConv2dBackwardInputWasm,
   winogradConv2dBackwardWeightWasm,
-  winogradConv2dForwardWasm, winogradSupports, winogradTuning } from '../../kernels/wasm/winograd.js';
+  winogradConv2dForwardWasm, winogradSupports, winogradTileSize, winogradTuning,
+  transformWeightsReference, transformWeightsWasm } from '../../kernels/wasm/winograd.js';
 
 function runtime(): WasmRuntime {
   const rt = getWasm();
@@ -120,51 +121,59 @@ function prepare(s: Spec, seed: number): Prepared {
 }
 
 /**
- * Σ over tiles of |Gᵀ| (|A| |dY| |Aᵀ| ⊙ |Bᵀ| |d| |B|) |G| in float64: every float32 rounding in
- * the Winograd weight gradient (the transforms, each product, the sums over tiles) is at most a
- * few units of 2⁻²⁴ of a term of this sum, so (√tiles + 8)·2⁻²³ of it bounds the error (the
- * tile sums are random-signed in float32; the 8 covers the 2-3 roundings of each transform).
+ * Σ over tiles of |Gᵀ| (|A| |dY| |Aᵀ| ⊙ |Bᵀ| |d| |B|) |G| in float64, for F(m×m, 3×3): every
+ * float32 rounding in the Winograd weight gradient (the transforms, each product, the sums over
+ * tiles) is at most a few units of 2⁻²⁴ of a term of this sum, so (√tiles + 8)·2⁻²³ of it bounds
+ * the error (the tile sums are random-signed in float32; the 8 covers the 2-3 roundings of each
+ * transform).
  */
-function winogradDwAbs(p: Prepared): Float64Array {
+function winogradDwAbs(p: Prepared, m: 2 | 4): Float64Array {
   const { geom: q } = p;
-  const aAbs = [[1, 0], [1, 1], [1, 1], [0, 1]];
-  const bAbs = [[1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]]; // |Bᵀ|
-  const gAbs = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0, 0, 1]];
+  const n = m + 2;
+  const X = n * n;
+  // |A| (n×m), |Bᵀ| (n×n), |G| (n×3)
+  const aAbs = m === 2 ? [[1, 0], [1, 1], [1, 1], [0, 1]] : [[1, 0, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1], [1, 2, 4, 8], [1, 2, 4, 8], [0, 0, 0, 1]];
+  const bAbs = m === 2
+    ? [[1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]]
+    : [[4, 0, 5, 0, 1, 0], [0, 4, 4, 1, 1, 0], [0, 4, 4, 1, 1, 0], [0, 2, 1, 2, 1, 0], [0, 2, 1, 2, 1, 0], [0, 4, 0, 5, 0, 1]];
+  const gAbs = m === 2
+    ? [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0, 0, 1]]
+    : [[1 / 4, 0, 0], [1 / 6, 1 / 6, 1 / 6], [1 / 6, 1 / 6, 1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, 1 / 12, 1 / 6], [0, 0, 1]];
   const out = new Float64Array(q.o * q.c * 9);
-  const e = new Float64Array(q.o * 16);
-  const v = new Float64Array(q.c * 16);
+  const e = new Float64Array(q.o * X);
+  const v = new Float64Array(q.c * X);
   for (let img = 0; img < q.n; img++) {
-    for (let ty = 0; ty < Math.ceil(q.oh / 2); ty++) {
-      for (let tx = 0; tx < Math.ceil(q.ow / 2); tx++) {
+    for (let ty = 0; ty < Math.ceil(q.oh / m); ty++) {
+      for (let tx = 0; tx < Math.ceil(q.ow / m); tx++) {
         for (let o = 0; o < q.o; o++) {
           const dy = (a: number, b: number): number => {
-            const yy = 2 * ty + a;
-            const xx = 2 * tx + b;
+            const yy = m * ty + a;
+            const xx = m * tx + b;
             return yy < q.oh && xx < q.ow ? Math.abs(p.dy[((img * q.o + o) * q.oh + yy) * q.ow + xx] as number) : 0;
           };
-          for (let i = 0; i < 4; i++) for (let k = 0; k < 4; k++) {
+          for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) {
             let sum = 0;
-            for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) sum += (aAbs[i]![a] as number) * dy(a, b) * (aAbs[k]![b] as number);
-            e[o * 16 + 4 * i + k] = sum;
+            for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) sum += (aAbs[i]![a] as number) * dy(a, b) * (aAbs[k]![b] as number);
+            e[o * X + n * i + k] = sum;
           }
         }
         for (let c = 0; c < q.c; c++) {
           const d = (a: number, b: number): number => {
-            const yy = 2 * ty + a - q.pt;
-            const xx = 2 * tx + b - q.pl;
+            const yy = m * ty + a - q.pt;
+            const xx = m * tx + b - q.pl;
             return yy >= 0 && yy < q.h && xx >= 0 && xx < q.w ? Math.abs(p.x[((img * q.c + c) * q.h + yy) * q.w + xx] as number) : 0;
           };
-          for (let i = 0; i < 4; i++) for (let k = 0; k < 4; k++) {
+          for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) {
             let sum = 0;
-            for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) sum += (bAbs[i]![a] as number) * d(a, b) * (bAbs[k]![b] as number);
-            v[c * 16 + 4 * i + k] = sum;
+            for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) sum += (bAbs[i]![a] as number) * d(a, b) * (bAbs[k]![b] as number);
+            v[c * X + n * i + k] = sum;
           }
         }
         for (let o = 0; o < q.o; o++) for (let c = 0; c < q.c; c++) {
           for (let u = 0; u < 3; u++) for (let w = 0; w < 3; w++) {
             let sum = 0;
-            for (let i = 0; i < 4; i++) for (let k = 0; k < 4; k++) {
-              sum += (gAbs[i]![u] as number) * (e[o * 16 + 4 * i + k] as number) * (v[c * 16 + 4 * i + k] as number) * (gAbs[k]![w] as number);
+            for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) {
+              sum += (gAbs[i]![u] as number) * (e[o * X + n * i + k] as number) * (v[c * X + n * i + k] as number) * (gAbs[k]![w] as number);
             }
             out[(o * q.c + c) * 9 + 3 * u + w] = (out[(o * q.c + c) * 9 + 3 * u + w] as number) + sum;
           }
@@ -242,8 +251,9 @@ function check(s: Spec, seed: number, bias: boolean, relu: boolean, relaxed: boo
   // direct products are all padding has S = 0, but gets ± rounding noise of its neighbours)
   const dw = new Float32Array(p.w.length).fill(Number.NaN);
   winogradConv2dBackwardWeightWasm(p.dy, p.x, dw, geom, { relaxed });
-  const tiles = geom.n * Math.ceil(geom.oh / 2) * Math.ceil(geom.ow / 2);
-  const dwAbs = winogradDwAbs(p);
+  const m = winogradTileSize(geom);
+  const tiles = geom.n * Math.ceil(geom.oh / m) * Math.ceil(geom.ow / m);
+  const dwAbs = winogradDwAbs(p, m);
   for (let i = 0; i < dw.length; i++) {
     const tol = (Math.sqrt(tiles) + 8) * 2 ** -23 * (dwAbs[i] as number);
     if (!(Math.abs((dw[i] as number) - (p.dw[i] as number)) <= tol)) {
@@ -328,6 +338,43 @@ describe('wasm winograd: arrays that live in the wasm memory', () => {
     winogradConv2dBackwardInputWasm(inMemory, p.w, inMemory, p.geom);
     expectWithin('dx over dy', inMemory, p.dx, p.dxAbs, 9 * p.geom.o);
   });
+});
+
+// The weight transform (wino_wt / wino_wt4) against its TypeScript reference: the same float64
+// operations in the same order, each entry rounded to float32 once, so bit for bit. Odd row and
+// column counts reach the one-filter tail of both unit kinds (row pairs when packed, column pairs
+// otherwise) and a packed sliver with rows past the end.
+describe('wasm winograd: weight transform equals its reference bit for bit', () => {
+  const shapes: [number, number][] = [[1, 1], [3, 5], [4, 4], [7, 2], [16, 9], [33, 17]];
+  for (const nt of [1, 2]) {
+    for (const m of [2, 4] as const) {
+      for (const packed of [false, true]) {
+        it(`F(${m}×${m}) ${packed ? 'packed' : 'row-major'} forward and flipped, ${nt} thread${nt > 1 ? 's' : ''}`, () => {
+          const previous = { threads: getNumThreads(), minParallelMacs: wasmTuning.minParallelMacs };
+          setNumThreads(nt);
+          wasmTuning.minParallelMacs = 0;
+          try {
+            const gen = new Generator(71 + m);
+            for (const [rows, cols] of shapes) {
+              // values across many binades, and exact zeros, so a dropped term or a reordered sum shows
+              const w = Float32Array.from({ length: rows * cols * 9 + 3 }, (_, i) => (i % 7 === 0 ? 0 : (gen.uniform() - 0.5) * 2 ** Math.floor(gen.uniform() * 12 - 6)));
+              for (const flip of [false, true]) {
+                const layout = { m, packed };
+                const want = transformWeightsReference(rows, cols, w, flip, layout);
+                const got = transformWeightsWasm(rows, cols, w, flip, layout);
+                expect(got.length).toBe(want.length);
+                const bad = got.findIndex((v, i) => !Object.is(v, want[i]));
+                expect(bad, `rows ${rows} cols ${cols} flip ${flip}: first difference at ${bad}: ${got[bad]} vs ${want[bad]}`).toBe(-1);
+              }
+            }
+          } finally {
+            setNumThreads(previous.threads);
+            wasmTuning.minParallelMacs = previous.minParallelMacs;
+          }
+        });
+      }
+    }
+  }
 });
 
 describe('wasm winograd: where it applies', () => {

@@ -194,21 +194,30 @@ describe('every conv variant equals the direct reference on the shapes the fast 
 });
 
 describe("the registry's own choice of conv variant: Winograd only where its weight transform pays", () => {
-  // winogradPrefers: n·oh·ow >= winogradTuning.minPixels (1024). Below it the registry takes the
-  // next variant (im2col); a pin still reaches Winograd, so the tests above cover it everywhere.
-  const chosen = (xs: number[], ws: number[]) => {
+  // winogradPrefers: n·oh·ow >= winogradTuning.minPixels (100) for the forward and the input
+  // gradient; winogradPrefersWeightGradient: >= minPixelsWeightGradient (1024) for the weight
+  // gradient. Below them the registry takes the next variant (im2col); a pin still reaches
+  // Winograd, so the tests above cover it everywhere.
+  const chosen = (xs: number[], ws: number[], kernel: 'conv2d' | 'conv2dBackwardWeight' = 'conv2d') => {
     const geom = conv2dGeometry(xs, ws, { padding: 1 });
-    return selectCpuVariant('conv2d', [fakeInput('float32', xs), fakeInput('float32', ws)], { geom }).name;
+    return selectCpuVariant(kernel, [fakeInput('float32', xs), fakeInput('float32', ws)], { geom }).name;
   };
-  it.runIf(wasmRelaxed())('x=[1,256,14,14] w=[256,256,3,3] (196 pixels, ResNet-50 layer3 at batch 1): im2col', () => {
-    expect(chosen([1, 256, 14, 14], [256, 256, 3, 3])).toBe('wasm-im2col-fma');
+  it.runIf(wasmRelaxed())('x=[1,256,14,14] w=[256,256,3,3] (196 pixels, ResNet-50 layer3 at batch 1): Winograd forward, im2col weight gradient', () => {
+    expect(chosen([1, 256, 14, 14], [256, 256, 3, 3])).toBe('wasm-winograd-fma');
+    expect(chosen([1, 256, 14, 14], [256, 256, 3, 3], 'conv2dBackwardWeight')).toBe('wasm-im2col-fma');
   });
-  it.runIf(wasmRelaxed())('x=[8,256,14,14] w=[256,256,3,3] (1,568 pixels, batch 8): Winograd', () => {
+  it.runIf(wasmRelaxed())('x=[1,512,7,7] w=[512,512,3,3] (49 pixels, ResNet-50 layer4 at batch 1): im2col', () => {
+    expect(chosen([1, 512, 7, 7], [512, 512, 3, 3])).toBe('wasm-im2col-fma');
+  });
+  it.runIf(wasmRelaxed())('x=[8,256,14,14] w=[256,256,3,3] (1,568 pixels, batch 8): Winograd for all three', () => {
     expect(chosen([8, 256, 14, 14], [256, 256, 3, 3])).toBe('wasm-winograd-fma');
+    expect(chosen([8, 256, 14, 14], [256, 256, 3, 3], 'conv2dBackwardWeight')).toBe('wasm-winograd-fma');
   });
-  it.runIf(wasmRelaxed())('the threshold is minPixels: x=[1,64,32,32] (1,024 pixels) takes Winograd, x=[1,64,31,33] (1,023) does not', () => {
-    expect(chosen([1, 64, 32, 32], [64, 64, 3, 3])).toBe('wasm-winograd-fma');
-    expect(chosen([1, 64, 31, 33], [64, 64, 3, 3])).toBe('wasm-im2col-fma');
+  it.runIf(wasmRelaxed())('the thresholds: x=[1,64,10,10] (100 pixels) forward takes Winograd, x=[1,64,9,11] (99) does not; the weight gradient at 1,024 and 1,023', () => {
+    expect(chosen([1, 64, 10, 10], [64, 64, 3, 3])).toBe('wasm-winograd-fma');
+    expect(chosen([1, 64, 9, 11], [64, 64, 3, 3])).toBe('wasm-im2col-fma');
+    expect(chosen([1, 64, 32, 32], [64, 64, 3, 3], 'conv2dBackwardWeight')).toBe('wasm-winograd-fma');
+    expect(chosen([1, 64, 31, 33], [64, 64, 3, 3], 'conv2dBackwardWeight')).toBe('wasm-im2col-fma');
   });
   it('a pin reaches Winograd below the threshold, and it equals the direct reference there', () => {
     const x = randn([1, 256, 7, 7], { generator: new Generator(31) });

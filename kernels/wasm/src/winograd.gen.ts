@@ -408,8 +408,9 @@ function fusedEntry(suffix: string, m: 2 | 4 = 2): string {
     (local.set $m (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) ${i32(X)})
       (i32.and (i32.add (i32.mul (local.get $brows) (local.get $tw4)) (i32.const 7)) (i32.const -8))) (i32.const 2)) ${i32(X * XI_PAD)})))
     ;; packed: U_ξ is in MR-row slivers (⌈cout/4⌉·4 rows), V_ξ written in NR-tile slivers, the GEMMs pack nothing
-    (local.set $ust (select (i32.mul (i32.and (i32.add (local.get $cout) (i32.const 3)) (i32.const -4)) (local.get $cin))
-                            (i32.mul (local.get $cout) (local.get $cin)) (local.get $packed)))
+    ;; U_ξ's stride in floats: its plane and XI_PAD (kernels/wasm/winograd.ts uSize)
+    (local.set $ust (i32.add (select (i32.mul (i32.and (i32.add (local.get $cout) (i32.const 3)) (i32.const -4)) (local.get $cin))
+                                     (i32.mul (local.get $cout) (local.get $cin)) (local.get $packed)) ${i32(XI_PAD / 4)}))
     (local.set $step2 (select (i32.sub (i32.shl (local.get $cin) (i32.const 5)) (i32.const 16)) (i32.const 16) (local.get $packed)))
     (local.set $gflags (select ${i32(GEMM_A_PACKED | GEMM_B_PACKED)} (i32.const 0) (local.get $packed)))
     (local.set $buf (i32.add (local.get $m) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cout) ${i32(X)}) (i32.mul (local.get $brows) (local.get $tw4))) (i32.const 2)) ${i32(X * XI_PAD)})))
@@ -690,6 +691,79 @@ function gradPlane(): string {
 }
 
 /**
+ * A times a column (or row) d0..d3 of a 4×4 dY tile, for F(4×4, 3×3): A = (Aᵀ)ᵀ with Aᵀ the
+ * output transform's [[1,1,1,1,1,0],[0,1,−1,2,−2,0],[0,1,1,4,4,0],[0,1,−1,8,−8,1]], so
+ * (d0, d0+d1+d2+d3, d0−d1+d2−d3, d0+2d1+4d2+8d3, d0−2d1+4d2−8d3, d3), with the shared sums once.
+ */
+function at6(d: readonly string[]): string[] {
+  const [d0, d1, d2, d3] = d as [string, string, string, string];
+  const even = add(d0, d2);
+  const odd = add(d1, d3);
+  const even4 = add(d0, mulc(d2, 4));
+  const odd8 = add(mulc(d1, 2), mulc(d3, 8));
+  return [d0, add(even, odd), sub(even, odd), add(even4, odd8), sub(even4, odd8), d3];
+}
+
+/**
+ * E = A dY Aᵀ (6×6 from a 4×4 tile of dy) for the 4 adjacent tiles whose top-left dy float is at
+ * $p (tile k at column 4k, padded rows $rs bytes apart), stored at $out + ξ·$es (ξ = 6i + j).
+ * Two passes through the 384 bytes at $tb, as the output transform: per dy row a, a 4×4 transpose
+ * gives column j of the 4 tiles and A its six combinations (dY Aᵀ, row a); then per column j of
+ * that, A down the four rows.
+ */
+function gradTile6(): string {
+  const lines: string[] = [];
+  for (let a = 0; a < 4; a++) {
+    const row = a === 0 ? get('p') : `(i32.add ${get('p')} ${get(a === 1 ? 'rs' : `rs${a}`)})`;
+    for (let v = 0; v < 4; v++) lines.push(`(local.set $d${v} (v128.load offset=${16 * v} ${row}))`);
+    lines.push(transpose4(['d0', 'd1', 'd2', 'd3'], ['c0', 'c1', 'c2', 'c3']));
+    at6(['c0', 'c1', 'c2', 'c3'].map(get)).forEach((v, j) => {
+      lines.push(`(v128.store offset=${16 * (6 * a + j)} ${get('tb')} ${v})`);
+    });
+  }
+  for (let j = 0; j < 6; j++) {
+    for (let a = 0; a < 4; a++) lines.push(`(local.set $d${a} (v128.load offset=${16 * (6 * a + j)} ${get('tb')}))`);
+    at6(['d0', 'd1', 'd2', 'd3'].map(get)).forEach((v, i) => {
+      const xi = 6 * i + j;
+      const at = xi === 0 ? get('out') : `(i32.add ${get('out')} (i32.mul ${get('es')} ${i32(xi)}))`;
+      lines.push(`(v128.store ${at} ${v})`);
+    });
+  }
+  return lines.join('\n            ');
+}
+
+function gradPlane6(): string {
+  return `
+  ;; $grad_plane for F(4×4, 3×3): tile row ty from dy row 4·ty, the rows padded through $buf to
+  ;; 4·rows × 4·tw4; $tb: 384 bytes of the thread's scratch.
+  (func $grad_plane6 (param $src i32) (param $buf i32) (param $oh i32) (param $ow i32)
+                     (param $rows i32) (param $tw4 i32) (param $out i32) (param $es i32) (param $tb i32)
+    (local $wp i32) (local $rs i32) (local $rs2 i32) (local $rs3 i32) (local $ty i32) (local $tx i32) (local $p i32)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local.set $wp (i32.shl (local.get $tw4) (i32.const 2)))
+    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    (local.set $rs2 (i32.shl (local.get $rs) (i32.const 1)))
+    (local.set $rs3 (i32.add (local.get $rs2) (local.get $rs)))
+    (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
+      (i32.shl (local.get $rows) (i32.const 2)) (local.get $wp))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 2)) (local.get $rs))))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+          ${gradTile6()}
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows))))`;
+}
+
+/**
  * wino_bwd_weight: Z_ξ (cout × cin) = Σ_tiles E_ξ · V_ξᵀ, E = A dY Aᵀ, V = Bᵀ d B, from which the
  * caller makes dW = Gᵀ Z G (differentiating Y = Aᵀ[(G g Gᵀ) ⊙ V]A: ∂L/∂g = Gᵀ[(A dY Aᵀ) ⊙ V]G).
  * Units: $ipb whole images (when $brows = th) or one image's block of $brows tile rows. They are
@@ -698,29 +772,35 @@ function gradPlane(): string {
  * their order depend on $parts alone, so 1, 2 or n threads give the same bits. A thread sums a
  * partial into the Z of its scratch (16·cout·cin floats after the GEMM's; then E, V and the padded
  * rows) and copies it to $zout + p·16·cout·cin floats; the caller adds the partials in order.
+ * wino_bwd_weight4 is the same for F(4×4, 3×3): 36 ξ, 6×6 input tiles ($in_plane6), E from 4×4 dy
+ * tiles ($grad_plane6, whose two passes use the 384 bytes at $tbOff in the thread's scratch).
  */
-function gradEntry(suffix: string): string {
+function gradEntry(suffix: string, m: 2 | 4 = 2): string {
+  const X = (m + 2) * (m + 2);
+  const sh = m === 2 ? 1 : 2;
+  const inPlane = m === 2 ? '$in_plane' : '$in_plane6';
   return `
-  (func (export "wino_bwd_weight${suffix}") (param $tid i32) (param $nt i32)
+  (func (export "wino_bwd_weight${m === 2 ? '' : '4'}${suffix}") (param $tid i32) (param $nt i32)
         (param $x i32) (param $dy i32)
         (param $n i32) (param $cin i32) (param $h i32) (param $w i32) (param $cout i32) (param $oh i32) (param $ow i32)
         (param $pt i32) (param $pl i32) (param $th i32) (param $tw4 i32) (param $brows i32) (param $ipb i32)
-        (param $scratch i32) (param $perThread i32) (param $parts i32) (param $zout i32)
+        (param $scratch i32) (param $perThread i32) (param $parts i32) (param $zout i32) (param $tbOff i32)
     (local $blocks i32) (local $units i32) (local $unit i32) (local $u1 i32) (local $img0 i32) (local $ni i32) (local $i i32)
     (local $p i32) (local $p1 i32) (local $zn i32)
     (local $ty0 i32) (local $rows i32) (local $TB i32) (local $pt0 i32)
     (local $gs i32) (local $z i32) (local $v i32) (local $e i32) (local $buf i32) (local $vs i32) (local $es i32)
-    (local $xi i32) (local $ch i32) (local $tb i32)
+    (local $xi i32) (local $ch i32) (local $tb i32) (local $tbuf i32)
     (local.set $gs (i32.add (local.get $scratch) (i32.mul (local.get $tid) (local.get $perThread))))
     (local.set $z (i32.add (local.get $gs) ${i32(GEMM_SCRATCH_BYTES)}))
-    (local.set $v (i32.add (local.get $z) (i32.shl (i32.mul (i32.mul (local.get $cout) (local.get $cin)) (i32.const 16)) (i32.const 2))))
-    ;; V and E hold 16·cin and 16·cout rows of ipb·brows·tw4 tiles
+    (local.set $v (i32.add (local.get $z) (i32.shl (i32.mul (i32.mul (local.get $cout) (local.get $cin)) ${i32(X)}) (i32.const 2))))
+    (local.set $tbuf (i32.add (local.get $gs) (local.get $tbOff)))
+    ;; V and E hold X·cin and X·cout rows of ipb·brows·tw4 tiles, X = (m + 2)²; F(4×4)'s E transform uses $tbOff bytes into the scratch
     (local.set $tb (i32.mul (i32.mul (local.get $ipb) (local.get $brows)) (local.get $tw4)))
-    (local.set $e (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) (i32.const 16)) (local.get $tb)) (i32.const 2)) ${i32(16 * XI_PAD)})))
-    (local.set $buf (i32.add (local.get $e) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cout) (i32.const 16)) (local.get $tb)) (i32.const 2)) ${i32(16 * XI_PAD)})))
+    (local.set $e (i32.add (local.get $v) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cin) ${i32(X)}) (local.get $tb)) (i32.const 2)) ${i32(X * XI_PAD)})))
+    (local.set $buf (i32.add (local.get $e) (i32.add (i32.shl (i32.mul (i32.mul (local.get $cout) ${i32(X)}) (local.get $tb)) (i32.const 2)) ${i32(X * XI_PAD)})))
     (local.set $blocks (i32.div_u (i32.add (local.get $th) (i32.sub (local.get $brows) (i32.const 1))) (local.get $brows)))
     (local.set $units (i32.mul (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $ipb) (i32.const 1))) (local.get $ipb)) (local.get $blocks)))
-    (local.set $zn (i32.mul (i32.mul (local.get $cout) (local.get $cin)) (i32.const 16)))
+    (local.set $zn (i32.mul (i32.mul (local.get $cout) (local.get $cin)) ${i32(X)}))
     ;; this thread's share of the partials; partial p: Z = 0, Z += the units of p, then out to $zout
     (local.set $p (call $part (local.get $parts) (local.get $tid) (local.get $nt)))
     (local.set $p1 (call $part (local.get $parts) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
@@ -742,7 +822,7 @@ function gradEntry(suffix: string): string {
       (local.set $TB (i32.mul (local.get $ni) (local.get $tb)))
       (local.set $vs (i32.add (i32.shl (i32.mul (local.get $cin) (local.get $TB)) (i32.const 2)) ${i32(XI_PAD)}))
       (local.set $es (i32.add (i32.shl (i32.mul (local.get $cout) (local.get $TB)) (i32.const 2)) ${i32(XI_PAD)}))
-      (local.set $pt0 (i32.sub (local.get $pt) (i32.shl (local.get $ty0) (i32.const 1))))
+      (local.set $pt0 (i32.sub (local.get $pt) (i32.shl (local.get $ty0) ${i32(sh)})))
       (local.set $i (i32.const 0))
       (block $imgs_done (loop $imgs
         (br_if $imgs_done (i32.ge_s (local.get $i) (local.get $ni)))
@@ -750,7 +830,7 @@ function gradEntry(suffix: string): string {
         (local.set $ch (i32.const 0))
         (block $in_done (loop $in
           (br_if $in_done (i32.ge_s (local.get $ch) (local.get $cin)))
-          (call $in_plane
+          (call ${inPlane}
             (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (local.get $img0) (local.get $i)) (local.get $cin)) (local.get $ch))
                                                       (i32.mul (local.get $h) (local.get $w))) (i32.const 2)))
             (local.get $buf) (local.get $h) (local.get $w) (local.get $pt0) (local.get $pl)
@@ -759,19 +839,19 @@ function gradEntry(suffix: string): string {
             (local.get $vs) (i32.const 16))
           (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
           (br $in)))
-        ;; E[ξ][o][i·tb ..] from dy rows 2·ty0 ..
+        ;; E[ξ][o][i·tb ..] from dy rows m·ty0 ..
         (local.set $ch (i32.const 0))
         (block $g_done (loop $g
           (br_if $g_done (i32.ge_s (local.get $ch) (local.get $cout)))
-          (call $grad_plane
+          (call ${m === 2 ? '$grad_plane' : '$grad_plane6'}
             (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (i32.add (local.get $img0) (local.get $i)) (local.get $cout)) (local.get $ch))
                                                                (i32.mul (local.get $oh) (local.get $ow)))
-                                                      (i32.mul (i32.shl (local.get $ty0) (i32.const 1)) (local.get $ow))) (i32.const 2)))
+                                                      (i32.mul (i32.shl (local.get $ty0) ${i32(sh)}) (local.get $ow))) (i32.const 2)))
             (local.get $buf)
-            (i32.sub (local.get $oh) (i32.shl (local.get $ty0) (i32.const 1))) (local.get $ow)
+            (i32.sub (local.get $oh) (i32.shl (local.get $ty0) ${i32(sh)})) (local.get $ow)
             (local.get $rows) (local.get $tw4)
             (i32.add (local.get $e) (i32.shl (i32.add (i32.mul (local.get $ch) (local.get $TB)) (i32.mul (local.get $i) (local.get $tb))) (i32.const 2)))
-            (local.get $es))
+            (local.get $es)${m === 2 ? '' : ' (local.get $tbuf)'})
           (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
           (br $g)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -779,7 +859,7 @@ function gradEntry(suffix: string): string {
       ;; Z_ξ (cout × cin) += E_ξ (cout × TB) · V_ξᵀ (TB × cin)
       (local.set $xi (i32.const 0))
       (block $mm_done (loop $mm
-        (br_if $mm_done (i32.ge_s (local.get $xi) (i32.const 16)))
+        (br_if $mm_done (i32.ge_s (local.get $xi) ${i32(X)}))
         (call $gemm_serial (local.get $cout) (local.get $cin) (local.get $TB)
           (i32.add (local.get $e) (i32.mul (local.get $xi) (local.get $es))) (local.get $TB) (i32.const 1)
           (i32.add (local.get $v) (i32.mul (local.get $xi) (local.get $vs))) (i32.const 1) (local.get $TB)
@@ -801,37 +881,54 @@ function gradEntry(suffix: string): string {
  * first: Z[ξ][oc] = Σ_k zout[k][ξ][oc] (k in order, in float64, from 0), then with
  * G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]] on both sides, (Gᵀ z)_0 = z0 + ½(z1 + z2),
  * (Gᵀ z)_1 = ½(z1 − z2), (Gᵀ z)_2 = ½(z1 + z2) + z3, in float64, each weight rounded to float32 once.
+ * wino_dw_finish4 is the same over F(4×4)'s 36 ξ with its 6×3 G (multiplied by ¼, ⅙, 1/12, 1/24).
  * Thread tid takes a share of the o·c pairs ($plane of them).
  */
-function finishEntry(): string {
-  const f64 = (v: number): string => `(f64.const ${v})`;
+function finishEntry(m: 2 | 4 = 2): string {
+  const X = (m + 2) * (m + 2);
+  const f64 = (v: number): string => `(f64.const ${hexF64(v)})`;
   const zz = (xi: number): string => `(local.get $z${xi})`;
-  const lines: string[] = [];
+  const xis = Array.from({ length: X }, (_, xi) => xi);
+  const lines = xis.map((xi) => `(local.set $z${xi} (f64.const 0))`);
   // Z[ξ] for this pair: sum of the partials, k ascending
-  for (let xi = 0; xi < 16; xi++) {
-    lines.push(`(local.set $z${xi} (f64.const 0))`);
-  }
-  const sum = range16().map((xi) => `(local.set $z${xi} (f64.add (local.get $z${xi}) (f64.promote_f32 (f32.load offset=0 (i32.add (local.get $q) (i32.mul (local.get $ps) (i32.const ${xi})))))))`);
-  // Gᵀ Z: rows u = 0..2, columns j
+  const sum = xis.map((xi) => `(local.set $z${xi} (f64.add (local.get $z${xi}) (f64.promote_f32 (f32.load offset=0 (i32.add (local.get $q) (i32.mul (local.get $ps) (i32.const ${xi})))))))`);
+  const fadd = (a: string, b: string): string => `(f64.add ${a} ${b})`;
+  const fsub = (a: string, b: string): string => `(f64.sub ${a} ${b})`;
+  const fmul = (a: string, b: string): string => `(f64.mul ${a} ${b})`;
+  // Gᵀ times a column z0..z{m+1}: the three rows u = 0..2
+  const gt = (z: string[]): string[] => {
+    if (m === 2) {
+      const [z0, z1, z2, z3] = z as [string, string, string, string];
+      return [fadd(z0, fmul(f64(0.5), fadd(z1, z2))), fmul(f64(0.5), fsub(z1, z2)), fadd(fmul(f64(0.5), fadd(z1, z2)), z3)];
+    }
+    // G = [[¼,0,0],[−⅙,−⅙,−⅙],[−⅙,⅙,−⅙],[1/24,1/12,⅙],[1/24,−1/12,⅙],[0,0,1]]
+    const [z0, z1, z2, z3, z4, z5] = z as [string, string, string, string, string, string];
+    return [
+      fadd(fadd(fmul(z0, f64(0.25)), fmul(fadd(z1, z2), f64(WT4.m6))), fmul(fadd(z3, z4), f64(WT4.k24))),
+      fadd(fmul(fsub(z2, z1), f64(WT4.k6)), fmul(fsub(z3, z4), f64(WT4.k12))),
+      fadd(fadd(fmul(fadd(z1, z2), f64(WT4.m6)), fmul(fadd(z3, z4), f64(WT4.k6))), z5),
+    ];
+  };
+  const n = m + 2;
+  // Gᵀ Z: rows u = 0..2, columns j, into $g{n·u + j}
   const gz: string[] = [];
-  for (let j = 0; j < 4; j++) {
-    const [z0, z1, z2, z3] = [zz(j), zz(4 + j), zz(8 + j), zz(12 + j)];
-    gz.push(`(local.set $g${j} (f64.add ${z0} (f64.mul ${f64(0.5)} (f64.add ${z1} ${z2}))))`);
-    gz.push(`(local.set $g${4 + j} (f64.mul ${f64(0.5)} (f64.sub ${z1} ${z2})))`);
-    gz.push(`(local.set $g${8 + j} (f64.add (f64.mul ${f64(0.5)} (f64.add ${z1} ${z2})) ${z3}))`);
+  for (let j = 0; j < n; j++) {
+    gt(Array.from({ length: n }, (_, i) => zz(n * i + j))).forEach((e, u) => {
+      gz.push(`(local.set $g${n * u + j} ${e})`);
+    });
   }
+  // (Gᵀ Z) G: row u of it times G, i.e. Gᵀ applied to the row
   const out: string[] = [];
   for (let u = 0; u < 3; u++) {
-    const a = (k: number): string => `(local.get $g${4 * u + k})`;
-    out.push(`(f32.store offset=${12 * u} (local.get $d) (f32.demote_f64 (f64.add ${a(0)} (f64.mul ${f64(0.5)} (f64.add ${a(1)} ${a(2)})))))`);
-    out.push(`(f32.store offset=${12 * u + 4} (local.get $d) (f32.demote_f64 (f64.mul ${f64(0.5)} (f64.sub ${a(1)} ${a(2)}))))`);
-    out.push(`(f32.store offset=${12 * u + 8} (local.get $d) (f32.demote_f64 (f64.add (f64.mul ${f64(0.5)} (f64.add ${a(1)} ${a(2)})) ${a(3)})))`);
+    gt(Array.from({ length: n }, (_, k) => `(local.get $g${n * u + k})`)).forEach((e, v) => {
+      out.push(`(f32.store offset=${12 * u + 4 * v} (local.get $d) (f32.demote_f64 ${e}))`);
+    });
   }
   return `
-  (func (export "wino_dw_finish") (param $tid i32) (param $nt i32) (param $zout i32) (param $parts i32) (param $plane i32) (param $dw i32)
+  (func (export "wino_dw_finish${m === 2 ? '' : '4'}") (param $tid i32) (param $nt i32) (param $zout i32) (param $parts i32) (param $plane i32) (param $dw i32)
     (local $oc i32) (local $oc1 i32) (local $k i32) (local $q i32) (local $ps i32) (local $d i32)
-    ${range16().map((xi) => `(local $z${xi} f64)`).join(' ')}
-    ${Array.from({ length: 12 }, (_, i) => `(local $g${i} f64)`).join(' ')}
+    ${xis.map((xi) => `(local $z${xi} f64)`).join(' ')}
+    ${Array.from({ length: 3 * n }, (_, i) => `(local $g${i} f64)`).join(' ')}
     ;; ξ stride of a partial, in bytes
     (local.set $ps (i32.shl (local.get $plane) (i32.const 2)))
     (local.set $oc (call $part (local.get $plane) (local.get $tid) (local.get $nt)))
@@ -843,7 +940,7 @@ function finishEntry(): string {
       (block $k_done (loop $partials
         (br_if $k_done (i32.ge_u (local.get $k) (local.get $parts)))
         ;; partial k, ξ = 0, this pair
-        (local.set $q (i32.add (local.get $zout) (i32.shl (i32.add (i32.mul (local.get $k) (i32.shl (local.get $plane) (i32.const 4))) (local.get $oc)) (i32.const 2))))
+        (local.set $q (i32.add (local.get $zout) (i32.shl (i32.add (i32.mul (local.get $k) (i32.mul (local.get $plane) ${i32(X)})) (local.get $oc)) (i32.const 2))))
         ${sum.join('\n        ')}
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $partials)))
@@ -852,6 +949,124 @@ function finishEntry(): string {
       ${out.join('\n      ')}
       (local.set $oc (i32.add (local.get $oc) (i32.const 1)))
       (br $pairs))))`;
+}
+
+/** A float64 as an exact WAT hex literal (no decimal rounding in between). */
+function hexF64(v: number): string {
+  if (v === 0) return Object.is(v, -0) ? '-0x0p+0' : '0x0p+0';
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, v);
+  const hi = dv.getUint32(0);
+  const lo = dv.getUint32(4);
+  const exp = ((hi >>> 20) & 0x7ff) - 1023;
+  const mant = ((hi & 0xfffff).toString(16).padStart(5, '0') + lo.toString(16).padStart(8, '0')).replace(/0+$/, '');
+  return `${v < 0 ? '-' : ''}0x1${mant ? `.${mant}` : ''}p${exp >= 0 ? '+' : ''}${exp}`;
+}
+
+/**
+ * G times a column (x0, x1, x2) of a 3×3 filter, as kernels/wasm/winograd.ts's reference computes it
+ * (same operations, same order, in float64), as WAT f64x2 expressions: F(2×2)'s 4 rows or F(4×4)'s 6.
+ */
+export function gTimes(m: 2 | 4, x0: string, x1: string, x2: string): string[] {
+  const c = (v: number): string => `(f64x2.splat (f64.const ${hexF64(v)}))`;
+  const fadd = (a: string, b: string): string => `(f64x2.add ${a} ${b})`;
+  const fsub = (a: string, b: string): string => `(f64x2.sub ${a} ${b})`;
+  const fmul = (a: string, b: string): string => `(f64x2.mul ${a} ${b})`;
+  if (m === 2) return [x0, fmul(c(0.5), fadd(fadd(x0, x1), x2)), fmul(c(0.5), fadd(fsub(x0, x1), x2)), x2];
+  const outer = fadd(fmul(x0, c(WT4.k24)), fmul(x2, c(WT4.k6)));
+  return [
+    fmul(x0, c(0.25)),
+    fmul(fadd(fadd(x0, x1), x2), c(WT4.m6)),
+    fmul(fadd(fsub(x0, x1), x2), c(WT4.m6)),
+    fadd(outer, fmul(x1, c(WT4.k12))),
+    fsub(outer, fmul(x1, c(WT4.k12))),
+    x2,
+  ];
+}
+
+/** F(4×4)'s G entries other than ¼ and 1, as float64 factors (multiplied, never divided: a division is ~10× a multiply). */
+export const WT4 = { m6: -1 / 6, k6: 1 / 6, k12: 1 / 12, k24: 1 / 24 };
+
+/**
+ * wino_wt / wino_wt4: U_ξ = (G g Gᵀ)_ξ for every filter g of a 3×3 conv weight, in float64 (two
+ * filters per f64x2), each entry rounded to float32 once: kernels/wasm/winograd.ts's
+ * transformWeights, bit for bit.
+ *   filter (r, k) is w[(r·cols + k)·9 + t], or w[(k·rows + r)·9 + 8 − t] when $flip (the input
+ *   gradient: rotated 180°, in and out channels swapped);
+ *   U_ξ[r][k] is at u + ξ·xiStride + (r·cols + k), or, when $packed, at (r div 4)·cols·4 + k·4 + r mod 4
+ *   (the GEMM's packed-A slivers; rows past $rows are left alone, the caller zeroes them).
+ * A unit is two filters whose U entries are adjacent: rows (r, r+1) when packed, columns (k, k+1)
+ * otherwise; an odd last one computes its filter twice and stores one lane. Consecutive units
+ * store consecutive floats of every U_ξ, whose stride is padded (XI_PAD) against set conflicts. Thread tid takes a
+ * contiguous share of the units.
+ */
+function weightEntry(m: 2 | 4): string {
+  const g = (t: number): string => `(local.get $g${t})`;
+  const cl = (i: number, j: number): string => `(local.get $c${3 * i + j})`;
+  const loads = Array.from({ length: 9 }, (_, t) => {
+    const at = (base: string): string => `(f32.load (i32.add ${get(base)} (i32.mul ${i32(t)} ${get('st')})))`;
+    return `(local.set $g${t} (f64x2.replace_lane 1 (f64x2.splat (f64.promote_f32 ${at('s1')})) (f64.promote_f32 ${at('s2')})))`;
+  });
+  // G g, column j: rows i of column j into $c[3i + j]
+  const cols: string[] = [];
+  for (let j = 0; j < 3; j++) {
+    for (const [i, e] of gTimes(m, g(j), g(3 + j), g(6 + j)).entries()) cols.push(`(local.set $c${3 * i + j} ${e})`);
+  }
+  // (G g) Gᵀ: row i is G applied to row i of G g; entry ξ = (m + 2)·i + j
+  const rowsOut: string[] = [];
+  for (let i = 0; i < m + 2; i++) for (const e of gTimes(m, cl(i, 0), cl(i, 1), cl(i, 2))) rowsOut.push(e);
+  const store2 = rowsOut.map((e) => `(v128.store64_lane 0 ${get('a')} (f32x4.demote_f64x2_zero ${e})) (local.set $a (i32.add ${get('a')} ${get('ps')}))`);
+  const store1 = rowsOut.map((e) => `(f32.store ${get('a')} (f32.demote_f64 (f64x2.extract_lane 0 ${e}))) (local.set $a (i32.add ${get('a')} ${get('ps')}))`);
+  const src = (r: string, k: string): string =>
+    `(i32.add ${get('w')} (i32.shl (if (result i32) ${get('flip')}
+        (then (i32.add (i32.mul (i32.add (i32.mul ${get(k)} ${get('rows')}) ${get(r)}) ${i32(9)}) ${i32(8)}))
+        (else (i32.mul (i32.add (i32.mul ${get(r)} ${get('cols')}) ${get(k)}) ${i32(9)}))) ${i32(2)}))`;
+  return `
+  (func (export "wino_wt${m === 2 ? '' : '4'}") (param $tid i32) (param $nt i32) (param $w i32) (param $u i32) (param $rows i32) (param $cols i32)
+                                 (param $flip i32) (param $packed i32) (param $xiStride i32)
+    (local $n i32) (local $half i32) (local $id i32) (local $id1 i32) (local $r i32) (local $k i32) (local $r2 i32) (local $k2 i32)
+    (local $both i32) (local $s1 i32) (local $s2 i32) (local $st i32) (local $ps i32) (local $a i32)
+    ${Array.from({ length: 9 }, (_, t) => `(local $g${t} v128)`).join(' ')}
+    ${Array.from({ length: 3 * (m + 2) }, (_, t) => `(local $c${t} v128)`).join(' ')}
+    (local.set $ps (i32.shl ${get('xiStride')} ${i32(2)}))
+    (local.set $st (select ${i32(-4)} ${i32(4)} ${get('flip')}))
+    ;; units: packed, two per (sliver, k) ordered so that their stores run on through the sliver
+    ;; ((k, rows 4s..4s+1), (k, 4s+2..4s+3), (k + 1, 4s..4s+1), ...); else ⌈cols/2⌉ per row
+    (if ${get('packed')}
+      (then (local.set $n (i32.mul (i32.shl (i32.shr_u (i32.add ${get('rows')} ${i32(3)}) ${i32(2)}) ${i32(1)}) ${get('cols')})))
+      (else (local.set $half (i32.shr_u (i32.add ${get('cols')} ${i32(1)}) ${i32(1)})) (local.set $n (i32.mul ${get('rows')} ${get('half')}))))
+    (local.set $id (call $part ${get('n')} ${get('tid')} ${get('nt')}))
+    (local.set $id1 (call $part ${get('n')} (i32.add ${get('tid')} ${i32(1)}) ${get('nt')}))
+    (block $done (loop $units
+      (br_if $done (i32.ge_u ${get('id')} ${get('id1')}))
+      (if ${get('packed')}
+        (then
+          (local.set $r (i32.add (i32.shl (i32.div_u ${get('id')} (i32.shl ${get('cols')} ${i32(1)})) ${i32(2)})
+                                 (i32.shl (i32.and ${get('id')} ${i32(1)}) ${i32(1)})))
+          (local.set $k (i32.rem_u (i32.shr_u ${get('id')} ${i32(1)}) ${get('cols')}))
+          (local.set $r2 (i32.add ${get('r')} ${i32(1)})) (local.set $k2 ${get('k')})
+          (local.set $both (i32.lt_u ${get('r2')} ${get('rows')}))
+          (local.set $a (i32.add (i32.add (i32.mul (i32.shr_u ${get('r')} ${i32(2)}) (i32.shl ${get('cols')} ${i32(2)}))
+                                          (i32.shl ${get('k')} ${i32(2)})) (i32.and ${get('r')} ${i32(3)}))))
+        (else
+          (local.set $r (i32.div_u ${get('id')} ${get('half')}))
+          (local.set $k (i32.shl (i32.rem_u ${get('id')} ${get('half')}) ${i32(1)}))
+          (local.set $r2 ${get('r')}) (local.set $k2 (i32.add ${get('k')} ${i32(1)}))
+          (local.set $both (i32.lt_u ${get('k2')} ${get('cols')}))
+          (local.set $a (i32.add (i32.mul ${get('r')} ${get('cols')}) ${get('k')}))))
+      (if (i32.eqz ${get('both')}) (then (local.set $r2 ${get('r')}) (local.set $k2 ${get('k')})))
+      ;; (a packed sliver's rows past the end: nothing to compute, the caller zeroed them)
+      (if (i32.ge_u ${get('r')} ${get('rows')}) (then (local.set $id (i32.add ${get('id')} ${i32(1)})) (br $units)))
+      (local.set $a (i32.add ${get('u')} (i32.shl ${get('a')} ${i32(2)})))
+      (local.set $s1 ${src('r', 'k')})
+      (local.set $s2 ${src('r2', 'k2')})
+      ${loads.join('\n      ')}
+      ${cols.join('\n      ')}
+      (if ${get('both')}
+        (then ${store2.join('\n          ')})
+        (else ${store1.join('\n          ')}))
+      (local.set $id (i32.add ${get('id')} ${i32(1)}))
+      (br $units))))`;
 }
 
 const range16 = (): number[] => Array.from({ length: 16 }, (_, i) => i);
@@ -864,13 +1079,15 @@ ${gemmCore(relaxed)}
 ${helpers()}
 ${inputPlane()}
 ${outputPlane()}
-${relaxed ? '' : `${inputEntry()}\n${outputEntry()}\n${finishEntry()}`}
+${relaxed ? '' : `${inputEntry()}\n${outputEntry()}\n${finishEntry()}\n${finishEntry(4)}\n${weightEntry(2)}\n${weightEntry(4)}`}
 ${fusedEntry(relaxed ? '_relaxed' : '')}
 ${inputPlane6()}
 ${outputPlane6()}
 ${fusedEntry(relaxed ? '_relaxed' : '', 4)}
 ${gradPlane()}
-${gradEntry(relaxed ? '_relaxed' : '')})
+${gradPlane6()}
+${gradEntry(relaxed ? '_relaxed' : '')}
+${gradEntry(relaxed ? '_relaxed' : '', 4)})
 `;
 }
 

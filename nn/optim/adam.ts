@@ -11,7 +11,7 @@
 import { ValueError } from '../../core/errors.js';
 import { zerosLike } from '../../core/creation.js';
 import { fusedAdamStep } from '../../core/cpu/wasm.js';
-import { keep } from '../../core/scope.js';
+import { pin } from '../../core/scope.js';
 import { noGrad } from '../../autograd/graph.js';
 import { add, div, maximum, mul, neg, sqrt } from '../../autograd/ops/elementwise.js';
 import { Tensor } from '../../core/tensor.js';
@@ -79,12 +79,12 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
         let st = this.state.get(p);
         if (!st) {
           // State is kept: it must outlive any tidy() scope the step runs in.
-          st = { step: 0, expAvg: keep(zerosLike(p)), expAvgSq: keep(zerosLike(p)), maxExpAvgSq: amsgrad ? keep(zerosLike(p)) : null };
+          st = { step: 0, expAvg: pin(zerosLike(p)), expAvgSq: pin(zerosLike(p)), maxExpAvgSq: amsgrad ? pin(zerosLike(p)) : null };
           this.state.set(p, st);
         }
         st.step += 1;
         const o = { lr, betas: group.betas, eps, weightDecay, amsgrad, maximize, decoupled: this.decoupled };
-        if (amsgrad) st.maxExpAvgSq ??= keep(zerosLike(p));
+        if (amsgrad) st.maxExpAvgSq ??= pin(zerosLike(p));
         if (group.fused && fusedAdamStep(p, st.expAvg, st.expAvgSq, st.maxExpAvgSq, st.step, o)) continue;
         if (weightDecay !== 0) {
           if (this.decoupled) p.assign(mul(p, 1 - lr * weightDecay));
@@ -97,7 +97,7 @@ abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
         const stepSize = lr / biasCorrection1;
         let second = st.expAvgSq;
         if (amsgrad) {
-          st.maxExpAvgSq ??= keep(zerosLike(p)); // amsgrad switched on after the first step
+          st.maxExpAvgSq ??= pin(zerosLike(p)); // amsgrad switched on after the first step
           second = st.maxExpAvgSq.assign(maximum(st.maxExpAvgSq, st.expAvgSq));
         }
         const denom = add(div(sqrt(second), biasCorrection2Sqrt), eps);

@@ -9,7 +9,7 @@
 // any optimizer built over the same parameter list.
 import { DTypeError, ShapeError, ValueError, fmtShape } from '../../core/errors.js';
 import { Tensor } from '../../core/tensor.js';
-import { keep } from '../../core/scope.js';
+import { pin } from '../../core/scope.js';
 import { noGrad, withGradEnabled } from '../../autograd/graph.js';
 import { clone, toDevice, toDtype } from '../../autograd/ops/views.js';
 
@@ -234,7 +234,7 @@ export function stateTensor(v: unknown, p: Tensor, where: string): () => Tensor 
   if (v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i])) {
     throw new ShapeError(`${where} has shape ${fmtShape(v.shape)}, but its parameter has shape ${fmtShape(p.shape)}`);
   }
-  return () => keep(clone(toDevice(toDtype(v, p.dtype), p.device)));
+  return () => pin(clone(toDevice(toDtype(v, p.dtype), p.device)));
 }
 
 /** torch 1.13 keeps Adam's `step` as a 0-d float32 tensor; a plain number is taken too. */

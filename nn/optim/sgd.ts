@@ -13,7 +13,7 @@ import { add, mul, neg } from '../../autograd/ops/elementwise.js';
 import { clone } from '../../autograd/ops/views.js';
 import { zerosLike } from '../../core/creation.js';
 import { fusedSgdStep } from '../../core/cpu/wasm.js';
-import { keep } from '../../core/scope.js';
+import { pin } from '../../core/scope.js';
 import { type GroupEntry, type ParamGroup, type ParamStateDict, type Params, type StateMaker, Optimizer, stateTensor } from './optimizer.js';
 
 export interface SGDOptions {
@@ -73,7 +73,7 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
         if (momentum !== 0) {
           let buf: Tensor;
           if (!st) {
-            buf = keep(clone(d)); // optimizer state outlives any tidy() scope the step runs in
+            buf = pin(clone(d)); // optimizer state outlives any tidy() scope the step runs in (core/scope.ts pin)
             this.state.set(p, { momentumBuffer: buf });
           } else {
             buf = st.momentumBuffer.assign(add(mul(st.momentumBuffer, momentum), mul(d, 1 - dampening)));
@@ -92,7 +92,7 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
     const buffer = (): Tensor | null => {
       if (group.momentum === 0) return null;
       if (st) return st.momentumBuffer;
-      const made = keep(zerosLike(p));
+      const made = pin(zerosLike(p));
       this.state.set(p, { momentumBuffer: made });
       return made;
     };

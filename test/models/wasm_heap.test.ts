@@ -138,6 +138,25 @@ describe('tensor storage in the WASM heap', () => {
     expect(lin.forward(randn([3, 8])).shape).toEqual([3, 4]);
   });
 
+  it("the optimizer's state is pinned too: SGD's momentum and Adam's moments, made inside the step's tidy()", () => {
+    const heap = wasmHeap() as WasmHeap;
+    const lin = new nn.Linear(8, 4);
+    const sgd = new optim.SGD(lin.parameters(), { lr: 0.1, momentum: 0.9 });
+    const adam = new optim.Adam(lin.parameters(), { lr: 0.1 });
+    for (const opt of [sgd, adam]) {
+      tidy(() => {
+        opt.zeroGrad();
+        lin.forward(randn([2, 8])).sum().backward();
+        opt.step();
+      });
+    }
+    const state = [sgd, adam].flatMap((opt) => Object.values(opt.stateDict().state).flatMap((st) => Object.values(st as Record<string, unknown>)));
+    const tensors = state.filter((v): v is Tensor => typeof v === 'object' && v !== null && 'storage' in v && (v as Tensor).dtype === 'float32' && (v as Tensor).numel() > 1);
+    expect(tensors.length).toBe(6); // weight and bias: a momentum buffer, then exp_avg and exp_avg_sq
+    for (const t of tensors) expect(heap.isPinned(t.storage.buffer as Float32Array)).toBe(true);
+    expect(heap.stats().liveBytes).toBe(0);
+  });
+
   it('double() then float() pins the new float32 storage again', () => {
     const lin = new nn.Linear(4, 3).double().float();
     expect(wasmHeap()?.isPinned(lin.weight.storage.buffer as Float32Array)).toBe(true);

@@ -38,10 +38,49 @@ function fail(message) {
   process.exit(1);
 }
 
+/**
+ * The bundle run inside a checkout (dist/bin/ next to the TypeScript sources, as `npx resgrad` there
+ * finds it) runs the code of the last `npm run build`: the first source file changed since then,
+ * or null (also for the published package, which ships no sources).
+ */
+async function sourceNewerThanBundle() {
+  const { existsSync, readdirSync, realpathSync, statSync } = await import('node:fs');
+  const { dirname, join, relative } = await import('node:path');
+  // the bundle is the script node runs (not import.meta.url: the build points that at the source)
+  const bundle = realpathSync(process.argv[1] ?? '');
+  const root = join(dirname(bundle), '..', '..');
+  if (!existsSync(join(root, 'bench', 'cli.ts'))) return null;
+  const built = statSync(bundle).mtimeMs;
+  const newer = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        const found = e.name === 'node_modules' ? null : newer(path);
+        if (found) return found;
+      } else if (/\.(ts|wat)$/.test(e.name) && statSync(path).mtimeMs > built) return relative(root, path);
+    }
+    return null;
+  };
+  if (statSync(join(root, 'index.ts')).mtimeMs > built) return 'index.ts';
+  for (const d of ['core', 'kernels', 'autograd', 'nn', 'models', 'data', 'bench', 'train', 'experiments']) {
+    const found = existsSync(join(root, d)) ? newer(join(root, d)) : null;
+    if (found) return found;
+  }
+  return null;
+}
+
 // RESGRAD_BUNDLED is no variable: scripts/build.mjs replaces the name with `true` in the bundle.
 if (typeof RESGRAD_BUNDLED === 'undefined') {
   const { register } = await import('tsx/esm/api');
   register();
+} else {
+  const changed = await sourceNewerThanBundle().catch(() => null);
+  if (changed) {
+    process.stderr.write(
+      `resgrad: warning: this is the build in dist/, and ${changed} changed after it: it runs the code of the last \`npm run build\`. ` +
+        `Run that first (a benchmark measures what was built), or \`node bench/bin/resgrad.mjs ${command}\` to run the sources.\n`,
+    );
+  }
 }
 let mod;
 try {

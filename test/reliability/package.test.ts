@@ -6,7 +6,7 @@
 // moduleResolution node16 and bundler, `npx resgrad bench` and `npx resgrad train`. The consumer's
 // numbers must equal, bit for bit, the same code run here from the sources.
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -281,6 +281,19 @@ export = t;
     expect(report.version).toBe(manifest.version);
     expect(report.results.length).toBeGreaterThan(0);
     for (const r of report.results) expect(r.status, r.variant).toBe('ok');
+  });
+
+  it('the bin warns when it is a build older than the sources beside it (a checkout), and only then', () => {
+    const bin = join(src, 'dist', 'bin', 'resgrad.mjs');
+    const stale = /warning: this is the build in dist\/, and (\S+) changed after it/;
+    expect(run(process.execPath, [bin, 'bench', '--help'], src).stderr).not.toMatch(stale); // just built
+    expect(run('npx', ['resgrad', 'bench', '--help'], app).stderr).not.toMatch(stale); // the package ships no sources
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(src, 'kernels', 'wasm', 'winograd.ts'), later, later);
+    const r = run(process.execPath, [bin, 'bench', '--help'], src);
+    expect(r.stderr).toMatch(stale);
+    expect(r.stderr.match(stale)?.[1]).toBe(join('kernels', 'wasm', 'winograd.ts'));
+    expect(r.stdout).toMatch(/^usage: resgrad bench/); // a warning, not a refusal
   });
 
   it('npx resgrad train: a tiny real run on the embedded subset shipped in the package', () => {

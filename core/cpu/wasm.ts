@@ -122,10 +122,10 @@ interface WasmConv {
   backwardWeight(dy: Float32Array, x: Float32Array, dw: Float32Array, p: ConvGeometry): void;
 }
 
-/** Register the forward and both backward kernels of one WASM conv variant. */
 /** A cost rule per kernel of a conv variant (absent: always preferred where supported). */
 type ConvPrefers = Partial<Record<keyof WasmConv, (p: ConvGeometry) => boolean>>;
 
+/** Register the forward and both backward kernels of one WASM conv variant. */
 function registerWasmConv(name: string, about: string, rank: number, supports: (p: ConvGeometry) => boolean, k: WasmConv, prefers: ConvPrefers = {}): void {
   const ok = (inputs: readonly CpuInput[], a: ConvAttrs) => allF32(inputs) && wasmAvailable() && supports(a.geom);
   const rule = (kernel: keyof WasmConv) => {

@@ -1,4 +1,4 @@
-// Winograd F(2×2, 3×3) convolution on the WASM SIMD kernels (source kernels/wasm/src/winograd.gen.ts;
+// Winograd F(2×2, 3×3) and F(4×4, 3×3) convolution on the WASM SIMD kernels (source kernels/wasm/src/winograd.gen.ts;
 // the math, and when it pays, in docs/winograd.md). Same meaning as kernels/cpu/conv2d.ts for a
 // 3×3, stride-1, undilated, ungrouped convolution (NCHW, weight [O, C, 3, 3], cross-correlation,
 // any top/left padding, bottom/right implied by oh/ow), in float32; outputs are overwritten.
@@ -17,7 +17,9 @@
 //   phased: per chunk of images, wino_input (threads split (image, channel) planes), the 16 GEMMs
 //     on the threaded packed SGEMM (gemmPtr), wino_output (threads split (image, output channel)
 //     planes); V and M of a whole chunk go through memory (CHUNK_BYTES of arena).
-// The weight transform (O·C·9 inputs, negligible next to the rest) runs here in JavaScript.
+// F(4×4, 3×3) (6×6 tiles, 36 GEMMs) takes planes of at least 16×16 in all three kernels (layoutFor).
+// The weight transform (wino_wt / wino_wt4, O·C filters every call) runs on the pool too: at batch
+// 1 it costs as much as the GEMMs unless it is fast (transformWeightsReference is its reference).
 
 import type { ConvGeometry } from '../geometry.js';
 import { checkConvGeometry, conv2dBackwardInputPtr, conv2dBackwardWeightWasm, conv2dForwardPtr, findNaN, hasNaN } from './conv.js';
@@ -78,7 +80,7 @@ export const winogradTuning = {
    */
   minPixelsWeightGradient: 1024,
   /**
-   * The fused forward (and input gradient) takes F(4×4, 3×3) — 36 multiplies per 16 outputs
+   * The fused forward, the input gradient and the weight gradient take F(4×4, 3×3) — 36 multiplies per 16 outputs
    * against F(2×2, 3×3)'s 16 per 4 — for output planes at least this many pixels high and wide
    * (0: never). Below 16 the 4-tile vectors of a tile row are partly padding (8×8: half).
    */

@@ -1,5 +1,6 @@
-// Generator of the Winograd module: the input and output transforms of F(2×2, 3×3) convolution
-// (kernels/wasm/winograd.ts runs them around 16 packed SGEMMs; docs/winograd.md explains the math).
+// Generator of the Winograd module: the input, output, weight and gradient transforms of F(2×2, 3×3)
+// convolution (kernels/wasm/winograd.ts runs them around 16 packed SGEMMs; docs/winograd.md explains
+// the math), and their F(4×4, 3×3) twins (6×6 tiles, 36 GEMMs) further down.
 //
 // For a 4×4 input tile d (rows i, columns j) and a 3×3 filter g, the 2×2 output tile is
 //   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A

@@ -666,7 +666,8 @@ function gradPlane(): string {
   return `
   ;; E[ξ][t] (at $out + ξ·$es bytes, tile row ty at $out + ty·tw4·4) = (A dY Aᵀ)_ξ for the tile rows
   ;; [0, rows) of the oh×ow dy plane at $src (already at the block's first row), the rows going
-  ;; through $buf zero-padded to 2·rows × 2·tw4 (dy is 0 past the plane: those tiles add nothing).
+  ;; through $buf zero-padded to 2·rows × 2·tw4 (dy is 0 past the plane: those tiles add nothing),
+  ;; unless they are whole already (ow = 2·tw4, 2·rows rows left).
   (func $grad_plane (param $src i32) (param $buf i32) (param $oh i32) (param $ow i32)
                     (param $rows i32) (param $tw4 i32) (param $out i32) (param $es i32)
     (local $wp i32) (local $rs i32) (local $ty i32) (local $tx i32) (local $p i32)
@@ -674,8 +675,12 @@ function gradPlane(): string {
     (local $r0 v128) (local $r1 v128)
     (local.set $wp (i32.shl (local.get $tw4) (i32.const 1)))
     (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
-    (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
-      (i32.shl (local.get $rows) (i32.const 1)) (local.get $wp))
+    ;; rows as wide as the tiles and all inside the plane: dy's own rows, read in place
+    (if (i32.and (i32.eq (local.get $ow) (local.get $wp)) (i32.ge_s (local.get $oh) (i32.shl (local.get $rows) (i32.const 1))))
+      (then (local.set $buf (local.get $src)))
+      (else
+        (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
+          (i32.shl (local.get $rows) (i32.const 1)) (local.get $wp))))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
       (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 1)) (local.get $rs))))
@@ -747,8 +752,12 @@ function gradPlane6(): string {
     (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
     (local.set $rs2 (i32.shl (local.get $rs) (i32.const 1)))
     (local.set $rs3 (i32.add (local.get $rs2) (local.get $rs)))
-    (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
-      (i32.shl (local.get $rows) (i32.const 2)) (local.get $wp))
+    ;; rows as wide as the tiles and all inside the plane: dy's own rows, read in place
+    (if (i32.and (i32.eq (local.get $ow) (local.get $wp)) (i32.ge_s (local.get $oh) (i32.shl (local.get $rows) (i32.const 2))))
+      (then (local.set $buf (local.get $src)))
+      (else
+        (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
+          (i32.shl (local.get $rows) (i32.const 2)) (local.get $wp))))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
       (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 2)) (local.get $rs))))

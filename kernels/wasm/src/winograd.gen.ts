@@ -892,19 +892,26 @@ function gradEntry(suffix: string, m: 2 | 4 = 2): string {
  * G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]] on both sides, (Gᵀ z)_0 = z0 + ½(z1 + z2),
  * (Gᵀ z)_1 = ½(z1 − z2), (Gᵀ z)_2 = ½(z1 + z2) + z3, in float64, each weight rounded to float32 once.
  * wino_dw_finish4 is the same over F(4×4)'s 36 ξ with its 6×3 G (multiplied by ¼, ⅙, 1/12, 1/24).
- * Thread tid takes a share of the o·c pairs ($plane of them).
+ * Thread tid takes a share of the o·c pairs ($plane of them), two at a time in the two lanes of
+ * f64x2 (each lane the scalar sequence of operations, so the bits are the scalar loop's).
  */
 function finishEntry(m: 2 | 4 = 2): string {
   const X = (m + 2) * (m + 2);
-  const f64 = (v: number): string => `(f64.const ${hexF64(v)})`;
+  // two pairs (oc, oc + 1) at once, one in each f64x2 lane: every lane does the scalar sequence
+  const f64 = (v: number): string => `(f64x2.splat (f64.const ${hexF64(v)}))`;
   const zz = (xi: number): string => `(local.get $z${xi})`;
   const xis = Array.from({ length: X }, (_, xi) => xi);
-  const lines = xis.map((xi) => `(local.set $z${xi} (f64.const 0))`);
-  // Z[ξ] for this pair: sum of the partials, k ascending
-  const sum = xis.map((xi) => `(local.set $z${xi} (f64.add (local.get $z${xi}) (f64.promote_f32 (f32.load offset=0 (i32.add (local.get $q) (i32.mul (local.get $ps) (i32.const ${xi})))))))`);
-  const fadd = (a: string, b: string): string => `(f64.add ${a} ${b})`;
-  const fsub = (a: string, b: string): string => `(f64.sub ${a} ${b})`;
-  const fmul = (a: string, b: string): string => `(f64.mul ${a} ${b})`;
+  const lines = xis.map((xi) => `(local.set $z${xi} (v128.const i64x2 0 0))`);
+  // Z[ξ] for these pairs: sum of the partials, k ascending (the two floats of pairs oc, oc + 1, or
+  // of oc alone and a zero for an odd last pair)
+  const sum = xis.map((xi) => {
+    const at = `(i32.add (local.get $q) (i32.mul (local.get $ps) (i32.const ${xi})))`;
+    const two = `(if (result v128) (local.get $both) (then (v128.load64_zero ${at})) (else (v128.load32_zero ${at})))`;
+    return `(local.set $z${xi} (f64x2.add (local.get $z${xi}) (f64x2.promote_low_f32x4 ${two})))`;
+  });
+  const fadd = (a: string, b: string): string => `(f64x2.add ${a} ${b})`;
+  const fsub = (a: string, b: string): string => `(f64x2.sub ${a} ${b})`;
+  const fmul = (a: string, b: string): string => `(f64x2.mul ${a} ${b})`;
   // Gᵀ times a column z0..z{m+1}: the three rows u = 0..2
   const gt = (z: string[]): string[] => {
     if (m === 2) {
@@ -923,33 +930,37 @@ function finishEntry(m: 2 | 4 = 2): string {
   // Gᵀ Z: rows u = 0..2, columns j, into $g{n·u + j}
   const gz: string[] = [];
   for (let j = 0; j < n; j++) {
-    gt(Array.from({ length: n }, (_, i) => zz(n * i + j))).forEach((e, u) => {
-      gz.push(`(local.set $g${n * u + j} ${e})`);
-    });
+    for (const [u, e] of gt(Array.from({ length: n }, (_, i) => zz(n * i + j))).entries()) gz.push(`(local.set $g${n * u + j} ${e})`);
   }
-  // (Gᵀ Z) G: row u of it times G, i.e. Gᵀ applied to the row
+  // (Gᵀ Z) G: row u of it times G, i.e. Gᵀ applied to the row; pair oc's weight from lane 0, and
+  // pair oc + 1's (36 bytes on) from lane 1
   const out: string[] = [];
   for (let u = 0; u < 3; u++) {
-    gt(Array.from({ length: n }, (_, k) => `(local.get $g${n * u + k})`)).forEach((e, v) => {
-      out.push(`(f32.store offset=${12 * u + 4 * v} (local.get $d) (f32.demote_f64 ${e}))`);
-    });
+    for (const [v, e] of gt(Array.from({ length: n }, (_, k) => `(local.get $g${n * u + k})`)).entries()) {
+      out.push(`(local.set $r ${e})`);
+      out.push(`(f32.store offset=${12 * u + 4 * v} (local.get $d) (f32.demote_f64 (f64x2.extract_lane 0 (local.get $r))))`);
+      out.push(`(local.set $s${3 * u + v} (f32.demote_f64 (f64x2.extract_lane 1 (local.get $r))))`);
+    }
   }
+  const store2 = Array.from({ length: 9 }, (_, t) => `(f32.store offset=${36 + 4 * t} (local.get $d) (local.get $s${t}))`);
   return `
   (func (export "wino_dw_finish${m === 2 ? '' : '4'}") (param $tid i32) (param $nt i32) (param $zout i32) (param $parts i32) (param $plane i32) (param $dw i32)
-    (local $oc i32) (local $oc1 i32) (local $k i32) (local $q i32) (local $ps i32) (local $d i32)
-    ${xis.map((xi) => `(local $z${xi} f64)`).join(' ')}
-    ${Array.from({ length: 3 * n }, (_, i) => `(local $g${i} f64)`).join(' ')}
+    (local $oc i32) (local $oc1 i32) (local $k i32) (local $q i32) (local $ps i32) (local $d i32) (local $both i32) (local $r v128)
+    ${xis.map((xi) => `(local $z${xi} v128)`).join(' ')}
+    ${Array.from({ length: 3 * n }, (_, i) => `(local $g${i} v128)`).join(' ')}
+    ${Array.from({ length: 9 }, (_, i) => `(local $s${i} f32)`).join(' ')}
     ;; ξ stride of a partial, in bytes
     (local.set $ps (i32.shl (local.get $plane) (i32.const 2)))
     (local.set $oc (call $part (local.get $plane) (local.get $tid) (local.get $nt)))
     (local.set $oc1 (call $part (local.get $plane) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)))
     (block $done (loop $pairs
       (br_if $done (i32.ge_u (local.get $oc) (local.get $oc1)))
+      (local.set $both (i32.lt_u (i32.add (local.get $oc) (i32.const 1)) (local.get $oc1)))
       ${lines.join(' ')}
       (local.set $k (i32.const 0))
       (block $k_done (loop $partials
         (br_if $k_done (i32.ge_u (local.get $k) (local.get $parts)))
-        ;; partial k, ξ = 0, this pair
+        ;; partial k, ξ = 0, these pairs
         (local.set $q (i32.add (local.get $zout) (i32.shl (i32.add (i32.mul (local.get $k) (i32.mul (local.get $plane) ${i32(X)})) (local.get $oc)) (i32.const 2))))
         ${sum.join('\n        ')}
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
@@ -957,7 +968,8 @@ function finishEntry(m: 2 | 4 = 2): string {
       ${gz.join('\n      ')}
       (local.set $d (i32.add (local.get $dw) (i32.mul (local.get $oc) (i32.const 36))))
       ${out.join('\n      ')}
-      (local.set $oc (i32.add (local.get $oc) (i32.const 1)))
+      (if (local.get $both) (then ${store2.join(' ')}))
+      (local.set $oc (i32.add (local.get $oc) (i32.const 2)))
       (br $pairs))))`;
 }
 

@@ -127,13 +127,23 @@ describe('tensor storage in the WASM heap', () => {
     expect(heap.stats().liveBytes, 'the scopes left nothing live').toBe(0);
   });
 
-  it('a module built inside tidy() keeps its parameters (they are pinned, not the scope\'s)', () => {
-    const lin = tidy(() => {
-      const m = new nn.Linear(8, 4);
-      m.forward(randn([2, 8]));
-      return m;
-    });
-    expect(lin.weight.toArray().every(Number.isFinite)).toBe(true);
+  it('a module built inside tidy() keeps its parameters, even one a kernel made there (they are pinned, not the scope\'s)', () => {
+    // the scope owns what kernels make inside it: before pinning, it freed this parameter at its end
+    class Scaled extends nn.Module {
+      w: Tensor;
+      constructor() {
+        super();
+        this.w = this.registerParameter('w', randn([64]).mul(0.1).detach());
+      }
+      forward(x: Tensor): Tensor {
+        return x.mul(this.w);
+      }
+    }
+    const m = tidy(() => new Scaled());
+    expect(m.w.toArray().every(Number.isFinite)).toBe(true);
+    expect(wasmHeap()?.isPinned(m.w.storage.buffer as Float32Array)).toBe(true);
+    expect(m.forward(randn([64])).shape).toEqual([64]);
+    const lin = tidy(() => new nn.Linear(8, 4));
     expect(wasmHeap()?.isPinned(lin.weight.storage.buffer as Float32Array)).toBe(true);
     expect(lin.forward(randn([3, 8])).shape).toEqual([3, 4]);
   });

@@ -662,38 +662,50 @@ function gradTile(): string {
   return lines.join('\n            ');
 }
 
+/**
+ * The dY transform's walk over a block, for F(m×m, 3×3): the block's m·rows dy rows, padded through
+ * $buf to m·rows × m·tw4 (dy is 0 past the plane: those tiles add nothing) unless they are whole
+ * already (ow = m·tw4, m·rows rows left: read in place); then per tile row ty and group of 4 tiles
+ * `tile`, with $p at the group's top-left float ($rs bytes a row), $out 16 bytes on per group.
+ * `rowOffsets` runs once $rs is known (the offsets of further rows a tile reads). Uses the locals
+ * $wp $rs $ty $tx $p.
+ */
+function gradWalk(m: 2 | 4, tile: string, rowOffsets = ''): string {
+  const sh = m === 2 ? 1 : 2;
+  return `
+    (local.set $wp (i32.shl (local.get $tw4) (i32.const ${sh})))
+    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
+    ${rowOffsets}
+    (if (i32.and (i32.eq (local.get $ow) (local.get $wp)) (i32.ge_s (local.get $oh) (i32.shl (local.get $rows) (i32.const ${sh}))))
+      (then (local.set $buf (local.get $src)))
+      (else
+        (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
+          (i32.shl (local.get $rows) (i32.const ${sh})) (local.get $wp))))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
+      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const ${sh})) (local.get $rs))))
+      (local.set $tx (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
+          ${tile}
+        (local.set $p (i32.add (local.get $p) (i32.const ${16 * m})))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
+        (br $cols)))
+      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+      (br $rows)))`;
+}
+
 function gradPlane(): string {
   return `
   ;; E[ξ][t] (at $out + ξ·$es bytes, tile row ty at $out + ty·tw4·4) = (A dY Aᵀ)_ξ for the tile rows
-  ;; [0, rows) of the oh×ow dy plane at $src (already at the block's first row), the rows going
-  ;; through $buf zero-padded to 2·rows × 2·tw4 (dy is 0 past the plane: those tiles add nothing),
-  ;; unless they are whole already (ow = 2·tw4, 2·rows rows left).
+  ;; [0, rows) of the oh×ow dy plane at $src (already at the block's first row): gradWalk(2).
   (func $grad_plane (param $src i32) (param $buf i32) (param $oh i32) (param $ow i32)
                     (param $rows i32) (param $tw4 i32) (param $out i32) (param $es i32)
     (local $wp i32) (local $rs i32) (local $ty i32) (local $tx i32) (local $p i32)
     (local $ra v128) (local $rb v128) (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $r0 v128) (local $r1 v128)
-    (local.set $wp (i32.shl (local.get $tw4) (i32.const 1)))
-    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
-    ;; rows as wide as the tiles and all inside the plane: dy's own rows, read in place
-    (if (i32.and (i32.eq (local.get $ow) (local.get $wp)) (i32.ge_s (local.get $oh) (i32.shl (local.get $rows) (i32.const 1))))
-      (then (local.set $buf (local.get $src)))
-      (else
-        (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
-          (i32.shl (local.get $rows) (i32.const 1)) (local.get $wp))))
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
-      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 1)) (local.get $rs))))
-      (local.set $tx (i32.const 0))
-      (block $cols_done (loop $cols
-        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
-          ${gradTile()}
-        (local.set $p (i32.add (local.get $p) (i32.const 32)))
-        (local.set $out (i32.add (local.get $out) (i32.const 16)))
-        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
-        (br $cols)))
-      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
-      (br $rows))))`;
+    ${gradWalk(2, gradTile())})`;
 }
 
 /**
@@ -740,37 +752,15 @@ function gradTile6(): string {
 
 function gradPlane6(): string {
   return `
-  ;; $grad_plane for F(4×4, 3×3): tile row ty from dy row 4·ty, the rows padded through $buf to
-  ;; 4·rows × 4·tw4; $tb: 384 bytes of the thread's scratch.
+  ;; $grad_plane for F(4×4, 3×3): tile row ty from dy row 4·ty (gradWalk(4)); $tb: 384 bytes of the
+  ;; thread's scratch.
   (func $grad_plane6 (param $src i32) (param $buf i32) (param $oh i32) (param $ow i32)
                      (param $rows i32) (param $tw4 i32) (param $out i32) (param $es i32) (param $tb i32)
     (local $wp i32) (local $rs i32) (local $rs2 i32) (local $rs3 i32) (local $ty i32) (local $tx i32) (local $p i32)
     (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
     (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
-    (local.set $wp (i32.shl (local.get $tw4) (i32.const 2)))
-    (local.set $rs (i32.shl (local.get $wp) (i32.const 2)))
-    (local.set $rs2 (i32.shl (local.get $rs) (i32.const 1)))
-    (local.set $rs3 (i32.add (local.get $rs2) (local.get $rs)))
-    ;; rows as wide as the tiles and all inside the plane: dy's own rows, read in place
-    (if (i32.and (i32.eq (local.get $ow) (local.get $wp)) (i32.ge_s (local.get $oh) (i32.shl (local.get $rows) (i32.const 2))))
-      (then (local.set $buf (local.get $src)))
-      (else
-        (call $pad_plane (local.get $src) (local.get $buf) (local.get $oh) (local.get $ow) (i32.const 0) (i32.const 0)
-          (i32.shl (local.get $rows) (i32.const 2)) (local.get $wp))))
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_s (local.get $ty) (local.get $rows)))
-      (local.set $p (i32.add (local.get $buf) (i32.mul (i32.shl (local.get $ty) (i32.const 2)) (local.get $rs))))
-      (local.set $tx (i32.const 0))
-      (block $cols_done (loop $cols
-        (br_if $cols_done (i32.ge_s (local.get $tx) (local.get $tw4)))
-          ${gradTile6()}
-        (local.set $p (i32.add (local.get $p) (i32.const 64)))
-        (local.set $out (i32.add (local.get $out) (i32.const 16)))
-        (local.set $tx (i32.add (local.get $tx) (i32.const 4)))
-        (br $cols)))
-      (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
-      (br $rows))))`;
+    ${gradWalk(4, gradTile6(), '(local.set $rs2 (i32.shl (local.get $rs) (i32.const 1))) (local.set $rs3 (i32.add (local.get $rs2) (local.get $rs)))')})`;
 }
 
 /**

@@ -100,17 +100,22 @@ export class WasmHeap {
 
   /**
    * A block of `bytes` bytes (rounded up to 64) as a byte offset, or -1 when the budget or the arena
-   * says no: a freed block of that size if there is one, else carved from the scope slabs (or the
-   * pinned ones).
+   * says no: a freed block of that size if there is one, else carved from the scope slabs.
    */
-  allocBytes(bytes: number, forPin = false): number {
+  allocBytes(bytes: number): number {
+    return this.take(bytes, false);
+  }
+
+  /** allocBytes, or for a pin (allocPinned): carved from the pinned slabs and counted as pinned. */
+  private take(bytes: number, forPin: boolean): number {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     const list = this.freeLists.get(size);
     let at = list?.pop() ?? -1;
     if (at < 0) at = forPin ? this.pinnedSlabs.carve(size, this.pinnedBudgetBytes) : this.scopeSlabs.carve(size, this.budgetBytes);
     if (at < 0) return -1;
     this.live.set(at, size);
-    this.liveBytes += size;
+    if (forPin) this.pinnedBytes += size;
+    else this.liveBytes += size;
     return at;
   }
 
@@ -145,11 +150,9 @@ export class WasmHeap {
    * returned array (the block goes back to the heap then). null past the budget.
    */
   allocPinned(kind: 'float32' | 'int32', n: number): Float32Array | Int32Array | null {
-    const a = this.alloc(kind, n, true);
-    if (a === null) return null;
-    const size = this.live.get(a.byteOffset) as number;
-    this.liveBytes -= size;
-    this.pinnedBytes += size;
+    const at = this.take(n * 4, true);
+    if (at < 0) return null;
+    const a = this.view(kind, at, n);
     const pin = ++this.pins;
     this.pinned.set(a.byteOffset, pin);
     this.finalizer.register(a, { at: a.byteOffset, pin });
@@ -157,9 +160,12 @@ export class WasmHeap {
   }
 
   /** A Float32Array or Int32Array of n elements in a new block (not zeroed), or null. */
-  alloc(kind: 'float32' | 'int32', n: number, forPin = false): Float32Array | Int32Array | null {
-    const at = this.allocBytes(n * 4, forPin);
-    if (at < 0) return null;
+  alloc(kind: 'float32' | 'int32', n: number): Float32Array | Int32Array | null {
+    const at = this.allocBytes(n * 4);
+    return at < 0 ? null : this.view(kind, at, n);
+  }
+
+  private view(kind: 'float32' | 'int32', at: number, n: number): Float32Array | Int32Array {
     return kind === 'float32' ? this.rt.f32().subarray(at / 4, at / 4 + n) : this.rt.i32().subarray(at / 4, at / 4 + n);
   }
 

@@ -371,6 +371,7 @@ function runPhased(
   const wp = 2 * tw4 + 2;
   const perThread = cdiv(hp * wp * 4, 64) * 64;
   const flags = (t.bias !== undefined ? WINO_BIAS : 0) | (relu ? WINO_RELU : 0);
+  const uStride = uSize(q.cout, q.cin, { m: 2, packed: false }).xiStride; // U_ξ to U_ξ+1, in floats (phased: F(2×2), unpacked)
   const mark = rt.mark();
   try {
     const macsPerImage = tilesPerImage * 16 * q.cin * q.cout;
@@ -389,7 +390,7 @@ function runPhased(
           rt,
           {
             M: q.cout, N: T, K: q.cin,
-            a: t.u + xi * uSize(q.cout, q.cin, { m: 2, packed: false }).xiStride * 4, aRowStride: q.cin, aColStride: 1,
+            a: t.u + xi * uStride * 4, aRowStride: q.cin, aColStride: 1,
             b: v + xi * q.cin * T * 4, bRowStride: T, bColStride: 1,
             c: m + xi * q.cout * T * 4, ldc: T,
           },

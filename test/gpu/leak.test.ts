@@ -5,9 +5,8 @@
 // (createTexture minus deleteTexture, counted by wrapping the context's methods). A step leaves
 // the parameters' .grad readable after its scope; the next zeroGrad drops them, and the
 // collector frees them, so the scoped loops are counted after a collection too.
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { collect } from '../helpers/gc.js';
 import {
   type GpuBackend, type Tensor, DeviceError, F, ValueError, add, initGpu, keep, manualSeed, matmul, mean, mul, nn, optim,
   randint, randn, relu, sub, sum, tidy, zeros,
@@ -16,17 +15,6 @@ import { expectGpuMatches } from './helpers.js';
 
 let gpu: GpuBackend;
 let glTextures = 0;
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/** Collect garbage and let the FinalizationRegistry callbacks run. */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 0));
-  }
-}
 
 beforeAll(async () => {
   gpu = await initGpu({ mode: 'headlessgl' });

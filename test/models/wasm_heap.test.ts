@@ -5,24 +5,12 @@
 // hands back returned / kept tensors as ordinary arrays, and refuses to read what it freed.
 // A module's parameters and buffers are pinned there instead: no scope frees them, the kernels
 // read them without a copy, and the garbage collector gives their blocks back.
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { collect } from '../helpers/gc.js';
 import { wasmHeap } from '../../core/cpu/wasm.js';
 import { WasmHeap } from '../../core/cpu/wasm_heap.js';
 import { getWasm } from '../../kernels/wasm/runtime.js';
 import { F, type Tensor, keep, manualSeed, models, nn, noGrad, optim, randint, randn, tidy } from '../../index.js';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/** Collect garbage and let the FinalizationRegistry callbacks run. */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 0));
-  }
-}
 
 function train(steps: number, scoped: boolean, onStep?: () => void): Float32Array[] {
   manualSeed(5);

@@ -117,7 +117,12 @@ function layoutFor(q: Plan): Layout {
 
 /** The tile size m of F(m×m, 3×3) the kernels take for this convolution (its forward, and its weight gradient). */
 export function winogradTileSize(p: ConvGeometry): 2 | 4 {
-  return layoutFor({ n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl }).m;
+  return layoutFor(forwardPlan(p)).m;
+}
+
+/** The forward of geometry p as a Plan (the input gradient's plan is the transposed one). */
+function forwardPlan(p: ConvGeometry): Plan {
+  return { n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl };
 }
 
 /** Is this a convolution the Winograd kernels compute (3×3, stride 1, dilation 1, groups 1)? */
@@ -433,7 +438,7 @@ export function winogradConv2dForwardWasm(
   try {
     const px = stage(rt, home, xs);
     const pb = bias === null ? undefined : stage(rt, home, bias.subarray(0, p.o));
-    const plan: Plan = { n: p.n, cin: p.c, h: p.h, w: p.w, cout: p.o, oh: p.oh, ow: p.ow, pt: p.pt, pl: p.pl };
+    const plan = forwardPlan(p);
     const layout = layoutFor(plan);
     const u = transformWeights(rt, p.o, p.c, w, false, layout);
     // y over x itself: chunk k's output would overwrite later chunks' input, so it goes to the arena

@@ -27,7 +27,8 @@ export interface KernelAttrMap {
   gather: { dim: number };
   gatherBackward: { dim: number; shape: readonly number[] };
   matmul: Record<string, never>;
-  conv2d: { geom: ConvGeometry };
+  /** relu: y = max(conv + bias, 0), fused into the write-back (NaN kept, as the unary relu). */
+  conv2d: { geom: ConvGeometry; relu?: boolean };
   conv2dBackwardInput: { geom: ConvGeometry };
   conv2dBackwardWeight: { geom: ConvGeometry };
   conv2dBackwardBias: { geom: ConvGeometry };

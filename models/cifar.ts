@@ -6,13 +6,13 @@
 // splits each block's first 3×3 conv into groups, ResNeXt style (see CifarBlock).
 import { ValueError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import { add } from '../autograd/ops/elementwise.js';
 import { cat } from '../autograd/ops/join.js';
 import { flatten, slice } from '../autograd/ops/views.js';
 import { zeros } from '../core/creation.js';
 import * as init from '../nn/init.js';
 import { Linear, ReLU, Sequential } from '../nn/layers/basic.js';
 import { Conv2d } from '../nn/layers/conv.js';
+import { convBn, convBnLayer, residualJoin } from '../nn/fuse.js';
 import { BatchNorm2d } from '../nn/layers/norm.js';
 import { AdaptiveAvgPool2d } from '../nn/layers/pool.js';
 import { Module } from '../nn/module.js';
@@ -79,10 +79,11 @@ export class CifarBlock extends Module {
   readonly plain: boolean;
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.bn2.forward(this.conv2.forward(out));
-    if (this.plain) return this.relu.forward(out);
-    return this.relu.forward(add(out, this.shortcut ? this.shortcut.forward(x) : x));
+    // convBn folds conv → norm (→ relu) into one convolution at inference (nn/fuse.ts)
+    let out = convBn(this.conv1, this.bn1, this.relu, x);
+    if (this.plain) return convBn(this.conv2, this.bn2, this.relu, out);
+    out = convBn(this.conv2, this.bn2, null, out);
+    return residualJoin(this.relu, out, this.shortcut ? convBnLayer(this.shortcut, x) : x);
   }
 }
 
@@ -150,7 +151,7 @@ export class CifarResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    let out = convBn(this.conv1, this.bn1, this.relu, x);
     out = this.layer3.forward(this.layer2.forward(this.layer1.forward(out)));
     return this.fc.forward(flatten(this.avgpool.forward(out), 1));
   }

@@ -3,11 +3,11 @@
 // only have to learn the residual F = H − x (He et al., 2016).
 import { ValueError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import { add } from '../autograd/ops/elementwise.js';
 import { flatten } from '../autograd/ops/views.js';
 import * as init from '../nn/init.js';
 import { Linear, ReLU, Sequential } from '../nn/layers/basic.js';
 import { Conv2d } from '../nn/layers/conv.js';
+import { convBn, convBnLayer, residualJoin } from '../nn/fuse.js';
 import { BatchNorm2d, GroupNorm } from '../nn/layers/norm.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../nn/layers/pool.js';
 import { Module } from '../nn/module.js';
@@ -64,10 +64,11 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.bn2.forward(this.conv2.forward(out));
-    const identity = this.downsample ? this.downsample.forward(x) : x;
-    return this.relu.forward(add(out, identity));
+    // convBn folds each conv → norm (→ relu) into one convolution at inference (nn/fuse.ts)
+    let out = convBn(this.conv1, this.bn1, this.relu, x);
+    out = convBn(this.conv2, this.bn2, null, out);
+    const identity = this.downsample ? convBnLayer(this.downsample, x) : x;
+    return residualJoin(this.relu, out, identity);
   }
 }
 
@@ -103,11 +104,11 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
-    out = this.bn3.forward(this.conv3.forward(out));
-    const identity = this.downsample ? this.downsample.forward(x) : x;
-    return this.relu.forward(add(out, identity));
+    let out = convBn(this.conv1, this.bn1, this.relu, x);
+    out = convBn(this.conv2, this.bn2, this.relu, out);
+    out = convBn(this.conv3, this.bn3, null, out);
+    const identity = this.downsample ? convBnLayer(this.downsample, x) : x;
+    return residualJoin(this.relu, out, identity);
   }
 }
 
@@ -203,7 +204,7 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    let out = this.maxpool.forward(convBn(this.conv1, this.bn1, this.relu, x));
     out = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(out))));
     return this.fc.forward(flatten(this.avgpool.forward(out), 1));
   }

@@ -77,6 +77,11 @@ export abstract class Module {
 
   abstract forward(...inputs: never[]): unknown;
 
+  /** Whether forward hooks or pre-hooks are registered here (fused paths step around no module that has them). */
+  hasForwardHooks(): boolean {
+    return this.#hooks.length + this.#preHooks.length > 0;
+  }
+
   #field(name: string): unknown {
     return (this as unknown as Fields)[name];
   }

@@ -7,7 +7,7 @@ import { Tensor } from '../../core/tensor.js';
 import { record } from '../graph.js';
 import { type TensorLike, makeView, run1, sumToShape, toTensor } from './dispatch.js';
 
-type BinaryKernelOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'reluBackward';
+type BinaryKernelOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'reluBackward' | 'addRelu';
 type CompareOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
 /** x as `dtype` (copied only when it differs) viewed with `shape`: broadcast dims get stride 0. */
@@ -185,6 +185,27 @@ export function relu(x: Tensor): Tensor {
   const out = unaryKernel('relu', x);
   // dx = g · [x > 0] (0 at x = 0 and for NaN, as torch), one fused pass
   return record(out, 'relu', [x], (g) => [binaryKernel('reluBackward', x, g, g.dtype, g.dtype)]);
+}
+
+/**
+ * relu(a + b) in one pass, as a residual block ends (not in torch.nn.functional, which composes
+ * the two). d/da = d/db = g·[y > 0], summed back over broadcast dims.
+ */
+export function addRelu(a: Tensor, other: TensorLike): Tensor {
+  const b = toTensor(other, a);
+  const t = resultType('add', a, b);
+  const out = binaryKernel('addRelu', a, b, t, t);
+  return record(
+    out,
+    'addRelu',
+    [a, b],
+    (g) => {
+      // g·[y > 0]: relu's mask read off its output (y ≤ 0 exactly where a + b ≤ 0; a NaN passes g)
+      const m = binaryKernel('reluBackward', out, g, g.dtype, g.dtype);
+      return [sumToShape(m, a.shape, a.dtype), sumToShape(m, b.shape, b.dtype)];
+    },
+    [out],
+  );
 }
 
 /** σ(x) = 1/(1+e^-x); dσ = σ(1-σ) */

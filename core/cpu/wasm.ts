@@ -5,7 +5,7 @@
 // where it did not (no SIMD, no SharedArrayBuffer), supports() says no and nothing changes.
 import type { ConvGeometry } from '../../kernels/geometry.js';
 import { conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
-import { addWasm, reluBackwardWasm, reluWasm, stridedCopyWasm, stridedDims } from '../../kernels/wasm/elementwise.js';
+import { addReluWasm, addWasm, reluBackwardWasm, reluWasm, stridedCopyWasm, stridedDims } from '../../kernels/wasm/elementwise.js';
 import { sgemmWasm } from '../../kernels/wasm/gemm.js';
 import {
   groupedConv2dBackwardInputWasm,
@@ -117,7 +117,7 @@ const out = (buffer: Float32Array, shape: number[]): CpuOutput => ({ buffer, dty
 type ConvAttrs = KernelAttrMap['conv2d'];
 
 interface WasmConv {
-  forward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, p: ConvGeometry): void;
+  forward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, p: ConvGeometry, relu: boolean): void;
   backwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, p: ConvGeometry): void;
   backwardWeight(dy: Float32Array, x: Float32Array, dw: Float32Array, p: ConvGeometry): void;
 }
@@ -134,9 +134,9 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
   };
   registerCpuVariant('conv2d', {
     name, about, rank, supports: ok, ...rule('forward'),
-    run: ([x, w, b], { geom: p }) => {
+    run: ([x, w, b], { geom: p, relu }) => {
       const y = newF32(p.n * p.o * p.oh * p.ow);
-      k.forward(f32(x), f32(w), b ? f32(b) : null, y, p);
+      k.forward(f32(x), f32(w), b ? f32(b) : null, y, p, relu === true);
       return [out(y, [p.n, p.o, p.oh, p.ow])];
     },
   });
@@ -172,7 +172,7 @@ for (const relaxed of [false, true]) {
     30 + (relaxed ? 1 : 0),
     () => only(),
     {
-      forward: (x, w, b, y, p) => conv2dForwardWasm(x, w, b, y, p, o),
+      forward: (x, w, b, y, p, relu) => conv2dForwardWasm(x, w, b, y, p, { ...o, relu }),
       backwardInput: (dy, w, dx, p) => conv2dBackwardInputWasm(dy, w, dx, p, o),
       backwardWeight: (dy, x, dw, p) => conv2dBackwardWeightWasm(dy, x, dw, p, o),
     },
@@ -183,7 +183,7 @@ for (const relaxed of [false, true]) {
     35 + (relaxed ? 1 : 0),
     (p) => only() && winogradSupports(p),
     {
-      forward: (x, w, b, y, p) => winogradConv2dForwardWasm(x, w, b, y, p, o),
+      forward: (x, w, b, y, p, relu) => winogradConv2dForwardWasm(x, w, b, y, p, { ...o, relu }),
       backwardInput: (dy, w, dx, p) => winogradConv2dBackwardInputWasm(dy, w, dx, p, o),
       backwardWeight: (dy, x, dw, p) =>
         winogradTuning.weightGradient ? winogradConv2dBackwardWeightWasm(dy, x, dw, p, o) : conv2dBackwardWeightWasm(dy, x, dw, p, o),
@@ -196,7 +196,7 @@ for (const relaxed of [false, true]) {
     40 + (relaxed ? 1 : 0),
     (p) => only() && groupedConvSupports(p),
     {
-      forward: (x, w, b, y, p) => groupedConv2dForwardWasm(x, w, b, y, p, o),
+      forward: (x, w, b, y, p, relu) => groupedConv2dForwardWasm(x, w, b, y, p, { ...o, relu }),
       backwardInput: (dy, w, dx, p) => groupedConv2dBackwardInputWasm(dy, w, dx, p, o),
       backwardWeight: (dy, x, dw, p) => groupedConv2dBackwardWeightWasm(dy, x, dw, p, o),
     },
@@ -323,11 +323,12 @@ registerCpuVariant('adaptiveAvgPool2dBackward', {
   },
 });
 
-// ---- elementwise: the memory-bound ops of a training step (relu, its backward, the residual add)
+// ---- elementwise: the memory-bound ops of a training step (relu, its backward, the residual add,
+// and the add+relu of a residual join)
 // on dense float32 operands of one shape; broadcasts, strided views and other ops stay in TypeScript.
 
 const EW_ABOUT = 'WASM SIMD elementwise on dense float32, threads over chunks';
-const WASM_BINARY = { add: addWasm, reluBackward: reluBackwardWasm } as const;
+const WASM_BINARY = { add: addWasm, addRelu: addReluWasm, reluBackward: reluBackwardWasm } as const;
 
 registerCpuVariant('unary', {
   name: 'wasm', about: EW_ABOUT, rank: 30,

@@ -23,11 +23,11 @@ function geom(attrs: { geom: ConvGeometry }, first: GpuInput, op: string): ConvG
   return attrs.geom;
 }
 
-// conv2d: [x, w, bias?] -> y [N, O, oh, ow]
+// conv2d: [x, w, bias?] -> y [N, O, oh, ow] (attrs.relu: max(y, 0))
 registerGpuKernel('conv2d', (gpu, [x, w, b], attrs) => {
   const p = geom(attrs, x, 'conv2d');
   const shape = [p.n, p.o, p.oh, p.ow];
-  const src = conv2dSource(p, strides4(x), strides4(w), b ? b.strides[0] : null);
+  const src = conv2dSource(p, strides4(x), strides4(w), b ? b.strides[0] : null, attrs.relu === true);
   const buffers = b ? [x.buffer, w.buffer, b.buffer] : [x.buffer, w.buffer];
   const offsets = b ? [x.offset, w.offset, b.offset] : [x.offset, w.offset];
   return [gpuOut(gpu.launch('conv2d', src, numel(shape), convLoopBound(p), buffers, offsets), x.dtype, shape)];

@@ -36,6 +36,8 @@ export const BINARY_OPS = {
   le: (a: number, b: number) => (a <= b ? 1 : 0),
   gt: (a: number, b: number) => (a > b ? 1 : 0),
   ge: (a: number, b: number) => (a >= b ? 1 : 0),
+  // relu(a + b) in one pass: a residual join and the ReLU after it
+  addRelu: (a: number, b: number) => UNARY_OPS.relu(a + b),
   // ReLU's backward in one pass: a is ReLU's input x, b the incoming gradient g; ∂relu/∂x = [not x <= 0]
   reluBackward: (a: number, b: number) => (a <= 0 ? 0 : b), // as torch: a NaN x passes the gradient
 } as const;

@@ -71,8 +71,11 @@ export function convLoopBound(p: ConvGeometry): number {
   return Math.max(p.c / p.groups, p.o / p.groups, p.kh, p.kw, p.n, p.oh, p.ow);
 }
 
-/** Forward: thread = y's flat index over [N, O, oh, ow]. Args (xBuf, wBuf[, bBuf], xOff, wOff[, bOff]). */
-export function conv2dSource(p: ConvGeometry, xs: Strides4, ws: Strides4, biasStride: number | null): string {
+/**
+ * Forward: thread = y's flat index over [N, O, oh, ow]. Args (xBuf, wBuf[, bBuf], xOff, wOff[, bOff]).
+ * With `relu` the result is max(acc, 0) (NaN kept), as the unary relu (elementwise.ts).
+ */
+export function conv2dSource(p: ConvGeometry, xs: Strides4, ws: Strides4, biasStride: number | null, relu = false): string {
   const cg = p.c / p.groups;
   const og = p.o / p.groups;
   const dot = loop('c', cg, [
@@ -97,7 +100,8 @@ export function conv2dSource(p: ConvGeometry, xs: Strides4, ws: Strides4, biasSt
     `const ix0 = ox * ${lit(p.sw)} - ${lit(p.pl)};`,
     'let acc = 0.0;',
     ...dot,
-    biasStride === null ? 'return acc;' : `return acc + bBuf[${offsetExpr('bOff', ['o'], [biasStride])}];`,
+    ...(biasStride === null ? [] : [`acc += bBuf[${offsetExpr('bOff', ['o'], [biasStride])}];`]),
+    relu ? 'return (acc > 0.0 ? acc : (acc != acc ? acc : 0.0));' : 'return acc;',
   ];
   const args = biasStride === null ? ['xBuf', 'wBuf', 'xOff', 'wOff'] : ['xBuf', 'wBuf', 'bBuf', 'xOff', 'wOff', 'bOff'];
   return kernelFunction(args, lines.join('\n  '));

@@ -13,7 +13,7 @@ import { type StridedOperand, kernelFunction, lit, stridedPositions } from './so
 export type GpuUnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'relu' | 'sigmoid' | 'tanh' | 'sign' | 'reciprocal';
 export type GpuBinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'reluBackward';
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'reluBackward' | 'addRelu';
 
 // tanh x = sign(x)·(1 - e)/(1 + e) with e = exp(-2|x|); for |x| < 0.1 the series
 // x - x³/3 + 2x⁵/15 - 17x⁷/315 (next term < 1e-10 relative).
@@ -57,6 +57,8 @@ export const GPU_BINARY: Record<GpuBinaryOp, string> = {
   gt: '(a > b ? 1.0 : 0.0)',
   ge: '(a >= b ? 1.0 : 0.0)',
   reluBackward: '(a <= 0.0 ? 0.0 : b)',
+  // relu(a + b), NaN kept as the unary relu
+  addRelu: '((a + b) > 0.0 ? (a + b) : ((a + b) != (a + b) ? (a + b) : 0.0))',
 };
 
 const operand = (name: string, strides: readonly number[]): StridedOperand => ({ pos: `p${name}`, offsetArg: `${name}Off`, strides });

@@ -86,11 +86,23 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
  * as torch.nn.functional.conv2d.
  */
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
-  const op = 'conv2d';
+  return convolve('conv2d', input, weight, bias, opts, false);
+}
+
+/**
+ * relu(conv2d(input, weight, bias, opts)) with the ReLU fused into the convolution's write-back:
+ * one pass over y instead of two (not in torch.nn.functional, which composes the two). Backward:
+ * dy = g·[y > 0], then conv2d's backward.
+ */
+export function conv2dRelu(input: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  return convolve('conv2dRelu', input, weight, bias, opts, true);
+}
+
+function convolve(op: string, input: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions, relu: boolean): Tensor {
   if (input.ndim !== 3 && input.ndim !== 4) {
     throw new ShapeError(`${op}: expected 3D (unbatched) or 4D (batched) input, but got input of size: ${fmtShape(input.shape)}`);
   }
-  if (input.ndim === 3) return squeeze(conv2d(unsqueeze(input, 0), weight, bias, opts), 0);
+  if (input.ndim === 3) return squeeze(convolve(op, unsqueeze(input, 0), weight, bias, opts, relu), 0);
   assertFloat(input.dtype, op, 'input');
   if (weight.dtype !== input.dtype) {
     throw new DTypeError(`${op}: input type (${input.dtype}) and weight type (${weight.dtype}) should be the same`);
@@ -106,14 +118,21 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
   const x = contiguous(input);
   const w = contiguous(weight);
   const b = bias ? contiguous(bias) : null;
-  const y = run1('conv2d', b ? [x, w, b] : [x, w], attrs);
+  const y = run1('conv2d', b ? [x, w, b] : [x, w], relu ? { geom: p, relu } : attrs);
   const inputs = bias ? [input, weight, bias] : [input, weight];
-  return record(y, op, inputs, (g) => {
-    const dy = contiguous(g);
-    return [
-      input.requiresGrad ? run1('conv2dBackwardInput', [dy, w], attrs) : null,
-      weight.requiresGrad ? run1('conv2dBackwardWeight', [dy, x], attrs) : null,
-      bias?.requiresGrad ? run1('conv2dBackwardBias', [dy], attrs) : null,
-    ];
-  });
+  return record(
+    y,
+    op,
+    inputs,
+    (g) => {
+      // after the fused ReLU: dy = g·[y > 0], relu's mask read off its output (a NaN passes g)
+      const dy = contiguous(relu ? run1('binary', [y, g], { op: 'reluBackward', dtype: g.dtype }) : g);
+      return [
+        input.requiresGrad ? run1('conv2dBackwardInput', [dy, w], attrs) : null,
+        weight.requiresGrad ? run1('conv2dBackwardWeight', [dy, x], attrs) : null,
+        bias?.requiresGrad ? run1('conv2dBackwardBias', [dy], attrs) : null,
+      ];
+    },
+    relu ? [...inputs, y] : inputs,
+  );
 }

@@ -29,6 +29,7 @@ export const CORE_OPS: Record<string, OpFn> = {
   pow: binary(ag.pow),
   maximum: binary(ag.maximum),
   minimum: binary(ag.minimum),
+  addRelu: binary(ag.addRelu),
   where: (xs) => ag.where(xs[0]!, xs[1]!, xs[2]!),
   neg: (xs) => ag.neg(xs[0]!),
   exp: (xs) => ag.exp(xs[0]!),

@@ -17,7 +17,7 @@ function leaves(c: (typeof cases)[number]): Tensor[] {
 
 // Every differentiable op of autograd/ops that the issue names.
 const REQUIRED = [
-  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where', 'neg', 'exp', 'log', 'sqrt', 'abs',
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'addRelu', 'where', 'neg', 'exp', 'log', 'sqrt', 'abs',
   'relu', 'sigmoid', 'tanh', 'sign', 'square', 'sum', 'mean', 'max', 'min', 'var', 'std', 'matmul', 'softmax', 'logSoftmax',
   'cat', 'stack', 'gather', 'indexSelect', 'view', 'reshape', 'flatten', 'permute', 'transpose', 't',
   'expand', 'expandAs', 'squeeze', 'unsqueeze', 'slice', 'narrow', 'select', 'contiguous', 'clone', 'toDtype',

@@ -6,7 +6,8 @@
 // it is compared within 1e-5·S, with S the same quantity computed from |x|, |w|, |b| and |dy|
 // (the float32 rounding bound of a sum, far below what a wrong tap or index gives).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { F, type GpuBackend, type Tensor, abs, full, initGpu, manualSeed, max, mul, nn, randn, sum } from '../../index.js';
+import { F, type GpuBackend, type Tensor, abs, full, initGpu, manualSeed, max, mul, nn, noGrad, randn, sum } from '../../index.js';
+import { convBn } from '../../nn/fuse.js';
 import { run1 } from '../../autograd/ops/dispatch.js';
 import { type Conv2dOptions, conv2dGeometry } from '../../nn/ops/conv.js';
 import { Bottleneck, type NormLayer } from '../../models/resnet.js';
@@ -102,6 +103,38 @@ describe('F.conv2d forward and backward gpu == cpu', () => {
   it('conv2d x=[2,2,40,33] w=[3,2,3,3] p=1: dw sums over N·oh·ow = 2640 positions', async () => {
     manualSeed(103);
     await expectSameOnGpu((x, w) => F.conv2d(x, w, null, { padding: 1 }), [randn([2, 2, 40, 33]), randn([3, 2, 3, 3])], 'big dw');
+  });
+});
+
+describe('F.conv2dRelu (the ReLU fused into the conv kernel) and a folded conv → BatchNorm2d gpu == cpu', () => {
+  it.each(CASES.slice(0, 6))('%j %j %j bias=%s', async (xs, ws, opts, bias) => {
+    manualSeed(105);
+    const inputs = [randn(xs), randn(ws), ...(bias ? [randn([ws[0] as number])] : [])];
+    const f = (x: Tensor, w: Tensor, b?: Tensor) => F.conv2dRelu(x, w, b ?? null, opts);
+    await expectSameOnGpu(f, inputs, `relu ${name(xs, ws, opts, bias)}`);
+  });
+
+  it('convBn x=[2,4,7,7] conv 4→6 3×3 p=1 → BatchNorm2d(6) eval → relu, noGrad: folded on the gpu', async () => {
+    manualSeed(106);
+    const conv = new nn.Conv2d(4, 6, 3, { padding: 1, bias: false });
+    const bn = new nn.BatchNorm2d(6);
+    noGrad(() => {
+      bn.running_mean!.assign(randn([6]).mul(0.3));
+      bn.running_var!.assign(randn([6]).abs().add(0.5));
+      bn.weight!.assign(randn([6]).abs().add(0.5));
+      bn.bias!.assign(randn([6]).mul(0.3));
+    });
+    const relu = new nn.ReLU();
+    const x = randn([2, 4, 7, 7]);
+    conv.eval();
+    bn.eval();
+    const cpu = noGrad(() => convBn(conv, bn, relu, x));
+    conv.to('gpu');
+    bn.to('gpu');
+    const onGpu = noGrad(() => convBn(conv, bn, relu, x.to('gpu')));
+    expect(onGpu.device).toBe('gpu');
+    const scale = noGrad(() => F.conv2d(abs(x), abs(conv.weight.to('cpu')), null, { padding: 1 }).mul(max(bn.weight!.to('cpu'))).add(1));
+    await expectGpuMatches(onGpu, cpu, 'folded conv → bn → relu', scale);
   });
 });
 

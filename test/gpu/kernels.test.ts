@@ -3,7 +3,7 @@
 // test/gpu/helpers.ts). The suite fails unless the backend that ran is headlessgl.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type GpuBackend, type Tensor, abs, add, div, eq, exp, ge, getBackend, gt, initGpu, le, log, lt, manualSeed,
+  F, type GpuBackend, type Tensor, abs, add, div, eq, exp, ge, getBackend, gt, initGpu, le, log, lt, manualSeed,
   matmul, maximum, max, min, minimum, mul, ne, neg, pow, randint, randn, relu, tensor, sigmoid, sqrt, sub, sum, tanh, where,
 } from '../../index.js';
 import { run1 } from '../../autograd/ops/dispatch.js';
@@ -63,7 +63,7 @@ describe('matmul gpu == cpu', () => {
 });
 
 describe('binary ops with broadcasting gpu == cpu', () => {
-  const OPS = { add, sub, mul, div, maximum, minimum, eq, ne, lt, le, gt, ge } as const;
+  const OPS = { add, sub, mul, div, maximum, minimum, eq, ne, lt, le, gt, ge, addRelu: F.addRelu } as const;
   it.each(Object.keys(OPS))('%s a=[4,1,5] b=[3,1] and a transposed view', async (name) => {
     const op = OPS[name as keyof typeof OPS];
     manualSeed(20);

@@ -31,6 +31,8 @@ def fmt(shape):
 BINARY = {
     "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
     "pow": torch.pow, "maximum": torch.maximum, "minimum": torch.minimum,
+    # resgrad's fused residual join; torch composes it
+    "addRelu": lambda a, b: torch.relu(torch.add(a, b)),
 }
 UNARY = {
     "neg": torch.neg, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
@@ -276,5 +278,12 @@ nograd("argmax x=[2,3,4] dim=1", "argmax", [rn(2, 3, 4)], dim=1)
 nograd("argmin x=[2,3,4] dim=-1 keepdim", "argmin", [rn(2, 3, 4)], dim=-1, keepdim=True)
 nograd("argmax ties x=[2,4] dim=1 (first index)", "argmax",
        [torch.tensor([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]], dtype=torch.float64)], dim=1)
+
+# ---- addRelu (relu(a + b) in one op), appended last so the cases above keep their values ----
+case("addRelu a=[2,3] b=[2,3]", "addRelu", [rn(2, 3), rn(2, 3)])
+case("addRelu a=[2,1,4] b=[3,1]", "addRelu", [rn(2, 1, 4), rn(3, 1)])
+case("addRelu a=[3] scalar=0.25", "addRelu", [rn(3)], scalar=0.25)
+case("addRelu at zero a=[4] b=[4]", "addRelu", [torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64),
+                                                torch.tensor([-1.0, 1.0, -0.5, -1.0], dtype=torch.float64)], kink=True)
 
 write_fixture("core", cases)

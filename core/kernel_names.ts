@@ -11,6 +11,12 @@ export interface NormAttrs extends NormLayout {
   eps: number;
   hasWeight: boolean;
   hasBias: boolean;
+  /**
+   * A ReLU follows, fused: the forwards return relu(y); the backward takes the gradient of relu(y),
+   * masks it by y > 0 (y recomputed from x, the statistics, γ and β: β is then its last input) and
+   * goes on as the plain backward.
+   */
+  relu?: boolean;
 }
 
 /** Kernel name → its attributes. Inputs and outputs of each are listed beside its CPU adapter. */

@@ -7,4 +7,4 @@ export { maxPool2d, maxPool2dWithIndices, avgPool2d, adaptiveAvgPool2d, type Max
 export { linear } from './ops/linear.js';
 export { dropout, type DropoutOptions } from './ops/dropout.js';
 export { nllLoss, crossEntropy, type NllLossOptions, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
-export { batchNorm, layerNorm, instanceNorm, groupNorm, type BatchNormOptions, type LayerNormOptions, type InstanceNormOptions, type GroupNormOptions } from './ops/norm.js';
+export { batchNorm, batchNormRelu, layerNorm, instanceNorm, groupNorm, type BatchNormOptions, type LayerNormOptions, type InstanceNormOptions, type GroupNormOptions } from './ops/norm.js';

@@ -10,8 +10,9 @@
 // The fused path runs only where it computes what the modules would: the norm is a BatchNorm2d
 // in eval mode with running statistics, no parameter of the two needs a gradient (noGrad(), or
 // all frozen), and no forward hook sits on any of the modules. Anywhere else the modules run one
-// after the other, as written. A residual join relu(out + identity) is one pass (addRelu) in
-// training too: it computes the same floats as add, then relu.
+// after the other, as written, except that a BatchNorm2d and the ReLU after it share their passes
+// (F.batchNormRelu: the norm's kernels apply the ReLU and its mask). A residual join
+// relu(out + identity) is one pass (addRelu) in training too: the same floats as add, then relu.
 import type { Storage, Tensor } from '../core/tensor.js';
 import { pin, tidy } from '../core/scope.js';
 import { isGradEnabled, noGrad } from '../autograd/graph.js';
@@ -40,7 +41,7 @@ interface Folded {
 
 const folds = new WeakMap<Conv2d, Folded>();
 
-/** Switch for A/B runs and tests: with enabled false, convBn always runs the modules one by one. */
+/** Switch for A/B runs and tests: with enabled false, convBn runs the modules one by one (no fold, no fused ReLU). */
 export const fusion = { enabled: true };
 
 /** The tensors a fold is computed from, in a fixed order. */
@@ -96,7 +97,10 @@ function fold(conv: Conv2d, norm: BatchNorm2d): Folded {
  */
 export function convBn(conv: Layer, norm: Layer, relu: Layer | null, x: Tensor): Tensor {
   if (!canFold(conv, norm, relu)) {
-    const y = norm.forward(conv.forward(x));
+    const z = conv.forward(x);
+    // training (or grads wanted): BatchNorm2d then ReLU still share one pass each way
+    if (relu && fusion.enabled && plain(norm, BatchNorm2d) && plain(relu, ReLU)) return (norm as unknown as BatchNorm2d).forwardRelu(z);
+    const y = norm.forward(z);
     return relu ? relu.forward(y) : y;
   }
   const c = conv as unknown as Conv2d;
@@ -116,5 +120,5 @@ export function convBnLayer(layer: Layer, x: Tensor): Tensor {
 
 /** relu(out + identity), a residual join: one pass (addRelu) unless the ReLU module has hooks or is a subclass. */
 export function residualJoin(relu: Layer, out: Tensor, identity: Tensor): Tensor {
-  return plain(relu, ReLU) ? addRelu(out, identity) : relu.forward(add(out, identity));
+  return fusion.enabled && plain(relu, ReLU) ? addRelu(out, identity) : relu.forward(add(out, identity));
 }

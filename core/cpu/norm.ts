@@ -1,9 +1,10 @@
 // CPU adapters for the normalisation family (kernels/cpu/norm.ts).
 //   normForward  [x, weight?, bias?]             → [y, mean, var]   statistics of x's own sets
 //   normApply    [x, mean, var, weight?, bias?]  → [y]              given statistics (eval mode)
-//   normBackward [x, gy, mean, var, weight?]     → [gx, gWeight, gBias]
-// attrs: axes, N, C, S, groups (the layout x[N, C, S] is read as), eps, hasWeight, hasBias;
-// normBackward also batchStats (did the forward use x's own statistics?). Optional inputs are
+//   normBackward [x, gy, mean, var, weight?, bias? (with relu)] → [gx, gWeight, gBias]
+// attrs: axes, N, C, S, groups (the layout x[N, C, S] is read as), eps, hasWeight, hasBias,
+// relu (a fused ReLU after the norm); normBackward also batchStats (did the forward use x's own
+// statistics?). The TypeScript variants run the fused ReLU as a pass of its own. Optional inputs are
 // present only when their has* flag is set. Inputs may be strided views: they are gathered to
 // contiguous arrays first. mean/var have one entry per set, in x's dtype; gWeight/gBias have C.
 // Variants: 'reference' (the obvious loops) and 'fused'; WASM BatchNorm joins in core/cpu/wasm.ts.
@@ -19,7 +20,7 @@ import { numSets } from '../../kernels/geometry.js';
 import { type CpuInput, registerCpuVariant } from './registry.js';
 import { allocOutput } from '../allocator.js';
 import { allocArray } from '../dtype.js';
-import { copyStrided } from '../../kernels/cpu/elementwise.js';
+import { UNARY_OPS, copyStrided } from '../../kernels/cpu/elementwise.js';
 import { isContiguous, numel } from '../shape.js';
 
 type Floats = Float32Array | Float64Array;
@@ -32,6 +33,13 @@ function dense(t: CpuInput): Floats {
   const out = allocArray(t.dtype, n) as Floats;
   copyStrided(buf, t.shape, t.strides, t.offset, out);
   return out;
+}
+
+const relu = UNARY_OPS.relu;
+
+/** y ← relu(y) in place. */
+function reluInPlace(y: Floats): void {
+  for (let i = 0; i < y.length; i++) y[i] = relu(y[i] as number);
 }
 
 type NormKernels = {
@@ -54,6 +62,7 @@ function registerNorm(name: string, about: string, rank: number, k: NormKernels)
       const mean = allocOutput(x.dtype, sets) as Floats;
       const variance = allocOutput(x.dtype, sets) as Floats;
       k.forward(dense(x), attrs, attrs.eps, weight, bias, y, mean, variance);
+      if (attrs.relu) reluInPlace(y);
       return [
         { buffer: y, dtype: x.dtype, shape: x.shape },
         { buffer: mean, dtype: x.dtype, shape: [sets] },
@@ -70,6 +79,7 @@ function registerNorm(name: string, about: string, rank: number, k: NormKernels)
       const bias = attrs.hasBias ? dense(inputs[next++]) : null;
       const y = allocOutput(x.dtype, numel(x.shape)) as Floats;
       k.apply(dense(x), attrs, dense(mean), dense(variance), attrs.eps, weight, bias, y);
+      if (attrs.relu) reluInPlace(y);
       return [{ buffer: y, dtype: x.dtype, shape: x.shape }];
     },
   });
@@ -81,7 +91,17 @@ function registerNorm(name: string, about: string, rank: number, k: NormKernels)
       const gx = allocOutput(x.dtype, numel(x.shape)) as Floats;
       const gWeight = allocOutput(x.dtype, attrs.C) as Floats;
       const gBias = allocOutput(x.dtype, attrs.C) as Floats;
-      k.backward(dense(x), dense(gy), attrs, dense(mean), dense(variance), attrs.eps, weight, attrs.batchStats, gx, gWeight, gBias);
+      let g = dense(gy);
+      if (attrs.relu) {
+        // gradient of relu(y): gy where y > 0 (or NaN), 0 elsewhere, with y recomputed as the forward did
+        const bias = attrs.hasBias ? dense(inputs[attrs.hasWeight ? 5 : 4]) : null;
+        const y = allocArray(x.dtype, numel(x.shape)) as Floats;
+        k.apply(dense(x), attrs, dense(mean), dense(variance), attrs.eps, weight, bias, y);
+        const masked = allocArray(x.dtype, y.length) as Floats;
+        for (let i = 0; i < y.length; i++) masked[i] = (y[i] as number) <= 0 ? 0 : (g[i] as number);
+        g = masked;
+      }
+      k.backward(dense(x), g, attrs, dense(mean), dense(variance), attrs.eps, weight, attrs.batchStats, gx, gWeight, gBias);
       return [
         { buffer: gx, dtype: x.dtype, shape: x.shape },
         { buffer: gWeight, dtype: x.dtype, shape: [attrs.C] },

@@ -227,7 +227,7 @@ registerCpuVariant('normForward', {
     const y = newF32(a.N * a.C * a.S);
     const mean = newF32(a.C);
     const variance = newF32(a.C);
-    normForwardWasm(f32(x), a, a.eps, weight, bias, y, mean, variance);
+    normForwardWasm(f32(x), a, a.eps, weight, bias, y, mean, variance, { relu: a.relu === true });
     return [out(y, [...x.shape]), out(mean, [a.C]), out(variance, [a.C])];
   },
 });
@@ -240,7 +240,7 @@ registerCpuVariant('normApply', {
     const weight = a.hasWeight ? f32(inputs[next++]) : null;
     const bias = a.hasBias ? f32(inputs[next++]) : null;
     const y = newF32(a.N * a.C * a.S);
-    normApplyWasm(f32(x), a, f32(mean), f32(variance), a.eps, weight, bias, y);
+    normApplyWasm(f32(x), a, f32(mean), f32(variance), a.eps, weight, bias, y, { relu: a.relu === true });
     return [out(y, [...x.shape])];
   },
 });
@@ -250,10 +250,11 @@ registerCpuVariant('normBackward', {
   run: (inputs, a) => {
     const [x, gy, mean, variance] = inputs;
     const weight = a.hasWeight ? f32(inputs[4]) : null;
+    const bias = a.relu && a.hasBias ? f32(inputs[a.hasWeight ? 5 : 4]) : null;
     const gx = newF32(a.N * a.C * a.S);
     const gWeight = newF32(a.C);
     const gBias = newF32(a.C);
-    normBackwardWasm(f32(x), f32(gy), a, f32(mean), f32(variance), a.eps, weight, a.batchStats, gx, gWeight, gBias);
+    normBackwardWasm(f32(x), f32(gy), a, f32(mean), f32(variance), a.eps, weight, a.batchStats, gx, gWeight, gBias, { relu: a.relu === true, bias });
     return [out(gx, [...x.shape]), out(gWeight, [a.C]), out(gBias, [a.C])];
   },
 });

@@ -7,6 +7,7 @@
 // Sources: kernels/gpu/norm.ts. Statistics are two-pass like the CPU's (μ, then Σ(x − μ)²),
 // each pass a two-level set sum; intermediate buffers are released before returning.
 import type { NormAttrs } from '../kernel_names.js';
+import { ValueError } from '../errors.js';
 import { isContiguous, numel } from '../shape.js';
 import { type NormLayout, numSets } from '../../kernels/geometry.js';
 import { copySource } from '../../kernels/gpu/elementwise.js';
@@ -94,9 +95,15 @@ function optional(gpu: GpuBackend, inputs: readonly GpuInput[], first: number, a
   return [w, b];
 }
 
+/** The fused ReLU (attrs.relu) is a CPU kernel option; on the GPU the op composes norm and relu. */
+function noFusedRelu(attrs: NormAttrs, kernel: string): void {
+  if (attrs.relu) throw new ValueError(`gpu ${kernel}: attrs.relu (a fused ReLU) is not supported on the gpu; the ops run relu after the norm there`);
+}
+
 registerGpuKernel('normForward', (gpu, inputs, attrs) => {
   const xIn = inputs[0];
   assertGpuDType(xIn.dtype, 'normForward');
+  noFusedRelu(attrs, 'normForward');
   const l: NormLayout = attrs; // NormAttrs is the layout plus eps and the has* flags
   if (numel(xIn.shape) === 0) {
     // nothing to normalise; the statistics of empty sets are 0/0, as on the cpu
@@ -118,6 +125,7 @@ registerGpuKernel('normForward', (gpu, inputs, attrs) => {
 registerGpuKernel('normApply', (gpu, inputs, attrs) => {
   const xIn = inputs[0];
   assertGpuDType(xIn.dtype, 'normApply');
+  noFusedRelu(attrs, 'normApply');
   const [x, mean, variance] = [dense(gpu, xIn), dense(gpu, inputs[1]), dense(gpu, inputs[2])];
   const [w, b] = optional(gpu, inputs, 3, attrs);
   const y = applyNorm(gpu, attrs, x, mean, variance, attrs.eps, w, b);
@@ -133,6 +141,7 @@ registerGpuKernel('normApply', (gpu, inputs, attrs) => {
 registerGpuKernel('normBackward', (gpu, inputs, attrs) => {
   const xIn = inputs[0];
   assertGpuDType(xIn.dtype, 'normBackward');
+  noFusedRelu(attrs, 'normBackward');
   const l: NormLayout = attrs; // NormAttrs is the layout plus eps and the has* flags
   if (numel(xIn.shape) === 0) {
     // sums over nothing: zero gradients for γ and β

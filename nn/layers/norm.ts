@@ -14,7 +14,7 @@ import { noGrad } from '../../autograd/graph.js';
 import { add } from '../../autograd/ops/elementwise.js';
 import { squeeze, unsqueeze } from '../../autograd/ops/views.js';
 import { Module } from '../module.js';
-import { batchNorm, groupNorm, instanceNorm, layerNorm } from '../ops/norm.js';
+import { batchNorm, batchNormRelu, groupNorm, instanceNorm, layerNorm } from '../ops/norm.js';
 
 function checkCount(layer: string, arg: string, v: number): void {
   if (!Number.isInteger(v) || v <= 0) throw new ValueError(`${layer}: argument '${arg}' must be a positive integer, but got ${v}`);
@@ -89,6 +89,15 @@ abstract class BatchNormBase extends NormBase {
   protected abstract checkInputDim(x: Tensor): void;
 
   forward(x: Tensor): Tensor {
+    return this.normalize(x, false);
+  }
+
+  /** relu(this.forward(x)) with the ReLU fused into the norm's kernels (F.batchNormRelu); no hooks run. */
+  forwardRelu(x: Tensor): Tensor {
+    return this.normalize(x, true);
+  }
+
+  private normalize(x: Tensor, relu: boolean): Tensor {
     this.checkInputDim(x);
     let factor = this.momentum ?? 0;
     const counter = this.num_batches_tracked;
@@ -100,7 +109,7 @@ abstract class BatchNormBase extends NormBase {
     const useBatchStats = this.training || (this.running_mean === null && this.running_var === null);
     // Running stats are read in eval, and updated in training only when tracked.
     const passStats = !this.training || this.trackRunningStats;
-    return batchNorm(x, passStats ? this.running_mean : null, passStats ? this.running_var : null, this.weight, this.bias, {
+    return (relu ? batchNormRelu : batchNorm)(x, passStats ? this.running_mean : null, passStats ? this.running_var : null, this.weight, this.bias, {
       training: useBatchStats,
       momentum: factor,
       eps: this.eps,

@@ -16,7 +16,7 @@ import type { Tensor } from '../../core/tensor.js';
 import type { NormLayout } from '../../kernels/geometry.js';
 import { noGrad, record } from '../../autograd/graph.js';
 import { runKernel } from '../../autograd/ops/dispatch.js';
-import { add, div, mul, sqrt, sub } from '../../autograd/ops/elementwise.js';
+import { add, div, mul, relu as reluOp, sqrt, sub } from '../../autograd/ops/elementwise.js';
 import { mean, variance } from '../../autograd/ops/reduce.js';
 import { reshape } from '../../autograd/ops/views.js';
 
@@ -27,8 +27,8 @@ const DEFAULT_EPS = 1e-5;
 /** γ and β that are present, in kernel-input order. */
 const present = (...ts: (Tensor | null)[]): Tensor[] => ts.filter((t): t is Tensor => t !== null);
 
-function affineAttrs(layout: NormLayout, eps: number, weight: Tensor | null, bias: Tensor | null) {
-  return { ...layout, eps, hasWeight: weight !== null, hasBias: bias !== null };
+function affineAttrs(layout: NormLayout, eps: number, weight: Tensor | null, bias: Tensor | null, relu = false) {
+  return { ...layout, eps, hasWeight: weight !== null, hasBias: bias !== null, ...(relu ? { relu } : {}) };
 }
 
 /** Gradients for [x, weight?, bias?] from the fused backward kernel. */
@@ -41,15 +41,20 @@ function normGrads(
   weight: Tensor | null,
   bias: Tensor | null,
   batchStats: boolean,
+  relu: boolean,
 ): Tensor[] {
-  const [gx, gw, gb] = runKernel('normBackward', [x, g, ...stats, ...present(weight)], {
-    ...affineAttrs(layout, eps, weight, bias),
+  // with the fused ReLU the kernel recomputes y (to mask g by y > 0), so it reads β too
+  const [gx, gw, gb] = runKernel('normBackward', [x, g, ...stats, ...present(weight), ...(relu ? present(bias) : [])], {
+    ...affineAttrs(layout, eps, weight, bias, relu),
     batchStats,
   }) as [Tensor, Tensor, Tensor];
   return [gx, ...(weight ? [reshape(gw, weight.shape)] : []), ...(bias ? [reshape(gb, bias.shape)] : [])];
 }
 
-/** Normalise x by the statistics of its own sets; returns y (with its backward) and μ, σ² per set. */
+/**
+ * Normalise x by the statistics of its own sets; returns y (with its backward) and μ, σ² per set.
+ * With relu, y = relu(norm(x)) from the same kernel pass (CPU only: batchNorm decides).
+ */
 function normWithBatchStats(
   op: string,
   x: Tensor,
@@ -57,10 +62,11 @@ function normWithBatchStats(
   weight: Tensor | null,
   bias: Tensor | null,
   eps: number,
+  relu = false,
 ): { y: Tensor; mean: Tensor; variance: Tensor } {
   const params = present(weight, bias);
-  const [y, mu, sigma2] = runKernel('normForward', [x, ...params], affineAttrs(layout, eps, weight, bias)) as [Tensor, Tensor, Tensor];
-  record(y, op, [x, ...params], (g) => normGrads(x, g, layout, [mu, sigma2], eps, weight, bias, true));
+  const [y, mu, sigma2] = runKernel('normForward', [x, ...params], affineAttrs(layout, eps, weight, bias, relu)) as [Tensor, Tensor, Tensor];
+  record(y, op, [x, ...params], (g) => normGrads(x, g, layout, [mu, sigma2], eps, weight, bias, true, relu));
   return { y, mean: mu, variance: sigma2 };
 }
 
@@ -73,11 +79,12 @@ function normWithFixedStats(
   weight: Tensor | null,
   bias: Tensor | null,
   eps: number,
+  relu = false,
 ): Tensor {
   const params = present(weight, bias);
-  const y = runKernel('normApply', [x, ...stats, ...params], affineAttrs(layout, eps, weight, bias))[0] as Tensor;
+  const y = runKernel('normApply', [x, ...stats, ...params], affineAttrs(layout, eps, weight, bias, relu))[0] as Tensor;
   // backward reads the statistics too: a running-stat update before backward must be caught
-  return record(y, op, [x, ...params], (g) => normGrads(x, g, layout, stats, eps, weight, bias, false), [x, ...params, ...stats]);
+  return record(y, op, [x, ...params], (g) => normGrads(x, g, layout, stats, eps, weight, bias, false, relu), [x, ...params, ...stats]);
 }
 
 /** running ← (1 − momentum)·running + momentum·batch, in place and outside autograd. */
@@ -143,7 +150,37 @@ export function batchNorm(
   bias: Tensor | null = null,
   opts: BatchNormOptions = {},
 ): Tensor {
-  const op = 'batchNorm';
+  return batchNormWith('batchNorm', x, runningMean, runningVar, weight, bias, opts, false);
+}
+
+/**
+ * relu(batchNorm(...)) with the ReLU fused into the norm's kernels (not in torch.nn.functional,
+ * which composes the two): on the CPU the forward writes relu(y) in its one pass, and the backward
+ * masks the incoming gradient by y > 0 inside the norm's backward pass (y recomputed there from
+ * x, the statistics, γ and β). On the GPU it is batchNorm, then relu.
+ */
+export function batchNormRelu(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  opts: BatchNormOptions = {},
+): Tensor {
+  if (x.device !== 'cpu') return reluOp(batchNorm(x, runningMean, runningVar, weight, bias, opts));
+  return batchNormWith('batchNormRelu', x, runningMean, runningVar, weight, bias, opts, true);
+}
+
+function batchNormWith(
+  op: string,
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: BatchNormOptions,
+  relu: boolean,
+): Tensor {
   const [N, C, S] = ncs(op, x);
   const training = opts.training ?? false;
   const momentum = opts.momentum ?? 0.1;
@@ -158,12 +195,12 @@ export function batchNorm(
     if (!runningMean || !runningVar) {
       throw new ValueError(`${op}: ${runningMean ? 'runningVar' : 'runningMean'} must be defined in evaluation mode (training: false)`);
     }
-    return normWithFixedStats(op, x, layout, [runningMean, runningVar], weight, bias, eps);
+    return normWithFixedStats(op, x, layout, [runningMean, runningVar], weight, bias, eps, relu);
   }
   if (N * S === 1) {
     throw new ValueError(`${op}: Expected more than 1 value per channel when training, got input size ${fmtShape(x.shape)}`);
   }
-  const { y, mean: mu, variance: sigma2 } = normWithBatchStats(op, x, layout, weight, bias, eps);
+  const { y, mean: mu, variance: sigma2 } = normWithBatchStats(op, x, layout, weight, bias, eps, relu);
   const m = N * S;
   if (runningMean) updateRunning(runningMean, mu, momentum);
   if (runningVar) updateRunning(runningVar, noGrad(() => mul(sigma2, m / (m - 1))), momentum);

@@ -13,6 +13,7 @@
 // A wrong set, channel, layout or a truncated loop gives errors of order 1 in these units.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { F, type GpuBackend, type Tensor, abs, add, full, initGpu, manualSeed, max, mul, randn, rand, sum } from '../../index.js';
+import { runKernel } from '../../autograd/ops/dispatch.js';
 import { expectGpuMatches } from './helpers.js';
 
 let gpu: GpuBackend;
@@ -131,6 +132,23 @@ describe('batchNorm gpu == cpu', () => {
       },
       'batchNorm train permuted',
     );
+  });
+});
+
+describe('batchNormRelu gpu == cpu (the cpu fuses the ReLU into the norm kernels; the gpu composes them)', () => {
+  it.each([true, false])('batchNormRelu x=[4,3,5,6] training=%s, running stats updated', async (training) => {
+    manualSeed(103);
+    const p = channels(3);
+    await checkNorm(
+      { run: (x, w, b, rm, rv) => F.batchNormRelu(x, rm, rv, w, b, { training, momentum: 0.2 }), x: randn([4, 3, 5, 6]), ...p },
+      `batchNormRelu training=${training}`,
+    );
+  });
+
+  it('the gpu norm kernels refuse the fused-ReLU attribute with a clear error', () => {
+    const x = randn([2, 3, 4]).to('gpu');
+    const attrs = { axes: 'batch' as const, N: 2, C: 3, S: 4, groups: 1, eps: 1e-5, hasWeight: false, hasBias: false, relu: true };
+    expect(() => runKernel('normForward', [x], attrs)).toThrow(/gpu normForward: attrs.relu .* not supported on the gpu/);
   });
 });
 

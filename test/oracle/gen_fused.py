@@ -91,4 +91,37 @@ for xs, ws, stride, padding, groups, bias, affine, relu, eps in CONV_BN:
         c["beta"] = enc(beta)
     cases.append(c)
 
+# batchNormRelu: y = relu(batch_norm(x, ...)) in training (batch statistics; the running ones
+# updated) and in eval, with gradients for x, γ and β. Values are kept off ReLU's kink.
+# (x shape, training, affine, eps, momentum)
+BN_RELU = [
+    ([4, 3, 5, 6], True, True, 1e-5, 0.1),
+    ([2, 5, 7, 3], True, False, 1e-3, 0.3),
+    ([3, 4, 6], True, True, 1e-5, 0.1),
+    ([2, 3, 4, 5], False, True, 1e-5, 0.1),
+    ([8, 6], True, True, 1e-5, 0.1),
+]
+for xs, training, affine, eps, momentum in BN_RELU:
+    c_ = xs[1]
+    while True:
+        x = rn(*xs).requires_grad_(True)
+        gamma = (0.5 + torch.rand(c_, dtype=torch.float64, generator=gen)).requires_grad_(True) if affine else None
+        beta = (0.3 * rn(c_)).requires_grad_(True) if affine else None
+        mean0, var0 = 0.3 * rn(c_), 0.5 + torch.rand(c_, dtype=torch.float64, generator=gen)
+        rm, rv = mean0.clone(), var0.clone()
+        z = F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=momentum, eps=eps)
+        if away_from_kink(z):
+            break
+    y = torch.relu(z)
+    gy = rn(*y.shape)
+    leaves = [x] + ([gamma, beta] if affine else [])
+    grads = torch.autograd.grad(y, leaves, gy)
+    c = {"name": f"batchNormRelu x={fmt(xs)} {'train' if training else 'eval'}" + ("" if affine else " noaffine") + f" eps={eps} momentum={momentum}",
+         "kind": "bnRelu", "training": training, "eps": eps, "momentum": momentum,
+         "x": enc(x), "mean0": enc(mean0), "var0": enc(var0), "y": enc(y), "gy": enc(gy), "gx": enc(grads[0]),
+         "mean1": enc(rm), "var1": enc(rv)}
+    if affine:
+        c.update({"gamma": enc(gamma), "beta": enc(beta), "ggamma": enc(grads[1]), "gbeta": enc(grads[2])})
+    cases.append(c)
+
 write_fixture("fused", cases)

@@ -63,6 +63,10 @@ export function canFold(conv: Module, norm: Module, relu: Module | null = null):
   const c = conv as Conv2d;
   const n = norm as BatchNorm2d;
   if (n.training || !n.running_mean || !n.running_var || n.numFeatures !== c.outChannels) return false;
+  // mixed dtypes or devices: the modules as written raise the error that names them
+  const w = c.weight;
+  if (![c.bias, n.weight, n.bias].every((t) => !t || (t.dtype === w.dtype && t.device === w.device))) return false;
+  if (![n.running_mean, n.running_var].every((t) => t.device === w.device)) return false;
   if (!isGradEnabled()) return true;
   return [c.weight, c.bias, n.weight, n.bias].every((p) => !p?.requiresGrad);
 }

@@ -6,3 +6,4 @@ export { Conv2d, type Conv2dModuleOptions } from './layers/conv.js';
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './layers/pool.js';
 export { conv2dParams, conv2dMacs, conv2dOutputSize, type ConvSpec } from './conv_arith.js';
 export { BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm } from './layers/norm.js';
+export { convBn, convBnLayer, residualJoin, canFold, fusion } from './fuse.js';

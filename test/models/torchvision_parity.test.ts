@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { F, type Tensor, io, models, type nn } from '../../index.js';
+import { F, type Tensor, io, models, type nn, noGrad } from '../../index.js';
 import { expectClose } from '../helpers/assert.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -67,6 +67,18 @@ describe.each(Object.keys(factories))('%s vs torch', (name) => {
     m32.loadStateDict(weights);
     m32.eval();
     closeScaled(m32.forward(x.float()) as Tensor, c.logits_eval_f32 as Tensor, 1e-4, 'f32 logits');
+  });
+
+  it('eval logits under noGrad (every conv → BatchNorm folded, nn/fuse.ts): the same tolerances', () => {
+    const m = (factories[name] as () => Net)().double();
+    m.loadStateDict(weights);
+    m.eval();
+    const x = c.x as Tensor;
+    closeScaled(noGrad(() => m.forward(x) as Tensor), c.logits_eval as Tensor, 1e-9, 'f64 folded logits');
+    const m32 = (factories[name] as () => Net)();
+    m32.loadStateDict(weights);
+    m32.eval();
+    closeScaled(noGrad(() => m32.forward(x.float()) as Tensor), c.logits_eval_f32 as Tensor, 1e-4, 'f32 folded logits');
   });
 
   it('train mode float64: loss, input grad, every parameter grad, updated running stats', () => {

@@ -235,6 +235,13 @@ describe('convBn runs the modules unfused where folding would change what they c
     }
   });
 
+  it('a norm in another dtype: the error of the unfused modules, not a silent fold', () => {
+    const { conv } = modulesOf(c, 'float32');
+    const bn64 = modulesOf(c, 'float64').bn;
+    expect(canFold(conv, bn64)).toBe(false);
+    expect(() => noGrad(() => convBn(conv, bn64, null, x))).toThrow(/batchNorm: expected 'weight' to have the input's dtype float32, but got float64/);
+  });
+
   it('another norm layer, or a subclass of BatchNorm2d', () => {
     const { conv } = modulesOf(c, 'float32');
     const o = conv.outChannels;

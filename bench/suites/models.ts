@@ -29,7 +29,7 @@ type Net = ReturnType<typeof api.models.resnet18>;
 const CLASSES = 1000;
 // Logits of float32 runs against the float64 forward: ~50 layers of float32 sums of up to 4608
 // products in different orders (our WASM FMA tiles, XNNPACK, MLAS) plus BN folded into the
-// weights by the peers. Measured on ResNet-50 here: 1e-7 (ours, TS kernels), 4e-7
+// weights (by the peers, and by nn/fuse.ts in our eval forward under noGrad). Measured on ResNet-50 here: 1e-7 (ours, TS kernels), 4e-7
 // (onnxruntime), 1.3e-6 (tfjs-wasm) of the largest logit; 1e-4 leaves room for other summation
 // orders and still catches a layer that is off by a percent.
 const LOGIT_TOL = 1e-4;
@@ -84,6 +84,7 @@ function forwardWorkload(name: string, make: () => Net, batch: number, ctx: Suit
     kind: 'resgrad',
     backend: 'cpu: public API, float32 tensors',
     threads: 1,
+    note: 'eval under noGrad: each conv → BatchNorm (→ ReLU) folded into one convolution (nn/fuse.ts), as the peers fold BN',
     ...(skip ? { skip } : {}),
     prepare() {
       const m = net();

@@ -35,8 +35,9 @@ interface Folded {
   norm: BatchNorm2d;
   eps: number;
   stamps: Stamp[];
-  weight: Tensor;
-  bias: Tensor;
+  /** null: s or t is not finite, and this pair runs unfolded until a source changes */
+  weight: Tensor | null;
+  bias: Tensor | null;
 }
 
 const folds = new WeakMap<Conv2d, Folded>();
@@ -71,25 +72,32 @@ export function canFold(conv: Module, norm: Module, relu: Module | null = null):
   return [c.weight, c.bias, n.weight, n.bias].every((p) => !p?.requiresGrad);
 }
 
-/** w·s and t of the header, in the conv weight's dtype (computed in float64 on the CPU). */
+/**
+ * w·s and t of the header in the conv weight's dtype and on its device; s and t are computed in
+ * float64 on the CPU (C values), and w·s in float64 there too for CPU weights. A non-finite s or t
+ * (σ² + ε = 0, or an infinite γ) is not folded: `weight` is null and the modules run as written,
+ * so Inf and NaN land where they would without folding.
+ */
 function fold(conv: Conv2d, norm: BatchNorm2d): Folded {
   const cached = folds.get(conv);
   const now = sources(conv, norm);
   if (cached && cached.norm === norm && cached.eps === norm.eps && cached.stamps.every((s, i) => unchanged(s, now[i] ?? null))) return cached;
-  const dtype = conv.weight.dtype;
-  const wide = conv.weight.device === 'cpu' ? 'float64' : dtype;
+  const { dtype, device } = conv.weight;
   const [weight, bias] = noGrad(() =>
     tidy(() => {
-      const at = (t: Tensor) => t.to(wide);
-      let s = pow(add(at(norm.running_var as Tensor), norm.eps), -0.5);
-      if (norm.weight) s = mul(s, at(norm.weight));
-      const mu = at(norm.running_mean as Tensor);
-      let t = mul(conv.bias ? add(at(conv.bias), neg(mu)) : neg(mu), s);
-      if (norm.bias) t = add(t, at(norm.bias));
-      const w = mul(at(conv.weight), reshape(s, [conv.outChannels, 1, 1, 1]));
-      return [pin(contiguous(w.to(dtype))), pin(contiguous(t.to(dtype)))];
+      const host = (t: Tensor) => t.to('cpu').to('float64');
+      let s = pow(add(host(norm.running_var as Tensor), norm.eps), -0.5);
+      if (norm.weight) s = mul(s, host(norm.weight));
+      const mu = host(norm.running_mean as Tensor);
+      let t = mul(conv.bias ? add(host(conv.bias), neg(mu)) : neg(mu), s);
+      if (norm.bias) t = add(t, host(norm.bias));
+      const [sd, td] = [s.to(dtype), t.to(dtype)];
+      if (![...sd.toArray(), ...td.toArray()].every(Number.isFinite)) return [null, null];
+      const perRow = [conv.outChannels, 1, 1, 1];
+      const w = device === 'cpu' ? mul(conv.weight.to('float64'), reshape(s, perRow)).to(dtype) : mul(conv.weight, reshape(sd.to(device), perRow));
+      return [pin(contiguous(w)), pin(contiguous(td.to(device)))];
     }),
-  ) as [Tensor, Tensor];
+  ) as [Tensor, Tensor] | [null, null];
   const f: Folded = { norm, eps: norm.eps, stamps: now.map(stampOf), weight, bias };
   folds.set(conv, f);
   return f;
@@ -100,17 +108,20 @@ function fold(conv: Conv2d, norm: BatchNorm2d): Folded {
  * turn. `relu` is the ReLU module that follows (null: none).
  */
 export function convBn(conv: Layer, norm: Layer, relu: Layer | null, x: Tensor): Tensor {
-  if (!canFold(conv, norm, relu)) {
-    const z = conv.forward(x);
-    // training (or grads wanted): BatchNorm2d then ReLU still share one pass each way
-    if (relu && fusion.enabled && plain(norm, BatchNorm2d) && plain(relu, ReLU)) return (norm as unknown as BatchNorm2d).forwardRelu(z);
-    const y = norm.forward(z);
-    return relu ? relu.forward(y) : y;
-  }
+  if (!canFold(conv, norm, relu)) return unfused(conv, norm, relu, x);
   const c = conv as unknown as Conv2d;
   const f = fold(c, norm as unknown as BatchNorm2d);
+  if (f.weight === null) return unfused(conv, norm, relu, x);
   const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
   return (relu ? conv2dRelu : conv2d)(x, f.weight, f.bias, opts);
+}
+
+/** The modules in turn; a BatchNorm2d and the ReLU after it still share one pass each way. */
+function unfused(conv: Layer, norm: Layer, relu: Layer | null, x: Tensor): Tensor {
+  const z = conv.forward(x);
+  if (relu && fusion.enabled && plain(norm, BatchNorm2d) && plain(relu, ReLU)) return (norm as unknown as BatchNorm2d).forwardRelu(z);
+  const y = norm.forward(z);
+  return relu ? relu.forward(y) : y;
 }
 
 /** A Sequential(conv, norm) (a projection shortcut) through convBn; any other layer as it is. */

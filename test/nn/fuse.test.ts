@@ -235,6 +235,22 @@ describe('convBn runs the modules unfused where folding would change what they c
     }
   });
 
+  it('a zero variance with eps 0 (s = ∞): not folded, so Inf and NaN land where the modules put them', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const { conv, bn, relu } = modulesOf(c, dtype);
+      noGrad(() => bn.running_var!.assign(bn.running_var!.mul(0)));
+      const eps0 = new nn.BatchNorm2d(bn.numFeatures, { eps: 0, dtype }).eval().freeze();
+      eps0.loadStateDict(bn.stateDict());
+      const xd = x.to(dtype);
+      const folded = noGrad(() => convBn(conv, eps0, relu, xd)).toArray();
+      fusion.enabled = false;
+      const plain = noGrad(() => convBn(conv, eps0, relu, xd)).toArray();
+      fusion.enabled = true;
+      expect(folded.some((v) => v === Number.POSITIVE_INFINITY), 'the case does make infinities').toBe(true);
+      expectSameBits(folded, plain, `${dtype} y`);
+    }
+  });
+
   it('a norm in another dtype: the error of the unfused modules, not a silent fold', () => {
     const { conv } = modulesOf(c, 'float32');
     const bn64 = modulesOf(c, 'float64').bn;

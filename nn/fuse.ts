@@ -73,29 +73,30 @@ export function canFold(conv: Module, norm: Module, relu: Module | null = null):
 }
 
 /**
- * w·s and t of the header in the conv weight's dtype and on its device; s and t are computed in
- * float64 on the CPU (C values), and w·s in float64 there too for CPU weights. A non-finite s or t
- * (σ² + ε = 0, or an infinite γ) is not folded: `weight` is null and the modules run as written,
- * so Inf and NaN land where they would without folding.
+ * w·s and t of the header in the conv weight's dtype and on its device. On the CPU, s and t are
+ * computed in float64 and w·s too, each rounded once; a non-finite s or t (σ² + ε = 0, an infinite
+ * γ) is not folded: `weight` is null and the modules run as written, so Inf and NaN land where they
+ * would without folding. On a GPU everything stays on the device in its dtype and that check is
+ * skipped: a WebGPU buffer cannot be read back synchronously, and a forward must not wait.
  */
 function fold(conv: Conv2d, norm: BatchNorm2d): Folded {
   const cached = folds.get(conv);
   const now = sources(conv, norm);
   if (cached && cached.norm === norm && cached.eps === norm.eps && cached.stamps.every((s, i) => unchanged(s, now[i] ?? null))) return cached;
   const { dtype, device } = conv.weight;
+  const onCpu = device === 'cpu';
   const [weight, bias] = noGrad(() =>
     tidy(() => {
-      const host = (t: Tensor) => t.to('cpu').to('float64');
-      let s = pow(add(host(norm.running_var as Tensor), norm.eps), -0.5);
-      if (norm.weight) s = mul(s, host(norm.weight));
-      const mu = host(norm.running_mean as Tensor);
-      let t = mul(conv.bias ? add(host(conv.bias), neg(mu)) : neg(mu), s);
-      if (norm.bias) t = add(t, host(norm.bias));
+      const at = (t: Tensor) => (onCpu ? t.to('float64') : t);
+      let s = pow(add(at(norm.running_var as Tensor), norm.eps), -0.5);
+      if (norm.weight) s = mul(s, at(norm.weight));
+      const mu = at(norm.running_mean as Tensor);
+      let t = mul(conv.bias ? add(at(conv.bias), neg(mu)) : neg(mu), s);
+      if (norm.bias) t = add(t, at(norm.bias));
       const [sd, td] = [s.to(dtype), t.to(dtype)];
-      if (![...sd.toArray(), ...td.toArray()].every(Number.isFinite)) return [null, null];
-      const perRow = [conv.outChannels, 1, 1, 1];
-      const w = device === 'cpu' ? mul(conv.weight.to('float64'), reshape(s, perRow)).to(dtype) : mul(conv.weight, reshape(sd.to(device), perRow));
-      return [pin(contiguous(w)), pin(contiguous(td.to(device)))];
+      if (onCpu && ![...sd.toArray(), ...td.toArray()].every(Number.isFinite)) return [null, null];
+      const w = mul(at(conv.weight), reshape(s, [conv.outChannels, 1, 1, 1])).to(dtype);
+      return [pin(contiguous(w)), pin(contiguous(td))];
     }),
   ) as [Tensor, Tensor] | [null, null];
   const f: Folded = { norm, eps: norm.eps, stamps: now.map(stampOf), weight, bias };

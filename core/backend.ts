@@ -15,6 +15,8 @@ export interface KernelInput<B = unknown> {
   readonly shape: readonly number[];
   readonly strides: readonly number[];
   readonly offset: number;
+  /** The storage's write count (Tensor.version) when the call was made: what a kernel's cache of a derived form of this input is stamped with. */
+  readonly version?: number;
 }
 
 /** A kernel output: always a fresh, contiguous buffer. */

@@ -191,7 +191,7 @@ export class Tensor {
     if (this.storage.isReleased) {
       throw new DeviceError(`tensor of shape ${fmtShape(this.shape)} was disposed; its buffer is gone`);
     }
-    return { buffer: this.storage.buffer, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+    return { buffer: this.storage.buffer, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset, version: this.storage.version };
   }
 
   /** The elements in row-major order as a fresh typed array (CPU tensors; use `await data()` on a device). */

@@ -32,6 +32,7 @@ import {
   winogradPrefersWeightGradient,
   winogradSupports,
   winogradTuning,
+  winogradWeightFloats,
 } from '../../kernels/wasm/winograd.js';
 import type { Tensor } from '../tensor.js';
 import { allocOutput, setAllocator } from '../allocator.js';
@@ -117,7 +118,8 @@ const out = (buffer: Float32Array, shape: number[]): CpuOutput => ({ buffer, dty
 type ConvAttrs = KernelAttrMap['conv2d'];
 
 interface WasmConv {
-  forward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, p: ConvGeometry, relu: boolean): void;
+  /** wIn: w's kernel input (its storage and version), for a kernel that caches a form of w */
+  forward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, p: ConvGeometry, relu: boolean, wIn: CpuInput): void;
   backwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, p: ConvGeometry): void;
   backwardWeight(dy: Float32Array, x: Float32Array, dw: Float32Array, p: ConvGeometry): void;
 }
@@ -136,7 +138,7 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
     name, about, rank, supports: ok, ...rule('forward'),
     run: ([x, w, b], { geom: p, relu }) => {
       const y = newF32(p.n * p.o * p.oh * p.ow);
-      k.forward(f32(x), f32(w), b ? f32(b) : null, y, p, relu === true);
+      k.forward(f32(x), f32(w), b ? f32(b) : null, y, p, relu === true, w);
       return [out(y, [p.n, p.o, p.oh, p.ow])];
     },
   });
@@ -157,6 +159,44 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
       return [out(dw, [p.o, cg, p.kh, p.kw])];
     },
   });
+}
+
+/**
+ * Winograd's transformed weights U (2.25-4x the weights), kept per weight storage for inference:
+ * only for pinned weights (a module's parameters, nn/fuse.ts's folded weights), and only on the
+ * second call with the same storage version, so a training step (which writes its weights every
+ * step) never fills one. The entry is stamped with the offset, the version and U's layout; the U
+ * block is pinned, freed by the garbage collector with the entry (or when replaced).
+ */
+interface WinogradWeights {
+  offset: number;
+  version: number;
+  layout: string;
+  data: Float32Array | null;
+}
+const winogradWeightsOf = new WeakMap<object, WinogradWeights>();
+/** Switch and counters of that cache (tests and A/B runs). */
+export const winogradWeightCache = { enabled: true, fills: 0, hits: 0 };
+
+function cachedWinogradWeights(wIn: CpuInput, p: ConvGeometry): { data: Float32Array; ready: boolean } | undefined {
+  const h = wasmHeap();
+  if (!winogradWeightCache.enabled || wIn.version === undefined || h === null || !h.isPinned(wIn.buffer)) return undefined;
+  const { floats, layout } = winogradWeightFloats(p);
+  const e = winogradWeightsOf.get(wIn.buffer);
+  const same = e !== undefined && e.offset === wIn.offset && e.version === wIn.version && e.layout === layout;
+  if (!same) {
+    winogradWeightsOf.set(wIn.buffer, { offset: wIn.offset, version: wIn.version, layout, data: null }); // first sight
+    return undefined;
+  }
+  if (e.data !== null) {
+    winogradWeightCache.hits++;
+    return { data: e.data, ready: true };
+  }
+  const data = h.allocPinned('float32', floats) as Float32Array | null;
+  if (data === null) return undefined; // the pinned budget is spent: transform per call, as before
+  e.data = data;
+  winogradWeightCache.fills++;
+  return { data, ready: false };
 }
 
 // Each WASM conv comes twice: plain SIMD128 and the relaxed-SIMD twin whose micro-kernels use a
@@ -183,7 +223,7 @@ for (const relaxed of [false, true]) {
     35 + (relaxed ? 1 : 0),
     (p) => only() && winogradSupports(p),
     {
-      forward: (x, w, b, y, p, relu) => winogradConv2dForwardWasm(x, w, b, y, p, { ...o, relu }),
+      forward: (x, w, b, y, p, relu, wIn) => winogradConv2dForwardWasm(x, w, b, y, p, { ...o, relu, u: cachedWinogradWeights(wIn, p) }),
       backwardInput: (dy, w, dx, p) => winogradConv2dBackwardInputWasm(dy, w, dx, p, o),
       backwardWeight: (dy, x, dw, p) =>
         winogradTuning.weightGradient ? winogradConv2dBackwardWeightWasm(dy, x, dw, p, o) : conv2dBackwardWeightWasm(dy, x, dw, p, o),

@@ -32,6 +32,12 @@ import { GEMM_SCRATCH_BYTES, WINO_BIAS, WINO_RELU, WT4, XI_PAD } from './src/win
 export interface WinogradForwardOptions extends WasmKernelOptions {
   /** y = max(conv + bias, 0). */
   relu?: boolean;
+  /**
+   * A home for U that outlives the call (winogradWeightFloats(geom) floats in wasm memory): with
+   * `ready` the call reads U from it instead of transforming w; without, it transforms w into it.
+   * The caller keeps it matched to w (core/cpu/wasm.ts caches it per weight storage and version).
+   */
+  u?: { data: Float32Array; ready: boolean };
 }
 
 /** Arena bytes for V and M of one chunk of images (at least one image per chunk). */
@@ -167,14 +173,20 @@ function checkArray(caller: string, name: string, arr: unknown, needed: number, 
  * layer3: 65,536 filters for 196 output pixels) it costs as much as the GEMMs unless it is fast.
  * Bit for bit the reference below (same float64 operations, one rounding to float32).
  */
-function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, layout: Layout): number {
+function transformWeights(rt: WasmRuntime, rows: number, cols: number, w: Float32Array, flip: boolean, layout: Layout, into?: number): number {
   const { plane, xiStride, floats } = uSize(rows, cols, layout);
-  const at = rt.alloc(floats * 4);
+  const at = into ?? rt.alloc(floats * 4);
   if (layout.packed && plane !== rows * cols) rt.f32().fill(0, at / 4, at / 4 + floats);
   const pw = stage(rt, rt.memory.buffer, w.subarray(0, rows * cols * 9));
   const X = (layout.m + 2) ** 2;
   runSized(rt, layout.m === 2 ? 'wino_wt' : 'wino_wt4', [pw, at, rows, cols, flip ? 1 : 0, layout.packed ? 1 : 0, xiStride], rows * cols * X * 4);
   return at;
+}
+
+/** Floats of U for the forward of geom (opts.u of winogradConv2dForwardWasm), and its layout's name. */
+export function winogradWeightFloats(geom: ConvGeometry): { floats: number; layout: string } {
+  const layout = layoutFor(forwardPlan(geom));
+  return { floats: uSize(geom.o, geom.c, layout).floats, layout: `F(${layout.m}x${layout.m})${layout.packed ? ' packed' : ''}` };
 }
 
 /** transformWeights into a fresh Float32Array (for the tests, against transformWeightsReference). */
@@ -440,7 +452,12 @@ export function winogradConv2dForwardWasm(
     const pb = bias === null ? undefined : stage(rt, home, bias.subarray(0, p.o));
     const plan = forwardPlan(p);
     const layout = layoutFor(plan);
-    const u = transformWeights(rt, p.o, p.c, w, false, layout);
+    // U from the caller's home for it (opts.u: read when ready, else filled), or the arena
+    const uAt = opts?.u ? wasmOffsetOf(home, opts.u.data) : -1;
+    if (opts?.u && (uAt < 0 || opts.u.data.length < uSize(p.o, p.c, layout).floats)) {
+      throw new RangeError(`${caller}: opts.u.data must be ${uSize(p.o, p.c, layout).floats} floats in wasm memory (winogradWeightFloats), got ${opts.u.data.length}${uAt < 0 ? ' outside it' : ''}`);
+    }
+    const u = uAt >= 0 && opts?.u?.ready ? uAt : transformWeights(rt, p.o, p.c, w, false, layout, uAt >= 0 ? uAt : undefined);
     // y over x itself: chunk k's output would overwrite later chunks' input, so it goes to the arena
     const same = wasmOffsetOf(home, ys) === px;
     const py = same ? rt.alloc(yLen * 4) : outputAt(rt, home, ys);

@@ -13,7 +13,7 @@ import {
   conv2dDirect,
   conv2dIm2col,
 } from '../../kernels/cpu/conv2d.js';
-import { UNARY_OPS } from '../../kernels/cpu/elementwise.js';
+import { unaryStrided } from '../../kernels/cpu/elementwise.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
 import { allocOutput } from '../allocator.js';
 import type { DType } from '../dtype.js';
@@ -52,7 +52,6 @@ interface ConvKernels {
 }
 
 const none = new Float64Array(0);
-const relu = UNARY_OPS.relu;
 
 const KERNELS: Record<'direct' | 'im2col' | 'depthwise', ConvKernels> = {
   direct: {
@@ -79,7 +78,7 @@ function registerConv(name: keyof typeof KERNELS, about: string, rank: number, s
     run: ([x, w, b], { geom: p, relu: withRelu }) => {
       const y = allocOutput('float64', p.n * p.o * p.oh * p.ow) as Float64Array;
       k.forward(f64(x), f64(w), b ? f64(b) : null, y, p);
-      if (withRelu) for (let i = 0; i < y.length; i++) y[i] = relu(y[i]);
+      if (withRelu) unaryStrided('relu', y, [y.length], [1], 0, y); // in place
       return [out(y, x.dtype, [p.n, p.o, p.oh, p.ow])];
     },
   });

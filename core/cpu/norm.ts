@@ -20,7 +20,7 @@ import { numSets } from '../../kernels/geometry.js';
 import { type CpuInput, registerCpuVariant } from './registry.js';
 import { allocOutput } from '../allocator.js';
 import { allocArray } from '../dtype.js';
-import { UNARY_OPS, copyStrided } from '../../kernels/cpu/elementwise.js';
+import { binaryStrided, copyStrided, unaryStrided } from '../../kernels/cpu/elementwise.js';
 import { isContiguous, numel } from '../shape.js';
 
 type Floats = Float32Array | Float64Array;
@@ -35,12 +35,8 @@ function dense(t: CpuInput): Floats {
   return out;
 }
 
-const relu = UNARY_OPS.relu;
-
-/** y ← relu(y) in place. */
-function reluInPlace(y: Floats): void {
-  for (let i = 0; i < y.length; i++) y[i] = relu(y[i] as number);
-}
+/** y ← relu(y), in place (the fused ReLU of attrs.relu, as a pass of its own). */
+const reluInPlace = (y: Floats): void => unaryStrided('relu', y, [y.length], [1], 0, y);
 
 type NormKernels = {
   forward: typeof normForward;
@@ -91,17 +87,17 @@ function registerNorm(name: string, about: string, rank: number, k: NormKernels)
       const gx = allocOutput(x.dtype, numel(x.shape)) as Floats;
       const gWeight = allocOutput(x.dtype, attrs.C) as Floats;
       const gBias = allocOutput(x.dtype, attrs.C) as Floats;
+      const [xs, ms, vs] = [dense(x), dense(mean), dense(variance)];
       let g = dense(gy);
       if (attrs.relu) {
-        // gradient of relu(y): gy where y > 0 (or NaN), 0 elsewhere, with y recomputed as the forward did
+        // gradient of relu(y): relu's backward on y, recomputed as the forward did
         const bias = attrs.hasBias ? dense(inputs[attrs.hasWeight ? 5 : 4]) : null;
         const y = allocArray(x.dtype, numel(x.shape)) as Floats;
-        k.apply(dense(x), attrs, dense(mean), dense(variance), attrs.eps, weight, bias, y);
-        const masked = allocArray(x.dtype, y.length) as Floats;
-        for (let i = 0; i < y.length; i++) masked[i] = (y[i] as number) <= 0 ? 0 : (g[i] as number);
-        g = masked;
+        k.apply(xs, attrs, ms, vs, attrs.eps, weight, bias, y);
+        binaryStrided('reluBackward', y, [1], 0, g, [1], 0, [y.length], y);
+        g = y;
       }
-      k.backward(dense(x), g, attrs, dense(mean), dense(variance), attrs.eps, weight, attrs.batchStats, gx, gWeight, gBias);
+      k.backward(xs, g, attrs, ms, vs, attrs.eps, weight, attrs.batchStats, gx, gWeight, gBias);
       return [
         { buffer: gx, dtype: x.dtype, shape: x.shape },
         { buffer: gWeight, dtype: x.dtype, shape: [attrs.C] },

@@ -24,6 +24,11 @@ def enc(t):
     return {"shape": list(t.shape), "dtype": dtype, "data": data}
 
 
+def fmt(shape):
+    """A shape as case names write it: [2,3,5]."""
+    return "[" + ",".join(str(s) for s in shape) + "]"
+
+
 def seeded(seed):
     g = torch.Generator().manual_seed(seed)
     return g

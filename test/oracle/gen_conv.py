@@ -9,17 +9,13 @@ non-square inputs, batch 1 and 3, an unbatched input and bias on/off.
 import torch
 import torch.nn.functional as F
 
-from common import enc, seeded, write_fixture
+from common import enc, fmt, seeded, write_fixture
 
 gen = seeded(2024)
 
 
 def rn(*shape):
     return torch.randn(shape, dtype=torch.float64, generator=gen)
-
-
-def fmt(shape):
-    return "[" + ",".join(str(s) for s in shape) + "]"
 
 
 def fmt_arg(v):

@@ -10,7 +10,7 @@ dtypes and record only the output.
 """
 import torch
 
-from common import enc, seeded, write_fixture
+from common import enc, fmt, seeded, write_fixture
 
 gen = seeded(1234)
 
@@ -22,10 +22,6 @@ def rn(*shape):
 def pos(*shape):
     """Positive values in [0.5, 2): safe for log, sqrt, pow bases and denominators."""
     return 0.5 + 1.5 * torch.rand(shape, dtype=torch.float64, generator=gen)
-
-
-def fmt(shape):
-    return "[" + ",".join(str(s) for s in shape) + "]"
 
 
 BINARY = {

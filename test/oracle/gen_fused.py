@@ -11,17 +11,13 @@ the input may still need a gradient).
 import torch
 import torch.nn.functional as F
 
-from common import enc, seeded, write_fixture
+from common import enc, fmt, seeded, write_fixture
 
 gen = seeded(4321)
 
 
 def rn(*shape):
     return torch.randn(shape, dtype=torch.float64, generator=gen)
-
-
-def fmt(shape):
-    return "[" + ",".join(str(s) for s in shape) + "]"
 
 
 cases = []

@@ -8,17 +8,13 @@ and without class weights, class-probability targets and K-dimensional inputs.
 import torch
 import torch.nn.functional as F
 
-from common import enc, seeded, write_fixture
+from common import enc, fmt, seeded, write_fixture
 
 gen = seeded(99)
 
 
 def rn(*shape):
     return torch.randn(shape, dtype=torch.float64, generator=gen)
-
-
-def fmt(shape):
-    return "[" + ",".join(str(s) for s in shape) + "]"
 
 
 def grads(name, out, inputs, attrs, extra):

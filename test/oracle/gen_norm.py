@@ -9,17 +9,13 @@ module and compare after each one.
 """
 import torch
 
-from common import enc, seeded, write_fixture
+from common import enc, fmt, seeded, write_fixture
 
 gen = seeded(2024)
 
 
 def rn(*shape):
     return torch.randn(shape, dtype=torch.float64, generator=gen)
-
-
-def fmt(shape):
-    return "[" + ",".join(str(s) for s in shape) + "]"
 
 
 def make_input(shape):

@@ -167,7 +167,8 @@ export function batchNormRelu(
   bias: Tensor | null = null,
   opts: BatchNormOptions = {},
 ): Tensor {
-  if (x.device !== 'cpu') return reluOp(batchNorm(x, runningMean, runningVar, weight, bias, opts));
+  // on the GPU: the norm then relu, its argument errors still naming batchNormRelu
+  if (x.device !== 'cpu') return reluOp(batchNormWith('batchNormRelu', x, runningMean, runningVar, weight, bias, opts, false));
   return batchNormWith('batchNormRelu', x, runningMean, runningVar, weight, bias, opts, true);
 }
 

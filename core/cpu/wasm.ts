@@ -4,7 +4,7 @@
 // the TypeScript variants, so a float32 call takes the WASM path wherever the runtime loaded;
 // where it did not (no SIMD, no SharedArrayBuffer), supports() says no and nothing changes.
 import type { ConvGeometry } from '../../kernels/geometry.js';
-import { conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm } from '../../kernels/wasm/conv.js';
+import { conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm, packedWeightFloats } from '../../kernels/wasm/conv.js';
 import { addReluWasm, addWasm, reluBackwardWasm, reluWasm, stridedCopyWasm, stridedDims } from '../../kernels/wasm/elementwise.js';
 import { sgemmWasm } from '../../kernels/wasm/gemm.js';
 import {
@@ -162,41 +162,61 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
 }
 
 /**
- * Winograd's transformed weights U (2.25-4x the weights), kept per weight storage for inference:
- * only for pinned weights (a module's parameters, nn/fuse.ts's folded weights), and only on the
- * second call with the same storage version, so a training step (which writes its weights every
- * step) never fills one. The entry is stamped with the offset, the version and U's layout; the U
- * block is pinned, freed by the garbage collector with the entry (or when replaced).
+ * Forms of a conv's weights derived once and kept for inference: Winograd's transformed weights U
+ * (2.25-4x the weights) and the im2col GEMM's packed weights (the weights again, rows in slivers).
+ * Kept per weight storage, only for pinned weights (a module's parameters, nn/fuse.ts's folded
+ * weights), and only from the second call with the same storage version on, so a training step
+ * (which writes its weights every step) never fills one. An entry is stamped with the offset, the
+ * version and the form's layout; its block is pinned, freed by the garbage collector with the
+ * entry (or when replaced).
  */
-interface WinogradWeights {
+interface DerivedWeights {
   offset: number;
   version: number;
   layout: string;
   data: Float32Array | null;
 }
-const winogradWeightsOf = new WeakMap<object, WinogradWeights>();
-/** Switch and counters of that cache (tests and A/B runs). */
-export const winogradWeightCache = { enabled: true, fills: 0, hits: 0 };
+interface WeightFormCache {
+  /** Switch and counters (tests and A/B runs). */
+  readonly stats: { enabled: boolean; fills: number; hits: number };
+  readonly entries: WeakMap<object, DerivedWeights>;
+}
+const winogradForms: WeightFormCache = { stats: { enabled: true, fills: 0, hits: 0 }, entries: new WeakMap() };
+const packedForms: WeightFormCache = { stats: { enabled: true, fills: 0, hits: 0 }, entries: new WeakMap() };
+/** Switch and counters of the Winograd U cache. */
+export const winogradWeightCache = winogradForms.stats;
+/** Switch and counters of the packed-weight cache of the im2col forward. */
+export const packedWeightCache = packedForms.stats;
 
-function cachedWinogradWeights(wIn: CpuInput, p: ConvGeometry): { data: Float32Array; ready: boolean } | undefined {
+/** The home of w's derived form (floats, layout): filled this call (ready false) or read (ready true); undefined: derive per call. */
+function cachedWeights(cache: WeightFormCache, wIn: CpuInput, floats: number, layout: string): { data: Float32Array; ready: boolean } | undefined {
   const h = wasmHeap();
-  if (!winogradWeightCache.enabled || wIn.version === undefined || h === null || !h.isPinned(wIn.buffer)) return undefined;
-  const { floats, layout } = winogradWeightFloats(p);
-  const e = winogradWeightsOf.get(wIn.buffer);
+  if (!cache.stats.enabled || wIn.version === undefined || h === null || !h.isPinned(wIn.buffer)) return undefined;
+  const e = cache.entries.get(wIn.buffer);
   const same = e !== undefined && e.offset === wIn.offset && e.version === wIn.version && e.layout === layout;
   if (!same) {
-    winogradWeightsOf.set(wIn.buffer, { offset: wIn.offset, version: wIn.version, layout, data: null }); // first sight
+    cache.entries.set(wIn.buffer, { offset: wIn.offset, version: wIn.version, layout, data: null }); // first sight
     return undefined;
   }
   if (e.data !== null) {
-    winogradWeightCache.hits++;
+    cache.stats.hits++;
     return { data: e.data, ready: true };
   }
   const data = h.allocPinned('float32', floats) as Float32Array | null;
-  if (data === null) return undefined; // the pinned budget is spent: transform per call, as before
+  if (data === null) return undefined; // the pinned budget is spent: derive per call, as before
   e.data = data;
-  winogradWeightCache.fills++;
+  cache.stats.fills++;
   return { data, ready: false };
+}
+
+function cachedWinogradWeights(wIn: CpuInput, p: ConvGeometry): { data: Float32Array; ready: boolean } | undefined {
+  const { floats, layout } = winogradWeightFloats(p);
+  return cachedWeights(winogradForms, wIn, floats, layout);
+}
+
+/** The packed weights of a groups = 1 forward (others pack as they go). */
+function cachedPackedWeights(wIn: CpuInput, p: ConvGeometry): { data: Float32Array; ready: boolean } | undefined {
+  return p.groups === 1 ? cachedWeights(packedForms, wIn, packedWeightFloats(p), `packed ${p.o}x${p.c * p.kh * p.kw}`) : undefined;
 }
 
 // Each WASM conv comes twice: plain SIMD128 and the relaxed-SIMD twin whose micro-kernels use a
@@ -212,7 +232,7 @@ for (const relaxed of [false, true]) {
     30 + (relaxed ? 1 : 0),
     () => only(),
     {
-      forward: (x, w, b, y, p, relu) => conv2dForwardWasm(x, w, b, y, p, { ...o, relu }),
+      forward: (x, w, b, y, p, relu, wIn) => conv2dForwardWasm(x, w, b, y, p, { ...o, relu, wPacked: cachedPackedWeights(wIn, p) }),
       backwardInput: (dy, w, dx, p) => conv2dBackwardInputWasm(dy, w, dx, p, o),
       backwardWeight: (dy, x, dw, p) => conv2dBackwardWeightWasm(dy, x, dw, p, o),
     },

@@ -9,7 +9,8 @@
 // output copied back. The *Ptr functions run on byte offsets into wasm memory.
 
 import type { ConvGeometry } from '../geometry.js';
-import { CONV_BIAS, CONV_GEOMETRY_FIELDS, CONV_RELU, CONV_SPLIT_CHANNELS, GEMM_SCRATCH_BYTES } from './src/conv.gen.js';
+import { CONV_BIAS, CONV_GEOMETRY_FIELDS, CONV_RELU, GEMM_SCRATCH_BYTES } from './src/conv.gen.js';
+import { NC } from './src/gemm.gen.js';
 import {
   checkCount,
   inWasmMemory,
@@ -22,12 +23,19 @@ import {
   threadsFor,
   type WasmKernelOptions,
 } from './gemm.js';
-import { runBySize } from './elementwise.js';
+import { runBySize, wasmOffsetOf } from './elementwise.js';
 import { getNumThreads, type WasmRuntime } from './runtime.js';
 
 export interface ConvForwardWasmOptions extends WasmKernelOptions {
   /** y = max(conv + bias, 0). */
   relu?: boolean;
+  /**
+   * A home for w packed as the GEMM reads it (packedWeightFloats(geom) floats in wasm memory;
+   * groups = 1): with `ready` the call reads the packed w from it instead of packing w as it goes;
+   * without, it packs w into it first. The caller keeps it matched to w (core/cpu/wasm.ts caches
+   * it per weight storage and version, for inference).
+   */
+  wPacked?: { data: Float32Array; ready: boolean };
 }
 
 /**
@@ -129,17 +137,27 @@ function putGeometry(rt: WasmRuntime, p: ConvGeometry): number {
 
 /**
  * Runs a conv entry point: args, then the piece size P (pixels), the block size `chunk` (the
- * entry point's unit of work), a zeroed work counter and the per-thread scratch.
+ * entry point's unit of work), a zeroed work counter and the per-thread scratch (extraBytes more
+ * than sizes() gives, at its end, when the entry point asks for them).
  */
-function runConv(rt: WasmRuntime, fn: string, p: ConvGeometry, args: readonly number[], macs: number, P: number, chunk: number): void {
-  const s = sizes(p);
+function runConv(
+  rt: WasmRuntime,
+  fn: string,
+  p: ConvGeometry,
+  args: readonly number[],
+  macs: number,
+  P: number,
+  chunk: number,
+  extraBytes = 0,
+): void {
+  const perThread = sizes(p).perThread + roundUp(extraBytes, 64);
   const mark = rt.mark();
   try {
     const geom = putGeometry(rt, p);
     const counter = rt.alloc(64);
     rt.i32()[counter / 4] = 0;
-    const scratch = rt.alloc(scratchThreads(macs) * s.perThread);
-    runSized(rt, fn, [geom, ...args, P, chunk, counter, scratch, s.perThread], macs);
+    const scratch = rt.alloc(scratchThreads(macs) * perThread);
+    runSized(rt, fn, [geom, ...args, P, chunk, counter, scratch, perThread], macs);
   } finally {
     rt.release(mark);
   }
@@ -153,37 +171,51 @@ const cdiv = (a: number, b: number): number => Math.ceil(a / b);
 /** y = conv(x, w) (+ bias) (ReLU); bias is a byte offset or undefined. */
 export function conv2dForwardPtr(
   rt: WasmRuntime,
-  t: { x: number; w: number; bias?: number; y: number },
+  t: { x: number; w: number; bias?: number; y: number; wPacked?: number },
   p: ConvGeometry,
   opts?: ConvForwardWasmOptions,
 ): void {
   const caller = 'conv2dForwardPtr';
   checkConvGeometry(caller, p);
+  if (t.wPacked !== undefined && p.groups !== 1) throw new RangeError(`${caller}: t.wPacked needs geom.groups = 1, got ${p.groups}`);
   const fn = kernelName(rt, caller, 'conv_fwd', opts);
   const s = sizes(p);
   const macs = s.yLen * s.Kg;
-  const nt = threadsFor(rt, macs);
-  const byChannels = splitChannels(p, nt);
-  // enough pieces for every thread to take two (a batch-1 image of few pixels is cut finer)
-  let P = s.P;
-  if (!byChannels && p.n * cdiv(s.L, P) < 2 * nt) P = Math.max(8, roundUp(cdiv(s.L, cdiv(2 * nt, p.n)), 8));
-  const flags = (t.bias !== undefined ? CONV_BIAS : 0) | (opts?.relu ? CONV_RELU : 0) | (byChannels ? CONV_SPLIT_CHANNELS : 0);
-  runConv(rt, fn, p, [t.x, t.w, t.bias ?? 0, t.y, flags], macs, P, 0);
+  const { P, rows } = forwardSplit(p, threadsFor(rt, macs));
+  const flags = (t.bias !== undefined ? CONV_BIAS : 0) | (opts?.relu ? CONV_RELU : 0);
+  // blocks of channels: room for a piece's packed B (Kg rows of P rounded up to 8 floats)
+  const blocked = rows < s.og;
+  runConv(rt, fn, p, [t.x, t.w, t.bias ?? 0, t.y, flags, t.wPacked ?? 0], macs, P, blocked ? rows : 0, blocked ? s.Kg * roundUp(P, 8) * 4 : 0);
 }
 
 /**
- * Whether the forward should split output channels rather than pixels among nt threads. Per
- * thread, in floats moved per cols row (÷ Kg): splitting pixels packs all Og rows of W once per
- * piece of its T/nt pixels and im2cols + packs those pixels twice over (2·T/nt); splitting
- * channels packs Og/nt rows per piece of all T pixels but im2cols all of them (2·T).
+ * Tuning of the forward's work split: itemsPerThread, the (piece, block) items it aims at per
+ * thread (0: whole pieces only); minBlockRows, the fewest output channels in a block. ResNet-50
+ * at batch 1 on 2 threads of this 2-core VM (noisy), interleaved in one process, medians of 20-30:
+ * 4 items per thread 161.1 ms against whole pieces' 167.6; against 1, 8 and 16 items per thread
+ * level (129.8 vs 128.0, 134.0 vs 128.2, 139.4 vs 137.6).
  */
-export function splitChannels(p: ConvGeometry, nt: number): boolean {
-  const { og, L, P } = sizes(p);
-  if (nt === 1 || og < 4 * nt) return false;
-  const T = p.n * L;
-  const byPixels = og * Math.ceil(T / nt / P) + (2 * T) / nt;
-  const byChannels = (og / nt) * p.n * Math.ceil(L / P) + 2 * T;
-  return byChannels < byPixels;
+export const convTuning = { itemsPerThread: 4, minBlockRows: 32 };
+
+/**
+ * How the forward splits its work over nt threads: pieces of P pixels, each in blocks of `rows`
+ * output channels (rows = Og: whole pieces). Many pieces (a batch): whole pieces, as many as the
+ * scratch budget allows. Few (a batch-1 image): pieces of at most NC pixels (the GEMM's packed
+ * panel), cut into channel blocks of at least minBlockRows until there are itemsPerThread items
+ * per thread; where the channels are too few for that, smaller pieces, two per thread.
+ */
+export function forwardSplit(p: ConvGeometry, nt: number): { P: number; rows: number } {
+  const s = sizes(p);
+  const pieces = (P: number): number => p.n * cdiv(s.L, P);
+  const target = convTuning.itemsPerThread * nt;
+  if (nt > 1 && p.groups === 1 && pieces(s.P) < target) {
+    const P = s.P <= NC ? s.P : roundUp(cdiv(s.L, cdiv(s.L, NC)), 8);
+    const blocks = Math.min(cdiv(target, pieces(P)), Math.floor(s.og / convTuning.minBlockRows));
+    if (blocks > 1) return { P, rows: roundUp(cdiv(s.og, blocks), 4) };
+  }
+  // whole pieces, at least two per thread (a batch-1 image of few pixels is cut finer)
+  const P = pieces(s.P) < 2 * nt ? Math.max(8, roundUp(cdiv(s.L, cdiv(2 * nt, p.n)), 8)) : s.P;
+  return { P, rows: s.og };
 }
 
 /** dx = ∂L/∂x from dy and w. */
@@ -264,9 +296,22 @@ export function conv2dForwardWasm(
   checkArray(caller, 'y', y, s.yLen, 'n·o·oh·ow');
   const rt = requireWasm(caller);
   kernelName(rt, caller, 'conv_fwd', opts);
+  const wp = opts?.wPacked;
+  const wpAt = wp ? wasmOffsetOf(rt.memory.buffer, wp.data) : -1;
+  if (wp && (geom.groups !== 1 || wpAt < 0 || wp.data.length < packedWeightFloats(geom))) {
+    throw new RangeError(
+      `${caller}: opts.wPacked.data must be ${packedWeightFloats(geom)} floats in wasm memory (packedWeightFloats) for groups = 1, got ${wp.data.length}${wpAt < 0 ? ' outside it' : ''} for groups = ${geom.groups}`,
+    );
+  }
   staged(rt, [x.subarray(0, s.xLen), w.subarray(0, s.wLen), bias?.subarray(0, geom.o) ?? null], y.subarray(0, s.yLen), ([px, pw, pb], py) => {
-    conv2dForwardPtr(rt, { x: px!, w: pw!, bias: pb === -1 ? undefined : pb, y: py }, geom, opts);
+    if (wp && !wp.ready) runSized(rt, 'conv_pack_weights', [pw!, geom.o, s.Kg, wpAt], s.wLen);
+    conv2dForwardPtr(rt, { x: px!, w: pw!, bias: pb === -1 ? undefined : pb, y: py, wPacked: wp ? wpAt : undefined }, geom, opts);
   });
+}
+
+/** Floats of w packed as the forward's GEMM reads it (opts.wPacked of conv2dForwardWasm; groups = 1). */
+export function packedWeightFloats(geom: ConvGeometry): number {
+  return roundUp(geom.o, 4) * (geom.c / geom.groups) * geom.kh * geom.kw;
 }
 
 /** dx = ∂L/∂x for dy = ∂L/∂y; dx is overwritten. */

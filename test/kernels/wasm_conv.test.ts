@@ -13,8 +13,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { Generator } from '../../core/random.js';
 import { conv2dBackwardBias, conv2dBackwardDirect, conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
-import { conv2dBackwardBiasWasm, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm, splitChannels } from '../../kernels/wasm/conv.js';
-import { describeWasm, getWasm, type WasmRuntime } from '../../kernels/wasm/runtime.js';
+import { conv2dBackwardBiasWasm, conv2dBackwardInputWasm, conv2dBackwardWeightWasm, conv2dForwardWasm, convTuning, forwardSplit } from '../../kernels/wasm/conv.js';
+import { describeWasm, getNumThreads, getWasm, setNumThreads, type WasmRuntime } from '../../kernels/wasm/runtime.js';
 import { onThreads } from '../helpers/wasm.js';
 
 function runtime(): WasmRuntime {
@@ -66,11 +66,16 @@ const SPECS: Spec[] = [
   { x: [2, 2, 3, 3], w: [3, 2, 2, 2], pad: [3, 3, 3, 3] }, // whole output rows in the padding
   { x: [2, 5, 1, 1], w: [7, 5, 1, 1] }, // 1×1 images
   { x: [1, 4, 5, 17], w: [9, 4, 2, 3], stride: [3, 2], pad: [0, 1, 2, 0], dil: [1, 3] },
-  // few pixels, many output channels: on 2 and 3 threads the forward splits channels, not pixels
-  { x: [1, 12, 4, 3], w: [42, 12, 3, 3], pad: [1, 1, 1, 1] },
-  { x: [1, 8, 3, 2], w: [80, 4, 2, 2], pad: [1, 0, 1, 0], groups: 2 },
+  // few pixels, many output channels
+  { x: [1, 12, 4, 3], w: [42, 12, 3, 3], pad: [1, 1, 1, 1] }, // too few channels to block: smaller pieces
+  { x: [1, 8, 3, 2], w: [80, 4, 2, 2], pad: [1, 0, 1, 0], groups: 2 }, // grouped: whole pieces
+  // on 2 and 3 threads the forward cuts these into blocks of output channels (BLOCKED, below)
+  { x: [1, 300, 6, 5], w: [100, 300, 3, 3], pad: [1, 1, 1, 1] }, // Kg = 2700: 11 K slices, L = 30 (a tail of 6)
+  { x: [1, 520, 7, 7], w: [97, 520, 1, 1] }, // 1×1, Kg = 520 (a slice of 8), 97 channels (a partial sliver)
+  { x: [1, 16, 40, 40], w: [96, 16, 1, 1] }, // 1×1, L = 1600 > NC: two pieces of 800
+  { x: [2, 16, 20, 20], w: [64, 16, 3, 3], pad: [1, 1, 1, 1], stride: [2, 1] }, // two images, stride 2
 ];
-const CHANNEL_SPLIT = SPECS.slice(-2);
+const BLOCKED = SPECS.slice(-4);
 
 function randomSpecs(count: number, seed: number): Spec[] {
   const g = new Generator(seed);
@@ -195,14 +200,48 @@ const VARIANTS = runtime().relaxed ? [false, true] : [false];
 const RANDOM = randomSpecs(14, 5);
 
 describe('wasm conv: work split', () => {
-  it('the forward splits output channels for few pixels and many channels, pixels otherwise', () => {
-    for (const s of CHANNEL_SPLIT) {
-      expect(splitChannels(geometryOf(s), 1), name(s)).toBe(false);
-      expect(splitChannels(geometryOf(s), 2), name(s)).toBe(true);
-      expect(splitChannels(geometryOf(s), 3), name(s)).toBe(true);
+  it('the forward cuts a few pixels of many channels into channel blocks, on more than one thread', () => {
+    for (const s of BLOCKED) {
+      const g = geometryOf(s);
+      expect(forwardSplit(g, 1).rows, name(s)).toBe(g.o);
+      for (const nt of [2, 3]) {
+        const { P, rows } = forwardSplit(g, nt);
+        expect(rows, `${name(s)} nt=${nt}`).toBeLessThan(g.o);
+        expect(rows % 4, `${name(s)} nt=${nt}`).toBe(0);
+        expect(rows, `${name(s)} nt=${nt}`).toBeGreaterThanOrEqual(convTuning.minBlockRows);
+        expect(P, `${name(s)} nt=${nt}`).toBeLessThanOrEqual(1024);
+      }
     }
-    expect(splitChannels(geometryOf({ x: [8, 64, 56, 56], w: [64, 64, 3, 3], pad: [1, 1, 1, 1] }), 2)).toBe(false);
-    expect(splitChannels(geometryOf({ x: [1, 512, 7, 7], w: [512, 512, 3, 3], pad: [1, 1, 1, 1] }), 2)).toBe(true);
+    // a batch of many pieces, few channels and groups keep whole pieces
+    expect(forwardSplit(geometryOf({ x: [8, 64, 56, 56], w: [64, 64, 3, 3], pad: [1, 1, 1, 1] }), 2).rows).toBe(64);
+    expect(forwardSplit(geometryOf({ x: [1, 12, 4, 3], w: [42, 12, 3, 3], pad: [1, 1, 1, 1] }), 2).rows).toBe(42);
+    expect(forwardSplit(geometryOf({ x: [1, 8, 3, 2], w: [80, 4, 2, 2], pad: [1, 0, 1, 0], groups: 2 }), 2).rows).toBe(40);
+    // ResNet-50's last stage at batch 1: 512 channels in blocks of 64 on 2 threads
+    expect(forwardSplit(geometryOf({ x: [1, 512, 7, 7], w: [512, 512, 3, 3], pad: [1, 1, 1, 1] }), 2)).toEqual({ P: 56, rows: 64 });
+  });
+
+  it('channel blocks give the same floats as whole pieces (the same sums in the same order), bias and ReLU', () => {
+    for (const [i, s] of BLOCKED.entries()) {
+      const geom = geometryOf(s);
+      const g = new Generator(40 + i);
+      const fill = (n: number): Float32Array => Float32Array.from({ length: n }, () => g.normal());
+      const p = { geom, x: fill(geom.n * geom.c * geom.h * geom.w), w: fill(geom.o * (geom.c / geom.groups) * geom.kh * geom.kw), b: fill(geom.o) };
+      const yLen = geom.n * geom.o * geom.oh * geom.ow;
+      const run = (nt: number): Float32Array => {
+        const previous = getNumThreads();
+        setNumThreads(nt);
+        try {
+          const y = new Float32Array(yLen).fill(Number.NaN);
+          conv2dForwardWasm(p.x, p.w, p.b, y, p.geom, { relu: true });
+          return y;
+        } finally {
+          setNumThreads(previous);
+        }
+      };
+      const whole = run(1);
+      expect(run(2), name(s)).toEqual(whole);
+      expect(run(3), name(s)).toEqual(whole);
+    }
   });
 });
 

@@ -14,11 +14,12 @@
 // Work split. Each piece of work writes its own part of the output (no locks); threads take
 // pieces from an atomic counter (the JS side zeroes it) until none is left, so a thread that a
 // busy core slows down simply takes fewer pieces:
-//   forward: pieces of at most P output pixels of one image: im2col of the piece (Kg×len, stays
-//     in cache), then the Og×len×Kg GEMM with bias and ReLU fused in its write-back. With few
-//     pixels and many channels (late ResNet stages at batch 1) every thread packing all of W
-//     would cost more than the GEMM saves, so the caller may ask to split the output channels
-//     instead: each thread then walks every piece for its own rows of W (a static split).
+//   forward: (piece, block) items: pieces of at most P output pixels of one image, each cut
+//     into blocks of R output channels. One block: im2col of the piece (Kg×len, stays in
+//     cache), then the Og×len×Kg GEMM with bias and ReLU fused in its write-back. With few
+//     pixels (a batch-1 image) two pieces per thread leave a core idle whenever the other starts
+//     late or runs slow, and more pieces pack W again for each; so the caller cuts the channels
+//     into blocks instead: a thread packs each piece it touches once and runs its blocks on it.
 //   backward input: (image, group, block of input channels); the cols rows of a channel scatter
 //     only into that channel's plane, so a block owns whole planes of dX.
 //   backward weight: (group, block of columns of dW = rows of cols); a block im2cols only its
@@ -28,7 +29,7 @@
 //
 // Geometry arrives as 16 i32s in memory, in CONV_GEOMETRY_FIELDS order.
 
-import { GEMM_ACCUMULATE, GEMM_BIAS_ROW, GEMM_RELU, GEMM_SCRATCH_BYTES, gemmCore } from './gemm.gen.js';
+import { GEMM_A_PACKED, GEMM_ACCUMULATE, GEMM_B_PACKED, GEMM_BIAS_ROW, GEMM_RELU, GEMM_SCRATCH_BYTES, gemmCore, KC, MR, NR } from './gemm.gen.js';
 
 /** The order of the ConvGeometry fields in the i32 block the entry points read. */
 export const CONV_GEOMETRY_FIELDS = [
@@ -38,8 +39,6 @@ export const CONV_GEOMETRY_FIELDS = [
 /** conv_fwd flags. */
 export const CONV_BIAS = 1;
 export const CONV_RELU = 2;
-/** Split the output channels among the threads instead of the pixels (for few pixels and many channels). */
-export const CONV_SPLIT_CHANNELS = 4;
 
 /** Per-thread scratch of the conv entry points: GEMM scratch, then cols (Kg·P floats). */
 export { GEMM_SCRATCH_BYTES };
@@ -307,25 +306,56 @@ const derivedLocals =
 /** byte offset expression: base + (expr)·4 */
 const at = (base: string, elems: string): string => `(i32.add ${base} (i32.shl ${elems} (i32.const 2)))`;
 const get = (name: string): string => `(local.get $${name})`;
+const i32 = (n: number): string => `(i32.const ${n})`;
 const mul = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
 const add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
 
 /** The next chunk of work for this thread: an atomic ticket from the counter at $counter. */
 const nextChunk = '(i32.atomic.rmw.add (local.get $counter) (i32.const 1))';
 
+/**
+ * conv_pack_weights: W (M×K, row-major) as the GEMM's packed A, K slice by K slice: slice pc (of kc =
+ * min(KC, K − pc) columns) at dst + pc·M4 floats (M4 = M rounded up to MR), all M rows in MR-row
+ * slivers of kc·MR floats (zero rows past M). Threads take slices in turn.
+ */
+function packWeights(): string {
+  return `
+  (func (export "conv_pack_weights") (param $tid i32) (param $nt i32) (param $w i32) (param $M i32) (param $K i32) (param $dst i32)
+    (local $pc i32) (local $M4 i32)
+    (local.set $M4 (i32.and (i32.add (local.get $M) (i32.const ${MR - 1})) (i32.const ${-MR})))
+    (local.set $pc (i32.mul (local.get $tid) ${i32(KC)}))
+    (block $done (loop $slices
+      (br_if $done (i32.ge_s (local.get $pc) (local.get $K)))
+      (call $pack_a ${at(get('w'), get('pc'))} (local.get $K) (i32.const 1) (local.get $M)
+                    (call $min ${i32(KC)} (i32.sub (local.get $K) (local.get $pc))) ${at(get('dst'), mul(get('pc'), get('M4')))})
+      (local.set $pc (i32.add (local.get $pc) (i32.mul (local.get $nt) ${i32(KC)})))
+      (br $slices))))`;
+}
+
 function forward(suffix: string): string {
   return `
-  ;; conv_fwd: y = conv(x, w) (+ bias) (ReLU). The work is the n·ceil(L/P) pieces of P output
-  ;; pixels of one image; threads take pieces from the counter until none is left. With
-  ;; CONV_SPLIT_CHANNELS each thread instead walks every piece for its own range of whole 4-row
-  ;; slivers of output channels (in every group).
+  ;; conv_fwd: y = conv(x, w) (+ bias) (ReLU). The work is n·ceil(L/P) pieces of P output pixels
+  ;; of one image, each cut into ceil(Og/R) blocks of R output channels ($chunk = R; 0 or >= Og:
+  ;; one block, every group); threads take (piece, block) items from the counter, piece-major,
+  ;; until none is left.
+  ;; - One block, w as it is ($wp = 0): im2col the piece and run the GEMM, which packs both.
+  ;; - Several blocks (groups = 1, P <= NC): a thread im2cols and packs a piece once, into every K
+  ;;   slice of the packed-B area at the end of its scratch, when it takes its first block of
+  ;;   that piece, then runs each block on that packed B. Small blocks let a batch-1 image of few
+  ;;   pixels and many channels keep both cores busy to the end, with no row of W packed twice.
+  ;; - $wp (groups = 1): W already packed by conv_pack_weights, read from there.
+  ;; The last two run the GEMM one K slice at a time (the first overwrites, the rest accumulate,
+  ;; the last applies the epilogue): the same sums in the same order as the GEMM's own K loop, so
+  ;; the same floats however the work is cut.
   (func (export "conv_fwd${suffix}") (param $tid i32) (param $nt i32) (param $geom i32)
-        (param $x i32) (param $wt i32) (param $bias i32) (param $y i32) (param $flags i32)
+        (param $x i32) (param $wt i32) (param $bias i32) (param $y i32) (param $flags i32) (param $wp i32)
         (param $P i32) (param $chunk i32) (param $counter i32) (param $scratch i32) (param $perThread i32)
     ${geomLocals(ALL)} ${derivedLocals}
-    (local $ppi i32) (local $chunks i32) (local $q i32) (local $byChannels i32) (local $img i32) (local $l0 i32) (local $len i32)
+    (local $ppi i32) (local $chunks i32) (local $q i32) (local $img i32) (local $l0 i32) (local $len i32)
     (local $g i32) (local $xg i32) (local $B i32) (local $rsb i32) (local $gflags i32)
-    (local $o0 i32) (local $o1 i32) (local $tiles i32) (local $og0 i32)
+    (local $R i32) (local $blocks i32) (local $piece i32) (local $cur i32) (local $o0 i32) (local $o1 i32)
+    (local $bp i32) (local $len8 i32) (local $pc i32) (local $kc i32) (local $sflags i32) (local $o4 i32)
+    (local $A i32) (local $rsa i32) (local $Bs i32)
     ${loadGeom(ALL)}
     ${derived()}
     (local.set $gflags (i32.or (select (i32.const ${GEMM_BIAS_ROW}) (i32.const 0) (i32.and (local.get $flags) (i32.const ${CONV_BIAS})))
@@ -333,47 +363,98 @@ function forward(suffix: string): string {
     (if (i32.eqz (local.get $L)) (then (return)))
     (local.set $ppi (i32.div_u (i32.add (local.get $L) (i32.sub (local.get $P) (i32.const 1))) (local.get $P)))
     (local.set $chunks (i32.mul (local.get $n) (local.get $ppi)))
-    (local.set $byChannels (i32.ne (i32.and (local.get $flags) (i32.const ${CONV_SPLIT_CHANNELS})) (i32.const 0)))
-    (if (local.get $byChannels)
-      (then
-        (local.set $tiles (i32.div_u (i32.add (local.get $og) (i32.const 3)) (i32.const 4)))
-        (local.set $o0 (i32.shl (call $part (local.get $tiles) (local.get $tid) (local.get $nt)) (i32.const 2)))
-        (local.set $o1 (call $min (local.get $og)
-                                  (i32.shl (call $part (local.get $tiles) (i32.add (local.get $tid) (i32.const 1)) (local.get $nt)) (i32.const 2))))
-        (if (i32.ge_s (local.get $o0) (local.get $o1)) (then (return)))
-        (local.set $q (i32.const 0)))
-      (else
-        (local.set $o0 (i32.const 0))
-        (local.set $o1 (local.get $og))
-        (local.set $q ${nextChunk})))
-    (block $done (loop $pieces
-      (br_if $done (i32.ge_u (local.get $q) (local.get $chunks)))
-      (local.set $img (i32.div_u (local.get $q) (local.get $ppi)))
-      (local.set $l0 (i32.mul (i32.sub (local.get $q) (i32.mul (local.get $img) (local.get $ppi))) (local.get $P)))
+    (local.set $R (select (local.get $chunk) (local.get $og)
+                          (i32.and (i32.gt_s (local.get $chunk) (i32.const 0)) (i32.lt_s (local.get $chunk) (local.get $og)))))
+    (local.set $blocks (i32.div_u (i32.add (local.get $og) (i32.sub (local.get $R) (i32.const 1))) (local.get $R)))
+    (local.set $o4 (i32.and (i32.add (local.get $og) (i32.const ${MR - 1})) (i32.const ${-MR})))
+    ;; the packed B of a piece: Kg rows of len8 = roundUp(len, ${NR}) floats, at the end of the thread's scratch
+    (local.set $bp (i32.sub (i32.add (local.get $gs) (local.get $perThread))
+                            (i32.shl (i32.mul (local.get $Kg) (i32.and (i32.add (local.get $P) (i32.const ${NR - 1})) (i32.const ${-NR})))
+                                     (i32.const 2))))
+    (local.set $cur (i32.const -1))
+    (local.set $q ${nextChunk})
+    (block $done (loop $items
+      (br_if $done (i32.ge_u (local.get $q) (i32.mul (local.get $chunks) (local.get $blocks))))
+      (local.set $piece (i32.div_u (local.get $q) (local.get $blocks)))
+      (local.set $img (i32.div_u (local.get $piece) (local.get $ppi)))
+      (local.set $l0 (i32.mul (i32.sub (local.get $piece) (i32.mul (local.get $img) (local.get $ppi))) (local.get $P)))
       (local.set $len (call $min (local.get $P) (i32.sub (local.get $L) (local.get $l0))))
-      (local.set $g (i32.const 0))
-      (loop $groups_loop
-        (local.set $xg ${at(get('x'), mul(add(mul(get('img'), get('c')), mul(get('g'), get('cg'))), get('hw')))})
-        (if (local.get $pointwise)
-          (then
-            (local.set $B ${at(get('xg'), get('l0'))})
-            (local.set $rsb (local.get $L)))
-          (else
-            (call $im2col (local.get $geom) (local.get $xg) (i32.const 0) (local.get $Kg)
-                          (local.get $l0) (i32.add (local.get $l0) (local.get $len)) (local.get $cols) (local.get $len))
-            (local.set $B (local.get $cols))
-            (local.set $rsb (local.get $len))))
-        ;; y[img, og0 .. og0 + (o1 - o0), l0 .. +len] = W[og0 .., Kg] · cols[Kg, len] (+ bias) (ReLU), og0 = g·Og + o0
-        (local.set $og0 (i32.add (i32.mul (local.get $g) (local.get $og)) (local.get $o0)))
-        (call $gemm_serial (i32.sub (local.get $o1) (local.get $o0)) (local.get $len) (local.get $Kg)
-          ${at(get('wt'), mul(get('og0'), get('Kg')))} (local.get $Kg) (i32.const 1)
-          (local.get $B) (local.get $rsb) (i32.const 1)
-          ${at(get('y'), add(mul(add(mul(get('img'), get('o')), get('og0')), get('L')), get('l0')))} (local.get $L)
-          (local.get $gflags) ${at(get('bias'), get('og0'))} (i32.const 0) (local.get $gs))
-        (local.set $g (i32.add (local.get $g) (i32.const 1)))
-        (br_if $groups_loop (i32.lt_s (local.get $g) (local.get $groups))))
-      (local.set $q (select (i32.add (local.get $q) (i32.const 1)) ${nextChunk} (local.get $byChannels)))
-      (br $pieces))))`;
+      (if (i32.and (i32.eq (local.get $blocks) (i32.const 1)) (i32.eqz (local.get $wp)))
+        (then
+          (local.set $g (i32.const 0))
+          (loop $groups_loop
+            (local.set $xg ${at(get('x'), mul(add(mul(get('img'), get('c')), mul(get('g'), get('cg'))), get('hw')))})
+            (if (local.get $pointwise)
+              (then
+                (local.set $B ${at(get('xg'), get('l0'))})
+                (local.set $rsb (local.get $L)))
+              (else
+                (call $im2col (local.get $geom) (local.get $xg) (i32.const 0) (local.get $Kg)
+                              (local.get $l0) (i32.add (local.get $l0) (local.get $len)) (local.get $cols) (local.get $len))
+                (local.set $B (local.get $cols))
+                (local.set $rsb (local.get $len))))
+            ;; y[img, g·Og .. +Og, l0 .. +len] = W[g·Og .., Kg] · cols[Kg, len] (+ bias) (ReLU)
+            (call $gemm_serial (local.get $og) (local.get $len) (local.get $Kg)
+              ${at(get('wt'), mul(mul(get('g'), get('og')), get('Kg')))} (local.get $Kg) (i32.const 1)
+              (local.get $B) (local.get $rsb) (i32.const 1)
+              ${at(get('y'), add(mul(add(mul(get('img'), get('o')), mul(get('g'), get('og'))), get('L')), get('l0')))} (local.get $L)
+              (local.get $gflags) ${at(get('bias'), mul(get('g'), get('og')))} (i32.const 0) (local.get $gs))
+            (local.set $g (i32.add (local.get $g) (i32.const 1)))
+            (br_if $groups_loop (i32.lt_s (local.get $g) (local.get $groups)))))
+        (else
+          ;; groups = 1 here. B: the piece itself (cols, or x for a 1×1), or its packed form
+          (local.set $len8 (i32.and (i32.add (local.get $len) (i32.const ${NR - 1})) (i32.const ${-NR})))
+          (if (i32.ne (local.get $piece) (local.get $cur))
+            (then
+              (if (local.get $pointwise)
+                (then
+                  (local.set $B ${at(get('x'), add(mul(mul(get('img'), get('c')), get('hw')), get('l0')))})
+                  (local.set $rsb (local.get $L)))
+                (else
+                  (call $im2col (local.get $geom) ${at(get('x'), mul(mul(get('img'), get('c')), get('hw')))} (i32.const 0) (local.get $Kg)
+                                (local.get $l0) (i32.add (local.get $l0) (local.get $len)) (local.get $cols) (local.get $len))
+                  (local.set $B (local.get $cols))
+                  (local.set $rsb (local.get $len))))
+              (local.set $cur (local.get $piece))
+              ;; several blocks: K slice pc (rows pc .. pc + kc of B) packed at bp + pc·len8 floats
+              (if (i32.gt_s (local.get $blocks) (i32.const 1))
+                (then
+                  (local.set $pc (i32.const 0))
+                  (loop $pack_loop
+                    (call $pack_b ${at(get('B'), mul(get('pc'), get('rsb')))} (local.get $rsb) (i32.const 1)
+                                  (call $min ${i32(KC)} (i32.sub (local.get $Kg) (local.get $pc))) (local.get $len)
+                                  ${at(get('bp'), mul(get('pc'), get('len8')))})
+                    (local.set $pc (i32.add (local.get $pc) ${i32(KC)}))
+                    (br_if $pack_loop (i32.lt_s (local.get $pc) (local.get $Kg))))))))
+          ;; y[img, o0 .. o1, l0 .. +len] = W[o0 .. o1, Kg] · B[Kg, len] (+ bias) (ReLU), K slice by K slice
+          (local.set $o0 (i32.mul (i32.sub (local.get $q) (i32.mul (local.get $piece) (local.get $blocks))) (local.get $R)))
+          (local.set $o1 (call $min (local.get $og) (i32.add (local.get $o0) (local.get $R))))
+          (local.set $pc (i32.const 0))
+          (loop $slice_loop
+            (local.set $kc (call $min ${i32(KC)} (i32.sub (local.get $Kg) (local.get $pc))))
+            (local.set $sflags
+              (i32.or (select ${i32(GEMM_ACCUMULATE)} (i32.const 0) (i32.gt_s (local.get $pc) (i32.const 0)))
+                      (select (local.get $gflags) (i32.const 0) (i32.ge_s (i32.add (local.get $pc) (local.get $kc)) (local.get $Kg)))))
+            ;; A: rows o0.. of slice pc of the packed W (sliver o0/${MR} of kc·${MR} floats), or of W itself
+            (if (local.get $wp)
+              (then
+                (local.set $A ${at(get('wp'), add(mul(get('pc'), get('o4')), mul(get('o0'), get('kc'))))})
+                (local.set $sflags (i32.or (local.get $sflags) ${i32(GEMM_A_PACKED)})))
+              (else (local.set $A ${at(get('wt'), add(mul(get('o0'), get('Kg')), get('pc')))})))
+            (if (i32.gt_s (local.get $blocks) (i32.const 1))
+              (then
+                (local.set $Bs ${at(get('bp'), mul(get('pc'), get('len8')))})
+                (local.set $sflags (i32.or (local.get $sflags) ${i32(GEMM_B_PACKED)})))
+              (else (local.set $Bs ${at(get('B'), mul(get('pc'), get('rsb')))})))
+            (call $gemm_serial (i32.sub (local.get $o1) (local.get $o0)) (local.get $len) (local.get $kc)
+              (local.get $A) (local.get $Kg) (i32.const 1)
+              (local.get $Bs) (local.get $rsb) (i32.const 1)
+              ${at(get('y'), add(mul(add(mul(get('img'), get('o')), get('o0')), get('L')), get('l0')))} (local.get $L)
+              (local.get $sflags) ${at(get('bias'), get('o0'))} (i32.const 0) (local.get $gs))
+            (local.set $pc (i32.add (local.get $pc) ${i32(KC)}))
+            (br_if $slice_loop (i32.lt_s (local.get $pc) (local.get $Kg))))))
+      (local.set $q ${nextChunk})
+      (br $items))))`;
 }
 
 function backwardInput(suffix: string): string {
@@ -549,6 +630,7 @@ ${runs()}
 ${patchWalk('$im2col')}
 ${patchWalk('$col2im')}
 ${forward(suffix)}
+${relaxed ? '' : packWeights()}
 ${backwardInput(suffix)}
 ${backwardWeight(suffix)}
 ${relaxed ? '' : backwardBias()})

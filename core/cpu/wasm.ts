@@ -167,8 +167,8 @@ function registerWasmConv(name: string, about: string, rank: number, supports: (
  * Kept per weight storage, only for pinned weights (a module's parameters, nn/fuse.ts's folded
  * weights), and only from the second call with the same storage version on, so a training step
  * (which writes its weights every step) never fills one. An entry is stamped with the offset, the
- * version and the form's layout; its block is pinned, freed by the garbage collector with the
- * entry (or when replaced).
+ * version and the form's layout; its block is pinned, freed when the weights change (the next
+ * call sees a new version) or by the garbage collector with the entry.
  */
 interface DerivedWeights {
   offset: number;
@@ -195,7 +195,9 @@ function cachedWeights(cache: WeightFormCache, wIn: CpuInput, floats: number, la
   const e = cache.entries.get(wIn.buffer);
   const same = e !== undefined && e.offset === wIn.offset && e.version === wIn.version && e.layout === layout;
   if (!same) {
-    cache.entries.set(wIn.buffer, { offset: wIn.offset, version: wIn.version, layout, data: null }); // first sight
+    // first sight of this version: a form of an older one is stale, and nothing else holds it
+    if (e?.data) h.free(e.data);
+    cache.entries.set(wIn.buffer, { offset: wIn.offset, version: wIn.version, layout, data: null });
     return undefined;
   }
   if (e.data !== null) {

@@ -5,7 +5,7 @@
 // every step) or weights that are not pinned never fill the cache.
 import { afterEach, describe, expect, it } from 'vitest';
 import { F, Generator, nn, noGrad, optim, randn, tidy } from '../../index.js';
-import { packedWeightCache, winogradWeightCache } from '../../core/cpu/wasm.js';
+import { packedWeightCache, wasmHeap, winogradWeightCache } from '../../core/cpu/wasm.js';
 import { conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import { conv2dForwardWasm, packedWeightFloats } from '../../kernels/wasm/conv.js';
 import { winogradConv2dForwardWasm, winogradWeightFloats } from '../../kernels/wasm/winograd.js';
@@ -96,9 +96,13 @@ for (const form of FORMS) {
       run();
       run();
       run(); // cached now
+      const pinned = wasmHeap()!.stats().pinnedBytes;
       noGrad(() => conv.weight.assign(conv.weight.mul(-2).add(0.01)));
       const after = run();
       expectSameBits(after, fresh(run), 'after assign');
+      // the stale form was freed when the new version was first seen, and the new one took its room
+      run();
+      expect(wasmHeap()!.stats().pinnedBytes, 'pinned bytes after a refill').toBe(pinned);
       const p = conv2dGeometry(x.shape, conv.weight.shape, { padding: c[2] });
       const y = new Float64Array(after.length);
       conv2dDirect(Float64Array.from(x.toArray()), Float64Array.from(conv.weight.toArray()), null, y, p);

@@ -5,6 +5,11 @@ import { cpuVariants } from './registry.js';
 import { describeWasm } from './wasm.js';
 
 export { withVariants as use, preferVariants as prefer, traceVariants as trace } from './registry.js';
+/**
+ * The conv kernels' caches of derived weights at inference (Winograd's U, the im2col GEMM's packed
+ * weights): `enabled = false` trades their pinned memory for work per call; fills and hits count.
+ */
+export { packedWeightCache, winogradWeightCache } from './wasm.js';
 
 /** Kernel `name`'s variants, best first: what each is and its rank. */
 export function list(name: KernelName): { name: string; about: string; rank: number }[] {

@@ -4,7 +4,7 @@
 // gives, a write to the weights is never served a stale form, and training (weights written
 // every step) or weights that are not pinned never fill the cache.
 import { afterEach, describe, expect, it } from 'vitest';
-import { F, Generator, nn, noGrad, optim, randn, tidy } from '../../index.js';
+import { F, Generator, nn, noGrad, optim, randn, tidy, variants } from '../../index.js';
 import { packedWeightCache, wasmHeap, winogradWeightCache } from '../../core/cpu/wasm.js';
 import { conv2dDirect } from '../../kernels/cpu/conv2d.js';
 import { conv2dForwardWasm, packedWeightFloats } from '../../kernels/wasm/conv.js';
@@ -133,6 +133,22 @@ for (const form of FORMS) {
     });
   });
 }
+
+describe('the switches are public: variants.packedWeightCache, variants.winogradWeightCache', () => {
+  it('turning one off stops its fills and hits, and the output stays the same', () => {
+    expect(variants.packedWeightCache).toBe(packedWeightCache);
+    expect(variants.winogradWeightCache).toBe(winogradWeightCache);
+    const conv = new nn.Conv2d(32, 24, 3, { padding: 1, bias: false, generator: gen });
+    const x = randn([2, 32, 9, 9], { generator: gen });
+    const run = () => withConvVariant('wasm-im2col-fma', () => noGrad(() => tidy(() => conv.forward(x).toArray() as Float32Array)));
+    const want = run();
+    variants.packedWeightCache.enabled = false;
+    const before = packedWeightCache.fills + packedWeightCache.hits;
+    const got = [run(), run(), run()];
+    expect(packedWeightCache.fills + packedWeightCache.hits).toBe(before);
+    for (const [i, g] of got.entries()) expectSameBits(g, want, `call ${i + 1}`);
+  });
+});
 
 /** A home of `floats` floats in wasm memory. */
 const homeOf = (floats: number): Float32Array => {

@@ -13,7 +13,7 @@ import {
   conv2dDirect,
   conv2dIm2col,
 } from '../../kernels/cpu/conv2d.js';
-import { unaryStrided } from '../../kernels/cpu/elementwise.js';
+import { reluInPlace } from '../../kernels/cpu/elementwise.js';
 import type { ConvGeometry } from '../../kernels/geometry.js';
 import { allocOutput } from '../allocator.js';
 import type { DType } from '../dtype.js';
@@ -78,7 +78,7 @@ function registerConv(name: keyof typeof KERNELS, about: string, rank: number, s
     run: ([x, w, b], { geom: p, relu: withRelu }) => {
       const y = allocOutput('float64', p.n * p.o * p.oh * p.ow) as Float64Array;
       k.forward(f64(x), f64(w), b ? f64(b) : null, y, p);
-      if (withRelu) unaryStrided('relu', y, [y.length], [1], 0, y); // in place
+      if (withRelu) reluInPlace(y);
       return [out(y, x.dtype, [p.n, p.o, p.oh, p.ow])];
     },
   });

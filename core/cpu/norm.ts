@@ -20,7 +20,7 @@ import { numSets } from '../../kernels/geometry.js';
 import { type CpuInput, registerCpuVariant } from './registry.js';
 import { allocOutput } from '../allocator.js';
 import { allocArray } from '../dtype.js';
-import { binaryStrided, copyStrided, unaryStrided } from '../../kernels/cpu/elementwise.js';
+import { binaryStrided, copyStrided, reluInPlace } from '../../kernels/cpu/elementwise.js';
 import { isContiguous, numel } from '../shape.js';
 
 type Floats = Float32Array | Float64Array;
@@ -34,9 +34,6 @@ function dense(t: CpuInput): Floats {
   copyStrided(buf, t.shape, t.strides, t.offset, out);
   return out;
 }
-
-/** y ← relu(y), in place (the fused ReLU of attrs.relu, as a pass of its own). */
-const reluInPlace = (y: Floats): void => unaryStrided('relu', y, [y.length], [1], 0, y);
 
 type NormKernels = {
   forward: typeof normForward;

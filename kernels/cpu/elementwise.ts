@@ -106,6 +106,11 @@ export function unaryStrided(
   });
 }
 
+/** y ← relu(y) over a contiguous array, in place (a ReLU fused into the kernel before it, as a pass of its own). */
+export function reluInPlace(y: NumArray): void {
+  unaryStrided('relu', y, [y.length], [1], 0, y);
+}
+
 /** out[i] = a[view i] ∘ b[view i], where the views are already broadcast to `shape`. */
 export function binaryStrided(
   op: BinaryOp,
